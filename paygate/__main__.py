@@ -1,0 +1,5 @@
+import sys
+
+from paygate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,31 @@
+"""The database engine each app owns for its lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from litestar import Litestar
+
+from shared.db import create_engine, create_session_factory
+from shared.settings import PaygateSettings
+
+
+def database_lifespan(settings: PaygateSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("PAYGATE_DATABASE_URL is not set (make dev sets it for you)")
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        app.state.db_engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return lifespan

@@ -1,0 +1,365 @@
+"""SQLAlchemy 2 models of the one shared database.
+
+Ownership (each service writes only its own tables, they talk over HTTP):
+- gateway: ``users``, ``login_throttles``, ``reservations``, ``partners``
+- payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
+  ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``
+
+Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
+Columns that point across the ownership line (``payments.reservation_id``, ``webhook_deliveries.partner_id``)
+carry no foreign key on purpose: a service must be able to keep its history when the other side deletes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_ROLES = ("user", "admin")
+RESERVATION_STATUSES = ("payable", "pending", "paid", "refunded")
+PAYMENT_STATUSES = (
+    "pending",
+    "processing",
+    "authorized",
+    "succeeded",
+    "failed",
+    "canceled",
+    "partially_refunded",
+    "refunded",
+)
+PAYMENT_PROVIDERS = ("mock", "stripe", "cash")
+CAPTURE_METHODS = ("automatic", "manual")
+EVENT_TYPES = (
+    "payment.created",
+    "payment.processing",
+    "payment.authorized",
+    "payment.captured",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.canceled",
+    "payment.refunded",
+)
+DELIVERY_STATUSES = ("pending", "succeeded", "failed", "canceled")
+IDEMPOTENCY_STATES = ("in_flight", "completed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dict[str, Any]: JSONB,
+        datetime: DateTime(timezone=True),
+        uuid.UUID: UUID(as_uuid=True),
+    }
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(primary_key=True, default=uuid.uuid4, server_default=text("gen_random_uuid()"))
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+# --------------------------------------------------------------------------------------------- gateway
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", USER_ROLES), name="role"),
+        CheckConstraint("email = lower(email) AND length(email) BETWEEN 3 AND 320", name="email"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), server_default="user")
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (``account:<email>`` or ``ip:<address>``) in a sliding window.
+
+    In the database rather than in memory so N gateway replicas share one count.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    locked_until: Mapped[datetime | None] = mapped_column()
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(_in("status", RESERVATION_STATUSES), name="status"),
+        Index("ix_reservations_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), server_default="payable")
+    # The live or last payment (payment_ms's table: no foreign key across the ownership line).
+    payment_id: Mapped[uuid.UUID | None] = mapped_column()
+    payment_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint("cardinality(event_types) > 0", name="event_types_not_empty"),
+        CheckConstraint("secret LIKE 'whsec_%'", name="secret_format"),
+        CheckConstraint(
+            "(previous_secret IS NULL) = (previous_secret_expires_at IS NULL)", name="previous_secret_pair"
+        ),
+        Index("ix_partners_event_types", "event_types", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(200))
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+# ------------------------------------------------------------------------------------------ payment_ms
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
+        CheckConstraint(_in("provider", PAYMENT_PROVIDERS), name="provider"),
+        CheckConstraint(_in("capture_method", CAPTURE_METHODS), name="capture_method"),
+        CheckConstraint("captured_amount >= 0 AND captured_amount <= amount", name="captured_amount"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= captured_amount", name="refunded_amount"
+        ),
+        Index("ix_payments_reservation_id", "reservation_id"),
+        Index("ix_payments_user_id_created_at", "user_id", "created_at"),
+        Index("ix_payments_status_created_at", "status", "created_at"),
+        Index("ix_payments_created_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    reservation_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    captured_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    status: Mapped[str] = mapped_column(String(32), server_default="pending")
+    provider: Mapped[str] = mapped_column(String(16))
+    capture_method: Mapped[str] = mapped_column(String(16), server_default="automatic")
+    description: Mapped[str] = mapped_column(String(500), server_default="")
+    payer_email: Mapped[str | None] = mapped_column(String(320))
+    payer_name: Mapped[str | None] = mapped_column(String(200))
+    return_url: Mapped[str | None] = mapped_column(String(2048))
+    cancel_url: Mapped[str | None] = mapped_column(String(2048))
+    checkout_url: Mapped[str | None] = mapped_column(String(2048))
+    provider_session_id: Mapped[str | None] = mapped_column(String(255))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__ = {"eager_defaults": True}
+
+
+Index(
+    "uq_payments_provider_session_id",
+    Payment.provider,
+    Payment.provider_session_id,
+    unique=True,
+    postgresql_where=Payment.provider_session_id.isnot(None),
+)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class IdempotencyKey(Base):
+    """One row per (caller scope, key): the fingerprint of the first request and, once done, its response.
+
+    ``state = 'in_flight'`` while the first request runs (a second one gets 409); the stored response is
+    replayed byte for byte. Rows are kept at least ``PAYMENT_MS_IDEMPOTENCY_TTL_HOURS`` (24 h by default).
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        CheckConstraint(_in("state", IDEMPOTENCY_STATES), name="state"),
+        CheckConstraint("length(key) BETWEEN 1 AND 255", name="key_length"),
+        CheckConstraint(
+            "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
+            name="completed_has_response",
+        ),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), server_default="in_flight")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payment_id: Mapped[uuid.UUID | None] = mapped_column()
+    locked_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created_at()
+
+
+class PaymentEvent(Base):
+    """The outbox: written in the same transaction as the state change it records."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (
+        CheckConstraint(_in("type", EVENT_TYPES), name="type"),
+        Index("ix_payment_events_payment_id_created_at", "payment_id", "created_at"),
+        Index("ix_payment_events_created_at", "created_at"),
+        # The dispatcher's fan-out queue: events not yet turned into deliveries.
+        Index(
+            "ix_payment_events_unfanned",
+            "created_at",
+            postgresql_where=text("fanned_out_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    # The exact ``data`` object of the webhook body: the payment as it was after the change.
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _created_at()
+    fanned_out_at: Mapped[datetime | None] = mapped_column()
+    fan_out_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    fan_out_due_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class StripeEvent(Base):
+    """Stripe event ids already processed: duplicates are acknowledged and ignored."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = _created_at()
+
+
+class WebhookDelivery(Base):
+    """One event to one partner. ``due_at`` doubles as the lease: claiming pushes it forward,
+    so a delivery held by a worker that died is due again once its lease runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint("attempt_count >= 0", name="attempt_count"),
+        UniqueConstraint("event_id", "partner_id", name="uq_webhook_deliveries_event_id_partner_id"),
+        # The dispatcher's "due deliveries": WHERE status = 'pending' AND due_at <= now() ORDER BY due_at.
+        Index("ix_webhook_deliveries_due", "due_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_webhook_deliveries_partner_id_created_at", "partner_id", "created_at"),
+        Index("ix_webhook_deliveries_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_events.id", ondelete="CASCADE"))
+    # The gateway's partner (no foreign key across the ownership line); url kept as sent.
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    url: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempt_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    due_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    leased_by: Mapped[str | None] = mapped_column(String(200))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        CheckConstraint("attempt_number > 0", name="attempt_number"),
+        CheckConstraint("duration_ms >= 0", name="duration_ms"),
+        CheckConstraint("response_excerpt IS NULL OR length(response_excerpt) <= 2048", name="excerpt_cap"),
+        UniqueConstraint(
+            "delivery_id", "attempt_number", name="uq_delivery_attempts_delivery_id_attempt_number"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    worker: Mapped[str | None] = mapped_column(String(200))

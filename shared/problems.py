@@ -1,0 +1,163 @@
+"""One small error hierarchy, rendered as RFC 9457 problem+json by one set of handlers.
+
+Services raise ``ApplicationError`` subclasses; Litestar's own ``HTTPException`` (validation, malformed
+JSON, 404 routes, 405, body too large) and anything unexpected are rendered the same way, so a client
+only ever sees ``application/problem+json`` for an error. Unexpected errors say nothing about internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://paygate.dev/problems/"
+
+logger = logging.getLogger("paygate.errors")
+
+
+class ApplicationError(Exception):
+    status_code: int = 400
+    code: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class BadRequestError(ApplicationError):
+    pass
+
+
+class InvalidInputError(ApplicationError):
+    status_code = 422
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class AuthenticationError(ApplicationError):
+    status_code = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class ForbiddenError(ApplicationError):
+    status_code = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFoundError(ApplicationError):
+    status_code = 404
+    code = "not-found"
+    title = "Not found"
+
+
+class ConflictError(ApplicationError):
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class TooManyRequestsError(ApplicationError):
+    status_code = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+
+class UpstreamUnavailableError(ApplicationError):
+    status_code = 503
+    code = "upstream-unavailable"
+    title = "A service this request depends on is unavailable"
+
+
+class UpstreamTimeoutError(ApplicationError):
+    status_code = 504
+    code = "upstream-timeout"
+    title = "A service this request depends on did not answer in time"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (code or str(status)),
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _application_error_handler(request: Request[Any, Any, Any], exc: ApplicationError) -> Response[Any]:
+    return problem_response(
+        exc.status_code,
+        exc.title,
+        exc.detail,
+        code=exc.code,
+        instance=request.url.path,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+def _http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    extra: dict[str, Any] | None = None
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra = {"errors": exc.extra}
+    status = exc.status_code
+    detail = exc.detail if status < 500 else None
+    title = {
+        400: "Bad request",
+        401: "Authentication required",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request body too large",
+        429: "Too many requests",
+    }.get(status, detail or "Error")
+    return problem_response(
+        status, title, detail, instance=request.url.path, extra=extra, headers=dict(exc.headers or {})
+    )
+
+
+def _unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error", instance=request.url.path
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ApplicationError: _application_error_handler,
+    HTTPException: _http_exception_handler,
+    Exception: _unexpected_error_handler,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "ApplicationError", "MediaType", "problem_response"]

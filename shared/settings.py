@@ -1,0 +1,38 @@
+"""Settings both services read: the database and the service token between them.
+
+Each service extends this with its own prefix (``GATEWAY_``, ``PAYMENT_MS_``); the shared values use
+``PAYGATE_`` so one ``.env`` configures the whole deployment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PaygateSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYGATE_", env_file=".env", extra="ignore")
+
+    env: str = Field(default="dev", description="dev | test | prod. Outside dev, weak secrets stop start-up.")
+    database_url: str = Field(
+        default="",
+        description="postgresql+asyncpg://… URL. Empty in dev: the dev runner starts an embedded PostgreSQL.",
+    )
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    service_token: SecretStr = Field(
+        default=SecretStr("dev-service-token-change-me"),
+        description="Shared secret between gateway and payment_ms (header X-Service-Token).",
+    )
+    log_level: str = "INFO"
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in {"dev", "test"}
+
+
+@lru_cache
+def get_paygate_settings() -> PaygateSettings:
+    return PaygateSettings()
