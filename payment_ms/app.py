@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.openapi.config import OpenAPIConfig
 
-from shared.health import HealthController
-from shared.lifespan import database_lifespan
-from shared.problems import EXCEPTION_HANDLERS
+from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
 
 
 def create_app() -> Litestar:
-    paygate = get_paygate_settings()
-    return Litestar(
-        route_handlers=[HealthController],
-        lifespan=[database_lifespan(paygate)],
-        exception_handlers=EXCEPTION_HANDLERS,
-        debug=False,
+    return create_service_app(
+        "payment-ms",
+        get_paygate_settings(),
+        route_handlers=[],
+        openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
     )

@@ -27,10 +27,17 @@ class PaygateSettings(BaseSettings):
         description="Shared secret between gateway and payment_ms (header X-Service-Token).",
     )
     log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON log lines; default: on outside dev.")
+    access_log: bool = Field(default=True, description="One log line per HTTP request.")
+    max_body_bytes: int = Field(default=1_048_576, description="Requests with a larger body get 413.")
 
     @property
     def is_dev(self) -> bool:
         return self.env in {"dev", "test"}
+
+    @property
+    def json_logs(self) -> bool:
+        return (not self.is_dev) if self.log_json is None else self.log_json
 
 
 @lru_cache

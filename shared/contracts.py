@@ -1,0 +1,123 @@
+"""What crosses the HTTP boundary between gateway, payment_ms and the dispatcher.
+
+msgspec Structs: Litestar validates them natively and they (de)serialise several times faster
+than pydantic models, which matters on the checkout hot path. Strict types: ``true`` is not an
+amount and ``10.5`` is not an integer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+MAX_DESCRIPTION = 500
+MAX_URL = 2048
+
+PaymentStatus = Literal[
+    "pending", "processing", "authorized", "succeeded", "failed", "canceled", "partially_refunded", "refunded"
+]
+ProviderName = Literal["mock", "stripe", "cash"]
+CaptureMethod = Literal["automatic", "manual"]
+EventType = Literal[
+    "payment.created",
+    "payment.processing",
+    "payment.authorized",
+    "payment.captured",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.canceled",
+    "payment.refunded",
+]
+
+PositiveAmount = Annotated[int, msgspec.Meta(gt=0, description="Integer minor units (cents, yen…)")]
+CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_URL)]
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION)]
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+MetadataValue = str | int | bool | None
+Metadata = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=40)], MetadataValue], msgspec.Meta(max_length=50)
+]
+
+
+class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/payments`` (the gateway fills amount and currency from the reservation)."""
+
+    reservation_id: UUID
+    user_id: UUID
+    amount: PositiveAmount
+    currency: CurrencyCode
+    description: Description = ""
+    payer_email: Email | None = None
+    payer_name: Name | None = None
+    return_url: Url | None = None
+    cancel_url: Url | None = None
+    metadata: Metadata = msgspec.field(default_factory=dict)
+    provider: ProviderName | None = None
+    capture_method: CaptureMethod = "automatic"
+
+
+class Payment(msgspec.Struct, kw_only=True):
+    """A payment as payment_ms answers it, and the ``data`` of every payment webhook."""
+
+    id: UUID
+    reservation_id: UUID
+    user_id: UUID
+    amount: int
+    currency: str
+    status: PaymentStatus
+    provider: ProviderName
+    capture_method: CaptureMethod
+    captured_amount: int
+    refunded_amount: int
+    description: str
+    checkout_url: str | None
+    return_url: str | None
+    cancel_url: str | None
+    payer_email: str | None
+    payer_name: str | None
+    metadata: dict[str, Any]
+    failure_reason: str | None
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RefundCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/payments/{id}/refunds``: no amount refunds what is left."""
+
+    amount: PositiveAmount | None = None
+    reason: Description | None = None
+
+
+class CashConfirmation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    confirmed_by: Name
+
+
+class PartnerTarget(msgspec.Struct, kw_only=True):
+    """One entry of the gateway's ``GET /internal/partners?event_type=…`` (service token only).
+
+    ``secrets`` holds every secret that signs right now: the current one first, then the previous one
+    during the 24 h rotation overlap. Each yields one ``v1,<sig>`` in ``webhook-signature``.
+    """
+
+    id: UUID
+    url: str
+    secrets: list[str]
+
+
+class PartnerTargetList(msgspec.Struct, kw_only=True):
+    items: list[PartnerTarget]
+
+
+class WebhookEnvelope(msgspec.Struct, kw_only=True):
+    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
+
+    type: EventType
+    timestamp: datetime
+    data: Payment
