@@ -214,6 +214,9 @@ class Payment(Base):
     checkout_url: Mapped[str | None] = mapped_column(String(2048))
     provider_session_id: Mapped[str | None] = mapped_column(String(255))
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
+    # The provider's own view as last seen (mock: the payer's choice on the hosted page; stripe: the
+    # checkout session's status). Our ``status`` only moves through the state machine.
+    provider_status: Mapped[str | None] = mapped_column(String(32))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     confirmed_by: Mapped[str | None] = mapped_column(String(200))

@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.Column("checkout_url", sa.String(length=2048), nullable=True),
         sa.Column("provider_session_id", sa.String(length=255), nullable=True),
         sa.Column("provider_payment_id", sa.String(length=255), nullable=True),
+        sa.Column("provider_status", sa.String(length=32), nullable=True),
         sa.Column(
             "metadata",
             postgresql.JSONB(astext_type=sa.Text()),
