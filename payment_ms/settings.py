@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
 
 
 class PaymentSettings(BaseSettings):
@@ -16,6 +19,43 @@ class PaymentSettings(BaseSettings):
         description="Where payers' browsers reach payment_ms's hosted mock checkout page.",
     )
     gateway_url: str = Field(default="http://127.0.0.1:8000", description="Internal URL of the gateway.")
+
+    default_provider: Literal["mock", "stripe", "cash"] = Field(
+        default="mock", description="Provider of a payment created without one."
+    )
+    max_amount: int = Field(
+        default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=24, description="Idempotency keys are kept at least this long (purge_expired_keys)."
+    )
+    idempotency_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An in-flight idempotency key whose request died becomes retryable after this lease.",
+    )
+    provider_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A provider call taking longer fails with 504 (mock 'slow' mode)."
+    )
+    mock_slow_seconds: float = Field(
+        default=2.0, ge=0, description="How long the mock provider stalls when metadata.mock_behavior=slow."
+    )
+
+    stripe_secret_key: SecretStr = Field(default=SecretStr(""), description="sk_test_… / sk_live_…")
+    stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe's API origin.")
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated whsec_… signing secrets; several during a rotation.",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    stripe_max_attempts: int = Field(default=3, ge=1, description="Tries for retry-safe Stripe requests.")
+
+    @field_validator("stripe_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 settings = PaymentSettings()
