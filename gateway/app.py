@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
+from gateway.auth.controllers import AuthController, MeController
+from gateway.auth.tokens import check_token_settings
+from gateway.dependencies import provide_db_session, provide_gateway_settings
+from gateway.settings import get_gateway_settings
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
 
 
 def create_app() -> Litestar:
+    paygate_settings = get_paygate_settings()
+    settings = get_gateway_settings()
+    check_token_settings(settings, is_dev=paygate_settings.is_dev)
     return create_service_app(
         "gateway",
-        get_paygate_settings(),
-        route_handlers=[],
-        openapi=OpenAPIConfig(title="paygate gateway", version="0.1.0", path="/schema"),
+        paygate_settings,
+        route_handlers=[AuthController, MeController],
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
+        },
+        cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
+        openapi=OpenAPIConfig(
+            title="paygate gateway",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "ServiceToken": SecurityScheme(
+                        type="apiKey", name="X-Service-Token", security_scheme_in="header"
+                    ),
+                }
+            ),
+        ),
     )

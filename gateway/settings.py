@@ -1,9 +1,17 @@
-"""Gateway settings (prefix ``GATEWAY_``)."""
+"""Gateway settings (prefix ``GATEWAY_``); the database and service token come from ``PAYGATE_``."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
+MIN_JWT_SECRET_BYTES = 32
+
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
 
 class GatewaySettings(BaseSettings):
@@ -11,7 +19,58 @@ class GatewaySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # --- tokens
+    jwt_algorithm: JwtAlgorithm = Field(
+        default="HS256",
+        description="HS* signs with jwt_secret; RS*/ES*/PS* verify with jwt_public_key (external identity "
+        "provider) and sign logins only when jwt_private_key is set.",
+    )
+    jwt_secret: SecretStr = Field(default=SecretStr(DEV_JWT_SECRET), description="HMAC key (HS*).")
+    jwt_public_key: str = Field(default="", description="PEM public key for RS*/ES*/PS*.")
+    jwt_private_key: SecretStr = Field(
+        default=SecretStr(""), description="PEM private key: lets /auth/login issue RS*/ES* tokens."
+    )
+    jwt_issuer: str = "paygate-gateway"
+    jwt_audience: str = "paygate"
+    jwt_ttl_seconds: int = Field(default=900, gt=0, le=86_400, description="Access token lifetime.")
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=300, description="Clock skew tolerated.")
+
+    # --- login throttling (shared by replicas through the login_throttles table)
+    login_max_failures_per_account: int = Field(default=5, gt=0)
+    login_max_failures_per_address: int = Field(default=30, gt=0)
+    login_window_seconds: int = Field(default=900, gt=0, description="Failures counted in this window.")
+    login_lockout_seconds: int = Field(default=900, gt=0, description="How long a tripped key is locked.")
+
+    # --- payment_ms
     payment_ms_url: str = Field(default="http://127.0.0.1:8001", description="Internal URL of payment_ms.")
+    payment_ms_connect_timeout: float = Field(default=2.0, gt=0)
+    payment_ms_read_timeout: float = Field(default=10.0, gt=0, description="Per call, including retries.")
+    payment_ms_retries: int = Field(default=2, ge=0, le=5, description="Extra attempts for safe calls.")
+    payment_ms_pool_size: int = Field(default=100, gt=0, description="Keep-alive connections to payment_ms.")
+
+    # --- browsers
+    allowed_redirect_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins return_url/cancel_url may point at (e.g. https://shop.example). "
+        "In dev/test http://localhost and http://127.0.0.1 on any port are allowed as well.",
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Frontend origins allowed by CORS.")
+
+    # --- partners and events
+    internal_events_url: str = Field(
+        default="",
+        description="Where the dispatcher reaches this gateway's POST /internal/payment-events; empty: the "
+        "gateway is not listed as a subscriber (reservations then follow payments only through verify).",
+    )
+    partner_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Partner hosts accepted although not https/public (operator allow-list). "
+        "Dev/test accept loopback too.",
+    )
+    secret_rotation_overlap_hours: int = Field(default=24, gt=0, le=168)
 
 
-settings = GatewaySettings()
+@lru_cache
+def get_gateway_settings() -> GatewaySettings:
+    return GatewaySettings()

@@ -1,0 +1,59 @@
+"""``POST /auth/login`` and ``GET /me``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import services
+from gateway.auth.dependencies import provide_current_user
+from gateway.auth.guards import requires_user
+from gateway.auth.schemas import AccessToken, LoginRequest, Me
+from gateway.auth.tokens import AuthUser, can_issue_tokens
+from gateway.settings import GatewaySettings
+from gateway.users.services import get_user
+from shared.problems import AuthenticationError, NotFoundError
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post(
+        "/login",
+        operation_id="login",
+        summary="Exchange email and password for a short-lived access token",
+        status_code=HTTP_200_OK,
+    )
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: LoginRequest,
+        db_session: AsyncSession,
+        gateway_settings: GatewaySettings,
+    ) -> AccessToken:
+        if not can_issue_tokens(gateway_settings):
+            raise NotFoundError("Tokens are issued by the external identity provider.")
+        client = request.client.host if request.client else None
+        return await services.login(
+            db_session, gateway_settings, email=data.email, password=data.password, client_address=client
+        )
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["auth"]
+    guards = [requires_user]
+    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
+
+    @get("/", operation_id="me", summary="The authenticated user")
+    async def me(self, current_user: AuthUser, db_session: AsyncSession) -> Me:
+        async with db_session.begin():
+            user = await get_user(db_session, current_user.id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("This account no longer exists or is disabled.")
+        return Me(id=user.id, email=user.email, role=user.role)

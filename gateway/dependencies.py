@@ -1,0 +1,20 @@
+"""Dependencies every gateway controller shares: a database session and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.settings import GatewaySettings, get_gateway_settings
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One session per request; handlers open their own explicit transaction on it."""
+    async with state.session_factory() as session:
+        yield session
+
+
+def provide_gateway_settings() -> GatewaySettings:
+    return get_gateway_settings()

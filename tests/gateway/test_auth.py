@@ -1,0 +1,144 @@
+"""Login, tokens and guards over real HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+
+from gateway.settings import DEV_JWT_SECRET
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.gateway.conftest import PASSWORD, MakeAccount, login
+
+PROBLEM = "application/problem+json"
+
+
+def _claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": str(uuid.uuid4()),
+        "role": "user",
+        "iss": "paygate-gateway",
+        "aud": "paygate",
+        "iat": now,
+        "exp": now + 300,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_login_and_me(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    response = await http.get(f"{gateway.url}/me", headers=account.headers)
+    assert response.status_code == 200
+    assert response.json() == {"id": str(account.id), "email": account.email, "role": "user"}
+    claims = jwt.decode(account.token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["iss"] == "paygate-gateway" and claims["aud"] == "paygate"
+
+
+async def test_wrong_password_and_unknown_email_answer_the_same(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    wrong = await login(http, gateway.url, account.email, "not the password")
+    unknown = await login(http, gateway.url, "nobody@example.com", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.headers["content-type"] == unknown.headers["content-type"] == PROBLEM
+    assert wrong.json() == unknown.json()
+    assert "password" not in wrong.text.lower().replace("email or password is incorrect", "")
+
+
+async def test_login_validation_is_problem_json(gateway: RunningService, http: httpx.AsyncClient) -> None:
+    for body in (
+        {"email": "a@b.c"},
+        {"email": 5, "password": "x"},
+        {"email": "a@b.c", "password": "x", "x": 1},
+    ):
+        response = await http.post(f"{gateway.url}/auth/login", json=body)
+        assert response.status_code == 400, body
+        assert response.headers["content-type"] == PROBLEM
+    response = await http.post(
+        f"{gateway.url}/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+async def test_account_throttling_locks_even_the_right_password(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    for _ in range(5):
+        assert (await login(http, gateway.url, account.email, "wrong password")).status_code == 401
+    locked = await login(http, gateway.url, account.email, PASSWORD)
+    assert locked.status_code == 429
+    assert locked.headers["content-type"] == PROBLEM
+    assert 0 < int(locked.headers["retry-after"]) <= 900
+    # an unknown email is throttled identically (no account enumeration through 429s)
+    for _ in range(5):
+        assert (await login(http, gateway.url, "ghost@example.com", "wrong")).status_code == 401
+    assert (await login(http, gateway.url, "ghost@example.com", "wrong")).status_code == 429
+
+
+async def test_address_throttling_counts_across_accounts(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    for i in range(30):
+        response = await login(http, gateway.url, f"guess-{i}@example.com", "wrong")
+        assert response.status_code == 401
+    blocked = await login(http, gateway.url, account.email, PASSWORD)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+async def test_successful_login_resets_the_account_counter(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    for _ in range(4):
+        assert (await login(http, gateway.url, account.email, "wrong")).status_code == 401
+    assert (await login(http, gateway.url, account.email)).status_code == 200
+    for _ in range(4):
+        assert (await login(http, gateway.url, account.email, "wrong")).status_code == 401
+    assert (await login(http, gateway.url, account.email)).status_code == 200
+
+
+async def _me(gateway: RunningService, http: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await http.get(f"{gateway.url}/me", headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+async def test_bad_tokens_are_refused(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    sub = str(account.id)
+    bad = {
+        "expired": jwt.encode(
+            _claims(sub=sub, iat=int(time.time()) - 1000, exp=int(time.time()) - 100), DEV_JWT_SECRET
+        ),
+        "forged": jwt.encode(_claims(sub=sub), "some-other-secret-of-enough-length-000"),
+        "wrong audience": jwt.encode(_claims(sub=sub, aud="someone-else"), DEV_JWT_SECRET),
+        "wrong issuer": jwt.encode(_claims(sub=sub, iss="evil"), DEV_JWT_SECRET),
+        "no exp": jwt.encode(_claims(sub=sub, exp=None), DEV_JWT_SECRET),
+        "alg none": jwt.encode(_claims(sub=sub, role="admin"), None, algorithm="none"),
+        "HS512 not configured": jwt.encode(_claims(sub=sub), DEV_JWT_SECRET, algorithm="HS512"),
+        "tampered": account.token[:-4] + ("AAAA" if not account.token.endswith("AAAA") else "BBBB"),
+        "garbage": "not-a-jwt",
+        "service token as bearer": TEST_SERVICE_TOKEN,
+    }
+    for reason, token in bad.items():
+        response = await _me(gateway, http, token)
+        assert response.status_code == 401, reason
+        assert response.headers["content-type"] == PROBLEM, reason
+    assert (await http.get(f"{gateway.url}/me")).status_code == 401
+    service_only = await http.get(f"{gateway.url}/me", headers={"X-Service-Token": TEST_SERVICE_TOKEN})
+    assert service_only.status_code == 401
+    # and the genuine token still works, so the refusals above are about the tokens
+    assert (await _me(gateway, http, account.token)).status_code == 200
