@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
 
+from payment_ms.checkout_page.controllers import MockCheckoutController
+from payment_ms.payments.controllers import PaymentController
+from payment_ms.providers.registry import close_providers
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
+
+
+@asynccontextmanager
+async def providers_lifespan(_: Litestar) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await close_providers()
 
 
 def create_app() -> Litestar:
     return create_service_app(
         "payment-ms",
         get_paygate_settings(),
-        route_handlers=[],
+        route_handlers=[PaymentController, MockCheckoutController],
+        lifespan=[providers_lifespan],
         openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
     )

@@ -88,6 +88,30 @@ class Payment(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
+class PaymentList(msgspec.Struct, kw_only=True):
+    """``GET /api/payments``: newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[Payment]
+    next_cursor: str | None
+
+
+class DailyPaymentStat(msgspec.Struct, kw_only=True):
+    day: str  # YYYY-MM-DD, UTC
+    provider: ProviderName
+    status: PaymentStatus
+    currency: str
+    count: int
+    amount: int  # sum of amounts, minor units of ``currency``
+
+
+class DailyPaymentStats(msgspec.Struct, kw_only=True):
+    """``GET /api/payments/stats/daily``: per UTC day, provider, status and currency."""
+
+    day_from: str
+    day_to: str
+    items: list[DailyPaymentStat]
+
+
 class RefundCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``POST /api/payments/{id}/refunds``: no amount refunds what is left."""
 

@@ -1,0 +1,1 @@
+"""Payments: the API, the state machine, idempotency."""

@@ -1,0 +1,228 @@
+"""``/api/payments``: the internal payments API (service token only)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_ms.dependencies import provide_engine
+from payment_ms.guards import require_service_token
+from payment_ms.payments import services
+from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
+from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
+from shared.contracts import (
+    CashConfirmation,
+    DailyPaymentStats,
+    Payment,
+    PaymentCreate,
+    PaymentList,
+    PaymentStatus,
+    ProviderName,
+    RefundCreate,
+)
+
+RequiredKey = Annotated[str, Parameter(header=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)]
+OptionalKey = Annotated[
+    str | None, Parameter(header=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
+]
+PaymentId = Annotated[UUID, Parameter(description="Payment id")]
+
+
+class PaymentController(Controller):
+    path = "/api/payments"
+    tags = ["payments"]
+    guards = [require_service_token]
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+
+    @post(
+        "/",
+        operation_id="createPayment",
+        summary="Create a payment and its provider checkout (idempotent)",
+        responses={201: PAYMENT_RESPONSE},
+    )
+    async def create_payment(
+        self, request: Request, engine: AsyncEngine, data: PaymentCreate, idempotency_key: RequiredKey
+    ) -> Response[bytes]:
+        status, body = await services.create_payment(
+            engine,
+            data,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint("POST", request.url.path, data),
+        )
+        return json_bytes(body, status)
+
+    @get("/", operation_id="listPayments", summary="List payments, newest first (cursor pagination)")
+    async def list_payments(
+        self,
+        engine: AsyncEngine,
+        status: PaymentStatus | None = None,
+        provider: ProviderName | None = None,
+        user_id: UUID | None = None,
+        reservation_id: UUID | None = None,
+        created_from: Annotated[datetime | None, Parameter(description="Inclusive lower bound")] = None,
+        created_to: Annotated[datetime | None, Parameter(description="Exclusive upper bound")] = None,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> PaymentList:
+        return await services.list_payments(
+            engine,
+            status=status,
+            provider=provider,
+            user_id=user_id,
+            reservation_id=reservation_id,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    @get("/stats/daily", operation_id="dailyPaymentStats", summary="Count and sum per day/provider/status")
+    async def daily_stats(
+        self,
+        engine: AsyncEngine,
+        day_from: Annotated[date | None, Parameter(query="from", description="First UTC day")] = None,
+        day_to: Annotated[date | None, Parameter(query="to", description="Last UTC day (inclusive)")] = None,
+    ) -> DailyPaymentStats:
+        return await services.daily_stats(engine, day_from=day_from, day_to=day_to)
+
+    @get("/{payment_id:uuid}", operation_id="getPayment", summary="One payment")
+    async def get_payment(self, engine: AsyncEngine, payment_id: PaymentId) -> Payment:
+        return await services.get_payment(engine, payment_id)
+
+    @post(
+        "/{payment_id:uuid}/verify",
+        operation_id="verifyPayment",
+        summary="Ask the provider and apply the outcome (idempotent)",
+        status_code=200,
+        responses={200: PAYMENT_RESPONSE},
+    )
+    async def verify_payment(
+        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+    ) -> Response[bytes]:
+        return await _idempotent(
+            request,
+            engine,
+            payment_id,
+            "verify",
+            idempotency_key,
+            None,
+            lambda: services.verify_payment(engine, payment_id),
+        )
+
+    @post(
+        "/{payment_id:uuid}/cancel",
+        operation_id="cancelPayment",
+        summary="Cancel an unsettled payment and expire its provider session",
+        status_code=200,
+        responses={200: PAYMENT_RESPONSE},
+    )
+    async def cancel_payment(
+        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+    ) -> Response[bytes]:
+        return await _idempotent(
+            request,
+            engine,
+            payment_id,
+            "cancel",
+            idempotency_key,
+            None,
+            lambda: services.cancel_payment(engine, payment_id),
+        )
+
+    @post(
+        "/{payment_id:uuid}/capture",
+        operation_id="capturePayment",
+        summary="Capture an authorized payment (manual capture)",
+        status_code=200,
+        responses={200: PAYMENT_RESPONSE},
+    )
+    async def capture_payment(
+        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+    ) -> Response[bytes]:
+        return await _idempotent(
+            request,
+            engine,
+            payment_id,
+            "capture",
+            idempotency_key,
+            None,
+            lambda: services.capture_payment(engine, payment_id),
+        )
+
+    @post(
+        "/{payment_id:uuid}/refunds",
+        operation_id="refundPayment",
+        summary="Refund part or all of a captured payment",
+        status_code=201,
+        responses={201: PAYMENT_RESPONSE},
+    )
+    async def refund_payment(
+        self,
+        request: Request,
+        engine: AsyncEngine,
+        payment_id: PaymentId,
+        data: RefundCreate,
+        idempotency_key: OptionalKey,
+    ) -> Response[bytes]:
+        return await _idempotent(
+            request,
+            engine,
+            payment_id,
+            "refund",
+            idempotency_key,
+            data,
+            lambda: services.refund_payment(engine, payment_id, data),
+            status=201,
+        )
+
+    @post(
+        "/{payment_id:uuid}/confirm-cash",
+        operation_id="confirmCashPayment",
+        summary="Staff confirm a cash payment was received",
+        status_code=200,
+        responses={200: PAYMENT_RESPONSE},
+    )
+    async def confirm_cash(
+        self,
+        request: Request,
+        engine: AsyncEngine,
+        payment_id: PaymentId,
+        data: CashConfirmation,
+        idempotency_key: OptionalKey,
+    ) -> Response[bytes]:
+        return await _idempotent(
+            request,
+            engine,
+            payment_id,
+            "confirm-cash",
+            idempotency_key,
+            data,
+            lambda: services.confirm_cash_payment(engine, payment_id, data),
+        )
+
+
+async def _idempotent(
+    request: Request,
+    engine: AsyncEngine,
+    payment_id: UUID,
+    action: str,
+    key: str | None,
+    body: object,
+    run: services.PaymentAction,
+    status: int = 200,
+) -> Response[bytes]:
+    code, payload = await services.run_idempotent(
+        engine,
+        scope=f"payment:{payment_id}:{action}",
+        key=key,
+        request_fingerprint=fingerprint("POST", request.url.path, body),
+        action=run,
+        status=status,
+    )
+    return json_bytes(payload, code)

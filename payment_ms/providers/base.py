@@ -1,0 +1,101 @@
+"""The one interface every provider implements, its errors, and the timed, counted call wrapper."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import RowMapping
+
+from payment_ms.metrics import PROVIDER_ERRORS, PROVIDER_LATENCY
+from payment_ms.settings import settings
+from shared.contracts import PaymentCreate, PaymentStatus
+from shared.problems import ConflictError, UpstreamTimeoutError, UpstreamUnavailableError
+
+T = TypeVar("T")
+
+
+class ProviderUnavailableError(UpstreamUnavailableError):
+    title = "The payment provider is unavailable"
+
+
+class ProviderTimeoutError(UpstreamTimeoutError):
+    title = "The payment provider did not answer in time"
+
+
+class ProviderRefusedError(ConflictError):
+    """The provider said no to a well-formed request (e.g. expiring a session the payer completed)."""
+
+    code = "provider-refused"
+    title = "The payment provider refused the operation"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    session_id: str | None
+    checkout_url: str | None
+    provider_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the provider says: the status our payment should have, and its own details."""
+
+    status: PaymentStatus
+    provider_status: str | None
+    provider_payment_id: str | None = None
+    failure_reason: str | None = None
+
+
+class Provider(ABC):
+    name: str
+    # True when creating a checkout is a network call: it then runs outside the database transaction.
+    remote: bool
+
+    @abstractmethod
+    async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession: ...
+
+    @abstractmethod
+    async def fetch_outcome(self, payment: RowMapping) -> Outcome: ...
+
+    @abstractmethod
+    async def cancel(self, payment: RowMapping) -> str | None:
+        """Expire the session (or release the authorization); returns the new provider status."""
+
+    @abstractmethod
+    async def capture(self, payment: RowMapping) -> str | None:
+        """Capture the whole authorized amount; returns the new provider status."""
+
+    @abstractmethod
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+        """Refund ``amount``; returns the provider's refund id."""
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def call_provider(provider: str, operation: str, call: Awaitable[T]) -> T:
+    """Every provider call goes through here: one deadline, latency and error metrics."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(settings.provider_timeout_seconds):
+            return await call
+    except TimeoutError:
+        PROVIDER_ERRORS.labels(provider, operation, "timeout").inc()
+        raise ProviderTimeoutError(f"{provider} did not answer {operation} in time") from None
+    except ProviderRefusedError:
+        PROVIDER_ERRORS.labels(provider, operation, "refused").inc()
+        raise
+    except ProviderTimeoutError:
+        PROVIDER_ERRORS.labels(provider, operation, "timeout").inc()
+        raise
+    except ProviderUnavailableError:
+        PROVIDER_ERRORS.labels(provider, operation, "unavailable").inc()
+        raise
+    finally:
+        PROVIDER_LATENCY.labels(provider, operation).observe(time.perf_counter() - started)

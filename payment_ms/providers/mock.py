@@ -1,0 +1,103 @@
+"""The mock provider: a hosted checkout page served by payment_ms itself.
+
+The page (``{PAYMENT_MS_PUBLIC_BASE_URL}/checkout/mock/{payment_id}``) records the payer's choice in
+``payments.provider_status`` (``open`` → ``approved`` | ``declined`` | ``abandoned``), playing the
+provider's own records; verify reads it: approved → succeeded (or authorized with manual capture),
+declined → failed, abandoned → canceled, still open → pending.
+
+Failure modes, chosen per payment without code changes through ``metadata.mock_behavior``:
+- ``decline``: the payer's "approve" is declined (as a refused card would be);
+- ``provider_error``: every provider call fails with 503 (nothing is written);
+- ``slow``: every provider call first stalls ``PAYMENT_MS_MOCK_SLOW_SECONDS``; above
+  ``PAYMENT_MS_PROVIDER_TIMEOUT_SECONDS`` it fails with 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from payment_ms.providers.base import (
+    CheckoutSession,
+    Outcome,
+    Provider,
+    ProviderRefusedError,
+    ProviderUnavailableError,
+)
+from payment_ms.settings import settings
+from shared.contracts import PaymentCreate, PaymentStatus
+
+BEHAVIOR_KEY = "mock_behavior"
+OPEN = "open"
+APPROVED = "approved"
+DECLINED = "declined"
+ABANDONED = "abandoned"
+EXPIRED = "expired"
+CAPTURED = "captured"
+RELEASED = "released"
+
+
+def checkout_path(payment_id: uuid.UUID) -> str:
+    return f"/checkout/mock/{payment_id}"
+
+
+def payer_choice(metadata: Mapping[str, Any], choice: str) -> str:
+    """The provider status the page records for the payer's button (``decline`` mode refuses approvals)."""
+    if choice == "approve":
+        return DECLINED if metadata.get(BEHAVIOR_KEY) == "decline" else APPROVED
+    return {"decline": DECLINED, "abandon": ABANDONED}[choice]
+
+
+class MockProvider(Provider):
+    name = "mock"
+    remote = False
+
+    async def _behave(self, metadata: Mapping[str, Any]) -> None:
+        behavior = metadata.get(BEHAVIOR_KEY)
+        if behavior == "slow":
+            await asyncio.sleep(
+                settings.mock_slow_seconds
+            )  # simulating a slow provider, not waiting on state
+        elif behavior == "provider_error":
+            raise ProviderUnavailableError("the mock provider failed (mock_behavior=provider_error)")
+
+    async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
+        await self._behave(data.metadata)
+        url = settings.public_base_url.rstrip("/") + checkout_path(payment_id)
+        return CheckoutSession(session_id=f"mock_cs_{payment_id.hex}", checkout_url=url, provider_status=OPEN)
+
+    async def fetch_outcome(self, payment: RowMapping) -> Outcome:
+        await self._behave(payment["metadata"])
+        state = payment["provider_status"]
+        if state == APPROVED:
+            status: PaymentStatus = "authorized" if payment["capture_method"] == "manual" else "succeeded"
+            return Outcome(status, state, provider_payment_id=f"mock_pi_{payment['id'].hex}")
+        if state == CAPTURED:
+            return Outcome("succeeded", state)
+        if state == DECLINED:
+            return Outcome(
+                "failed", state, failure_reason="card_declined: the mock payer's card was declined"
+            )
+        if state in (ABANDONED, EXPIRED, RELEASED):
+            return Outcome("canceled", state, failure_reason="the payer abandoned the checkout")
+        return Outcome("pending", state)
+
+    async def cancel(self, payment: RowMapping) -> str | None:
+        await self._behave(payment["metadata"])
+        if payment["status"] == "authorized":
+            return RELEASED
+        if payment["provider_status"] == APPROVED:
+            raise ProviderRefusedError("the payer already completed this checkout; verify the payment")
+        return EXPIRED
+
+    async def capture(self, payment: RowMapping) -> str | None:
+        await self._behave(payment["metadata"])
+        return CAPTURED
+
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+        await self._behave(payment["metadata"])
+        return f"mock_re_{uuid.uuid4().hex}"

@@ -1,0 +1,193 @@
+"""The whole mock lifecycle over HTTP: create → hosted page → verify, with events in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import asyncpg_dsn
+from tests.payment_ms.conftest import choose_on_mock_page, count_rows, create_payment, event_types
+
+
+async def test_create_returns_pending_payment_with_checkout_url(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    payment = await create_payment(api, amount=1234, currency="JPY")
+    assert payment["status"] == "pending"
+    assert payment["amount"] == 1234 and payment["currency"] == "JPY"
+    assert payment["checkout_url"].endswith(f"/checkout/mock/{payment['id']}")
+    fetched = await api.get(f"/api/payments/{payment['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == payment
+    assert await event_types(db_engine, payment["id"]) == ["payment.created"]
+    async with db_engine.connect() as conn:
+        data = (
+            await conn.execute(
+                text("SELECT data FROM payment_events WHERE payment_id = :p"), {"p": payment["id"]}
+            )
+        ).scalar_one()
+    assert data == payment
+
+
+async def test_approve_then_verify_succeeds_once(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    payment = await create_payment(api)
+    chosen = await choose_on_mock_page(api, payment, "approve")
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "http://127.0.0.1:5173/return"
+    # the page records the payer's choice; the payment moves only on verify
+    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
+    verified = await api.post(f"/api/payments/{payment['id']}/verify")
+    assert verified.status_code == 200
+    assert verified.json()["status"] == "succeeded"
+    assert verified.json()["captured_amount"] == payment["amount"]
+    again = await api.post(f"/api/payments/{payment['id']}/verify")
+    assert again.json() == verified.json()
+    assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
+    # the page is closed now
+    closed = await api.get(f"/checkout/mock/{payment['id']}")
+    assert closed.status_code == 409 and "no longer open" in closed.text
+
+
+async def test_decline_fails_and_abandon_cancels(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    declined = await create_payment(api)
+    assert (await choose_on_mock_page(api, declined, "decline")).status_code == 303
+    result = (await api.post(f"/api/payments/{declined['id']}/verify")).json()
+    assert result["status"] == "failed" and "declined" in result["failure_reason"]
+
+    abandoned = await create_payment(api)
+    response = await choose_on_mock_page(api, abandoned, "abandon")
+    assert response.headers["location"] == "http://127.0.0.1:5173/cancel"
+    result = (await api.post(f"/api/payments/{abandoned['id']}/verify")).json()
+    assert result["status"] == "canceled"
+    assert await event_types(db_engine, declined["id"]) == ["payment.created", "payment.failed"]
+    assert await event_types(db_engine, abandoned["id"]) == ["payment.created", "payment.canceled"]
+
+
+async def test_mock_behavior_decline_refuses_the_approval(api: httpx.AsyncClient) -> None:
+    payment = await create_payment(api, metadata={"mock_behavior": "decline"})
+    await choose_on_mock_page(api, payment, "approve")
+    assert (await api.post(f"/api/payments/{payment['id']}/verify")).json()["status"] == "failed"
+
+
+async def test_mock_provider_error_is_503_and_writes_nothing(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    from tests.payment_ms.conftest import payment_body
+
+    response = await api.post(
+        "/api/payments",
+        json=payment_body(metadata={"mock_behavior": "provider_error"}),
+        headers={"Idempotency-Key": "k1"},
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    for table in ("payments", "payment_events", "idempotency_keys"):
+        assert await count_rows(db_engine, table) == 0
+
+
+async def test_page_without_return_url_shows_the_result(api: httpx.AsyncClient) -> None:
+    payment = await create_payment(api, return_url=None, cancel_url=None)
+    response = await choose_on_mock_page(api, payment, "approve")
+    assert response.status_code == 200
+    assert 'id="result">approved<' in response.text
+    second = await api.post(f"/checkout/mock/{payment['id']}", data={"choice": "decline"})
+    assert second.status_code == 409
+
+
+async def test_cancel_pending_then_illegal_moves_are_409(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    payment = await create_payment(api)
+    canceled = await api.post(f"/api/payments/{payment['id']}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    page = await api.get(f"/checkout/mock/{payment['id']}")
+    assert page.status_code == 409
+    for action, body in (("cancel", None), ("capture", None), ("refunds", {"amount": 1})):
+        response = await api.post(f"/api/payments/{payment['id']}/{action}", json=body)
+        assert response.status_code == 409, (action, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    verified = await api.post(f"/api/payments/{payment['id']}/verify")
+    assert verified.json()["status"] == "canceled"
+    assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.canceled"]
+
+
+async def test_cancel_after_the_payer_approved_is_refused(api: httpx.AsyncClient) -> None:
+    payment = await create_payment(api)
+    await choose_on_mock_page(api, payment, "approve")
+    response = await api.post(f"/api/payments/{payment['id']}/cancel")
+    assert response.status_code == 409
+    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
+
+
+async def _concurrent_verify_and_cancel(api: httpx.AsyncClient, payment_id: str) -> list[httpx.Response]:
+    calls = [api.post(f"/api/payments/{payment_id}/{'verify' if i % 2 else 'cancel'}") for i in range(20)]
+    return list(await asyncio.gather(*calls))
+
+
+async def test_concurrent_verify_and_cancel_make_one_transition(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    open_payment = await create_payment(api)
+    responses = await _concurrent_verify_and_cancel(api, open_payment["id"])
+    assert {r.status_code for r in responses} <= {200, 409}
+    assert sum(1 for r in responses if r.status_code == 200 and r.json()["status"] == "canceled") >= 1
+    assert await event_types(db_engine, open_payment["id"]) == ["payment.created", "payment.canceled"]
+
+    approved = await create_payment(api)
+    await choose_on_mock_page(api, approved, "approve")
+    responses = await _concurrent_verify_and_cancel(api, approved["id"])
+    assert {r.status_code for r in responses} <= {200, 409}
+    assert await event_types(db_engine, approved["id"]) == ["payment.created", "payment.succeeded"]
+
+
+async def test_every_event_wakes_the_dispatcher(
+    api: httpx.AsyncClient, database_url: str, db_engine: AsyncEngine
+) -> None:
+    received: asyncio.Queue[str] = asyncio.Queue()
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.add_listener("payment_events", lambda *args: received.put_nowait(args[3]))
+        payment = await create_payment(api)
+        await choose_on_mock_page(api, payment, "approve")
+        await api.post(f"/api/payments/{payment['id']}/verify")
+        got = [await asyncio.wait_for(received.get(), 5), await asyncio.wait_for(received.get(), 5)]
+    finally:
+        await conn.close()
+    async with db_engine.connect() as db:
+        ids = (
+            (
+                await db.execute(
+                    text("SELECT id::text FROM payment_events WHERE payment_id = :p ORDER BY created_at"),
+                    {"p": payment["id"]},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert got == list(ids)
+
+
+async def test_event_carries_the_request_id(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    from tests.payment_ms.conftest import payment_body
+
+    request_id = f"req-{uuid.uuid4().hex}"
+    response = await api.post(
+        "/api/payments",
+        json=payment_body(),
+        headers={"Idempotency-Key": "rid", "X-Request-ID": request_id},
+    )
+    payment: dict[str, Any] = response.json()
+    assert response.headers["x-request-id"] == request_id
+    async with db_engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                text("SELECT request_id FROM payment_events WHERE payment_id = :p"), {"p": payment["id"]}
+            )
+        ).scalar_one()
+    assert stored == request_id
