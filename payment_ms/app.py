@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
 
 from payment_ms.checkout_page.controllers import MockCheckoutController
+from payment_ms.deliveries.controllers import DeliveryController, EventController
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
 from shared.app_factory import create_service_app
@@ -27,7 +28,7 @@ def create_app() -> Litestar:
     return create_service_app(
         "payment-ms",
         get_paygate_settings(),
-        route_handlers=[PaymentController, MockCheckoutController],
+        route_handlers=[PaymentController, MockCheckoutController, EventController, DeliveryController],
         lifespan=[providers_lifespan],
         openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
     )

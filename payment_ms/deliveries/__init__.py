@@ -1,0 +1,1 @@
+"""``/api/events`` and ``/api/deliveries``: what the outbox recorded and what the dispatcher sent."""

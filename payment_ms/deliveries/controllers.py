@@ -1,0 +1,113 @@
+"""``/api/events`` and ``/api/deliveries`` (service token only; the gateway's admin API forwards here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_ms.deliveries import services
+from payment_ms.deliveries.schemas import (
+    Delivery,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryStatus,
+    EventList,
+    PartnerReplay,
+    ReplayCount,
+)
+from payment_ms.dependencies import provide_engine
+from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
+from payment_ms.guards import require_service_token
+from shared.contracts import EventType
+
+CreatedFrom = Annotated[datetime | None, Parameter(description="Inclusive lower bound on created_at")]
+CreatedTo = Annotated[datetime | None, Parameter(description="Exclusive upper bound on created_at")]
+Cursor = Annotated[str | None, Parameter(max_length=200, description="next_cursor of the previous page")]
+Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+class EventController(Controller):
+    path = "/api/events"
+    tags = ["events"]
+    guards = [require_service_token]
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+
+    @get("/", operation_id="listEvents", summary="Outbox events, newest first (cursor pagination)")
+    async def list_events(
+        self,
+        engine: AsyncEngine,
+        payment_id: UUID | None = None,
+        event_type: Annotated[EventType | None, Parameter(query="type")] = None,
+        created_from: CreatedFrom = None,
+        created_to: CreatedTo = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> EventList:
+        return await services.list_events(
+            engine,
+            payment_id=payment_id,
+            event_type=event_type,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+class DeliveryController(Controller):
+    path = "/api/deliveries"
+    tags = ["deliveries"]
+    guards = [require_service_token]
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+
+    @get("/", operation_id="listDeliveries", summary="Webhook deliveries, newest first (cursor pagination)")
+    async def list_deliveries(
+        self,
+        engine: AsyncEngine,
+        status: DeliveryStatus | None = None,
+        partner_id: UUID | None = None,
+        event_id: UUID | None = None,
+        created_from: CreatedFrom = None,
+        created_to: CreatedTo = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> DeliveryList:
+        return await services.list_deliveries(
+            engine,
+            status=status,
+            partner_id=partner_id,
+            event_id=event_id,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    @get("/{delivery_id:uuid}", operation_id="getDelivery", summary="One delivery with every attempt")
+    async def get_delivery(self, engine: AsyncEngine, delivery_id: UUID) -> DeliveryDetail:
+        return await services.get_delivery(engine, delivery_id)
+
+    @post(
+        "/{delivery_id:uuid}/replay",
+        operation_id="replayDelivery",
+        summary="Send a delivery again now (409 while a worker holds it)",
+        status_code=202,
+    )
+    async def replay_delivery(self, engine: AsyncEngine, delivery_id: UUID) -> Delivery:
+        return services.from_row(Delivery, await replay_delivery(engine, delivery_id))
+
+    @post(
+        "/replay",
+        operation_id="replayPartnerDeliveries",
+        summary="Send again every failed or canceled delivery of a partner created since a time",
+        status_code=202,
+    )
+    async def replay_partner(self, engine: AsyncEngine, data: PartnerReplay) -> ReplayCount:
+        count = await replay_partner_deliveries(engine, data.partner_id, data.since)
+        return ReplayCount(replayed=count)

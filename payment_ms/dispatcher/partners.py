@@ -1,0 +1,111 @@
+"""Who receives an event type, asked from the gateway (it owns the partner registry) and cached briefly.
+
+The gateway's answer carries every secret that signs right now (the current one, then the previous one
+during a rotation); they are decoded once per fetch, not once per delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+import aiohttp
+import msgspec
+
+from shared.contracts import PartnerTargetList
+from shared.security import SERVICE_TOKEN_HEADER
+from shared.webhooks import secret_key
+
+logger = logging.getLogger("paygate.dispatcher.partners")
+
+
+class GatewayUnavailableError(Exception):
+    """The gateway did not answer usefully: the caller keeps the work and tries again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    id: UUID
+    url: str
+    keys: tuple[bytes, ...]
+
+
+class PartnerDirectory:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        gateway_url: str,
+        service_token: str,
+        *,
+        ttl: float,
+        timeout: float,
+    ) -> None:
+        self._session = session
+        self._base = gateway_url.rstrip("/")
+        self._headers = {SERVICE_TOKEN_HEADER: service_token}
+        self._ttl = ttl
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._cache: dict[str, tuple[float, dict[UUID, Target]]] = {}
+        self._pending: dict[str, asyncio.Future[dict[UUID, Target]]] = {}
+        self._decoder = msgspec.json.Decoder(PartnerTargetList)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    async def targets(self, event_type: str) -> dict[UUID, Target]:
+        """Partners subscribed to ``event_type`` by id; concurrent misses share one request."""
+        cached = self._cache.get(event_type)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        pending = self._pending.get(event_type)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(event_type))
+            self._pending[event_type] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(event_type, None))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, event_type: str) -> dict[UUID, Target]:
+        try:
+            async with self._session.get(
+                f"{self._base}/internal/partners",
+                params={"event_type": event_type},
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise GatewayUnavailableError(f"gateway answered {response.status}")
+            listing = self._decoder.decode(body)
+        except (aiohttp.ClientError, TimeoutError, msgspec.ValidationError) as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        targets: dict[UUID, Target] = {}
+        for item in listing.items:
+            keys = []
+            for secret in item.secrets:
+                try:
+                    keys.append(secret_key(secret))
+                except ValueError:
+                    logger.warning("partner %s has a malformed secret; it is not used", item.id)
+            if keys:
+                targets[item.id] = Target(item.id, item.url, tuple(keys))
+        self._cache[event_type] = (time.monotonic() + self._ttl, targets)
+        return targets
+
+    async def disable(self, partner_id: UUID, reason: str) -> None:
+        """Ask the gateway to disable a partner's endpoint (it answered 410 Gone)."""
+        try:
+            async with self._session.post(
+                f"{self._base}/internal/partners/{partner_id}/disable",
+                json={"reason": reason},
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
+                if response.status >= 300:
+                    raise GatewayUnavailableError(f"gateway answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.invalidate()

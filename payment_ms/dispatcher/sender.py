@@ -1,0 +1,104 @@
+"""One HTTP attempt: sign the body, POST it, read at most 2 KB of the answer, never follow redirects."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from payment_ms.dispatcher.partners import Target
+from payment_ms.dispatcher.ssrf import BlockedDestinationError, UrlPolicy
+from shared.webhooks import signature_header
+
+EXCERPT_BYTES = 2048
+MAX_ERROR = 1000
+USER_AGENT = "paygate-webhooks/1"
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A delivery this worker holds until ``lease_deadline`` (``time.monotonic()``)."""
+
+    id: UUID
+    event_id: UUID
+    partner_id: UUID
+    event_type: str
+    msg_id: str
+    body: bytes
+    attempt_number: int
+    lease_deadline: float
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    claimed: Claimed
+    url: str
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    excerpt: str | None = None
+    error: str | None = None
+    retry_after: str | None = None
+
+
+def envelope(event_type: str, created_at: datetime, data_json: str) -> bytes:
+    """The webhook body, serialised once per event: ``data`` is embedded as PostgreSQL gave it."""
+    return msgspec.json.encode(
+        {"type": event_type, "timestamp": created_at, "data": msgspec.Raw(data_json.encode())}
+    )
+
+
+def signed_headers(target: Target, msg_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    timestamp = int(time.time() if now is None else now)
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(list(target.keys), msg_id, timestamp, body),
+    }
+
+
+async def _read_excerpt(response: aiohttp.ClientResponse) -> str:
+    chunks = bytearray()
+    while len(chunks) < EXCERPT_BYTES:
+        chunk = await response.content.read(EXCERPT_BYTES - len(chunks))
+        if not chunk:
+            break
+        chunks += chunk
+    return bytes(chunks).decode("utf-8", "replace").replace("\x00", "")[:EXCERPT_BYTES]
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    policy: UrlPolicy,
+    claimed: Claimed,
+    target: Target,
+    client_timeout: aiohttp.ClientTimeout,
+) -> AttemptResult:
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    result = AttemptResult(claimed, target.url, started_at, 0)
+    try:
+        url = URL(target.url)
+        policy.check_url(url)
+        headers = signed_headers(target, claimed.msg_id, claimed.body)
+        async with session.post(
+            url, data=claimed.body, headers=headers, allow_redirects=False, timeout=client_timeout
+        ) as response:
+            result.status_code = response.status
+            result.retry_after = response.headers.get("Retry-After")
+            result.excerpt = await _read_excerpt(response)
+    except BlockedDestinationError as exc:
+        result.error = f"blocked: {exc}"
+    except TimeoutError:
+        result.error = "timeout"
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+    result.duration_ms = max(0, int((time.perf_counter() - started) * 1000))
+    return result

@@ -1,0 +1,65 @@
+"""Dispatcher settings (prefix ``DISPATCHER_``). Durations are seconds (floats), so tests can shrink them."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+
+
+class DispatcherSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISPATCHER_", env_file=".env", extra="ignore")
+
+    gateway_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Internal URL of the gateway: partner lists and disabling endpoints that answered 410.",
+    )
+    worker_id: str = Field(default="", description="Name in leases and attempts; default host:pid:random.")
+    batch_size: int = Field(default=200, ge=1, description="Deliveries claimed (events fanned) per query.")
+    max_in_flight: int = Field(default=1000, ge=1, description="Deliveries held by this process at once.")
+    per_partner_concurrency: int = Field(
+        default=16, ge=1, description="Concurrent requests to one partner; its backlog is twice that."
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claim lasts this long; a dead worker's deliveries return after."
+    )
+    request_timeout_seconds: float = Field(default=15.0, gt=0, description="Whole-request timeout.")
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        description="Delays after each failed attempt (JSON list); past its end a delivery is failed.",
+    )
+    retry_jitter: float = Field(default=0.2, ge=0, lt=1, description="±fraction applied to each delay.")
+    max_retry_after_seconds: float = Field(
+        default=86400.0, ge=0, description="Cap on a partner's Retry-After."
+    )
+    poll_interval_seconds: float = Field(
+        default=5.0, gt=0, description="Fallback poll when no notification arrives (LISTEN wakes at once)."
+    )
+    partner_cache_ttl_seconds: float = Field(
+        default=5.0, ge=0, description="Partner lists are cached this long."
+    )
+    gateway_timeout_seconds: float = Field(default=5.0, gt=0)
+    fan_out_max_backoff_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait before asking an unreachable gateway again."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or IP networks (CIDR) exempt from the https/public-address rule (JSON list).",
+    )
+    allow_loopback: bool | None = Field(
+        default=None, description="Allow http and loopback targets; default: on when PAYGATE_ENV is dev/test."
+    )
+    metrics_port: int = Field(default=0, ge=0, description="Prometheus /metrics port; 0 turns it off.")
+    metrics_host: str = "127.0.0.1"
+    stats_interval_seconds: float = Field(default=5.0, gt=0, description="Queue depth gauges refresh.")
+    reconcile_interval_seconds: float = Field(
+        default=60.0, ge=0, description="How often stuck payments are looked for; 0 turns it off."
+    )
+    reconcile_after_seconds: float = Field(
+        default=900.0, gt=0, description="A pending/processing payment older than this is re-verified."
+    )
+    reconcile_batch: int = Field(default=50, ge=1)
+
+
+settings = DispatcherSettings()
