@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_session, provide_gateway_settings
+from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
 from gateway.settings import get_gateway_settings
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
@@ -24,7 +25,7 @@ def create_app() -> Litestar:
     return create_service_app(
         "gateway",
         paygate_settings,
-        route_handlers=[AuthController, MeController],
+        route_handlers=[AuthController, MeController, PartnerAdminController, PartnerInternalController],
         dependencies={
             "db_session": Provide(provide_db_session),
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),

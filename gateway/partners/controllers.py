@@ -1,0 +1,176 @@
+"""Admin CRUD of the partner registry, and the dispatcher's internal view of it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.guards import requires_admin, requires_service_token
+from gateway.partners import services
+from gateway.partners.schemas import (
+    PartnerCreate,
+    PartnerDisable,
+    PartnerList,
+    PartnerUpdate,
+    PartnerView,
+    PartnerWithSecret,
+)
+from gateway.settings import GatewaySettings
+from shared.contracts import EventType, PartnerTargetList
+from shared.models import Partner
+from shared.settings import get_paygate_settings
+
+PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+
+
+def _view(partner: Partner) -> PartnerView:
+    return PartnerView(
+        id=partner.id,
+        name=partner.name,
+        url=partner.url,
+        event_types=list(partner.event_types),
+        enabled=partner.enabled,
+        disabled_reason=partner.disabled_reason,
+        previous_secret_expires_at=partner.previous_secret_expires_at,
+        created_at=partner.created_at,
+        updated_at=partner.updated_at,
+    )
+
+
+def _with_secret(partner: Partner) -> PartnerWithSecret:
+    return PartnerWithSecret(
+        **{f: getattr(_view(partner), f) for f in PartnerView.__struct_fields__}, secret=partner.secret
+    )
+
+
+class PartnerAdminController(Controller):
+    path = "/admin/partners"
+    tags = ["admin: partners"]
+    guards = [requires_admin]
+    security = [{"BearerToken": []}]
+
+    @post("/", operation_id="createPartner", summary="Register a partner (its secret is shown once)")
+    async def create(
+        self, data: PartnerCreate, db_session: AsyncSession, gateway_settings: GatewaySettings
+    ) -> PartnerWithSecret:
+        async with db_session.begin():
+            partner = await services.create_partner(
+                db_session,
+                name=data.name,
+                url=data.url,
+                event_types=data.event_types,
+                enabled=data.enabled,
+                settings=gateway_settings,
+            )
+        return _with_secret(partner)
+
+    @get("/", operation_id="listPartners", summary="Partners, oldest first")
+    async def list_(
+        self,
+        db_session: AsyncSession,
+        event_type: Annotated[EventType | None, Parameter(query="event_type")] = None,
+        enabled: bool | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> PartnerList:
+        async with db_session.begin():
+            partners, total = await services.list_partners(
+                db_session, event_type=event_type, enabled=enabled, limit=limit, offset=offset
+            )
+        return PartnerList(items=[_view(p) for p in partners], total=total)
+
+    @get("/{partner_id:uuid}", operation_id="getPartner", summary="One partner (without its secret)")
+    async def get_(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+        async with db_session.begin():
+            return _view(await services.get_partner(db_session, partner_id))
+
+    @patch(
+        "/{partner_id:uuid}", operation_id="updatePartner", summary="Change name, url, event types, enabled"
+    )
+    async def update(
+        self,
+        partner_id: PartnerId,
+        data: PartnerUpdate,
+        db_session: AsyncSession,
+        gateway_settings: GatewaySettings,
+    ) -> PartnerView:
+        async with db_session.begin():
+            partner = await services.update_partner(
+                db_session,
+                partner_id,
+                name=data.name,
+                url=data.url,
+                event_types=data.event_types,
+                enabled=data.enabled,
+                settings=gateway_settings,
+            )
+        return _view(partner)
+
+    @delete(
+        "/{partner_id:uuid}",
+        operation_id="deletePartner",
+        summary="Remove a partner",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def delete_(self, partner_id: PartnerId, db_session: AsyncSession) -> None:
+        async with db_session.begin():
+            await services.delete_partner(db_session, partner_id)
+
+    @post(
+        "/{partner_id:uuid}/rotate-secret",
+        operation_id="rotatePartnerSecret",
+        summary="New signing secret; the previous one keeps signing beside it for 24 h",
+        status_code=HTTP_200_OK,
+    )
+    async def rotate_secret(
+        self, partner_id: PartnerId, db_session: AsyncSession, gateway_settings: GatewaySettings
+    ) -> PartnerWithSecret:
+        async with db_session.begin():
+            partner = await services.rotate_secret(db_session, partner_id, settings=gateway_settings)
+        return _with_secret(partner)
+
+
+class PartnerInternalController(Controller):
+    """For the dispatcher only: the service token, never a user JWT."""
+
+    path = "/internal/partners"
+    tags = ["internal"]
+    guards = [requires_service_token]
+    security = [{"ServiceToken": []}]
+
+    @get(
+        "/",
+        operation_id="internalDeliveryTargets",
+        summary="Enabled subscribers of an event type, with secrets",
+    )
+    async def targets(
+        self,
+        db_session: AsyncSession,
+        gateway_settings: GatewaySettings,
+        event_type: Annotated[EventType, Parameter(query="event_type")],
+    ) -> PartnerTargetList:
+        async with db_session.begin():
+            items = await services.delivery_targets(
+                db_session,
+                event_type,
+                settings=gateway_settings,
+                service_token=get_paygate_settings().service_token.get_secret_value(),
+            )
+        return PartnerTargetList(items=items)
+
+    @post(
+        "/{partner_id:uuid}/disable",
+        operation_id="internalDisablePartner",
+        summary="Disable a partner's endpoint (the dispatcher got 410 Gone)",
+        status_code=HTTP_200_OK,
+    )
+    async def disable(
+        self, partner_id: PartnerId, data: PartnerDisable, db_session: AsyncSession
+    ) -> PartnerView:
+        async with db_session.begin():
+            return _view(await services.disable_partner(db_session, partner_id, reason=data.reason))

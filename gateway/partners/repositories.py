@@ -1,0 +1,38 @@
+"""Partner queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import Partner
+
+
+async def get(session: AsyncSession, partner_id: uuid.UUID, *, for_update: bool = False) -> Partner | None:
+    statement = select(Partner).where(Partner.id == partner_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def list_(
+    session: AsyncSession,
+    *,
+    event_type: str | None = None,
+    enabled: bool | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[Sequence[Partner], int]:
+    statement = select(Partner)
+    if event_type is not None:
+        statement = statement.where(Partner.event_types.contains([event_type]))  # GIN index
+    if enabled is not None:
+        statement = statement.where(Partner.enabled.is_(enabled))
+    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = await session.scalars(
+        statement.order_by(Partner.created_at, Partner.id).offset(offset).limit(limit)
+    )
+    return rows.all(), total

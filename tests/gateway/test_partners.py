@@ -1,0 +1,206 @@
+"""Partner registry: admin CRUD, secret rotation and the dispatcher's internal view, over real HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from gateway.partners.services import GATEWAY_SUBSCRIBER_ID, create_partner, delivery_targets
+from gateway.settings import GatewaySettings
+from shared.models import Partner
+from shared.webhooks import derived_secret
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.gateway.conftest import MakeAccount
+
+PROBLEM = "application/problem+json"
+SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
+
+
+def _partner(name: str = "acme", **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": name,
+        "url": "https://hooks.acme.example/paygate",
+        "event_types": ["payment.succeeded", "payment.failed"],
+    }
+    body.update(overrides)
+    return body
+
+
+async def _count(db_engine: AsyncEngine) -> int:
+    async with AsyncSession(db_engine) as session:
+        return await session.scalar(select(func.count()).select_from(Partner)) or 0
+
+
+async def test_crud_and_secret_shown_once(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    created = await http.post(base, json=_partner(), headers=admin.headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and body["enabled"] is True
+    partner_id = body["id"]
+
+    fetched = await http.get(f"{base}/{partner_id}", headers=admin.headers)
+    assert fetched.status_code == 200 and "secret" not in fetched.json()
+    listed = await http.get(base, headers=admin.headers)
+    assert listed.json()["total"] == 1 and "secret" not in listed.json()["items"][0]
+    assert body["secret"] not in listed.text + fetched.text
+
+    patched = await http.patch(
+        f"{base}/{partner_id}",
+        json={"event_types": ["payment.refunded"], "enabled": False},
+        headers=admin.headers,
+    )
+    assert patched.status_code == 200
+    assert patched.json()["event_types"] == ["payment.refunded"] and patched.json()["enabled"] is False
+
+    assert (await http.post(base, json=_partner(), headers=admin.headers)).status_code == 409
+    assert (await http.delete(f"{base}/{partner_id}", headers=admin.headers)).status_code == 204
+    assert (await http.get(f"{base}/{partner_id}", headers=admin.headers)).status_code == 404
+
+
+async def test_bad_partners_are_refused_and_nothing_is_written(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
+) -> None:
+    admin = await make_account("admin")
+    cases = {
+        "plain http to a public host": _partner(url="http://hooks.acme.example/x"),
+        "private address": _partner(url="https://10.0.0.5/x"),
+        "link-local metadata": _partner(url="https://169.254.169.254/latest"),
+        "credentials in url": _partner(url="https://user:pw@hooks.acme.example/x"),
+        "not a url": _partner(url="hooks"),
+        "ftp": _partner(url="ftp://hooks.acme.example/x"),
+        "unknown event type": _partner(event_types=["payment.exploded"]),
+        "no event types": _partner(event_types=[]),
+        "empty name": _partner(name=""),
+        "unknown field": _partner(secret="whsec_mine"),
+    }
+    for reason, body in cases.items():
+        response = await http.post(f"{gateway.url}/admin/partners", json=body, headers=admin.headers)
+        assert response.status_code in (400, 422), (reason, response.status_code, response.text)
+        assert response.headers["content-type"] == PROBLEM, reason
+    assert await _count(db_engine) == 0
+    # loopback is fine in test mode (the dispatcher's tests use a local receiver)
+    local = _partner(url="http://127.0.0.1:9/hook")
+    assert (
+        await http.post(f"{gateway.url}/admin/partners", json=local, headers=admin.headers)
+    ).status_code == 201
+
+
+async def test_admin_routes_need_an_admin(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
+) -> None:
+    user = await make_account("user")
+    url = f"{gateway.url}/admin/partners"
+    assert (await http.post(url, json=_partner(), headers=user.headers)).status_code == 403
+    assert (await http.get(url, headers=user.headers)).status_code == 403
+    assert (await http.get(url)).status_code == 401
+    assert (await http.post(url, json=_partner(), headers=SERVICE)).status_code == 401
+    assert await _count(db_engine) == 0
+
+
+async def test_rotation_keeps_the_previous_secret_for_24_hours(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    first = (await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)).json()
+    rotated = await http.post(
+        f"{gateway.url}/admin/partners/{first['id']}/rotate-secret", headers=admin.headers
+    )
+    assert rotated.status_code == 200
+    second = rotated.json()
+    assert second["secret"].startswith("whsec_") and second["secret"] != first["secret"]
+    expires = datetime.fromisoformat(second["previous_secret_expires_at"])
+    assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=24)
+
+    targets = await http.get(f"{gateway.url}/internal/partners?event_type=payment.succeeded", headers=SERVICE)
+    assert targets.status_code == 200
+    assert targets.json()["items"] == [
+        {"id": first["id"], "url": first["url"], "secrets": [second["secret"], first["secret"]]}
+    ]
+    missing = await http.post(
+        f"{gateway.url}/admin/partners/{uuid.uuid4()}/rotate-secret", headers=admin.headers
+    )
+    assert missing.status_code == 404
+
+
+async def test_internal_targets_filter_and_disable(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    url = f"{gateway.url}/admin/partners"
+    a = (await http.post(url, json=_partner("a"), headers=admin.headers)).json()
+    await http.post(url, json=_partner("b", event_types=["payment.refunded"]), headers=admin.headers)
+    await http.post(url, json=_partner("c", enabled=False), headers=admin.headers)
+
+    targets = await http.get(
+        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+    )
+    assert [t["id"] for t in targets.json()["items"]] == [a["id"]]
+    assert targets.json()["items"][0]["secrets"] == [a["secret"]]
+
+    bad = await http.get(f"{gateway.url}/internal/partners", params={"event_type": "nope"}, headers=SERVICE)
+    assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
+
+    disabled = await http.post(
+        f"{gateway.url}/internal/partners/{a['id']}/disable", json={"reason": "410 Gone"}, headers=SERVICE
+    )
+    assert disabled.status_code == 200
+    assert disabled.json()["enabled"] is False and disabled.json()["disabled_reason"] == "410 Gone"
+    after = await http.get(
+        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+    )
+    assert after.json()["items"] == []
+    unknown = await http.post(
+        f"{gateway.url}/internal/partners/{uuid.uuid4()}/disable", json={}, headers=SERVICE
+    )
+    assert unknown.status_code == 404
+
+
+async def test_internal_endpoints_refuse_user_tokens_and_no_token(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    created = (
+        await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)
+    ).json()
+    list_url = f"{gateway.url}/internal/partners?event_type=payment.succeeded"
+    disable_url = f"{gateway.url}/internal/partners/{created['id']}/disable"
+    for headers in (
+        {},
+        admin.headers,
+        {"X-Service-Token": "wrong"},
+        {"Authorization": f"Bearer {TEST_SERVICE_TOKEN}"},
+    ):
+        listed = await http.get(list_url, headers=headers)
+        assert listed.status_code == 401 and listed.headers["content-type"] == PROBLEM
+        assert created["secret"] not in listed.text
+        assert (await http.post(disable_url, json={"reason": "x"}, headers=headers)).status_code == 401
+    still = await http.get(f"{gateway.url}/admin/partners/{created['id']}", headers=admin.headers)
+    assert still.json()["enabled"] is True
+
+
+async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncEngine) -> None:
+    async with AsyncSession(db_engine) as session, session.begin():
+        partner = await create_partner(
+            session, name="p", url="https://hooks.example.com/x", event_types=["payment.succeeded"]
+        )
+        partner_id = partner.id
+        off = await delivery_targets(
+            session, "payment.succeeded", settings=GatewaySettings(), service_token="t" * 32
+        )
+        on = await delivery_targets(
+            session,
+            "payment.created",
+            settings=GatewaySettings(internal_events_url="http://127.0.0.1:8000/internal/payment-events"),
+            service_token="t" * 32,
+        )
+    assert [t.id for t in off] == [partner_id]
+    assert len(on) == 1 and on[0].id == GATEWAY_SUBSCRIBER_ID
+    assert on[0].secrets == [derived_secret("t" * 32, "gateway-payment-events")]
