@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.dependencies import provide_engine
 from payment_ms.guards import require_service_token
 from payment_ms.payments import services
+from payment_ms.payments.dependencies import strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared.contracts import (
@@ -38,7 +39,12 @@ class PaymentController(Controller):
     path = "/api/payments"
     tags = ["payments"]
     guards = [require_service_token]
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "new_payment": Provide(strict_body(PaymentCreate)),
+        "refund": Provide(strict_body(RefundCreate)),
+        "confirmation": Provide(strict_body(CashConfirmation)),
+    }
 
     @post(
         "/",
@@ -47,13 +53,13 @@ class PaymentController(Controller):
         responses={201: PAYMENT_RESPONSE},
     )
     async def create_payment(
-        self, request: Request, engine: AsyncEngine, data: PaymentCreate, idempotency_key: RequiredKey
+        self, request: Request, engine: AsyncEngine, new_payment: PaymentCreate, idempotency_key: RequiredKey
     ) -> Response[bytes]:
         status, body = await services.create_payment(
             engine,
-            data,
+            new_payment,
             idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint("POST", request.url.path, data),
+            request_fingerprint=fingerprint("POST", request.url.path, new_payment),
         )
         return json_bytes(body, status)
 
@@ -167,7 +173,7 @@ class PaymentController(Controller):
         request: Request,
         engine: AsyncEngine,
         payment_id: PaymentId,
-        data: RefundCreate,
+        refund: RefundCreate,
         idempotency_key: OptionalKey,
     ) -> Response[bytes]:
         return await _idempotent(
@@ -176,8 +182,8 @@ class PaymentController(Controller):
             payment_id,
             "refund",
             idempotency_key,
-            data,
-            lambda: services.refund_payment(engine, payment_id, data),
+            refund,
+            lambda: services.refund_payment(engine, payment_id, refund),
             status=201,
         )
 
@@ -193,7 +199,7 @@ class PaymentController(Controller):
         request: Request,
         engine: AsyncEngine,
         payment_id: PaymentId,
-        data: CashConfirmation,
+        confirmation: CashConfirmation,
         idempotency_key: OptionalKey,
     ) -> Response[bytes]:
         return await _idempotent(
@@ -202,8 +208,8 @@ class PaymentController(Controller):
             payment_id,
             "confirm-cash",
             idempotency_key,
-            data,
-            lambda: services.confirm_cash_payment(engine, payment_id, data),
+            confirmation,
+            lambda: services.confirm_cash_payment(engine, payment_id, confirmation),
         )
 
 
