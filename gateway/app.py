@@ -14,11 +14,13 @@ from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_session, provide_gateway_settings
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
 from gateway.settings import get_gateway_settings
+from paygate.config_check import enforce_startup_config
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
 
 
 def create_app() -> Litestar:
+    enforce_startup_config("gateway")  # outside dev, missing or weak secrets stop here
     paygate_settings = get_paygate_settings()
     settings = get_gateway_settings()
     check_token_settings(settings, is_dev=paygate_settings.is_dev)

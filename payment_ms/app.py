@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
 
+from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.deliveries.controllers import DeliveryController, EventController
 from payment_ms.payments.controllers import PaymentController
@@ -25,6 +26,7 @@ async def providers_lifespan(_: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
+    enforce_startup_config("payment-ms")  # outside dev, missing or weak secrets stop here
     return create_service_app(
         "payment-ms",
         get_paygate_settings(),

@@ -4,6 +4,8 @@
   it in a context variable for the logs and for outgoing calls, and echoes it on the response.
 - ``configure_logging``: JSON lines outside dev, readable lines in dev; every record carries the
   request id of the request it was logged in.
+- ``redact``: whatever a log line says, what looks like a credential (bearer tokens, JWTs, webhook
+  secrets and signatures, Stripe keys, the service token) is masked before it is written.
 """
 
 from __future__ import annotations
@@ -90,6 +92,24 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), "whsec_[redacted]"),
+    (re.compile(r"\bv1,[A-Za-z0-9+/=]{16,}"), "v1,[redacted]"),
+    (re.compile(r"\b((?:sk|rk|pk)_(?:live|test)_)[A-Za-z0-9]+"), r"\1[redacted]"),
+)
+_exact_secrets: tuple[str, ...] = ()
+
+
+def redact(text: str) -> str:
+    for secret in _exact_secrets:
+        text = text.replace(secret, "[redacted]")
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "service"}
 
 
@@ -119,20 +139,31 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
-def configure_logging(service: str, *, level: str = "INFO", json_logs: bool = False) -> None:
+class ReadableFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)-5s %(service)s [%(request_id)s] %(name)s: %(message)s", "%H:%M:%S"
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(
+    service: str, *, level: str = "INFO", json_logs: bool = False, secrets: tuple[str, ...] = ()
+) -> None:
+    """``secrets``: exact values never to be written, beside the patterns and the service token."""
+    from shared.settings import get_paygate_settings
+
+    global _exact_secrets
+    service_token = get_paygate_settings().service_token.get_secret_value()
+    _exact_secrets = tuple(secret for secret in (*secrets, service_token) if len(secret) >= 8)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter(service))
-    if json_logs:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)-5s %(service)s [%(request_id)s] %(name)s: %(message)s", "%H:%M:%S"
-            )
-        )
+    handler.setFormatter(JsonFormatter() if json_logs else ReadableFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,0 +1,87 @@
+"""``paygate config check|env-example`` and ``paygate healthcheck``."""
+
+from __future__ import annotations
+
+import argparse
+
+import httpx
+
+from paygate.commands import EXIT_CONFIG, EXIT_REFUSED, CommandError, database_url, run_with_session
+from paygate.config_check import SERVICES, config_problems
+from paygate.config_reference import render_env_example
+
+
+def run_check(args: argparse.Namespace) -> int:
+    services = SERVICES if args.service == "all" else (args.service,)
+    failed = False
+    for service in services:
+        problems = config_problems(service)
+        if problems:
+            failed = True
+            print(f"{service}: NOT OK")
+            for problem in problems:
+                print(f"  - {problem}")
+        else:
+            print(f"{service}: ok")
+    if failed:
+        print("(outside dev mode, these stop the service at start-up)")
+    return EXIT_CONFIG if failed else 0
+
+
+def run_env_example(_args: argparse.Namespace) -> int:
+    print(render_env_example(), end="")
+    return 0
+
+
+def _dispatcher_ready() -> None:
+    """The dispatcher has no HTTP port: healthy when it can reach the database its work lives in."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def probe(session: AsyncSession) -> None:
+        await session.execute(text("SELECT 1"))
+
+    run_with_session(database_url(), probe)
+
+
+def run_healthcheck(args: argparse.Namespace) -> int:
+    target: str = args.target
+    if target == "dispatcher":
+        _dispatcher_ready()
+        return 0
+    if not target.startswith(("http://", "https://")):
+        raise CommandError("give a URL (http://127.0.0.1:8000/ready) or 'dispatcher'", EXIT_CONFIG)
+    try:
+        response = httpx.get(target, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"{target}: {type(exc).__name__}", EXIT_REFUSED) from None
+    if response.status_code != 200:
+        raise CommandError(f"{target}: HTTP {response.status_code}", EXIT_REFUSED)
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    config = commands.add_parser("config", help="check the configuration, print the settings reference")
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="report missing or weak settings (exit 2 if any)",
+        description="Report what would stop each service outside dev mode: missing or weak secrets and "
+        "invalid values, by setting name (never the value). Checks regardless of PAYGATE_ENV.",
+    )
+    check.add_argument("service", nargs="?", default="all", choices=["all", *SERVICES])
+    check.set_defaults(handler=run_check)
+    example = actions.add_parser(
+        "env-example", help="print every setting with its default (the contents of .env.example)"
+    )
+    example.set_defaults(handler=run_env_example)
+
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when a service is healthy (for container healthchecks)",
+        description="TARGET is a URL that must answer 200 (e.g. http://127.0.0.1:8000/ready) or "
+        "'dispatcher' (its database is reachable).",
+    )
+    health.add_argument("target")
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(handler=run_healthcheck)
