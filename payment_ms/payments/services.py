@@ -358,6 +358,8 @@ async def _command(
     payment_id: uuid.UUID,
     target: PaymentStatus,
     act: Callable[[AsyncConnection, RowMapping, Provider], Awaitable[dict[str, Any]]],
+    *,
+    only_from: str | None = None,
 ) -> Payment:
     """An explicit command: lock, refuse an illegal move before touching the provider, act, move.
 
@@ -366,7 +368,7 @@ async def _command(
     """
     async with engine.begin() as conn:
         row = await _locked(conn, payment_id)
-        if event_for(row["status"], target) is None:
+        if event_for(row["status"], target) is None or only_from not in (None, row["status"]):
             raise ConflictError(
                 f"a {row['status']} payment cannot become {target}",
                 extra={"payment_status": row["status"]},
@@ -388,7 +390,7 @@ async def capture_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment
         provider_status = await call_provider(provider.name, "capture", provider.capture(row))
         return {"provider_status": provider_status, "captured_amount": row["amount"]}
 
-    return await _command(engine, payment_id, "succeeded", act)
+    return await _command(engine, payment_id, "succeeded", act, only_from="authorized")
 
 
 async def confirm_cash_payment(
