@@ -430,7 +430,8 @@ class Dispatcher:
         except BaseException:
             self._outcomes[:0] = batch
             raise
-        if self._constrained or releases:
+        # A freed slot or a newly scheduled retry may change when the loop should next look.
+        if self._constrained or releases or any(r[7] == "pending" for r in records):
             self._wake.set()
 
     # --------------------------------------------------------------------------------- background

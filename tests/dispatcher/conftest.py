@@ -1,0 +1,242 @@
+"""Dispatcher fixtures: a real partner receiver on 127.0.0.1, partners and outbox events in the real
+database, and dispatchers run in the test's event loop (or as processes, see ``test_processes``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.dispatcher.worker import Dispatcher
+from payment_ms.events.outbox import record_event
+from payment_ms.payments.services import to_contract
+from shared.contracts import EventType
+from shared.models import Partner, Payment
+from shared.webhooks import generate_secret
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "") -> T:
+    """Poll ``check`` until it returns something truthy; fail with its last answer at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {what or check} (last: {value!r})")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def msg_id(self) -> str:
+        return self.headers["webhook-id"]
+
+
+Behaviour = Callable[[Received], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Receiver:
+    """Partners' endpoints: ``/<name>`` answers as ``behaviours[name]`` says (200 by default)."""
+
+    base_url: str = ""
+    received: list[Received] = field(default_factory=list)
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def at(self, name: str) -> list[Received]:
+        return [r for r in self.received if r.path == name]
+
+    async def wait_count(self, name: str, count: int, timeout: float = 10.0) -> list[Received]:
+        async def enough() -> list[Received]:
+            got = self.at(name)
+            return got if len(got) >= count else []
+
+        return await eventually(enough, timeout, f"{count} requests at /{name}")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        received = Received(name, headers, await request.read(), time.monotonic())
+        self.received.append(received)
+        behaviour = self.behaviours.get(name)
+        if behaviour is None:
+            return web.Response(status=200, text="ok")
+        return await behaviour(received)
+
+
+@pytest.fixture(scope="session")
+async def _receiver_server() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/{name}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    receiver.base_url = f"http://127.0.0.1:{port}"
+    yield receiver
+    await runner.cleanup()
+
+
+@pytest.fixture
+def receiver(_receiver_server: Receiver) -> Receiver:
+    _receiver_server.received.clear()
+    _receiver_server.behaviours.clear()
+    return _receiver_server
+
+
+def respond(*answers: tuple[int, dict[str, str]] | int) -> Behaviour:
+    """A behaviour answering the given statuses in turn, then 200."""
+    queue = list(answers)
+
+    async def behaviour(_: Received) -> web.StreamResponse:
+        if not queue:
+            return web.Response(status=200)
+        answer = queue.pop(0)
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        return web.Response(status=status, headers=headers, text=f"answer {status}")
+
+    return behaviour
+
+
+async def add_partner(
+    engine: AsyncEngine,
+    url: str,
+    event_types: tuple[str, ...] = ("payment.succeeded",),
+    *,
+    secret: str | None = None,
+    previous_secret: str | None = None,
+    previous_expires_at: datetime | None = None,
+) -> tuple[uuid.UUID, str]:
+    secret = secret or generate_secret()
+    async with engine.begin() as conn:
+        partner_id = await conn.scalar(
+            insert(Partner)
+            .values(
+                name=f"partner-{uuid.uuid4().hex[:10]}",
+                url=url,
+                event_types=list(event_types),
+                secret=secret,
+                previous_secret=previous_secret,
+                previous_secret_expires_at=previous_expires_at,
+            )
+            .returning(Partner.id)
+        )
+    assert partner_id is not None
+    return partner_id, secret
+
+
+async def add_event(
+    engine: AsyncEngine, event_type: EventType = "payment.succeeded", payment_id: uuid.UUID | None = None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A payment (new unless given) and one outbox event, written by payment_ms's own outbox code."""
+    async with engine.begin() as conn:
+        if payment_id is None:
+            row = (
+                (
+                    await conn.execute(
+                        insert(Payment)
+                        .values(
+                            reservation_id=uuid.uuid4(),
+                            user_id=uuid.uuid4(),
+                            amount=2500,
+                            currency="EUR",
+                            provider="mock",
+                            description="ticket",
+                        )
+                        .returning(*Payment.__table__.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        else:
+            row = (
+                (await conn.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id}))
+                .mappings()
+                .one()
+            )
+        event_id = await record_event(conn, to_contract(row), event_type)
+    return row["id"], event_id
+
+
+async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
+
+
+TEST_DISPATCHER_DEFAULTS: dict[str, Any] = {
+    "lease_seconds": 10.0,
+    "request_timeout_seconds": 5.0,
+    "retry_schedule_seconds": [0.2, 0.2, 0.2],
+    "retry_jitter": 0.0,
+    "poll_interval_seconds": 1.0,
+    "partner_cache_ttl_seconds": 0.2,
+    "fan_out_max_backoff_seconds": 0.3,
+    "reconcile_interval_seconds": 0.0,
+    "stats_interval_seconds": 0.5,
+    "gateway_timeout_seconds": 2.0,
+}
+
+
+def dispatcher_settings(gateway_url: str, **overrides: Any) -> DispatcherSettings:
+    values = {**TEST_DISPATCHER_DEFAULTS, "gateway_url": gateway_url, **overrides}
+    return DispatcherSettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def running_dispatcher(
+    database_url: str, gateway_url: str, *, allow_loopback: bool = True, **overrides: Any
+) -> AsyncIterator[Dispatcher]:
+    dispatcher = Dispatcher(
+        dispatcher_settings(gateway_url, **overrides),
+        database_url=database_url,
+        service_token=TEST_SERVICE_TOKEN,
+        allow_loopback=allow_loopback,
+    )
+    task = asyncio.create_task(dispatcher.run())
+    ready = asyncio.create_task(dispatcher.ready.wait())
+    await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    assert dispatcher.ready.is_set(), "the dispatcher did not start"
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+def dispatch(database_url: str, gateway: RunningService) -> Callable[..., Any]:
+    """``async with dispatch(**settings) as d:`` a dispatcher asking the session gateway."""
+
+    def start(**overrides: Any) -> Any:
+        return running_dispatcher(database_url, gateway.url, **overrides)
+
+    return start
