@@ -13,6 +13,11 @@ from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_session, provide_gateway_settings
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
+from gateway.reservations.controllers import (
+    PaymentEventsController,
+    ReservationAdminController,
+    ReservationController,
+)
 from gateway.settings import get_gateway_settings
 from paygate.config_check import enforce_startup_config
 from shared.app_factory import create_service_app
@@ -27,7 +32,15 @@ def create_app() -> Litestar:
     return create_service_app(
         "gateway",
         paygate_settings,
-        route_handlers=[AuthController, MeController, PartnerAdminController, PartnerInternalController],
+        route_handlers=[
+            AuthController,
+            MeController,
+            ReservationController,
+            ReservationAdminController,
+            PaymentEventsController,
+            PartnerAdminController,
+            PartnerInternalController,
+        ],
         dependencies={
             "db_session": Provide(provide_db_session),
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
+import msgspec
+from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.settings import GatewaySettings, get_gateway_settings
+from shared.problems import BadRequestError
+
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -18,3 +24,12 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
 
 def provide_gateway_settings() -> GatewaySettings:
     return get_gateway_settings()
+
+
+async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
+    """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
+    would pass as an amount. ``data`` stays in the handler's signature for the OpenAPI schema."""
+    try:
+        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
+    except msgspec.ValidationError as exc:
+        raise BadRequestError(f"Validation failed: {exc}") from None

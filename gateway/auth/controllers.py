@@ -14,6 +14,7 @@ from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_user
 from gateway.auth.schemas import AccessToken, LoginRequest, Me
 from gateway.auth.tokens import AuthUser, can_issue_tokens
+from gateway.dependencies import strictly
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
 from shared.problems import AuthenticationError, NotFoundError
@@ -36,6 +37,7 @@ class AuthController(Controller):
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> AccessToken:
+        data = await strictly(request, data)
         if not can_issue_tokens(gateway_settings):
             raise NotFoundError("Tokens are issued by the external identity provider.")
         client = request.client.host if request.client else None

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.guards import requires_admin, requires_service_token
+from gateway.dependencies import strictly
 from gateway.partners import services
 from gateway.partners.schemas import (
     PartnerCreate,
@@ -56,8 +57,13 @@ class PartnerAdminController(Controller):
 
     @post("/", operation_id="createPartner", summary="Register a partner (its secret is shown once)")
     async def create(
-        self, data: PartnerCreate, db_session: AsyncSession, gateway_settings: GatewaySettings
+        self,
+        request: Request[Any, Any, Any],
+        data: PartnerCreate,
+        db_session: AsyncSession,
+        gateway_settings: GatewaySettings,
     ) -> PartnerWithSecret:
+        data = await strictly(request, data)
         async with db_session.begin():
             partner = await services.create_partner(
                 db_session,
@@ -95,10 +101,12 @@ class PartnerAdminController(Controller):
     async def update(
         self,
         partner_id: PartnerId,
+        request: Request[Any, Any, Any],
         data: PartnerUpdate,
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> PartnerView:
+        data = await strictly(request, data)
         async with db_session.begin():
             partner = await services.update_partner(
                 db_session,
@@ -170,7 +178,12 @@ class PartnerInternalController(Controller):
         status_code=HTTP_200_OK,
     )
     async def disable(
-        self, partner_id: PartnerId, data: PartnerDisable, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        partner_id: PartnerId,
+        data: PartnerDisable,
+        db_session: AsyncSession,
     ) -> PartnerView:
+        data = await strictly(request, data)
         async with db_session.begin():
             return _view(await services.disable_partner(db_session, partner_id, reason=data.reason))

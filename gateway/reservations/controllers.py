@@ -1,0 +1,161 @@
+"""The caller's reservations, the admin's, and the receiver of payment events from the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.dependencies import provide_current_user
+from gateway.auth.guards import requires_admin, requires_user
+from gateway.auth.tokens import AuthUser
+from gateway.dependencies import strictly
+from gateway.partners.services import GATEWAY_SUBSCRIBER_PURPOSE
+from gateway.reservations import services
+from gateway.reservations.schemas import (
+    ReservationCreate,
+    ReservationList,
+    ReservationStatus,
+    ReservationView,
+)
+from shared.contracts import WebhookEnvelope
+from shared.models import Reservation
+from shared.problems import AuthenticationError, BadRequestError
+from shared.settings import get_paygate_settings
+from shared.webhooks import WebhookVerificationError, derived_secret, verify
+
+logger = logging.getLogger("gateway.reservations")
+
+ReservationId = Annotated[UUID, Parameter(description="Reservation id")]
+Limit = Annotated[int, Parameter(ge=1, le=500)]
+Offset = Annotated[int, Parameter(ge=0)]
+
+
+def to_view(reservation: Reservation) -> ReservationView:
+    return ReservationView(
+        id=reservation.id,
+        user_id=reservation.user_id,
+        amount=reservation.amount,
+        currency=reservation.currency,
+        description=reservation.description,
+        status=reservation.status,  # type: ignore[arg-type]  # the database check keeps it in the Literal
+        payment_id=reservation.payment_id,
+        payment_status=reservation.payment_status,
+        created_at=reservation.created_at,
+        updated_at=reservation.updated_at,
+    )
+
+
+class ReservationController(Controller):
+    path = "/reservations"
+    tags = ["reservations"]
+    guards = [requires_user]
+    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
+    security = [{"BearerToken": []}]
+
+    @get("/", operation_id="listMyReservations", summary="The caller's reservations, newest first")
+    async def list_(
+        self,
+        current_user: AuthUser,
+        db_session: AsyncSession,
+        status: ReservationStatus | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> ReservationList:
+        async with db_session.begin():
+            rows, total = await services.list_reservations(
+                db_session, user_id=current_user.id, status=status, limit=limit, offset=offset
+            )
+        return ReservationList(items=[to_view(r) for r in rows], total=total)
+
+    @get(
+        "/{reservation_id:uuid}", operation_id="getMyReservation", summary="One of the caller's reservations"
+    )
+    async def get_(
+        self, reservation_id: ReservationId, current_user: AuthUser, db_session: AsyncSession
+    ) -> ReservationView:
+        async with db_session.begin():
+            return to_view(
+                await services.get_reservation(db_session, reservation_id, owner_id=current_user.id)
+            )
+
+
+class ReservationAdminController(Controller):
+    path = "/admin/reservations"
+    tags = ["admin: reservations"]
+    guards = [requires_admin]
+    security = [{"BearerToken": []}]
+
+    @post("/", operation_id="createReservation", summary="Create a reservation for a user")
+    async def create(
+        self, request: Request[Any, Any, Any], data: ReservationCreate, db_session: AsyncSession
+    ) -> ReservationView:
+        data = await strictly(request, data)
+        async with db_session.begin():
+            reservation = await services.create_reservation(
+                db_session,
+                user_id=data.user_id,
+                amount=data.amount,
+                currency=data.currency,
+                description=data.description,
+            )
+        return to_view(reservation)
+
+    @get("/", operation_id="listReservations", summary="All reservations, newest first")
+    async def list_(
+        self,
+        db_session: AsyncSession,
+        user_id: UUID | None = None,
+        status: ReservationStatus | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> ReservationList:
+        async with db_session.begin():
+            rows, total = await services.list_reservations(
+                db_session, user_id=user_id, status=status, limit=limit, offset=offset
+            )
+        return ReservationList(items=[to_view(r) for r in rows], total=total)
+
+    @get("/{reservation_id:uuid}", operation_id="getReservation", summary="Any reservation")
+    async def get_(self, reservation_id: ReservationId, db_session: AsyncSession) -> ReservationView:
+        async with db_session.begin():
+            return to_view(await services.get_reservation(db_session, reservation_id))
+
+
+class PaymentEventsController(Controller):
+    """The gateway as the dispatcher's built-in subscriber: reservations follow their payments durably.
+
+    Authenticated by the Standard Webhooks signature with the secret derived from the service token
+    (what ``GET /internal/partners`` lists for the gateway), never by a user JWT.
+    """
+
+    path = "/internal/payment-events"
+    tags = ["internal"]
+
+    @post("/", operation_id="receivePaymentEvent", summary="A signed payment event", status_code=HTTP_200_OK)
+    async def receive(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, bool]:
+        body = await request.body()
+        secret = derived_secret(
+            get_paygate_settings().service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
+        )
+        try:
+            verify(secret, dict(request.headers), body)
+        except WebhookVerificationError as exc:
+            logger.warning("payment event refused: %s", exc)
+            raise AuthenticationError("Invalid webhook signature.") from None
+        try:
+            envelope = msgspec.json.decode(body, type=WebhookEnvelope)
+        except msgspec.ValidationError as exc:
+            raise BadRequestError(f"Not a payment event: {exc}") from None
+        except msgspec.DecodeError:
+            raise BadRequestError("Malformed JSON.") from None
+        async with db_session.begin():
+            applied = await services.apply_payment(db_session, envelope.data)
+        return {"applied": applied}

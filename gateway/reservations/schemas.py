@@ -1,0 +1,39 @@
+"""Reservations: what a user pays for. The amount lives here and only here; checkout reads it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from shared.contracts import CurrencyCode, PositiveAmount
+
+ReservationStatus = Literal["payable", "pending", "paid", "refunded"]
+MAX_AMOUNT = 10**15  # far above any real price, far below BIGINT
+
+
+class ReservationCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    user_id: UUID
+    amount: Annotated[PositiveAmount, msgspec.Meta(le=MAX_AMOUNT)]
+    currency: CurrencyCode
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ReservationView(msgspec.Struct, kw_only=True):
+    id: UUID
+    user_id: UUID
+    amount: int
+    currency: str
+    description: str
+    status: ReservationStatus
+    payment_id: UUID | None
+    payment_status: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReservationList(msgspec.Struct, kw_only=True):
+    items: list[ReservationView]
+    total: int

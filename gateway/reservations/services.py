@@ -1,0 +1,100 @@
+"""Reservations and how they follow their payment.
+
+A reservation's status is derived from its current payment's status, whichever way the news arrives
+(the outbox event through ``POST /internal/payment-events``, or payment_ms's answer to a checkout,
+get, verify or cancel). Updates are monotonic, so a late or repeated event never moves it backwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.reservations import repositories
+from shared.contracts import Payment
+from shared.models import Reservation, User
+from shared.money import is_known_currency
+from shared.problems import InvalidInputError, NotFoundError
+
+# How far along its life a payment is; a reservation only ever moves forward on this scale.
+PAYMENT_PROGRESS = {
+    "pending": 0,
+    "processing": 1,
+    "authorized": 2,
+    "succeeded": 3,
+    "failed": 3,
+    "canceled": 3,
+    "partially_refunded": 4,
+    "refunded": 5,
+}
+RESERVATION_STATUS_FOR_PAYMENT = {
+    "pending": "pending",
+    "processing": "pending",
+    "authorized": "pending",
+    "succeeded": "paid",
+    "partially_refunded": "paid",
+    "refunded": "refunded",
+    "failed": "payable",
+    "canceled": "payable",
+}
+LIVE_PAYMENT_STATUSES = frozenset({"pending", "processing", "authorized"})
+
+
+async def create_reservation(
+    session: AsyncSession, *, user_id: uuid.UUID, amount: int, currency: str, description: str
+) -> Reservation:
+    if not is_known_currency(currency):
+        raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
+    if await session.get(User, user_id) is None:
+        raise InvalidInputError("user_id: no such user")
+    reservation = Reservation(user_id=user_id, amount=amount, currency=currency, description=description)
+    session.add(reservation)
+    await session.flush()
+    await session.refresh(reservation)
+    return reservation
+
+
+async def get_reservation(
+    session: AsyncSession, reservation_id: uuid.UUID, *, owner_id: uuid.UUID | None = None
+) -> Reservation:
+    """``owner_id`` set: someone else's reservation is reported exactly like a missing one."""
+    reservation = await repositories.get(session, reservation_id, owner_id=owner_id)
+    if reservation is None:
+        raise NotFoundError("No such reservation.")
+    return reservation
+
+
+async def list_reservations(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[Reservation], int]:
+    return await repositories.list_(session, user_id=user_id, status=status, limit=limit, offset=offset)
+
+
+def follow_payment(reservation: Reservation, payment_id: uuid.UUID, payment_status: str) -> bool:
+    """Move ``reservation`` (locked by the caller) to what its payment says; True when it changed."""
+    if reservation.payment_id != payment_id or payment_status not in PAYMENT_PROGRESS:
+        return False
+    current = reservation.payment_status
+    if current in PAYMENT_PROGRESS and PAYMENT_PROGRESS[payment_status] <= PAYMENT_PROGRESS[current]:
+        return False  # the same news again, or older news arriving late
+    reservation.payment_status = payment_status
+    reservation.status = RESERVATION_STATUS_FOR_PAYMENT[payment_status]
+    return True
+
+
+async def apply_payment(session: AsyncSession, payment: Payment) -> bool:
+    """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one."""
+    reservation = await repositories.get(session, payment.reservation_id, for_update=True)
+    if reservation is None or reservation.user_id != payment.user_id:
+        return False
+    changed = follow_payment(reservation, payment.id, payment.status)
+    if changed:
+        await session.flush()
+    return changed

@@ -1,0 +1,210 @@
+"""Reservations (own only, admin creation) and the signed payment-event receiver, over real HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import msgspec
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.contracts import Payment, WebhookEnvelope
+from shared.models import Reservation
+from shared.webhooks import derived_secret, secret_key, signature_header
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.gateway.conftest import Account, MakeAccount, MakeReservation
+
+PROBLEM = "application/problem+json"
+
+
+async def test_admin_creates_and_users_see_only_their_own(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin, alice, bob = await make_account("admin"), await make_account(), await make_account()
+    body = {"user_id": str(alice.id), "amount": 120000, "currency": "JPY", "description": "Hotel night"}
+    created = await http.post(f"{gateway.url}/admin/reservations", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    reservation = created.json()
+    assert reservation["status"] == "payable" and reservation["amount"] == 120000
+
+    mine = await http.get(f"{gateway.url}/reservations", headers=alice.headers)
+    assert [r["id"] for r in mine.json()["items"]] == [reservation["id"]]
+    assert (await http.get(f"{gateway.url}/reservations", headers=bob.headers)).json() == {
+        "items": [],
+        "total": 0,
+    }
+    own = await http.get(f"{gateway.url}/reservations/{reservation['id']}", headers=alice.headers)
+    assert own.status_code == 200 and own.json() == reservation
+    theirs = await http.get(f"{gateway.url}/reservations/{reservation['id']}", headers=bob.headers)
+    missing = await http.get(f"{gateway.url}/reservations/{uuid.uuid4()}", headers=bob.headers)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["detail"] == missing.json()["detail"]
+
+    listed = await http.get(
+        f"{gateway.url}/admin/reservations", params={"user_id": str(alice.id)}, headers=admin.headers
+    )
+    assert listed.json()["total"] == 1
+    assert (
+        await http.post(f"{gateway.url}/admin/reservations", json=body, headers=alice.headers)
+    ).status_code == 403
+    assert (await http.get(f"{gateway.url}/admin/reservations", headers=alice.headers)).status_code == 403
+
+
+async def test_bad_reservations_are_refused(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    good = {"user_id": str(admin.id), "amount": 2500, "currency": "EUR", "description": "x"}
+    cases = [
+        {**good, "currency": "XTS"},  # a test code, not money
+        {**good, "currency": "eur"},
+        {**good, "amount": 0},
+        {**good, "amount": 25.5},
+        {**good, "amount": "2500"},
+        {**good, "user_id": str(uuid.uuid4())},
+        {**good, "description": ""},
+        {**good, "status": "paid"},
+    ]
+    for body in cases:
+        response = await http.post(f"{gateway.url}/admin/reservations", json=body, headers=admin.headers)
+        assert response.status_code in (400, 422), body
+        assert response.headers["content-type"] == PROBLEM
+    listed = await http.get(f"{gateway.url}/admin/reservations", headers=admin.headers)
+    assert listed.json()["total"] == 0
+
+
+def _payment(reservation_id: uuid.UUID, user_id: uuid.UUID, payment_id: uuid.UUID, status: str) -> Payment:
+    now = datetime.now(UTC)
+    return Payment(
+        id=payment_id,
+        reservation_id=reservation_id,
+        user_id=user_id,
+        amount=2500,
+        currency="EUR",
+        status=status,  # type: ignore[arg-type]
+        provider="mock",
+        capture_method="automatic",
+        captured_amount=2500 if status == "succeeded" else 0,
+        refunded_amount=0,
+        description="",
+        checkout_url=None,
+        return_url=None,
+        cancel_url=None,
+        payer_email=None,
+        payer_name=None,
+        metadata={},
+        failure_reason=None,
+        confirmed_by=None,
+        confirmed_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _deliver(
+    http: httpx.AsyncClient,
+    gateway: RunningService,
+    payment: Payment,
+    event_type: str,
+    secret: str | None = None,
+) -> httpx.Response:
+    body = msgspec.json.encode(WebhookEnvelope(type=event_type, timestamp=datetime.now(UTC), data=payment))  # type: ignore[arg-type]
+    key = secret_key(secret or derived_secret(TEST_SERVICE_TOKEN, "gateway-payment-events"))
+    msg_id, ts = str(uuid.uuid4()), int(time.time())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": signature_header([key], msg_id, ts, body),
+        "content-type": "application/json",
+    }
+    return await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+
+
+async def _attach(db_engine: AsyncEngine, reservation_id: uuid.UUID, payment_id: uuid.UUID) -> None:
+    async with AsyncSession(db_engine) as session, session.begin():
+        await session.execute(
+            update(Reservation)
+            .where(Reservation.id == reservation_id)
+            .values(payment_id=payment_id, payment_status="pending", status="pending")
+        )
+
+
+async def _status(
+    http: httpx.AsyncClient, gateway: RunningService, owner: Account, reservation_id: uuid.UUID
+) -> tuple[str, str | None]:
+    body = (await http.get(f"{gateway.url}/reservations/{reservation_id}", headers=owner.headers)).json()
+    return body["status"], body["payment_status"]
+
+
+async def test_reservation_follows_signed_payment_events(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    payment_id = uuid.uuid4()
+    await _attach(db_engine, reservation_id, payment_id)
+
+    succeeded = _payment(reservation_id, owner.id, payment_id, "succeeded")
+    first = await _deliver(http, gateway, succeeded, "payment.succeeded")
+    assert first.status_code == 200 and first.json() == {"applied": True}
+    assert await _status(http, gateway, owner, reservation_id) == ("paid", "succeeded")
+    # redelivery and a late, older event change nothing
+    assert (await _deliver(http, gateway, succeeded, "payment.succeeded")).json() == {"applied": False}
+    late = _payment(reservation_id, owner.id, payment_id, "pending")
+    assert (await _deliver(http, gateway, late, "payment.created")).json() == {"applied": False}
+    assert await _status(http, gateway, owner, reservation_id) == ("paid", "succeeded")
+
+    partial = _payment(reservation_id, owner.id, payment_id, "partially_refunded")
+    assert (await _deliver(http, gateway, partial, "payment.refunded")).json() == {"applied": True}
+    assert await _status(http, gateway, owner, reservation_id) == ("paid", "partially_refunded")
+    refunded = _payment(reservation_id, owner.id, payment_id, "refunded")
+    assert (await _deliver(http, gateway, refunded, "payment.refunded")).json() == {"applied": True}
+    assert await _status(http, gateway, owner, reservation_id) == ("refunded", "refunded")
+
+
+async def test_failed_payment_makes_the_reservation_payable_and_stale_payments_are_ignored(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    payment_id = uuid.uuid4()
+    await _attach(db_engine, reservation_id, payment_id)
+    other = _payment(reservation_id, owner.id, uuid.uuid4(), "succeeded")  # not the current payment
+    assert (await _deliver(http, gateway, other, "payment.succeeded")).json() == {"applied": False}
+    failed = _payment(reservation_id, owner.id, payment_id, "failed")
+    assert (await _deliver(http, gateway, failed, "payment.failed")).json() == {"applied": True}
+    assert await _status(http, gateway, owner, reservation_id) == ("payable", "failed")
+
+
+async def test_payment_events_need_a_valid_signature(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    payment_id = uuid.uuid4()
+    await _attach(db_engine, reservation_id, payment_id)
+    payment = _payment(reservation_id, owner.id, payment_id, "succeeded")
+    forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
+    assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM
+    body = msgspec.json.encode(
+        WebhookEnvelope(type="payment.succeeded", timestamp=datetime.now(UTC), data=payment)
+    )
+    for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
+        response = await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+        assert response.status_code == 401
+    assert await _status(http, gateway, owner, reservation_id) == ("pending", "pending")
