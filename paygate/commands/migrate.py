@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     # Offline SQL needs no database (alembic/env.py falls back to a placeholder URL for the dialect).
     url = (args.database_url or "") if offline else database_url(args.database_url)
     config = alembic_config(url or None)
+    config.stdout = sys.stdout  # alembic binds the sys.stdout of import time
     _show_progress()
     try:
         if action == "upgrade":
