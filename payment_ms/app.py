@@ -13,6 +13,7 @@ from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.deliveries.controllers import DeliveryController, EventController
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
+from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
 
@@ -30,7 +31,13 @@ def create_app() -> Litestar:
     return create_service_app(
         "payment-ms",
         get_paygate_settings(),
-        route_handlers=[PaymentController, MockCheckoutController, EventController, DeliveryController],
+        route_handlers=[
+            PaymentController,
+            MockCheckoutController,
+            StripeWebhookController,
+            EventController,
+            DeliveryController,
+        ],
         lifespan=[providers_lifespan],
         openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
     )

@@ -182,14 +182,14 @@ async def create_payment(
             await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
     try:
         session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+        async with engine.begin() as conn:
+            row = await repo.update_payment(conn, payment_id, _session_fields(session))
+            return await _finish_create(conn, row, scope=scope, key=key)
     except BaseException:
         async with engine.begin() as conn:
             await idempotency.release(conn, scope=scope, key=key)
             await repo.delete_payment(conn, payment_id)
         raise
-    async with engine.begin() as conn:
-        row = await repo.update_payment(conn, payment_id, _session_fields(session))
-        return await _finish_create(conn, row, scope=scope, key=key)
 
 
 # ------------------------------------------------------------------------------------------- read

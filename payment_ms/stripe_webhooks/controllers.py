@@ -1,0 +1,35 @@
+"""``POST /api/providers/stripe/webhook``: Stripe's signature is the authentication (no service token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_ms.dependencies import provide_engine
+from payment_ms.settings import settings
+from payment_ms.stripe_webhooks import services, signature
+from shared.problems import BadRequestError
+
+
+class StripeWebhookController(Controller):
+    path = "/api/providers/stripe"
+    tags = ["providers"]
+    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+
+    @post("/webhook", operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)")
+    async def webhook(self, request: Request[Any, Any, Any], engine: AsyncEngine) -> dict[str, bool]:
+        payload = await request.body()
+        try:
+            signature.verify(
+                payload,
+                request.headers.get("stripe-signature"),
+                [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],
+                tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+            )
+        except signature.SignatureError as exc:
+            raise BadRequestError(f"invalid Stripe signature: {exc}") from None
+        processed = await services.handle_event(engine, payload)
+        return {"received": True, "duplicate": not processed}
