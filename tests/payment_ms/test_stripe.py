@@ -286,7 +286,8 @@ async def test_a_dead_in_flight_request_is_taken_over_after_its_lease(
         await conn.execute(
             text(
                 "INSERT INTO idempotency_keys"
-                " (scope, key, request_fingerprint, state, payment_id, locked_until) VALUES (:s, 'crashed', :f, 'in_flight', :p, now() - interval '1 second')"
+                " (scope, key, request_fingerprint, state, payment_id, locked_until)"
+                " VALUES (:s, 'crashed', :f, 'in_flight', :p, now() - interval '1 second')"
             ),
             {
                 "s": f"user:{body['user_id']}",
