@@ -100,6 +100,7 @@ class Dispatcher:
         self._held_total = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._constrained = False
+        self._gone: set[UUID] = set()  # partners that answered 410 while the gateway disables them
         self._pool: asyncpg.Pool | None = None
         self._directory: PartnerDirectory | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -319,7 +320,9 @@ class Dispatcher:
         try:
             targets = await self._directory.targets(claimed.event_type)
             target = targets.get(claimed.partner_id)
-            if target is None:
+            if claimed.partner_id in self._gone:
+                outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
+            elif target is None:
                 outcome = _Cancel(claimed, "the partner is disabled or no longer subscribed")
             else:
                 outcome = self._judge(await send(self._session, self._policy, claimed, target, self._timeout))
@@ -342,6 +345,7 @@ class Dispatcher:
             return _Record(result, "succeeded", 0.0)
         if code == 410:
             metrics.DELIVERIES.labels("gone").inc()
+            self._gone.add(result.claimed.partner_id)
             task = asyncio.create_task(self._disable_partner(result.claimed.partner_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -369,6 +373,8 @@ class Dispatcher:
             # The next 410 from this partner asks again.
             logger.warning("could not disable partner %s: %s", partner_id, exc)
             return
+        finally:
+            self._gone.discard(partner_id)
         logger.info("partner %s disabled after 410 Gone", partner_id)
         try:
             async with self._pool.acquire() as conn:

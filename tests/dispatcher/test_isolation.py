@@ -1,0 +1,189 @@
+"""One bad partner never hurts the others; a gateway outage delays fan-out but loses nothing; 410
+disables the endpoint; the SSRF guard keeps deliveries away from internal addresses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
+
+from payment_ms.dispatcher.ssrf import BlockedDestinationError, GuardedResolver, UrlPolicy
+from shared.embedded_pg import free_port
+from tests.dispatcher.conftest import (
+    Received,
+    Receiver,
+    add_event,
+    add_partner,
+    eventually,
+    fetch,
+    running_dispatcher,
+)
+from tests.fixtures.services import run_service, service_env
+
+
+async def test_a_hanging_partner_does_not_hold_up_a_healthy_one(
+    db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
+) -> None:
+    release = asyncio.Event()
+    concurrent = {"now": 0, "max": 0}
+
+    async def hang(_: Received) -> web.StreamResponse:
+        concurrent["now"] += 1
+        concurrent["max"] = max(concurrent["max"], concurrent["now"])
+        try:
+            await release.wait()
+        finally:
+            concurrent["now"] -= 1
+        return web.Response(status=200)
+
+    receiver.behaviours["slow"] = hang
+    await add_partner(db_engine, receiver.url("slow"))
+    await add_partner(db_engine, receiver.url("fast"))
+    async with dispatch(per_partner_concurrency=2, request_timeout_seconds=30.0, lease_seconds=60.0):
+        for _ in range(12):
+            await add_event(db_engine)
+        # Every healthy delivery arrives while the slow partner has not answered a single one.
+        await receiver.wait_count("fast", 12)
+        assert not release.is_set() and len(receiver.at("slow")) == 2
+        assert concurrent["max"] == 2
+        release.set()
+        await receiver.wait_count("slow", 12)
+
+        async def all_done() -> bool:
+            rows = await fetch(db_engine, "SELECT status FROM webhook_deliveries")
+            return len(rows) == 24 and {r["status"] for r in rows} == {"succeeded"}
+
+        await eventually(all_done, what="24 succeeded deliveries")
+    assert concurrent["max"] == 2
+
+
+async def test_410_disables_the_partner_and_stops_its_deliveries(
+    db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
+) -> None:
+    gone = asyncio.Event()
+
+    async def answer_gone(_: Received) -> web.StreamResponse:
+        await gone.wait()
+        return web.Response(status=410, text="gone")
+
+    receiver.behaviours["gone"] = answer_gone
+    partner_id, _ = await add_partner(db_engine, receiver.url("gone"))
+    async with dispatch(per_partner_concurrency=1, retry_schedule_seconds=[60.0]):
+        for _ in range(3):
+            await add_event(db_engine)
+        await receiver.wait_count("gone", 1)
+        gone.set()
+
+        async def disabled() -> list[dict[str, Any]]:
+            rows = await fetch(
+                db_engine, "SELECT enabled, disabled_reason FROM partners WHERE id = :id", id=partner_id
+            )
+            return rows if not rows[0]["enabled"] else []
+
+        [partner] = await eventually(disabled, what="the partner disabled through the gateway")
+        assert "410" in partner["disabled_reason"]
+
+        async def stopped() -> list[str]:
+            rows = await fetch(db_engine, "SELECT status FROM webhook_deliveries ORDER BY attempt_count DESC")
+            statuses = [r["status"] for r in rows]
+            return statuses if "pending" not in statuses else []
+
+        statuses = await eventually(stopped, what="no delivery left pending")
+    assert statuses == ["failed", "canceled", "canceled"]
+    assert len(receiver.at("gone")) == 1
+
+
+async def test_gateway_down_then_up_fans_the_event_out_later(
+    db_engine: AsyncEngine, database_url: str, log_dir: Path, receiver: Receiver
+) -> None:
+    await add_partner(db_engine, receiver.url("patient"))
+    port = free_port()
+    async with running_dispatcher(database_url, f"http://127.0.0.1:{port}"):
+        _, event_id = await add_event(db_engine)
+
+        async def retried() -> list[dict[str, Any]]:
+            rows = await fetch(
+                db_engine,
+                "SELECT fan_out_attempts, fanned_out_at FROM payment_events WHERE id = :id",
+                id=event_id,
+            )
+            return rows if rows[0]["fan_out_attempts"] >= 2 else []
+
+        [event] = await eventually(retried, what="fan-out retried while the gateway is down")
+        assert event["fanned_out_at"] is None
+        assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == []
+
+        with ExitStack() as stack:
+            gateway = run_service("gateway", service_env(database_url), log_dir, port=port)
+            await asyncio.to_thread(stack.enter_context, gateway)
+            (got,) = await receiver.wait_count("patient", 1, timeout=15)
+    assert got.msg_id == str(event_id)
+
+
+async def test_loopback_is_refused_when_not_allowed(
+    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
+) -> None:
+    await add_partner(db_engine, receiver.url("internal"))
+    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+        await add_event(db_engine)
+
+        async def failed() -> list[dict[str, Any]]:
+            return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
+
+        [delivery] = await eventually(failed, what="the delivery refused")
+    assert delivery["last_error"].startswith("blocked:")
+    assert receiver.at("internal") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://93.184.215.14/hook", True),
+        ("http://93.184.215.14/hook", False),
+        ("https://10.0.0.8/hook", False),
+        ("https://192.168.1.1/hook", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+        ("https://127.0.0.1/hook", False),
+        ("https://[::1]/hook", False),
+        ("https://[::ffff:127.0.0.1]/hook", False),
+        ("https://[fd00::1]/hook", False),
+        ("https://0.0.0.0/hook", False),
+        ("ftp://93.184.215.14/hook", False),
+        ("https://10.1.2.3/allow-listed-network", True),
+        ("http://partner.internal/hook", True),
+    ],
+)
+def test_url_policy(url: str, allowed: bool) -> None:
+    policy = UrlPolicy(["10.1.0.0/16", "partner.internal"], allow_loopback=False)
+    if allowed:
+        policy.check_url(URL(url))
+    else:
+        with pytest.raises(BlockedDestinationError):
+            policy.check_url(URL(url))
+
+
+def test_loopback_over_http_only_when_allowed() -> None:
+    dev = UrlPolicy([], allow_loopback=True)
+    dev.check_url(URL("http://127.0.0.1:9000/hook"))
+    dev.check_url(URL("http://localhost:9000/hook"))
+    with pytest.raises(BlockedDestinationError):
+        dev.check_url(URL("http://partner.example/hook"))
+    with pytest.raises(BlockedDestinationError):
+        dev.check_url(URL("https://10.0.0.1/hook"))
+
+
+async def test_the_resolved_address_is_checked() -> None:
+    strict = GuardedResolver(UrlPolicy([], allow_loopback=False))
+    with pytest.raises(BlockedDestinationError):
+        await strict.resolve("localhost", 443)
+    relaxed = GuardedResolver(UrlPolicy([], allow_loopback=True))
+    assert {r["host"] for r in await relaxed.resolve("localhost", 443)} <= {"127.0.0.1", "::1"}
+    listed = GuardedResolver(UrlPolicy(["localhost"], allow_loopback=False))
+    assert await listed.resolve("localhost", 443)
