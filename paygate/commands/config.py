@@ -33,8 +33,16 @@ def run_env_example(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _dispatcher_ready() -> None:
-    """The dispatcher has no HTTP port: healthy when it can reach the database its work lives in."""
+def _dispatcher_ready(timeout: float) -> None:
+    """With DISPATCHER_METRICS_PORT, /metrics answers once the dispatcher runs; without, the best
+    we can say is that the database its work lives in is reachable."""
+    from payment_ms.dispatcher.settings import DispatcherSettings
+
+    port = DispatcherSettings().metrics_port
+    if port:
+        _probe(f"http://127.0.0.1:{port}/metrics", timeout)
+        return
+
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,19 +52,23 @@ def _dispatcher_ready() -> None:
     run_with_session(database_url(), probe)
 
 
+def _probe(url: str, timeout: float) -> None:
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"{url}: {type(exc).__name__}", EXIT_REFUSED) from None
+    if response.status_code != 200:
+        raise CommandError(f"{url}: HTTP {response.status_code}", EXIT_REFUSED)
+
+
 def run_healthcheck(args: argparse.Namespace) -> int:
     target: str = args.target
     if target == "dispatcher":
-        _dispatcher_ready()
-        return 0
-    if not target.startswith(("http://", "https://")):
+        _dispatcher_ready(args.timeout)
+    elif target.startswith(("http://", "https://")):
+        _probe(target, args.timeout)
+    else:
         raise CommandError("give a URL (http://127.0.0.1:8000/ready) or 'dispatcher'", EXIT_CONFIG)
-    try:
-        response = httpx.get(target, timeout=args.timeout)
-    except httpx.HTTPError as exc:
-        raise CommandError(f"{target}: {type(exc).__name__}", EXIT_REFUSED) from None
-    if response.status_code != 200:
-        raise CommandError(f"{target}: HTTP {response.status_code}", EXIT_REFUSED)
     return 0
 
 
@@ -80,7 +92,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "healthcheck",
         help="exit 0 when a service is healthy (for container healthchecks)",
         description="TARGET is a URL that must answer 200 (e.g. http://127.0.0.1:8000/ready) or "
-        "'dispatcher' (its database is reachable).",
+        "'dispatcher' (its /metrics answers when DISPATCHER_METRICS_PORT is set, else its database is "
+        "reachable).",
     )
     health.add_argument("target")
     health.add_argument("--timeout", type=float, default=3.0)

@@ -26,6 +26,7 @@ COMPOSE_TEXT = (PROJECT_ROOT / "compose.yaml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ENV_EXAMPLE = parse_env_file((PROJECT_ROOT / ".env.example").read_text())
+REGENERATE = "run `uv run paygate config env-example > .env.example`"
 APP_SERVICES = ("migrate", "payment-ms", "dispatcher", "gateway")
 
 
@@ -136,9 +137,12 @@ def test_every_setting_is_documented_with_its_default() -> None:
     documented = 0
     for _, _, docs in all_settings(missing_ok=False):
         for doc in docs:
-            assert doc.env_name in ENV_EXAMPLE, f"{doc.env_name} ({doc.owner}) is missing from .env.example"
+            assert doc.env_name in ENV_EXAMPLE, (
+                f"{doc.env_name} ({doc.owner}) is missing from .env.example: {REGENERATE}"
+            )
             assert ENV_EXAMPLE[doc.env_name] == doc.default, (
-                f"{doc.env_name}: .env.example says {ENV_EXAMPLE[doc.env_name]!r}, the code {doc.default!r}"
+                f"{doc.env_name}: .env.example says {ENV_EXAMPLE[doc.env_name]!r}, the code {doc.default!r}: "
+                + REGENERATE
             )
             documented += 1
     assert documented > 30
@@ -148,7 +152,7 @@ def test_every_setting_is_documented_with_its_default() -> None:
 
 def test_env_example_is_the_generated_reference() -> None:
     """Descriptions too: regenerate with `uv run paygate config env-example > .env.example`."""
-    assert (PROJECT_ROOT / ".env.example").read_text() == render_env_example()
+    assert (PROJECT_ROOT / ".env.example").read_text() == render_env_example(), REGENERATE
 
 
 def test_the_dockerfile_builds_with_uv_and_runs_unprivileged() -> None:
