@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 
 from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.deliveries.controllers import DeliveryController, EventController
+from payment_ms.metrics import MetricsController, MetricsMiddleware
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
@@ -32,11 +34,19 @@ def create_app() -> Litestar:
         "payment-ms",
         get_paygate_settings(),
         route_handlers=[
-            PaymentController,
-            MockCheckoutController,
-            StripeWebhookController,
-            EventController,
-            DeliveryController,
+            MetricsController,
+            # one Router so every payment_ms route is counted and timed
+            Router(
+                "/",
+                route_handlers=[
+                    PaymentController,
+                    MockCheckoutController,
+                    StripeWebhookController,
+                    EventController,
+                    DeliveryController,
+                ],
+                middleware=[DefineMiddleware(MetricsMiddleware)],
+            ),
         ],
         lifespan=[providers_lifespan],
         openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),

@@ -7,7 +7,21 @@ truth across all processes.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import time
+
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from shared.models import PAYMENT_STATUSES
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -43,3 +57,50 @@ PROVIDER_ERRORS = Counter(
     ["provider", "operation", "kind"],
     registry=REGISTRY,
 )
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts and times every routed request by its route template (bounded label values)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    tags = ["health"]
+    include_in_schema = False
+
+    @get("/", operation_id="metrics", summary="Prometheus metrics")
+    async def metrics(self, state: State) -> Response[bytes]:
+        from payment_ms.payments.services import count_by_status
+
+        try:
+            counts = await count_by_status(state.db_engine)
+        except Exception:  # the scrape still answers with what this process knows
+            counts = None
+        if counts is not None:
+            for status in PAYMENT_STATUSES:
+                PAYMENTS_BY_STATUS.labels(status).set(counts.get(status, 0))
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
