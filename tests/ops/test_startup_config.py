@@ -1,0 +1,140 @@
+"""Outside dev mode, missing or weak secrets stop every process at start-up, naming the setting and
+never printing its value; a sound production configuration starts."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paygate.config_check import config_problems, weak_secret_reason
+from paygate.processes import ManagedProcess, asgi_command
+from shared.embedded_pg import free_port
+from shared.settings import PaygateSettings
+from tests.ops.conftest import Paygate, assert_clean_failure, clean_env
+
+WEAK_TOKEN = "hunter2-token"
+STRONG = {
+    "PAYGATE_SERVICE_TOKEN": secrets.token_urlsafe(48),
+    "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+}
+
+
+def _wait_exit(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return proc.returncode
+        time.sleep(0.05)
+    raise AssertionError("the process did not stop on its own")
+
+
+@pytest.mark.parametrize(
+    "reason,value",
+    [
+        ("is not set", ""),
+        ("development default", "dev-default-value-that-is-long-enough-0123"),
+        ("placeholder", "please-change-me-before-going-to-production-now"),
+        ("shorter than 32", "Zx8#k2LmQ9"),
+        ("not random", "ab" * 20),
+    ],
+)
+def test_weak_secrets_are_recognised(reason: str, value: str) -> None:
+    found = weak_secret_reason(value, default="dev-default-value-that-is-long-enough-0123")
+    assert found is not None and reason in found
+
+
+def test_a_random_secret_is_accepted() -> None:
+    assert weak_secret_reason(secrets.token_urlsafe(32)) is None
+
+
+def test_stripe_keys_are_required_only_when_stripe_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import payment_ms.settings as payment_settings
+
+    settings = PaygateSettings(
+        env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
+    )
+    assert config_problems("payment-ms", settings) == []
+    monkeypatch.setattr(
+        payment_settings, "settings", payment_settings.PaymentSettings(default_provider="stripe")
+    )
+    problems = config_problems("payment-ms", settings)
+    assert any(p.startswith("PAYMENT_MS_STRIPE_SECRET_KEY is not set") for p in problems)
+    assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set") for p in problems)
+    monkeypatch.setattr(
+        payment_settings,
+        "settings",
+        payment_settings.PaymentSettings(stripe_secret_key="pk_live_oops", stripe_webhook_secrets=["nope"]),
+    )
+    problems = config_problems("payment-ms", settings)
+    assert "PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)" in problems
+    assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds") for p in problems)
+    assert not any("pk_live_oops" in p or "nope" in p for p in problems)
+
+
+def test_paygate_serve_refuses_weak_secrets_outside_dev(paygate: Paygate) -> None:
+    result = paygate(
+        "serve", "gateway", "--port", str(free_port()), PAYGATE_ENV="prod", PAYGATE_SERVICE_TOKEN=WEAK_TOKEN
+    )
+    assert_clean_failure(
+        result, 2, "PAYGATE_SERVICE_TOKEN is shorter than 32", "GATEWAY_JWT_SECRET still has"
+    )
+    assert WEAK_TOKEN not in result.output
+    dispatcher = paygate("dispatcher", PAYGATE_ENV="prod", PAYGATE_SERVICE_TOKEN="")
+    assert_clean_failure(dispatcher, 2, "PAYGATE_SERVICE_TOKEN is not set")
+
+
+def test_the_app_factory_itself_refuses_outside_dev(database_url: str, tmp_path: Path) -> None:
+    """However the app is started (granian directly, as the tests do), create_app() checks."""
+    env = clean_env(
+        tmp_path,
+        PAYGATE_ENV="prod",
+        PAYGATE_DATABASE_URL=database_url,
+        PAYGATE_SERVICE_TOKEN=STRONG["PAYGATE_SERVICE_TOKEN"],
+        PAYMENT_MS_DEFAULT_PROVIDER="stripe",
+        PAYMENT_MS_STRIPE_SECRET_KEY="sk_live_hunter2hunter2",
+    )
+    log = tmp_path / "payment-ms.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            asgi_command("payment-ms", "127.0.0.1", free_port()),
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=out,
+        )
+        try:
+            assert _wait_exit(proc) != 0
+        finally:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "payment-ms refuses to start" in text and "PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set" in text
+    assert "hunter2" not in text
+
+
+def test_a_sound_production_configuration_starts(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(tmp_path, PAYGATE_ENV="prod", PAYGATE_DATABASE_URL=database_url, **STRONG)
+    proc = ManagedProcess(
+        "gateway",
+        [sys.executable, "-m", "paygate", "serve", "gateway", "--port", str(port)],
+        env,
+        f"http://127.0.0.1:{port}/ready",
+        tmp_path / "gateway.log",
+    )
+    proc.start()
+    try:
+        proc.wait_healthy()
+        response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        assert response.status_code == 200
+    finally:
+        proc.stop()
+    text = (tmp_path / "gateway.log").read_text()
+    assert "refuses" not in text
+    assert STRONG["PAYGATE_SERVICE_TOKEN"] not in text and STRONG["GATEWAY_JWT_SECRET"] not in text
