@@ -8,9 +8,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, MediaType, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,7 +72,7 @@ class MockCheckoutController(Controller):
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get("/{payment_id:uuid}", operation_id="mockCheckoutPage")
-    async def page(self, engine: AsyncEngine, payment_id: UUID) -> Response[str]:
+    async def page(self, engine: NamedDependency[AsyncEngine], payment_id: FromPath[UUID]) -> Response[str]:
         row = await services.load_checkout(engine, payment_id)
         if not services.is_open(row):
             return _page("Checkout closed", _closed_body(row), status=409)
@@ -81,8 +81,8 @@ class MockCheckoutController(Controller):
     @post("/{payment_id:uuid}", operation_id="mockCheckoutChoose", status_code=303)
     async def choose(
         self,
-        engine: AsyncEngine,
-        payment_id: UUID,
+        engine: NamedDependency[AsyncEngine],
+        payment_id: FromPath[UUID],
         data: Annotated[PayerChoice, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[str] | Redirect:
         try:

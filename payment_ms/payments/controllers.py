@@ -7,8 +7,8 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
@@ -28,11 +28,16 @@ from shared.contracts import (
     RefundCreate,
 )
 
-RequiredKey = Annotated[str, Parameter(header=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)]
-OptionalKey = Annotated[
-    str | None, Parameter(header=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
+RequiredKey = Annotated[
+    str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
 ]
-PaymentId = Annotated[UUID, Parameter(description="Payment id")]
+OptionalKey = Annotated[
+    str | None, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
+]
+PaymentId = Annotated[UUID, PathParameter(description="Payment id")]
+Engine = NamedDependency[AsyncEngine]
+Day = Annotated[date | None, QueryParameter(name="from", description="First UTC day")]
+LastDay = Annotated[date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")]
 
 
 class PaymentController(Controller):
@@ -53,7 +58,11 @@ class PaymentController(Controller):
         responses={201: PAYMENT_RESPONSE},
     )
     async def create_payment(
-        self, request: Request, engine: AsyncEngine, new_payment: PaymentCreate, idempotency_key: RequiredKey
+        self,
+        request: Request,
+        engine: Engine,
+        new_payment: NamedDependency[PaymentCreate],
+        idempotency_key: RequiredKey,
     ) -> Response[bytes]:
         status, body = await services.create_payment(
             engine,
@@ -66,15 +75,15 @@ class PaymentController(Controller):
     @get("/", operation_id="listPayments", summary="List payments, newest first (cursor pagination)")
     async def list_payments(
         self,
-        engine: AsyncEngine,
-        status: PaymentStatus | None = None,
-        provider: ProviderName | None = None,
-        user_id: UUID | None = None,
-        reservation_id: UUID | None = None,
-        created_from: Annotated[datetime | None, Parameter(description="Inclusive lower bound")] = None,
-        created_to: Annotated[datetime | None, Parameter(description="Exclusive upper bound")] = None,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        engine: Engine,
+        status: FromQuery[PaymentStatus | None] = None,
+        provider: FromQuery[ProviderName | None] = None,
+        user_id: FromQuery[UUID | None] = None,
+        reservation_id: FromQuery[UUID | None] = None,
+        created_from: Annotated[datetime | None, QueryParameter(description="Inclusive lower bound")] = None,
+        created_to: Annotated[datetime | None, QueryParameter(description="Exclusive upper bound")] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> PaymentList:
         return await services.list_payments(
             engine,
@@ -91,14 +100,16 @@ class PaymentController(Controller):
     @get("/stats/daily", operation_id="dailyPaymentStats", summary="Count and sum per day/provider/status")
     async def daily_stats(
         self,
-        engine: AsyncEngine,
-        day_from: Annotated[date | None, Parameter(query="from", description="First UTC day")] = None,
-        day_to: Annotated[date | None, Parameter(query="to", description="Last UTC day (inclusive)")] = None,
+        engine: Engine,
+        day_from: Annotated[date | None, QueryParameter(name="from", description="First UTC day")] = None,
+        day_to: Annotated[
+            date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")
+        ] = None,
     ) -> DailyPaymentStats:
         return await services.daily_stats(engine, day_from=day_from, day_to=day_to)
 
     @get("/{payment_id:uuid}", operation_id="getPayment", summary="One payment")
-    async def get_payment(self, engine: AsyncEngine, payment_id: PaymentId) -> Payment:
+    async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
         return await services.get_payment(engine, payment_id)
 
     @post(
@@ -109,7 +120,7 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE},
     )
     async def verify_payment(
-        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -129,7 +140,7 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE},
     )
     async def cancel_payment(
-        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -149,7 +160,7 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE},
     )
     async def capture_payment(
-        self, request: Request, engine: AsyncEngine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -171,9 +182,9 @@ class PaymentController(Controller):
     async def refund_payment(
         self,
         request: Request,
-        engine: AsyncEngine,
+        engine: Engine,
         payment_id: PaymentId,
-        refund: RefundCreate,
+        refund: NamedDependency[RefundCreate],
         idempotency_key: OptionalKey,
     ) -> Response[bytes]:
         return await _idempotent(
@@ -197,9 +208,9 @@ class PaymentController(Controller):
     async def confirm_cash(
         self,
         request: Request,
-        engine: AsyncEngine,
+        engine: Engine,
         payment_id: PaymentId,
-        confirmation: CashConfirmation,
+        confirmation: NamedDependency[CashConfirmation],
         idempotency_key: OptionalKey,
     ) -> Response[bytes]:
         return await _idempotent(

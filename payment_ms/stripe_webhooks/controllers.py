@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
@@ -20,7 +20,9 @@ class StripeWebhookController(Controller):
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @post("/webhook", operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)")
-    async def webhook(self, request: Request[Any, Any, Any], engine: AsyncEngine) -> dict[str, bool]:
+    async def webhook(
+        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
+    ) -> dict[str, bool]:
         payload = await request.body()
         try:
             signature.verify(
