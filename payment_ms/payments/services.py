@@ -344,9 +344,9 @@ async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
         row = await repo.get_payment(conn, payment_id)
     if row is None:
         raise NotFoundError(f"payment {payment_id} not found")
-    if row["status"] in SETTLED:
-        return to_contract(row)
     provider = get_provider(row["provider"])
+    if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
+        return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
     outcome = await call_provider(provider.name, "verify", provider.fetch_outcome(row))
     async with engine.begin() as conn:
         locked = await _locked(conn, payment_id)
