@@ -13,6 +13,13 @@ from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_session, provide_gateway_settings
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
+from gateway.payments.client import payment_ms_lifespan
+from gateway.payments.controllers import (
+    AdminDeliveriesController,
+    AdminPaymentsController,
+    PaymentGatewayController,
+    PaymentGatewayPublicController,
+)
 from gateway.reservations.controllers import (
     PaymentEventsController,
     ReservationAdminController,
@@ -40,7 +47,12 @@ def create_app() -> Litestar:
             PaymentEventsController,
             PartnerAdminController,
             PartnerInternalController,
+            PaymentGatewayController,
+            PaymentGatewayPublicController,
+            AdminPaymentsController,
+            AdminDeliveriesController,
         ],
+        lifespan=[payment_ms_lifespan()],
         dependencies={
             "db_session": Provide(provide_db_session),
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),

@@ -45,7 +45,10 @@ class GatewaySettings(BaseSettings):
     # --- payment_ms
     payment_ms_url: str = Field(default="http://127.0.0.1:8001", description="Internal URL of payment_ms.")
     payment_ms_connect_timeout: float = Field(default=2.0, gt=0)
-    payment_ms_read_timeout: float = Field(default=10.0, gt=0, description="Per call, including retries.")
+    payment_ms_read_timeout: float = Field(default=10.0, gt=0, description="Longest wait for response bytes.")
+    payment_ms_timeout: float = Field(
+        default=15.0, gt=0, description="Deadline of one forwarded call, retries included (then 504)."
+    )
     payment_ms_retries: int = Field(default=2, ge=0, le=5, description="Extra attempts for safe calls.")
     payment_ms_pool_size: int = Field(default=100, gt=0, description="Keep-alive connections to payment_ms.")
 

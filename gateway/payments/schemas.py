@@ -1,0 +1,29 @@
+"""Checkout bodies. Amount and currency are not accepted from the client: they come from the reservation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from shared.contracts import PaymentStatus, Url
+
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reservation_id: UUID
+    return_url: Url
+    cancel_url: Url
+
+
+class CheckoutResponse(msgspec.Struct, kw_only=True):
+    payment_id: UUID
+    status: PaymentStatus
+    checkout_url: str | None
+    reservation_id: UUID
+
+
+class ReplaySince(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    since: str

@@ -1,0 +1,312 @@
+"""The checkout proxy end to end: real gateway, real payment_ms, the mock hosted page as a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.models import Payment, Reservation
+from tests.fixtures.services import RunningService
+from tests.gateway.conftest import Account, MakeAccount, MakeReservation
+
+PROBLEM = "application/problem+json"
+RETURN_URL = "http://127.0.0.1:5173/paid"
+CANCEL_URL = "http://127.0.0.1:5173/canceled"
+
+
+async def checkout(
+    http: httpx.AsyncClient,
+    gateway: RunningService,
+    account: Account,
+    reservation_id: uuid.UUID | str,
+    *,
+    key: str | None = None,
+    **overrides: Any,
+) -> httpx.Response:
+    body = {
+        "reservation_id": str(reservation_id),
+        "return_url": RETURN_URL,
+        "cancel_url": CANCEL_URL,
+        **overrides,
+    }
+    headers = {**account.headers, "Idempotency-Key": key or uuid.uuid4().hex}
+    return await http.post(f"{gateway.url}/payment-gateway/reservations/checkout", json=body, headers=headers)
+
+
+async def choose(
+    http: httpx.AsyncClient, payment_ms: RunningService, checkout_url: str, choice: str
+) -> httpx.Response:
+    """What the payer's browser does on the hosted page (payment_ms's public base URL is not the test
+    port, so the page is reached on the same path of the running payment_ms)."""
+    path = urlsplit(checkout_url).path
+    page = await http.get(f"{payment_ms.url}{path}")
+    assert page.status_code == 200 and f'value="{choice}"' in page.text
+    return await http.post(f"{payment_ms.url}{path}", data={"choice": choice}, follow_redirects=False)
+
+
+async def reservation_state(
+    db_engine: AsyncEngine, reservation_id: uuid.UUID
+) -> tuple[str, uuid.UUID | None, str | None]:
+    async with AsyncSession(db_engine) as session:
+        row = await session.get(Reservation, reservation_id)
+        assert row is not None
+        return row.status, row.payment_id, row.payment_status
+
+
+async def payment_count(db_engine: AsyncEngine) -> int:
+    async with AsyncSession(db_engine) as session:
+        return await session.scalar(select(func.count()).select_from(Payment)) or 0
+
+
+async def test_checkout_approve_verify_marks_the_reservation_paid(
+    gateway: RunningService,
+    payment_ms: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner, amount=120000, currency="JPY")
+    started = await checkout(http, gateway, owner, reservation_id)
+    assert started.status_code == 201, started.text
+    body = started.json()
+    assert body["status"] == "pending" and body["checkout_url"].endswith(
+        f"/checkout/mock/{body['payment_id']}"
+    )
+    assert await reservation_state(db_engine, reservation_id) == (
+        "pending",
+        uuid.UUID(body["payment_id"]),
+        "pending",
+    )
+
+    payment = (
+        await http.get(f"{gateway.url}/payment-gateway/{body['payment_id']}", headers=owner.headers)
+    ).json()
+    assert (payment["amount"], payment["currency"], payment["user_id"]) == (120000, "JPY", str(owner.id))
+
+    redirect = await choose(http, payment_ms, body["checkout_url"], "approve")
+    assert redirect.status_code == 303 and redirect.headers["location"].startswith(RETURN_URL)
+
+    verified = await http.post(
+        f"{gateway.url}/payment-gateway/{body['payment_id']}/verify", headers=owner.headers
+    )
+    assert verified.status_code == 200 and verified.json()["status"] == "succeeded"
+    assert await reservation_state(db_engine, reservation_id) == (
+        "paid",
+        uuid.UUID(body["payment_id"]),
+        "succeeded",
+    )
+    # verify again: unchanged; and a paid reservation cannot be checked out again
+    again = await http.post(
+        f"{gateway.url}/payment-gateway/{body['payment_id']}/verify", headers=owner.headers
+    )
+    assert again.json()["status"] == "succeeded"
+    second = await checkout(http, gateway, owner, reservation_id)
+    assert second.status_code == 409 and second.headers["content-type"] == PROBLEM
+    assert await payment_count(db_engine) == 1
+
+
+async def test_cancel_then_pay_again_and_decline(
+    gateway: RunningService,
+    payment_ms: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    first = (await checkout(http, gateway, owner, reservation_id)).json()
+    canceled = await http.post(
+        f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
+    )
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    assert await reservation_state(db_engine, reservation_id) == (
+        "payable",
+        uuid.UUID(first["payment_id"]),
+        "canceled",
+    )
+    # canceling twice is an illegal transition, passed through from payment_ms
+    twice = await http.post(
+        f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
+    )
+    assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
+
+    second = (await checkout(http, gateway, owner, reservation_id)).json()
+    assert second["payment_id"] != first["payment_id"]
+    declined = await choose(http, payment_ms, second["checkout_url"], "decline")
+    assert declined.status_code == 303  # back to the shop; verify tells the outcome
+    verified = await http.post(
+        f"{gateway.url}/payment-gateway/{second['payment_id']}/verify", headers=owner.headers
+    )
+    assert verified.json()["status"] == "failed"
+    assert await reservation_state(db_engine, reservation_id) == (
+        "payable",
+        uuid.UUID(second["payment_id"]),
+        "failed",
+    )
+
+
+async def test_same_key_answers_the_same_payment_and_races_create_one(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    first = await checkout(http, gateway, owner, reservation_id, key="order-1")
+    retry = await checkout(http, gateway, owner, reservation_id, key="order-1")
+    assert first.status_code == retry.status_code == 201
+    assert first.json() == retry.json()
+    assert await payment_count(db_engine) == 1
+
+    other = await make_reservation(owner)
+    answers = await asyncio.gather(*(checkout(http, gateway, owner, other) for _ in range(8)))
+    created = [a for a in answers if a.status_code == 201]
+    assert len(created) == 1, [a.status_code for a in answers]
+    assert all(
+        a.status_code == 409 and a.headers["content-type"] == PROBLEM for a in answers if a not in created
+    )
+    assert await payment_count(db_engine) == 2
+    assert (await reservation_state(db_engine, other))[1] == uuid.UUID(created[0].json()["payment_id"])
+
+
+async def test_checkout_input_is_checked_and_nothing_is_created(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    cases = {
+        "open redirect": {"return_url": "https://evil.example/steal"},
+        "cancel elsewhere": {"cancel_url": "https://evil.example/x"},
+        "javascript url": {"return_url": "javascript:alert(1)"},
+        "client amount": {"amount": 1},
+        "client currency": {"currency": "USD"},
+    }
+    for reason, overrides in cases.items():
+        response = await checkout(http, gateway, owner, reservation_id, **overrides)
+        assert response.status_code in (400, 422), reason
+        assert response.headers["content-type"] == PROBLEM, reason
+    no_key = await http.post(
+        f"{gateway.url}/payment-gateway/reservations/checkout",
+        json={"reservation_id": str(reservation_id), "return_url": RETURN_URL, "cancel_url": CANCEL_URL},
+        headers=owner.headers,
+    )
+    assert no_key.status_code == 400
+    too_long = await checkout(http, gateway, owner, reservation_id, key="k" * 256)
+    assert too_long.status_code == 400
+    unknown = await checkout(http, gateway, owner, uuid.uuid4())
+    assert unknown.status_code == 404
+    assert await payment_count(db_engine) == 0
+    assert await reservation_state(db_engine, reservation_id) == ("payable", None, None)
+
+
+async def test_nobody_reaches_someone_elses_payment(
+    gateway: RunningService,
+    payment_ms: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    alice, mallory = await make_account(), await make_account()
+    reservation_id = await make_reservation(alice)
+    payment = (await checkout(http, gateway, alice, reservation_id)).json()
+    await choose(http, payment_ms, payment["checkout_url"], "approve")
+    pid, missing = payment["payment_id"], str(uuid.uuid4())
+
+    base = f"{gateway.url}/payment-gateway"
+    for method, suffix in (("GET", ""), ("POST", "/verify"), ("POST", "/cancel")):
+        theirs = await http.request(method, f"{base}/{pid}{suffix}", headers=mallory.headers)
+        nothing = await http.request(method, f"{base}/{missing}{suffix}", headers=mallory.headers)
+        assert theirs.status_code == nothing.status_code == 404, (method, suffix)
+        assert (
+            theirs.json()["detail"] == nothing.json()["detail"]
+            and theirs.json()["title"] == nothing.json()["title"]
+        )
+        assert (await http.request(method, f"{base}/{pid}{suffix}")).status_code == 401
+    stolen = await checkout(http, gateway, mallory, reservation_id)
+    assert stolen.status_code == 404
+    for method, path in (
+        ("GET", "/admin/payments"),
+        ("GET", f"/admin/payments/{pid}"),
+        ("POST", f"/admin/payments/{pid}/refunds"),
+        ("POST", f"/admin/payments/{pid}/capture"),
+        ("POST", f"/admin/payments/{pid}/confirm-cash"),
+        ("GET", "/admin/payments/stats/daily"),
+        ("GET", "/admin/events"),
+        ("GET", "/admin/deliveries"),
+    ):
+        assert (
+            await http.request(method, f"{gateway.url}{path}", headers=mallory.headers)
+        ).status_code == 403, path
+    # mallory's attempts changed nothing: alice's approved payment is still hers to verify
+    assert await reservation_state(db_engine, reservation_id) == ("pending", uuid.UUID(pid), "pending")
+    verified = await http.post(f"{base}/{pid}/verify", headers=alice.headers)
+    assert verified.json()["status"] == "succeeded"
+
+
+async def test_admin_passthroughs(
+    gateway: RunningService,
+    payment_ms: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    admin, owner = await make_account("admin"), await make_account()
+    reservation_id = await make_reservation(owner)
+    payment = (await checkout(http, gateway, owner, reservation_id)).json()
+    await choose(http, payment_ms, payment["checkout_url"], "approve")
+    await http.post(f"{gateway.url}/payment-gateway/{payment['payment_id']}/verify", headers=owner.headers)
+
+    listed = await http.get(
+        f"{gateway.url}/admin/payments", params={"user_id": str(owner.id)}, headers=admin.headers
+    )
+    assert listed.status_code == 200 and [p["id"] for p in listed.json()["items"]] == [payment["payment_id"]]
+    stats = await http.get(f"{gateway.url}/admin/payments/stats/daily", headers=admin.headers)
+    assert stats.status_code == 200 and stats.json()["items"][0]["amount"] == 2500
+
+    pid = payment["payment_id"]
+    partial = await http.post(
+        f"{gateway.url}/admin/payments/{pid}/refunds", json={"amount": 1000}, headers=admin.headers
+    )
+    assert partial.status_code == 201 and partial.json()["status"] == "partially_refunded"
+    too_much = await http.post(
+        f"{gateway.url}/admin/payments/{pid}/refunds", json={"amount": 5000}, headers=admin.headers
+    )
+    assert too_much.status_code in (409, 422) and too_much.headers["content-type"] == PROBLEM
+    assert (
+        await http.post(
+            f"{gateway.url}/admin/payments/{pid}/refunds", json={"amount": "1"}, headers=admin.headers
+        )
+    ).status_code == 400
+    rest = await http.post(f"{gateway.url}/admin/payments/{pid}/refunds", json={}, headers=admin.headers)
+    assert rest.status_code == 201 and rest.json()["status"] == "refunded"
+    assert await reservation_state(db_engine, reservation_id) == ("refunded", uuid.UUID(pid), "refunded")
+    capture = await http.post(f"{gateway.url}/admin/payments/{pid}/capture", headers=admin.headers)
+    assert capture.status_code == 409
+    events = await http.get(f"{gateway.url}/admin/events", params={"payment_id": pid}, headers=admin.headers)
+    assert events.status_code == 200
+    assert {"payment.created", "payment.succeeded", "payment.refunded"} <= {
+        e["type"] for e in events.json()["items"]
+    }
+
+
+async def test_health_check(gateway: RunningService, http: httpx.AsyncClient) -> None:
+    response = await http.get(f"{gateway.url}/payment-gateway/health/check")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "gateway": "ok", "database": "ok", "payment_ms": "ok"}
