@@ -25,5 +25,10 @@ typecheck: install
 
 check: lint typecheck test
 
+# On demand, never in CI: paygate under load on this machine (BENCH_QUICK=1 for a short run).
+# Installs wrk with apt-get when missing (root). Results: bench/results/latest.json, BENCHMARKS.md.
+bench: install
+	$(UV) run --frozen python -m bench
+
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
