@@ -39,5 +39,6 @@ def create_service_app(
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi,
         debug=False,
+        logging_config=None,  # Litestar's default would replace configure_logging's handler
         **kwargs,
     )

@@ -1,0 +1,124 @@
+"""Logs: JSON lines outside dev, one access line per request with its request id, and never a
+password, token, secret or signature, even at DEBUG level."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.passwords import hash_password
+from shared.models import User
+from shared.observability import ReadableFormatter, redact
+from shared.webhooks import generate_secret, secret_key, sign
+from tests.fixtures.services import TEST_SERVICE_TOKEN, run_service, service_env
+
+PASSWORD = "correct horse battery staple"
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    lines = [line for line in path.read_text().splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in lines]
+
+
+def _wait_for_line(path: Path, needle: str, timeout: float = 10.0) -> None:
+    """Access lines are written after the response is sent: wait for them, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} never appeared in {path.name}")
+
+
+async def test_requests_with_credentials_leave_no_credentials_in_the_logs(
+    database_url: str, db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            insert(User).values(email="logs@example.com", password_hash=hash_password(PASSWORD), role="user")
+        )
+    env = service_env(database_url, PAYGATE_LOG_LEVEL="DEBUG", PAYGATE_LOG_JSON="true")
+    with (
+        run_service("payment-ms", env, tmp_path) as payment_ms,
+        run_service("gateway", {**env, "GATEWAY_PAYMENT_MS_URL": payment_ms.url}, tmp_path) as gateway,
+    ):
+        async with httpx.AsyncClient(timeout=10) as http:
+            login = await http.post(
+                f"{gateway.url}/auth/login",
+                json={"email": "logs@example.com", "password": PASSWORD},
+                headers={"X-Request-ID": "ops-log-login"},
+            )
+            assert login.status_code == 200, login.text
+            token = login.json()["access_token"]
+            me = await http.get(
+                f"{gateway.url}/me",
+                headers={"Authorization": f"Bearer {token}", "X-Request-ID": "ops-log-me"},
+            )
+            assert me.status_code == 200
+
+            # A signed event with a signature made with the wrong secret: refused, and logged as such.
+            body = b'{"type":"payment.succeeded","timestamp":"2026-11-22T10:00:00Z","data":{}}'
+            now = int(time.time())
+            signature = sign(secret_key(generate_secret()), "msg_ops_log", now, body)
+            refused = await http.post(
+                f"{gateway.url}/internal/payment-events",
+                content=body,
+                headers={
+                    "webhook-id": "msg_ops_log",
+                    "webhook-timestamp": str(now),
+                    "webhook-signature": signature,
+                    "X-Service-Token": TEST_SERVICE_TOKEN,
+                    "X-Request-ID": "ops-log-event",
+                },
+            )
+            assert refused.status_code == 401
+
+            for presented in (TEST_SERVICE_TOKEN, "wrong-" + TEST_SERVICE_TOKEN):
+                listed = await http.get(
+                    f"{payment_ms.url}/api/payments",
+                    headers={"X-Service-Token": presented, "X-Request-ID": "ops-log-payments"},
+                )
+                assert listed.status_code in (200, 401)
+
+        gateway_log = tmp_path / f"gateway-{gateway.url.rsplit(':', 1)[1]}.log"
+        payment_log = tmp_path / f"payment-ms-{payment_ms.url.rsplit(':', 1)[1]}.log"
+        _wait_for_line(gateway_log, "ops-log-event")
+        _wait_for_line(payment_log, "ops-log-payments")
+
+    text = gateway_log.read_text() + payment_log.read_text()
+    for credential in (PASSWORD, token, TEST_SERVICE_TOKEN, signature, signature.split(",", 1)[1]):
+        assert credential not in text
+
+    records = _records(gateway_log)
+    access = {r["request_id"]: r for r in records if r["logger"] == "paygate.access"}
+    assert {"ops-log-login", "ops-log-me", "ops-log-event"} <= set(access)
+    assert access["ops-log-me"]["status"] == 200 and access["ops-log-me"]["path"] == "/me"
+    assert access["ops-log-event"]["status"] == 401
+    assert all(r["service"] == "gateway" for r in records)
+    payment_access = [r for r in _records(payment_log) if r["logger"] == "paygate.access"]
+    assert sorted(r["status"] for r in payment_access if r["request_id"] == "ops-log-payments") == [200, 401]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+        "sk_live_51HxAbCdEfGhIjKlMnOp",
+    ],
+)
+def test_credentials_in_a_message_are_masked(secret: str) -> None:
+    record = logging.makeLogRecord({"msg": "calling with %s", "args": (secret,), "levelname": "INFO"})
+    record.service, record.request_id = "test", "-"
+    line = ReadableFormatter().format(record)
+    assert secret not in line and "[redacted" in line
+    assert redact("GET /health 200") == "GET /health 200"
