@@ -5,6 +5,7 @@ measures against the largest table (conservative for its ratios)."""
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.profile import print_profile, profiling
 from bench.report import Report, Result, Target
 from bench.seed import BenchReservation, BenchUser
 from bench.stack import FRONTEND_ORIGIN, Stack
@@ -74,19 +76,21 @@ def _measure(
     }
     if warmup is not None and config.warmup_s > 0:
         run_wrk(wrk, url, mode, warmup, duration_s=config.warmup_s, nonce=secrets.token_hex(4), **common)  # type: ignore[arg-type]
-    before = stack.cpu_seconds()
-    measured: WrkResult = run_wrk(
-        wrk,
-        url,
-        mode,
-        data,
-        duration_s=duration_s,
-        nonce=secrets.token_hex(4),
-        **common,  # type: ignore[arg-type]
-    )
-    cpu = _cpu_delta(before, stack.cpu_seconds())
+    with profiling(name, stack.pids(), duration_s) as profiles:
+        before = stack.cpu_seconds()
+        measured: WrkResult = run_wrk(
+            wrk,
+            url,
+            mode,
+            data,
+            duration_s=duration_s,
+            nonce=secrets.token_hex(4),
+            **common,  # type: ignore[arg-type]
+        )
+        cpu = _cpu_delta(before, stack.cpu_seconds())
     cpu["wrk"] = round(measured.cpu_seconds, 3)
     per_request = {k: round(v * 1000 / max(1, measured.requests), 3) for k, v in cpu.items()}
+    machine_seconds = measured.seconds * (os.cpu_count() or 1)
     result = Result(
         name=name,
         title=title,
@@ -100,17 +104,19 @@ def _measure(
             "wrk": measured.as_dict(),
             "cpu_seconds": cpu,
             "cpu_ms_per_request": per_request,
-            "generator_cpu_share": round(
-                measured.cpu_seconds / (measured.seconds * (config.wrk_threads or 1)), 3
-            )
-            if measured.seconds
-            else None,
+            # the share of the whole machine the load generator used during the measurement
+            "generator_cpu_share": round(measured.cpu_seconds / max(machine_seconds, 1e-9), 3),
         },
     )
+    if profiles:
+        result.details["profiled"] = True
+        result.details["profile"] = profiles
+        print_profile(name, profiles)
+    wrapped = measured.wrapped and not mode.startswith("read")
     _log(
         f"{name}: {measured.rate:,.0f} req/s  p50 {measured.p50_ms:.1f} ms  p99 {measured.p99_ms:.1f} ms"
         f"  non-2xx {measured.non_2xx}  socket errors {measured.socket_errors}"
-        + ("  (data wrapped: some requests reused a reservation)" if measured.wrapped else "")
+        + ("  (data wrapped: some requests reused a reservation)" if wrapped else "")
     )
     return result
 

@@ -30,9 +30,12 @@ def sample(pid: int) -> ProcSample | None:
     fields = _stat_fields(pid)
     if fields is None:
         return None
-    # fields[0] is field 3 (state) of proc(5): utime is 14, stime 15, rss 24.
-    utime, stime, rss_pages = int(fields[11]), int(fields[12]), int(fields[21])
-    return ProcSample(pid, rss_pages * PAGE_BYTES / 1_048_576, (utime + stime) / CLOCK_TICKS)
+    # fields[0] is field 3 (state) of proc(5): utime 14, stime 15, cutime 16, cstime 17, rss 24.
+    # cutime/cstime hold the children already reaped (PostgreSQL backends that exited), so a tree's
+    # CPU time never goes backwards when a member exits.
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    rss_pages = int(fields[21])
+    return ProcSample(pid, rss_pages * PAGE_BYTES / 1_048_576, ticks / CLOCK_TICKS)
 
 
 def children(pid: int) -> list[int]:

@@ -101,7 +101,6 @@ def run_wrk(
             "--",
             mode,
             str(data_file),
-            str(result_file),
             nonce,
             str(threads),
             service_token,
@@ -109,7 +108,8 @@ def run_wrk(
         started = time.monotonic()
         out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen(command, stdout=out, stderr=err)
+            env = {**os.environ, "BENCH_WRK_RESULT": str(result_file)}
+            proc = subprocess.Popen(command, stdout=out, stderr=err, env=env)
             _pid, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0 or not result_file.exists():

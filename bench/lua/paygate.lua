@@ -1,6 +1,6 @@
 -- wrk script for every HTTP scenario of the paygate bench.
 --
--- wrk -t<threads> <opts> -s paygate.lua <url> -- <mode> <data file> <result file> <nonce> <threads> [service token]
+-- BENCH_WRK_RESULT=<result file> wrk -t<threads> <opts> -s paygate.lua <url> -- <mode> <data file> <nonce> <threads> [service token]
 --
 -- modes:
 --   checkout      POST /payment-gateway/reservations/checkout   data: "<reservation_id> <jwt>"
@@ -30,17 +30,16 @@ local function split(line)
    return fields
 end
 
-local mode, rows, cursor, counter, nonce, service_token, result_file
+local mode, rows, cursor, counter, nonce, service_token
 local RETURN_URL = "http://127.0.0.1:3000/return"
 local CANCEL_URL = "http://127.0.0.1:3000/cancel"
 
 function init(args)
    mode = args[1]
    local data_file = args[2]
-   result_file = args[3]
-   nonce = args[4]
-   local total = tonumber(args[5])
-   service_token = args[6]
+   nonce = args[3]
+   local total = tonumber(args[4])
+   service_token = args[5]
    local index = tonumber(wrk.thread:get("index"))
    rows = {}
    local n = 0
@@ -82,9 +81,11 @@ function request()
    elseif mode == "create" or mode == "floor" then
       local body = string.format(
          '{"reservation_id":"%s","user_id":"%s","amount":%s,"currency":"%s","description":"bench reservation",'
-            .. '"return_url":"%s","cancel_url":"%s"}',
-         row[1], row[2], row[3], row[4], RETURN_URL, CANCEL_URL)
-      local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = idempotency_key()}
+            .. '"payer_email":"bench-user@bench.paygate.test","return_url":"%s","cancel_url":"%s",'
+            .. '"metadata":{"checkout_key":"%032x"}}',
+         row[1], row[2], row[3], row[4], RETURN_URL, CANCEL_URL, counter)
+      local key = idempotency_key()
+      local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}
       local path = "/payments"
       if mode == "create" then
          headers["X-Service-Token"] = service_token
@@ -107,7 +108,8 @@ function done(summary, latency, requests)
          wrapped = 1
       end
    end
-   local out = assert(io.open(result_file, "w"))
+   -- done() runs in wrk's main Lua state, where init() never ran: the path comes from the environment.
+   local out = assert(io.open(os.getenv("BENCH_WRK_RESULT"), "w"))
    out:write(string.format(
       '{"requests":%d,"duration_us":%d,"bytes":%d,'
          .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
