@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gateway.users.services import create_user
 from shared.models import Reservation
 from tests.fixtures.services import RunningService
+from tests.gateway.stack import shop, shop_port, stack  # noqa: F401 (fixtures for this package)
 
 PASSWORD = "correct horse battery staple"
 
