@@ -24,6 +24,11 @@ ASGI_SERVICES = {
 }
 
 
+def dispatcher_command() -> list[str]:
+    """The webhook dispatcher (no HTTP port of its own; ``DISPATCHER_METRICS_PORT`` serves /metrics)."""
+    return [sys.executable, "-m", "payment_ms.dispatcher"]
+
+
 def asgi_command(
     service: str, host: str, port: int, *, workers: int = 1, access_log: bool = False
 ) -> list[str]:

@@ -7,6 +7,7 @@ import signal
 
 from prometheus_client import start_http_server
 
+from paygate.config_check import enforce_startup_config
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from shared.observability import configure_logging
@@ -37,6 +38,7 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> None:
+    enforce_startup_config("dispatcher")
     paygate = get_paygate_settings()
     configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
     asyncio.run(serve(DispatcherSettings()))

@@ -93,6 +93,7 @@ class Dispatcher:
         self._listening = asyncio.Event()
         self._stopping = False
         self._flush = asyncio.Event()
+        self._flush_lock = asyncio.Lock()  # one writer at a time: shutdown waits for the last batch
         self._outcomes: list[_Outcome] = []
         self._queues: dict[UUID, deque[Claimed]] = defaultdict(deque)
         self._active: dict[UUID, int] = defaultdict(int)
@@ -292,7 +293,7 @@ class Dispatcher:
     def _pump(self, partner: UUID) -> None:
         queue = self._queues.get(partner)
         needed = self.settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
-        while queue and self._active[partner] < self.settings.per_partner_concurrency:
+        while queue and (self._stopping or self._active[partner] < self.settings.per_partner_concurrency):
             claimed = queue.popleft()
             if self._stopping or claimed.lease_deadline - time.monotonic() < needed:
                 self._finish(_Release(claimed, 0.0))
@@ -396,6 +397,10 @@ class Dispatcher:
                 self._flush.set()
 
     async def _flush_outcomes(self) -> None:
+        async with self._flush_lock:
+            await self._write_outcomes()
+
+    async def _write_outcomes(self) -> None:
         if not self._outcomes:
             return
         assert self._pool is not None
