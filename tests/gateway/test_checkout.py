@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.models import Payment, Reservation
+from shared.models import Payment, PaymentEvent, Reservation
 from tests.fixtures.services import RunningService
 from tests.gateway.conftest import Account, MakeAccount, MakeReservation
 
@@ -304,6 +304,31 @@ async def test_admin_passthroughs(
     assert {"payment.created", "payment.succeeded", "payment.refunded"} <= {
         e["type"] for e in events.json()["items"]
     }
+
+
+async def test_request_id_reaches_payment_ms(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    make_reservation: MakeReservation,
+    db_engine: AsyncEngine,
+) -> None:
+    owner = await make_account()
+    reservation_id = await make_reservation(owner)
+    request_id = f"trace-{uuid.uuid4().hex}"
+    response = await http.post(
+        f"{gateway.url}/payment-gateway/reservations/checkout",
+        json={"reservation_id": str(reservation_id), "return_url": RETURN_URL, "cancel_url": CANCEL_URL},
+        headers={**owner.headers, "Idempotency-Key": "k1", "X-Request-ID": request_id},
+    )
+    assert response.status_code == 201 and response.headers["x-request-id"] == request_id
+    async with AsyncSession(db_engine) as session:
+        recorded = await session.scalar(
+            select(PaymentEvent.request_id).where(
+                PaymentEvent.payment_id == uuid.UUID(response.json()["payment_id"])
+            )
+        )
+    assert recorded == request_id
 
 
 async def test_health_check(gateway: RunningService, http: httpx.AsyncClient) -> None:
