@@ -26,8 +26,9 @@ def _show_progress() -> None:
 def run(args: argparse.Namespace) -> int:
     action: str = args.action
     offline = bool(getattr(args, "sql", False))
-    # Offline SQL needs no database (alembic/env.py falls back to a placeholder URL for the dialect).
-    url = (args.database_url or "") if offline else database_url(args.database_url)
+    # Offline SQL and the history need no database (alembic/env.py falls back to a placeholder URL).
+    needs_database = action in ("upgrade", "downgrade", "current") and not offline
+    url = database_url(args.database_url) if needs_database else (args.database_url or "")
     config = alembic_config(url or None)
     config.stdout = sys.stdout  # alembic binds the sys.stdout of import time
     _show_progress()
