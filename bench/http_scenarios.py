@@ -76,7 +76,7 @@ def _measure(
     }
     if warmup is not None and config.warmup_s > 0:
         run_wrk(wrk, url, mode, warmup, duration_s=config.warmup_s, nonce=secrets.token_hex(4), **common)  # type: ignore[arg-type]
-    with profiling(name, stack.pids(), duration_s) as profiles:
+    with profiling(name, stack.pids()) as profiles:
         before = stack.cpu_seconds()
         measured: WrkResult = run_wrk(
             wrk,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -64,9 +65,9 @@ def summarize(path: Path, top: int = TOP) -> dict[str, Any]:
 
 
 @contextmanager
-def profiling(scenario: str, pids: dict[str, int], seconds: float) -> Iterator[dict[str, Any]]:
-    """Profile the services of ``pids`` for ``seconds`` while the body runs; the yielded dict fills
-    with one summary per process once the body is done."""
+def profiling(scenario: str, pids: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """Profile the services of ``pids`` while the body runs (py-spy stops on SIGINT and writes its
+    file); the yielded dict fills with one summary per process once the body is done."""
     summaries: dict[str, Any] = {}
     py_spy = _py_spy() if wanted(scenario) else None
     if py_spy is None:
@@ -83,7 +84,7 @@ def profiling(scenario: str, pids: dict[str, int], seconds: float) -> Iterator[d
         output = RESULTS_DIR / f"profile-{scenario}-{name}.txt"
         command = [
             py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--nolineno",
-            "--rate", "100", "--duration", str(max(1, int(seconds))), "--format", "raw",
+            "--rate", "100", "--format", "raw",
             "--output", str(output),
         ]  # fmt: skip
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -91,9 +92,11 @@ def profiling(scenario: str, pids: dict[str, int], seconds: float) -> Iterator[d
     try:
         yield summaries
     finally:
+        for _name, _output, proc in running:
+            proc.send_signal(signal.SIGINT)
         for name, output, proc in running:
             try:
-                _out, err = proc.communicate(timeout=seconds + 30)
+                _out, err = proc.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 _out, err = proc.communicate()

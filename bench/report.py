@@ -59,6 +59,8 @@ class Report:
     memory: dict[str, Any] = field(default_factory=dict)
     memory_targets: list[Target] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # What the system under test did wrong without breaking the harness (e.g. deliveries missing).
+    notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
     commit: str = ""
     finished_at: str | None = None
@@ -103,6 +105,7 @@ class Report:
                 "targets_unmeasured": [f"{owner}: {t.name}" for owner, t in targets if t.met is None],
             },
             "errors": self.errors,
+            "notes": self.notes,
         }
 
     def write(self, path: Path) -> None:
@@ -189,6 +192,8 @@ def render_table(report: Report) -> str:
             else ""
         )
     )
+    for note in report.notes:
+        lines.append(f"NOTE: {note}")
     for error in report.errors:
         lines.append(f"ERROR: {error}")
     return "\n".join(lines)
