@@ -57,7 +57,7 @@ def envelope(event_id: str) -> bytes:
     )
 
 
-async def run(url: str, count: int, concurrency: int) -> dict[str, object]:
+async def run(url: str, count: int, concurrency: int) -> dict[str, float]:
     keys = [secret_key(generate_secret())]
     latencies: list[float] = []
     errors = 0
