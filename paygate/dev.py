@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from paygate.processes import PROJECT_ROOT, ManagedProcess, asgi_command
+from paygate.processes import PROJECT_ROOT, ManagedProcess, asgi_command, dispatcher_command
 from shared.db import create_engine
 from shared.settings import PaygateSettings
 
@@ -55,7 +55,13 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
         "GATEWAY_PAYMENT_MS_URL": payment_url,
         "PAYMENT_MS_PUBLIC_BASE_URL": payment_url,
         "PAYMENT_MS_GATEWAY_URL": gateway_url,
+        # The dispatcher delivers payment events to the gateway too (reservations follow payments).
+        "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
+        "DISPATCHER_GATEWAY_URL": gateway_url,
     }
+    from shared.embedded_pg import free_port  # imported late, like EmbeddedPostgres below
+
+    metrics_port = free_port()
     return [
         ManagedProcess(
             "payment-ms",
@@ -70,6 +76,13 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
             env,
             f"{gateway_url}/health",
             log_dir / "gateway.log",
+        ),
+        ManagedProcess(
+            "dispatcher",
+            dispatcher_command(),
+            {**env, "DISPATCHER_METRICS_PORT": str(metrics_port)},
+            f"http://127.0.0.1:{metrics_port}/metrics",  # answers once it listens for events
+            log_dir / "dispatcher.log",
         ),
     ]
 
