@@ -79,7 +79,7 @@ class PartnerDirectory:
                 if response.status != 200:
                     raise GatewayUnavailableError(f"gateway answered {response.status}")
             listing = self._decoder.decode(body)
-        except (aiohttp.ClientError, TimeoutError, msgspec.ValidationError) as exc:
+        except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError) as exc:
             raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
         targets: dict[UUID, Target] = {}
         for item in listing.items:
