@@ -44,6 +44,8 @@ class BenchConfig:
     latency_seconds: float
     isolation_events: int
     raw_concurrency: int
+    # extra floor variants (payment + event row, with and without NOTIFY) that explain the gap
+    diagnostics: bool
     # what runs
     scenarios: list[str] = field(default_factory=list)
     # PostgreSQL: durable defaults unless BENCH_PG_FAST=1 (fsync/synchronous_commit off)
@@ -82,6 +84,7 @@ def load_config() -> BenchConfig:
         latency_seconds=_env_float("BENCH_LATENCY_SECONDS", 4.0 if quick else 20.0),
         isolation_events=_env_int("BENCH_ISOLATION_EVENTS", 2_000 if quick else 20_000),
         raw_concurrency=_env_int("BENCH_RAW_CONCURRENCY", 64),
+        diagnostics=os.environ.get("BENCH_DIAGNOSTICS", "1").strip() not in {"0", "false", "no", "off"},
         scenarios=scenarios or list(ALL_SCENARIOS),
         pg_fast=_env_flag("BENCH_PG_FAST"),
         granian_workers=_env_int("BENCH_GRANIAN_WORKERS", 1),

@@ -179,6 +179,19 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
     )
     floor.is_baseline = True
     report.add(floor)
+    if config.diagnostics:
+        short = min(duration, 8.0)
+        for mode, label in (
+            ("floor_outbox_no_notify", "raw asyncpg: payment + event row in one transaction"),
+            ("floor_outbox", "raw asyncpg: payment + event row + pg_notify in one transaction"),
+        ):
+            diagnostic = _measure(
+                stack, wrk, f"checkout.{mode}", label, stack.url("floor"), mode, floor_file, None, short
+            )
+            diagnostic.is_baseline = True
+            diagnostic.details["diagnostic"] = True
+            report.add(diagnostic)
+            report.relate(diagnostic.name, "checkout.floor")
     direct = _measure(
         stack,
         wrk,
@@ -213,6 +226,10 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
         Target("p99 ms at 64 connections", gateway.p99_ms, "<=", 100),
     ]
     report.relate("checkout.direct", "checkout.floor")
+    outbox_floor = report.get("checkout.floor_outbox")
+    if outbox_floor is not None and outbox_floor.throughput:
+        for result in (direct, gateway):
+            result.details["ratio_to_floor_outbox"] = result.throughput / outbox_floor.throughput
 
 
 async def read_targets(stack: Stack, data: HttpData, limit: int = 5000) -> list[tuple[uuid.UUID, uuid.UUID]]:

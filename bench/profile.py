@@ -39,8 +39,16 @@ def _py_spy() -> str | None:
     return found if Path(found).exists() else None
 
 
+def _package(frame: str) -> str:
+    """``func (sqlalchemy/engine/base.py)`` -> ``sqlalchemy``: where a sample's own time goes."""
+    match = re.search(r"\(([^)]*)\)$", frame)
+    location = match.group(1) if match else frame
+    return location.split("/", 1)[0] if "/" in location else location
+
+
 def summarize(path: Path, top: int = TOP) -> dict[str, Any]:
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
@@ -54,6 +62,7 @@ def summarize(path: Path, top: int = TOP) -> dict[str, Any]:
             continue
         total += samples
         own[frames[-1]] += samples
+        packages[_package(frames[-1])] += samples
         for frame in set(frames):
             inclusive[frame] += samples
 
@@ -61,7 +70,12 @@ def summarize(path: Path, top: int = TOP) -> dict[str, Any]:
         ranked = counter.most_common(top)
         return [{"frame": frame, "share": round(n / total, 3), "samples": n} for frame, n in ranked]
 
-    return {"samples": total, "own_time": share(own), "inclusive_time": share(inclusive)}
+    return {
+        "samples": total,
+        "own_time_by_package": share(packages),
+        "own_time": share(own),
+        "inclusive_time": share(inclusive),
+    }
 
 
 @contextmanager
@@ -111,6 +125,9 @@ def print_profile(scenario: str, profiles: dict[str, Any], top: int = 8) -> None
         if not isinstance(summary, dict) or "own_time" not in summary:
             print(f"[bench] profile {scenario}/{name}: {summary}", flush=True)
             continue
-        print(f"[bench] profile {scenario}/{name} ({summary['samples']} samples), own time:", flush=True)
+        packages = ", ".join(
+            f"{row['frame']} {row['share']:.0%}" for row in summary["own_time_by_package"][:top]
+        )
+        print(f"[bench] profile {scenario}/{name} ({summary['samples']} samples): {packages}", flush=True)
         for row in summary["own_time"][:top]:
             print(f"          {row['share']:6.1%}  {row['frame']}", flush=True)

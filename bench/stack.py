@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bench.config import BenchConfig
 from bench.procs import tree_sample
-from paygate.processes import ManagedProcess, asgi_command
+from paygate.processes import ManagedProcess, asgi_command, dispatcher_command
 
 if TYPE_CHECKING:
     from shared.embedded_pg import EmbeddedPostgres
@@ -173,7 +173,7 @@ class Stack:
         proc = self._start(
             ManagedProcess(
                 "dispatcher",
-                [sys.executable, "-m", "payment_ms.dispatcher"],
+                dispatcher_command(),
                 env,
                 f"{self.url('dispatcher-metrics')}/metrics",
                 self.log_dir / "dispatcher.log",

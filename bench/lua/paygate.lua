@@ -6,6 +6,7 @@
 --   checkout      POST /payment-gateway/reservations/checkout   data: "<reservation_id> <jwt>"
 --   create        POST /api/payments (payment_ms, service token) data: "<reservation_id> <user_id> <amount> <currency>"
 --   floor         POST /payments (the raw-INSERT floor app)     data: as create
+--   floor_outbox, floor_outbox_no_notify: the floor app's diagnostic routes (payment + event row)
 --   read_gateway  GET /payment-gateway/{id}                      data: "<payment_id> <jwt>"
 --   read_direct   GET /api/payments/{id} (service token)         data: "<payment_id>"
 --
@@ -31,6 +32,11 @@ local function split(line)
 end
 
 local mode, rows, cursor, counter, nonce, service_token
+local FLOOR_PATHS = {
+   floor = "/payments",
+   floor_outbox = "/payments/outbox",
+   floor_outbox_no_notify = "/payments/outbox-no-notify",
+}
 local RETURN_URL = "http://127.0.0.1:3000/return"
 local CANCEL_URL = "http://127.0.0.1:3000/cancel"
 
@@ -78,7 +84,7 @@ function request()
          ["Content-Type"] = "application/json",
          ["Idempotency-Key"] = idempotency_key(),
       }, body)
-   elseif mode == "create" or mode == "floor" then
+   elseif mode == "create" or FLOOR_PATHS[mode] then
       local body = string.format(
          '{"reservation_id":"%s","user_id":"%s","amount":%s,"currency":"%s","description":"bench reservation",'
             .. '"payer_email":"bench-user@bench.paygate.test","return_url":"%s","cancel_url":"%s",'
@@ -86,7 +92,7 @@ function request()
          row[1], row[2], row[3], row[4], RETURN_URL, CANCEL_URL, counter)
       local key = idempotency_key()
       local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}
-      local path = "/payments"
+      local path = FLOOR_PATHS[mode]
       if mode == "create" then
          headers["X-Service-Token"] = service_token
          path = "/api/payments"
