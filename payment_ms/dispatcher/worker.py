@@ -90,6 +90,9 @@ class Dispatcher:
         self._on_ready = on_ready
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
+        # Look for unfanned events only when told (NOTIFY), when the last batch was full, or on a timeout:
+        # the loop also runs after every batch of results, and that must not cost a fan-out query.
+        self._events_waiting = True
         self._listening = asyncio.Event()
         self._stopping = False
         self._flush = asyncio.Event()
@@ -100,7 +103,6 @@ class Dispatcher:
         self._held: dict[UUID, int] = defaultdict(int)
         self._held_total = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._constrained = False
         self._gone: set[UUID] = set()  # partners that answered 410 while the gateway disables them
         self._pool: asyncpg.Pool | None = None
         self._directory: PartnerDirectory | None = None
@@ -184,7 +186,10 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()
             try:
-                more_events = await self.fan_out_once()
+                more_events = False
+                if self._events_waiting:
+                    self._events_waiting = False
+                    more_events = self._events_waiting = await self.fan_out_once()
                 claimed, limit = await self.claim_once()
                 if more_events or (limit and claimed == limit):
                     continue
@@ -198,8 +203,10 @@ class Dispatcher:
                 delay = DB_RETRY_SECONDS
             if self._stopping:
                 break
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                self._events_waiting = True  # postponed fan-outs fall due without a notification
 
     async def fan_out_once(self) -> bool:
         """Turn a batch of new events into deliveries. True when there may be more right away."""
@@ -244,7 +251,6 @@ class Dispatcher:
         capacity = self.settings.max_in_flight - self._held_total
         limit = min(self.settings.batch_size, capacity)
         if limit <= 0 or self._stopping:
-            self._constrained = True
             return 0, 0
         saturated = self._saturated()
         allowances = {
@@ -285,7 +291,6 @@ class Dispatcher:
         metrics.IN_FLIGHT.set(self._held_total)
         for partner in touched:
             self._pump(partner)
-        self._constrained = bool(saturated) or len(rows) == limit
         return len(rows), limit
 
     # ------------------------------------------------------------------------------------ sending
@@ -432,18 +437,21 @@ class Dispatcher:
                 metrics.DELIVERIES.labels("canceled").inc()
                 cancels[outcome.reason].append(outcome.claimed.id)
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await repo.record_attempts(conn, self.worker_id, records)
-                for delay, ids in releases.items():
-                    await repo.release(conn, self.worker_id, ids, delay)
-                for reason, ids in cancels.items():
-                    await repo.cancel(conn, self.worker_id, ids, reason)
+            async with self._pool.acquire() as conn:
+                if not releases and not cancels:  # the common case: one statement, no BEGIN/COMMIT
+                    await repo.record_attempts(conn, self.worker_id, records)
+                else:
+                    async with conn.transaction():
+                        await repo.record_attempts(conn, self.worker_id, records)
+                        for delay, ids in releases.items():
+                            await repo.release(conn, self.worker_id, ids, delay)
+                        for reason, ids in cancels.items():
+                            await repo.cancel(conn, self.worker_id, ids, reason)
         except BaseException:
             self._outcomes[:0] = batch
             raise
-        # A freed slot or a newly scheduled retry may change when the loop should next look.
-        if self._constrained or releases or any(r[7] == "pending" for r in records):
-            self._wake.set()
+        # Slots were freed and retries may have been scheduled: the loop looks again.
+        self._wake.set()
 
     # --------------------------------------------------------------------------------- background
 
@@ -455,9 +463,9 @@ class Dispatcher:
             try:
                 conn = await asyncpg.connect(self._dsn)
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(NOTIFY_CHANNEL, lambda *_args: self._wake.set())
+                await conn.add_listener(NOTIFY_CHANNEL, self._notified)
                 self._listening.set()
-                self._wake.set()  # anything committed while we were not listening
+                self._notified()  # anything committed while we were not listening
                 await lost.wait()
                 logger.warning("LISTEN connection lost; reconnecting")
             except (asyncpg.PostgresError, OSError) as exc:
@@ -467,6 +475,10 @@ class Dispatcher:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
+
+    def _notified(self, *_args: object) -> None:
+        self._events_waiting = True
+        self._wake.set()
 
     async def _stats_loop(self) -> None:
         assert self._pool is not None
