@@ -22,6 +22,11 @@ from shared.webhooks import secret_key
 logger = logging.getLogger("paygate.dispatcher.partners")
 
 
+# The gateway lists itself under this id (contracts.md #4) at an operator-configured internal URL, so
+# the partner URL policy (https, public addresses) does not apply to it.
+GATEWAY_SUBSCRIBER_ID = UUID("00000000-0000-0000-0000-000000000001")
+
+
 class GatewayUnavailableError(Exception):
     """The gateway did not answer usefully: the caller keeps the work and tries again later."""
 

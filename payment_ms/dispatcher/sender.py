@@ -76,7 +76,7 @@ async def _read_excerpt(response: aiohttp.ClientResponse) -> str:
 
 async def send(
     session: aiohttp.ClientSession,
-    policy: UrlPolicy,
+    policy: UrlPolicy | None,
     claimed: Claimed,
     target: Target,
     client_timeout: aiohttp.ClientTimeout,
@@ -86,7 +86,8 @@ async def send(
     result = AttemptResult(claimed, target.url, started_at, 0)
     try:
         url = URL(target.url)
-        policy.check_url(url)
+        if policy is not None:
+            policy.check_url(url)
         headers = signed_headers(target, claimed.msg_id, claimed.body)
         async with session.post(
             url, data=claimed.body, headers=headers, allow_redirects=False, timeout=client_timeout

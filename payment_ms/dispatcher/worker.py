@@ -26,7 +26,12 @@ import asyncpg
 
 from payment_ms.dispatcher import metrics
 from payment_ms.dispatcher import repositories as repo
-from payment_ms.dispatcher.partners import GatewayUnavailableError, PartnerDirectory
+from payment_ms.dispatcher.partners import (
+    GATEWAY_SUBSCRIBER_ID,
+    GatewayUnavailableError,
+    PartnerDirectory,
+    Target,
+)
 from payment_ms.dispatcher.retries import parse_retry_after, retry_delay
 from payment_ms.dispatcher.sender import AttemptResult, Claimed, envelope, send
 from payment_ms.dispatcher.settings import DispatcherSettings
@@ -107,6 +112,7 @@ class Dispatcher:
         self._pool: asyncpg.Pool | None = None
         self._directory: PartnerDirectory | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._internal_session: aiohttp.ClientSession | None = None
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -119,7 +125,7 @@ class Dispatcher:
         async with contextlib.AsyncExitStack() as stack:
             self._pool = await asyncpg.create_pool(self._dsn, min_size=2, max_size=6)
             stack.push_async_callback(self._pool.close)
-            gateway_session = aiohttp.ClientSession()
+            gateway_session = self._internal_session = aiohttp.ClientSession()
             stack.push_async_callback(gateway_session.close)
             connector = aiohttp.TCPConnector(
                 limit=self.settings.max_in_flight, resolver=GuardedResolver(self._policy), ttl_dns_cache=10
@@ -331,7 +337,7 @@ class Dispatcher:
             elif target is None:
                 outcome = _Cancel(claimed, "the partner is disabled or no longer subscribed")
             else:
-                outcome = self._judge(await send(self._session, self._policy, claimed, target, self._timeout))
+                outcome = self._judge(await self._send(claimed, target))
         except GatewayUnavailableError as exc:
             logger.warning("partner list unavailable, delivery %s handed back: %s", claimed.id, exc)
             outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
@@ -342,6 +348,12 @@ class Dispatcher:
             self._active[claimed.partner_id] -= 1
         self._finish(outcome)
         self._pump(claimed.partner_id)
+
+    async def _send(self, claimed: Claimed, target: Target) -> AttemptResult:
+        assert self._session is not None and self._internal_session is not None
+        if target.id == GATEWAY_SUBSCRIBER_ID:  # operator-configured: no partner URL policy, no guard
+            return await send(self._internal_session, None, claimed, target, self._timeout)
+        return await send(self._session, self._policy, claimed, target, self._timeout)
 
     def _judge(self, result: AttemptResult) -> _Record:
         metrics.ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
