@@ -30,7 +30,7 @@ class MemoryTracker:
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, series in self.samples.items():
-            mid = series[len(series) // 2]
+            mid = series[(len(series) - 1) // 2]
             out[name] = {
                 "start_mb": round(series[0][1], 1),
                 "mid_mb": round(mid[1], 1),
