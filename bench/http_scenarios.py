@@ -5,6 +5,7 @@ measures against the largest table (conservative for its ratios)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import secrets
@@ -20,6 +21,7 @@ from bench.report import Report, Result, Target
 from bench.seed import BenchReservation, BenchUser
 from bench.stack import FRONTEND_ORIGIN, Stack
 from bench.wrk import WrkResult, run_wrk
+from shared.db import asyncpg_dsn
 
 WARMUP_ROWS = 4_000
 
@@ -53,6 +55,18 @@ def _probe(method: str, url: str, headers: dict[str, str], body: dict[str, objec
         raise RuntimeError(f"probe {method} {url} answered {response.status_code}: {response.text[:500]}")
 
 
+async def _count(url: str, sql: str) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+def count_payments(stack: Stack) -> int:
+    return asyncio.run(_count(stack.database_url, "SELECT count(*) FROM payments"))
+
+
 def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
 
@@ -76,6 +90,8 @@ def _measure(
     }
     if warmup is not None and config.warmup_s > 0:
         run_wrk(wrk, url, mode, warmup, duration_s=config.warmup_s, nonce=secrets.token_hex(4), **common)  # type: ignore[arg-type]
+    creates = not mode.startswith("read")
+    rows_before = count_payments(stack) if creates else 0
     with profiling(name, stack.pids()) as profiles:
         before = stack.cpu_seconds()
         measured: WrkResult = run_wrk(
@@ -89,6 +105,13 @@ def _measure(
         )
         cpu = _cpu_delta(before, stack.cpu_seconds())
     cpu["wrk"] = round(measured.cpu_seconds, 3)
+    rows: dict[str, int] = {}
+    if creates:
+        # Every 2xx answer must be a row (a few more may land for requests in flight when wrk stopped).
+        rows = {
+            "created": count_payments(stack) - rows_before,
+            "answered_2xx": measured.requests - measured.non_2xx - measured.socket_errors,
+        }
     per_request = {k: round(v * 1000 / max(1, measured.requests), 3) for k, v in cpu.items()}
     machine_seconds = measured.seconds * (os.cpu_count() or 1)
     result = Result(
@@ -105,6 +128,7 @@ def _measure(
             "cpu_seconds": cpu,
             "cpu_ms_per_request": per_request,
             # the share of the whole machine the load generator used during the measurement
+            "payment_rows": rows,
             "generator_cpu_share": round(measured.cpu_seconds / max(machine_seconds, 1e-9), 3),
         },
     )
@@ -226,6 +250,12 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
         Target("p99 ms at 64 connections", gateway.p99_ms, "<=", 100),
     ]
     report.relate("checkout.direct", "checkout.floor")
+    for result in report.results:
+        rows = result.details.get("payment_rows") or {}
+        if rows and not rows["answered_2xx"] <= rows["created"] <= rows["answered_2xx"] + config.connections:
+            report.notes.append(
+                f"{result.name}: {rows['answered_2xx']} 2xx answers but {rows['created']} rows"
+            )
     outbox_floor = report.get("checkout.floor_outbox")
     if outbox_floor is not None and outbox_floor.throughput:
         for result in (direct, gateway):
