@@ -9,20 +9,30 @@ Two diagnostic routes add what the outbox contract requires, one piece at a time
 asyncpg: ``/payments/outbox-no-notify`` writes the payment and its event row in one transaction;
 ``/payments/outbox`` also runs ``pg_notify`` in it (PostgreSQL serialises the commits of all
 transactions that NOTIFY, WAL flush included), so the bench can show what each piece costs.
+``/payments/contract`` is everything payment_ms's create promises for the mock provider (the
+idempotency key with its stored response, the payment with its checkout session, the
+``payment.created`` event with the payment as data, the NOTIFY) in ONE statement: the response is
+built in Python first, so a concurrent duplicate waits on the key's row and then replays it. It is
+the floor of a design that keeps the whole contract, for comparison with ``checkout.direct``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import Litestar, post
+from litestar import Litestar, Response, post
 from litestar.datastructures import State
+from litestar.params import HeaderParameter, JSONBody
 
-from shared.contracts import PaymentCreate
+from shared.contracts import Payment, PaymentCreate
 from shared.db import asyncpg_dsn
 
 INSERT = """
@@ -82,17 +92,109 @@ async def _with_event(data: PaymentCreate, state: State, outbox: str) -> Created
 
 
 @post("/payments/outbox", operation_id="floorCreateWithOutbox", status_code=201)
-async def create_with_outbox(data: PaymentCreate, state: State) -> Created:
+async def create_with_outbox(data: JSONBody[PaymentCreate], state: State) -> Created:
     return await _with_event(data, state, OUTBOX_NOTIFY)
 
 
 @post("/payments/outbox-no-notify", operation_id="floorCreateWithOutboxNoNotify", status_code=201)
-async def create_with_outbox_no_notify(data: PaymentCreate, state: State) -> Created:
+async def create_with_outbox_no_notify(data: JSONBody[PaymentCreate], state: State) -> Created:
     return await _with_event(data, state, OUTBOX)
 
 
+CONTRACT = """
+WITH k AS (
+    INSERT INTO idempotency_keys
+        (scope, key, request_fingerprint, state, response_status, response_body, payment_id)
+    VALUES ($1, $2, $3, 'completed', 201, $4, $5)
+    ON CONFLICT DO NOTHING
+    RETURNING payment_id
+), p AS (
+    INSERT INTO payments
+        (id, reservation_id, user_id, amount, currency, provider, capture_method, description, payer_email,
+         payer_name, return_url, cancel_url, checkout_url, provider_session_id, provider_status, metadata,
+         created_at, updated_at)
+    SELECT payment_id, $6, $7, $8, $9, 'mock', $10, $11, $12, $13, $14, $15, $16, $17, 'open', $18::jsonb,
+           $19, $19
+    FROM k
+    RETURNING id
+), e AS (
+    INSERT INTO payment_events (payment_id, type, data) SELECT id, 'payment.created', $20::jsonb FROM p
+    RETURNING id
+)
+SELECT id, pg_notify('payment_events', id::text) FROM e
+"""
+REPLAY = "SELECT request_fingerprint, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2"
+
+
+@post("/payments/contract", operation_id="floorCreateContract", status_code=201)
+async def create_contract(
+    data: JSONBody[PaymentCreate],
+    state: State,
+    idempotency_key: Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)],
+) -> Response[bytes]:
+    payment_id, now = uuid.uuid4(), datetime.now(UTC)
+    checkout_url = f"http://127.0.0.1:8001/checkout/mock/{payment_id}"
+    payment = Payment(
+        id=payment_id,
+        reservation_id=data.reservation_id,
+        user_id=data.user_id,
+        amount=data.amount,
+        currency=data.currency,
+        status="pending",
+        provider="mock",
+        capture_method=data.capture_method,
+        captured_amount=0,
+        refunded_amount=0,
+        description=data.description,
+        checkout_url=checkout_url,
+        return_url=data.return_url,
+        cancel_url=data.cancel_url,
+        payer_email=data.payer_email,
+        payer_name=data.payer_name,
+        metadata=dict(data.metadata),
+        failure_reason=None,
+        confirmed_by=None,
+        confirmed_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+    body = msgspec.json.encode(payment)
+    scope = f"user:{data.user_id}"
+    fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+    async with state.pool.acquire() as conn:
+        created = await conn.fetchrow(
+            CONTRACT,
+            scope,
+            idempotency_key,
+            fingerprint,
+            body,
+            payment_id,
+            data.reservation_id,
+            data.user_id,
+            data.amount,
+            data.currency,
+            data.capture_method,
+            data.description,
+            data.payer_email,
+            data.payer_name,
+            data.return_url,
+            data.cancel_url,
+            checkout_url,
+            f"mock_cs_{payment_id.hex}",
+            msgspec.json.encode(data.metadata).decode(),
+            now,
+            body.decode(),
+        )
+        if created is None:  # the key exists: same request -> its stored answer
+            row = await conn.fetchrow(REPLAY, scope, idempotency_key)
+            if row is None or row["request_fingerprint"] != fingerprint:
+                return Response(b'{"title":"key reused"}', status_code=422, media_type="application/json")
+            body = bytes(row["response_body"])
+    return Response(body, status_code=201, media_type="application/json")
+
+
 @post("/payments", operation_id="floorCreatePayment", status_code=201)
-async def create_payment(data: PaymentCreate, state: State) -> Created:
+async def create_payment(data: JSONBody[PaymentCreate], state: State) -> Created:
     row = await state.pool.fetchrow(
         INSERT,
         data.reservation_id,
@@ -108,7 +210,7 @@ async def create_payment(data: PaymentCreate, state: State) -> Created:
 
 def create_app() -> Litestar:
     return Litestar(
-        route_handlers=[create_payment, create_with_outbox, create_with_outbox_no_notify],
+        route_handlers=[create_payment, create_with_outbox, create_with_outbox_no_notify, create_contract],
         lifespan=[_pool],
         debug=False,
     )

@@ -207,6 +207,7 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
         for mode, label in (
             ("floor_outbox_no_notify", "raw asyncpg: payment + event row in one transaction"),
             ("floor_outbox", "raw asyncpg: payment + event row + pg_notify in one transaction"),
+            ("floor_contract", "raw asyncpg, ONE statement: idempotency key + payment + event + notify"),
         ):
             diagnostic = _measure(
                 stack, wrk, f"checkout.{mode}", label, stack.url("floor"), mode, floor_file, None, short

@@ -6,7 +6,7 @@
 --   checkout      POST /payment-gateway/reservations/checkout   data: "<reservation_id> <jwt>"
 --   create        POST /api/payments (payment_ms, service token) data: "<reservation_id> <user_id> <amount> <currency>"
 --   floor         POST /payments (the raw-INSERT floor app)     data: as create
---   floor_outbox, floor_outbox_no_notify: the floor app's diagnostic routes (payment + event row)
+--   floor_outbox, floor_outbox_no_notify, floor_contract: the floor app's diagnostic routes
 --   read_gateway  GET /payment-gateway/{id}                      data: "<payment_id> <jwt>"
 --   read_direct   GET /api/payments/{id} (service token)         data: "<payment_id>"
 --
@@ -36,6 +36,7 @@ local FLOOR_PATHS = {
    floor = "/payments",
    floor_outbox = "/payments/outbox",
    floor_outbox_no_notify = "/payments/outbox-no-notify",
+   floor_contract = "/payments/contract",
 }
 local RETURN_URL = "http://127.0.0.1:3000/return"
 local CANCEL_URL = "http://127.0.0.1:3000/cancel"

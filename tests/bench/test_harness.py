@@ -109,3 +109,47 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile(values, 100) == 100.0
     assert percentile([], 99) == 0.0
+
+
+async def test_floor_contract_route_keeps_the_idempotency_contract(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The diagnostic floor is only a fair comparison if it does the same work: one payment, one
+    event, the same answer for the same key, 422 for the same key with another body."""
+    from litestar.testing import AsyncTestClient
+    from sqlalchemy import text
+
+    from bench.floor_app import create_app
+    from shared.db import create_engine
+
+    monkeypatch.setenv("BENCH_FLOOR_DATABASE_URL", database_url)
+    body = {
+        "reservation_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "amount": 4200,
+        "currency": "EUR",
+        "return_url": "http://127.0.0.1:3000/return",
+    }
+    headers = {"Idempotency-Key": "contract-key-1"}
+    async with AsyncTestClient(app=create_app()) as client:
+        first = await client.post("/payments/contract", json=body, headers=headers)
+        again = await client.post("/payments/contract", json=body, headers=headers)
+        other = await client.post("/payments/contract", json={**body, "amount": 1}, headers=headers)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.content == first.content
+    assert other.status_code == 422
+    payment_id = first.json()["id"]
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            payments = (await conn.execute(text("SELECT count(*) FROM payments"))).scalar_one()
+            events = (
+                await conn.execute(
+                    text("SELECT type, data->>'id' FROM payment_events WHERE payment_id = :id"),
+                    {"id": payment_id},
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert payments == 1
+    assert events == [("payment.created", payment_id)]
