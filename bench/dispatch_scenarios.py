@@ -339,6 +339,15 @@ class DispatchBench:
         )
         await self.quiesce()
 
+    async def warm_up(self, events: int) -> None:
+        """One unmeasured batch to the first partner: connections, prepared statements and caches of a
+        fresh dispatcher are warm before the first measured scenario (as wrk warms the services)."""
+        partner = self.partners["fast-1"]
+        outcomes, _complete, _ = await self._run_batch("warm-up", [partner], [partner], events)
+        _log(f"dispatcher warm-up: {outcomes[partner.name].delivered} deliveries")
+        self.last_profile = {}
+        await self.quiesce()
+
     def raw_baseline(self, count: int, concurrency: int) -> None:
         self.client.post(f"{self.base}/reset")
         command = [

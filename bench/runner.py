@@ -62,6 +62,7 @@ async def run_dispatch(
         _log("starting the dispatcher")
         stack.start_dispatcher(PARTNER_CACHE_TTL)
         memory.sample("dispatcher started", {"dispatcher": stack.pids()["dispatcher"]})
+        await bench.warm_up(min(2_000, max(100, config.events // 10)))
         if "dispatch" in config.scenarios:
             bench.raw_baseline(config.events, config.raw_concurrency)
             await bench.throughput(config.events, 1)
