@@ -311,6 +311,7 @@ class DispatchBench:
                 "expected": expected,
                 "seconds": seconds,
                 "cpu_seconds": cpu,
+                "cpu_ms_per_request": {k: round(v * 1000 / max(1, delivered), 3) for k, v in cpu.items()},
                 "latency_note": "commit of the batch -> first arrival at the receiver, per delivery",
                 "deliveries_by_state": self.last_deliveries,
             },
@@ -375,7 +376,13 @@ class DispatchBench:
             p99_ms=raw["p99_ms"],
             count=raw["sent"],
             errors=raw["errors"] + max(0, raw["sent"] - received),
-            details={**raw, "received": received},
+            details={
+                **raw,
+                "received": received,
+                "cpu_ms_per_request": {
+                    "raw-sender": round(raw["cpu_seconds"] * 1000 / max(1, raw["sent"]), 3)
+                },
+            },
             is_baseline=True,
         )
         self.report.add(result)

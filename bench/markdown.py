@@ -10,6 +10,9 @@ from typing import Any
 from bench.config import RESULTS_DIR
 
 
+SERVICES = ("gateway", "payment-ms", "floor", "dispatcher", "raw-sender", "postgres")
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -32,11 +35,7 @@ def render(data: dict[str, Any]) -> str:
     for r in data["results"]:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x ({r['baseline']})"
         cpu = r["details"].get("cpu_ms_per_request") or {}
-        cpu_cell = ", ".join(
-            f"{k} {v:.2f}"
-            for k, v in cpu.items()
-            if v and k in ("gateway", "payment-ms", "floor", "postgres")
-        )
+        cpu_cell = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if v and k in SERVICES)
         name = f"_{r['name']}_" if r["is_baseline"] else f"**{r['name']}**"
         lines.append(
             f"| {name} | {r['title']} | {_num(r['throughput'])} | {_num(r['p50_ms'])} | {_num(r['p99_ms'])} "
