@@ -367,6 +367,7 @@ class DispatchBench:
             raise RuntimeError(f"raw sender failed: {out.stderr[-2000:]}")
         raw = msgspec.json.decode(out.stdout.strip().splitlines()[-1])
         received = _receiver_counts(self.client, self.base).get("raw", 0)
+        per_sent = round(raw["cpu_seconds"] * 1000 / max(1, raw["sent"]), 3)
         result = Result(
             name="dispatch.raw_baseline",
             title=f"raw signed aiohttp POSTs, one asyncio process, {concurrency} in flight",

@@ -9,7 +9,6 @@ from typing import Any
 
 from bench.config import RESULTS_DIR
 
-
 SERVICES = ("gateway", "payment-ms", "floor", "dispatcher", "raw-sender", "postgres")
 
 
