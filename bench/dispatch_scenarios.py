@@ -380,9 +380,7 @@ class DispatchBench:
             details={
                 **raw,
                 "received": received,
-                "cpu_ms_per_request": {
-                    "raw-sender": round(raw["cpu_seconds"] * 1000 / max(1, raw["sent"]), 3)
-                },
+                "cpu_ms_per_request": {"raw-sender": per_sent},
             },
             is_baseline=True,
         )
