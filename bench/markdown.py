@@ -34,7 +34,7 @@ def render(data: dict[str, Any]) -> str:
     for r in data["results"]:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x ({r['baseline']})"
         cpu = r["details"].get("cpu_ms_per_request") or {}
-        cpu_cell = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if v and k in SERVICES)
+        cpu_cell = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if v >= 0.005 and k in SERVICES)
         name = f"_{r['name']}_" if r["is_baseline"] else f"**{r['name']}**"
         lines.append(
             f"| {name} | {r['title']} | {_num(r['throughput'])} | {_num(r['p50_ms'])} | {_num(r['p99_ms'])} "
