@@ -125,6 +125,8 @@ def print_profile(scenario: str, profiles: dict[str, Any], top: int = 8) -> None
         if not isinstance(summary, dict) or "own_time" not in summary:
             print(f"[bench] profile {scenario}/{name}: {summary}", flush=True)
             continue
+        if not summary["samples"]:  # idle during this scenario
+            continue
         packages = ", ".join(
             f"{row['frame']} {row['share']:.0%}" for row in summary["own_time_by_package"][:top]
         )
