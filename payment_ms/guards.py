@@ -10,7 +10,7 @@ from shared.security import SERVICE_TOKEN_HEADER, tokens_match
 from shared.settings import get_paygate_settings
 
 
-def require_service_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def require_service_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     expected = get_paygate_settings().service_token.get_secret_value()
     if not tokens_match(connection.headers.get(SERVICE_TOKEN_HEADER), expected):
         raise AuthenticationError("a valid X-Service-Token header is required")

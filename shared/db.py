@@ -18,14 +18,16 @@ def asyncpg_dsn(url: str) -> str:
     return normalize_database_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, echo: bool = False
-) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0, echo: bool = False) -> AsyncEngine:
+    """No pre-ping: it cost a round trip on every checkout (1-6 % of the services' CPU in the bench's
+    profiles). A connection that died is invalidated by the error it raises, and ``pool_recycle``
+    retires idle ones before a proxy or firewall would cut them."""
     return create_async_engine(
         normalize_database_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=1800,
         echo=echo,
     )
 

@@ -20,8 +20,12 @@ class PaygateSettings(BaseSettings):
         default="",
         description="postgresql+asyncpg://… URL. Empty in dev: the dev runner starts an embedded PostgreSQL.",
     )
-    database_pool_size: int = 10
-    database_max_overflow: int = 10
+    database_pool_size: int = Field(
+        default=20, description="Connections each process keeps; about the requests it serves at once."
+    )
+    database_max_overflow: int = Field(
+        default=0, description="Extra short-lived connections past the pool (opening them costs CPU)."
+    )
     service_token: SecretStr = Field(
         default=SecretStr("dev-service-token-change-me"),
         description="Shared secret between gateway and payment_ms (header X-Service-Token).",

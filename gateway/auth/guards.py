@@ -45,16 +45,16 @@ def authenticate_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUse
     return user
 
 
-def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     authenticate_user(connection)
 
 
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not authenticate_user(connection).is_admin:
         raise PermissionDeniedException("Administrators only.")
 
 
-def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     presented = connection.headers.get(SERVICE_TOKEN_HEADER)
     expected = get_paygate_settings().service_token.get_secret_value()
     if not tokens_match(presented, expected):
