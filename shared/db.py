@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -34,3 +38,23 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0, echo:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection under a pooled one, for the hot paths that need ONE statement.
+
+    A single statement is atomic without BEGIN/COMMIT, so this saves two round trips and SQLAlchemy's
+    per-statement work (measured on the checkout path: BENCHMARKS.md). The pool stays the engine's;
+    a connection that fails at the socket level is invalidated rather than handed out again.
+    SQLAlchemy's asyncpg dialect installs its JSON codecs: ``json``/``jsonb`` values go in and come
+    out as ``str``.
+    """
+    async with engine.connect() as conn:
+        pooled = await conn.get_raw_connection()
+        driver: asyncpg.Connection = pooled.driver_connection
+        try:
+            yield driver
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            await conn.invalidate()
+            raise

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import msgspec
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -94,12 +96,9 @@ async def claim(
         .mappings()
         .one_or_none()
     )
-    if row is None:  # released between our INSERT and SELECT: the caller may simply retry
-        raise ConflictError("a request with this Idempotency-Key just failed; retry", headers=_RETRY)
-    if row["request_fingerprint"] != request_fingerprint:
-        raise InvalidInputError("this Idempotency-Key was used for a different request")
-    if row["state"] == "completed":
-        return Replay(row["response_status"], bytes(row["response_body"]))
+    replay = answer_for_existing(row, request_fingerprint)
+    if replay is not None:
+        return replay
     taken = await conn.execute(
         update(idempotency_keys)
         .where(
@@ -113,11 +112,33 @@ async def claim(
     )
     took_over = taken.first()
     if took_over is None:
-        raise ConflictError("a request with this Idempotency-Key is still in progress", headers=_RETRY)
+        raise still_in_progress()
     return Claimed(payment_id=took_over.payment_id)
 
 
 _RETRY = {"Retry-After": "1"}
+KEY_ROW = (
+    "SELECT request_fingerprint, state, response_status, response_body FROM idempotency_keys"
+    " WHERE scope = $1 AND key = $2"
+)
+
+
+def still_in_progress() -> ConflictError:
+    return ConflictError("a request with this Idempotency-Key is still in progress", headers=_RETRY)
+
+
+def answer_for_existing(
+    row: Mapping[str, Any] | asyncpg.Record | None, request_fingerprint: str
+) -> Replay | None:
+    """What a request whose key already exists gets: the stored answer (completed), ``None`` (still in
+    flight: the caller decides), or an error (another request's key, or a key released meanwhile)."""
+    if row is None:  # released between our INSERT and SELECT: the caller may simply retry
+        raise ConflictError("a request with this Idempotency-Key just failed; retry", headers=_RETRY)
+    if row["request_fingerprint"] != request_fingerprint:
+        raise InvalidInputError("this Idempotency-Key was used for a different request")
+    if row["state"] == "completed":
+        return Replay(row["response_status"], bytes(row["response_body"]))
+    return None
 
 
 async def attach_payment(conn: AsyncConnection, *, scope: str, key: str, payment_id: uuid.UUID) -> None:

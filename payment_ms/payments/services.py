@@ -43,7 +43,9 @@ from shared.contracts import (
     PaymentStatus,
     RefundCreate,
 )
+from shared.db import raw_connection
 from shared.money import is_known_currency
+from shared.observability import current_request_id
 from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 
 _encode = msgspec.json.Encoder().encode
@@ -140,6 +142,66 @@ async def _finish_create(
     return 201, body
 
 
+async def _create_local(
+    engine: AsyncEngine,
+    provider: Provider,
+    data: PaymentCreate,
+    *,
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+) -> tuple[int, bytes]:
+    """Mock and cash: the session is made first (no network), then key, payment, event and notify are
+    ONE statement; the answer is built here, stored with the key, and is the event's ``data``."""
+    payment_id = uuid.uuid4()
+    session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+    now = datetime.now(UTC)
+    payment = Payment(
+        id=payment_id,
+        reservation_id=data.reservation_id,
+        user_id=data.user_id,
+        amount=data.amount,
+        currency=data.currency,
+        status="pending",
+        provider=provider.name,  # type: ignore[arg-type]
+        capture_method=data.capture_method,
+        captured_amount=0,
+        refunded_amount=0,
+        description=data.description,
+        checkout_url=session.checkout_url,
+        return_url=data.return_url,
+        cancel_url=data.cancel_url,
+        payer_email=data.payer_email,
+        payer_name=data.payer_name,
+        metadata=dict(data.metadata),
+        failure_reason=None,
+        confirmed_by=None,
+        confirmed_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+    body = encode_payment(payment)
+    async with raw_connection(engine) as conn:
+        created = await repo.insert_created_payment(
+            conn,
+            payment,
+            session,
+            scope=scope,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            body=body,
+            request_id=current_request_id(),
+        )
+        if created:
+            TRANSITIONS.labels("payment.created").inc()
+            return 201, body
+        existing = await conn.fetchrow(idempotency.KEY_ROW, scope, key)
+    replay = idempotency.answer_for_existing(existing, request_fingerprint)
+    if replay is None:
+        raise idempotency.still_in_progress()
+    return replay.status, replay.body
+
+
 async def create_payment(
     engine: AsyncEngine, data: PaymentCreate, *, idempotency_key: str, request_fingerprint: str
 ) -> tuple[int, bytes]:
@@ -161,16 +223,9 @@ async def create_payment(
         lease_seconds=settings.idempotency_lease_seconds,
     )
     if not provider.remote:
-        async with engine.begin() as conn:
-            claimed = await claim(conn)
-            if isinstance(claimed, idempotency.Replay):
-                return claimed.status, claimed.body
-            payment_id = uuid.uuid4()
-            session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
-            row = await repo.insert_payment(
-                conn, {**_new_row(payment_id, data, provider.name), **_session_fields(session)}
-            )
-            return await _finish_create(conn, row, scope=scope, key=key)
+        return await _create_local(
+            engine, provider, data, scope=scope, key=key, request_fingerprint=request_fingerprint
+        )
 
     async with engine.begin() as conn:
         claimed = await claim(conn)
