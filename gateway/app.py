@@ -11,7 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
-from gateway.dependencies import provide_db_session, provide_gateway_settings
+from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers import (
@@ -55,6 +55,7 @@ def create_app() -> Litestar:
         lifespan=[payment_ms_lifespan()],
         dependencies={
             "db_session": Provide(provide_db_session),
+            "db_engine": Provide(provide_db_engine, sync_to_thread=False),
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
         },
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.settings import GatewaySettings, get_gateway_settings
 from shared.problems import BadRequestError
@@ -20,6 +20,12 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request; handlers open their own explicit transaction on it."""
     async with state.session_factory() as session:
         yield session
+
+
+def provide_db_engine(state: State) -> AsyncEngine:
+    """The engine itself, for the hot paths that run single statements on its pooled connections."""
+    engine: AsyncEngine = state.db_engine
+    return engine
 
 
 def provide_gateway_settings() -> GatewaySettings:

@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
@@ -68,12 +68,12 @@ class PaymentGatewayController(Controller):
         data: CheckoutRequest,
         idempotency_key: RequiredKey,
         current_user: AuthUser,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         gateway_settings: GatewaySettings,
     ) -> CheckoutResponse:
         return await services.checkout(
-            db_session,
+            db_engine,
             payment_ms,
             gateway_settings,
             user=current_user,
@@ -87,14 +87,11 @@ class PaymentGatewayController(Controller):
         self,
         payment_id: PaymentId,
         current_user: AuthUser,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
     ) -> Response[bytes]:
-        return relay(
-            await services.follow(
-                db_session, await services.owned_payment(payment_ms, current_user, payment_id)
-            )
-        )
+        owned = await services.owned_payment(payment_ms, current_user, payment_id)
+        return relay(await services.follow(db_engine, owned.answer, owned.payment))
 
     @post(
         "/{payment_id:uuid}/verify",
@@ -106,13 +103,13 @@ class PaymentGatewayController(Controller):
         self,
         payment_id: PaymentId,
         current_user: AuthUser,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         await services.owned_payment(payment_ms, current_user, payment_id)
         answer = await services.payment_command(
-            db_session, payment_ms, payment_id, "verify", idempotency_key=idempotency_key, retry=True
+            db_engine, payment_ms, payment_id, "verify", idempotency_key=idempotency_key, retry=True
         )
         return relay(answer)
 
@@ -126,13 +123,13 @@ class PaymentGatewayController(Controller):
         self,
         payment_id: PaymentId,
         current_user: AuthUser,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         await services.owned_payment(payment_ms, current_user, payment_id)
         answer = await services.payment_command(
-            db_session, payment_ms, payment_id, "cancel", idempotency_key=idempotency_key
+            db_engine, payment_ms, payment_id, "cancel", idempotency_key=idempotency_key
         )
         return relay(answer)
 
@@ -218,10 +215,10 @@ class AdminPaymentsController(Controller):
 
     @get("/{payment_id:uuid}", operation_id="adminGetPayment", summary="Any payment")
     async def get_(
-        self, payment_id: PaymentId, db_session: AsyncSession, payment_ms: PaymentMsClient
+        self, payment_id: PaymentId, db_engine: AsyncEngine, payment_ms: PaymentMsClient
     ) -> Response[bytes]:
         answer = await payment_ms.request("GET", f"/api/payments/{payment_id}")
-        return relay(await services.follow(db_session, services.ensure_ok(answer)))
+        return relay(await services.follow(db_engine, services.ensure_ok(answer)))
 
     @post(
         "/{payment_id:uuid}/refunds",
@@ -234,14 +231,14 @@ class AdminPaymentsController(Controller):
         request: Request[Any, Any, Any],
         payment_id: PaymentId,
         data: RefundCreate,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         body = await strictly(request, data)
         return relay(
             await services.payment_command(
-                db_session, payment_ms, payment_id, "refunds", body=body, idempotency_key=idempotency_key
+                db_engine, payment_ms, payment_id, "refunds", body=body, idempotency_key=idempotency_key
             )
         )
 
@@ -254,13 +251,13 @@ class AdminPaymentsController(Controller):
     async def capture(
         self,
         payment_id: PaymentId,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         return relay(
             await services.payment_command(
-                db_session, payment_ms, payment_id, "capture", idempotency_key=idempotency_key
+                db_engine, payment_ms, payment_id, "capture", idempotency_key=idempotency_key
             )
         )
 
@@ -274,14 +271,14 @@ class AdminPaymentsController(Controller):
         self,
         payment_id: PaymentId,
         current_user: AuthUser,
-        db_session: AsyncSession,
+        db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         body = {"confirmed_by": current_user.email or str(current_user.id)}
         return relay(
             await services.payment_command(
-                db_session, payment_ms, payment_id, "confirm-cash", body=body, idempotency_key=idempotency_key
+                db_engine, payment_ms, payment_id, "confirm-cash", body=body, idempotency_key=idempotency_key
             )
         )
 

@@ -1,8 +1,11 @@
 """Forwarding payment calls to payment_ms with the gateway's checks around them.
 
-- Checkout takes the amount from the reservation, checks ownership and payability, and holds the
-  reservation's row lock (``FOR UPDATE NOWAIT``) while payment_ms creates the payment: a concurrent
-  checkout of the same reservation gets 409 at once instead of creating a second live payment.
+- Checkout takes the amount from the reservation, checks ownership and payability, and claims the
+  reservation (``pending``) in one statement before payment_ms creates the payment, then points it at
+  the payment in a second one: no row lock or connection is held across the HTTP call, and a
+  concurrent checkout of the same reservation gets 409 at once instead of creating a second live
+  payment. A failed create releases the claim; a gateway that dies mid-checkout leaves a claim that
+  expires after twice ``GATEWAY_PAYMENT_MS_TIMEOUT``.
 - The key sent to payment_ms is the client's ``Idempotency-Key`` for a reservation's first payment,
   and ``sha256(key:previous payment)`` after that, so a key that once paid for a payment which later
   failed can never replay that dead payment onto the reservation. A same-key retry of a checkout that
@@ -16,24 +19,29 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import NamedTuple
 
+import asyncpg
 import msgspec
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.tokens import AuthUser
 from gateway.payments.client import BadGatewayError, PaymentMsClient, UpstreamResponse, logger
 from gateway.payments.redirects import check_redirect_url
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from gateway.reservations import repositories as reservations
-from gateway.reservations.services import apply_payment, follow_payment
+from gateway.reservations.services import (
+    LIVE_PAYMENT_STATUSES,
+    RESERVATION_STATUS_FOR_PAYMENT,
+    apply_payment,
+)
 from gateway.settings import GatewaySettings
 from shared.contracts import Payment, PaymentCreate
+from shared.db import raw_connection
 from shared.problems import ConflictError, NotFoundError
 
 NO_SUCH_PAYMENT = "No such payment."
 CHECKOUT_KEY_METADATA = "checkout_key"
-_LOCK_NOT_AVAILABLE = "55P03"
 
 
 class PassThrough(Exception):
@@ -72,6 +80,11 @@ def upstream_key(idempotency_key: str, previous_payment_id: uuid.UUID | None) ->
     return hashlib.sha256(f"{idempotency_key}:{previous_payment_id}".encode()).hexdigest()
 
 
+class OwnedPayment(NamedTuple):
+    answer: UpstreamResponse
+    payment: Payment
+
+
 def _response(payment: Payment) -> CheckoutResponse:
     return CheckoutResponse(
         payment_id=payment.id,
@@ -81,12 +94,8 @@ def _response(payment: Payment) -> CheckoutResponse:
     )
 
 
-def _is_lock_not_available(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
-
-
 async def checkout(
-    session: AsyncSession,
+    engine: AsyncEngine,
     client: PaymentMsClient,
     settings: GatewaySettings,
     *,
@@ -99,89 +108,124 @@ async def checkout(
         check_redirect_url(
             field, url, allowed_origins=settings.allowed_redirect_origins, allow_dev_hosts=allow_dev_redirects
         )
-    try:
-        async with session.begin():
-            return await _checkout_locked(
-                session, client, user=user, data=data, idempotency_key=idempotency_key
-            )
-    except DBAPIError as exc:
-        if not _is_lock_not_available(exc):
-            raise
-        raise ConflictError(
-            "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
-        ) from None
-
-
-async def _checkout_locked(
-    session: AsyncSession,
-    client: PaymentMsClient,
-    *,
-    user: AuthUser,
-    data: CheckoutRequest,
-    idempotency_key: str,
-) -> CheckoutResponse:
-    reservation = await reservations.get(
-        session, data.reservation_id, owner_id=user.id, for_update=True, nowait=True
-    )
-    if reservation is None:
-        raise NotFoundError("No such reservation.")
     fingerprint = key_fingerprint(idempotency_key)
-    if reservation.payment_id is not None:
-        current = ensure_ok(await client.request("GET", f"/api/payments/{reservation.payment_id}"))
-        payment = decode_payment(current)
-        follow_payment(reservation, payment.id, payment.status)
-        if payment.metadata.get(CHECKOUT_KEY_METADATA) == fingerprint:
-            return _response(payment)  # the same checkout retried: its payment, as it is now
-    if reservation.status != "payable":
-        raise ConflictError(
-            "This reservation is not payable.",
-            extra={"reservation_status": reservation.status, "payment_id": str(reservation.payment_id)},
+    claimed = await _claim(engine, client, settings, user=user, data=data, fingerprint=fingerprint)
+    if isinstance(claimed, CheckoutResponse):
+        return claimed
+    previous = claimed["payment_id"]
+    try:
+        if previous is not None:
+            payment = await _current_payment(engine, client, previous)
+            if payment.metadata.get(CHECKOUT_KEY_METADATA) == fingerprint:
+                await _release(engine, data.reservation_id, previous)
+                return _response(payment)  # this key's payment, which is over: never a second one
+        create = PaymentCreate(
+            reservation_id=data.reservation_id,
+            user_id=user.id,
+            amount=claimed["amount"],
+            currency=claimed["currency"],
+            description=claimed["description"],
+            payer_email=user.email,
+            return_url=data.return_url,
+            cancel_url=data.cancel_url,
+            metadata={CHECKOUT_KEY_METADATA: fingerprint},
         )
-    create = PaymentCreate(
-        reservation_id=reservation.id,
-        user_id=user.id,
-        amount=reservation.amount,
-        currency=reservation.currency,
-        description=reservation.description,
-        payer_email=user.email,
-        return_url=data.return_url,
-        cancel_url=data.cancel_url,
-        metadata={CHECKOUT_KEY_METADATA: fingerprint},
-    )
-    answer = ensure_ok(
-        await client.request(
-            "POST",
-            "/api/payments",
-            json=create,
-            idempotency_key=upstream_key(idempotency_key, reservation.payment_id),
+        answer = ensure_ok(
+            await client.request(
+                "POST", "/api/payments", json=create, idempotency_key=upstream_key(idempotency_key, previous)
+            )
         )
-    )
-    payment = decode_payment(answer)
-    reservation.payment_id = payment.id
-    reservation.payment_status = None
-    follow_payment(reservation, payment.id, payment.status)
+        payment = decode_payment(answer)
+    except BaseException:
+        await _release(engine, data.reservation_id, previous)
+        raise
+    async with raw_connection(engine) as conn:
+        recorded = await reservations.record_checkout(
+            conn,
+            data.reservation_id,
+            previous_payment_id=previous,
+            payment_id=payment.id,
+            payment_status=payment.status,
+            status=RESERVATION_STATUS_FOR_PAYMENT[payment.status],
+        )
+    if not recorded:  # the claim ran out (stale_after) and another checkout took the reservation over
+        raise ConflictError("The checkout took too long; retry.", headers={"Retry-After": "1"})
     return _response(payment)
 
 
-async def owned_payment(client: PaymentMsClient, user: AuthUser, payment_id: uuid.UUID) -> UpstreamResponse:
+async def _claim(
+    engine: AsyncEngine,
+    client: PaymentMsClient,
+    settings: GatewaySettings,
+    *,
+    user: AuthUser,
+    data: CheckoutRequest,
+    fingerprint: str,
+) -> asyncpg.Record | CheckoutResponse:
+    """Claim the reservation for this checkout, or say why not (404, 409), or answer the payment this
+    key already made. A reservation that looks taken is checked against payment_ms once: its payment
+    may have ended without the gateway hearing of it yet."""
+    stale_after = 2 * settings.payment_ms_timeout
+    for _ in range(2):
+        async with raw_connection(engine) as conn:
+            claimed = await reservations.claim_for_checkout(
+                conn, data.reservation_id, user.id, stale_after_seconds=stale_after
+            )
+            if claimed is not None:
+                return claimed
+            state = await reservations.owned_state(conn, data.reservation_id, user.id)
+        if state is None:
+            raise NotFoundError("No such reservation.")
+        if reservations.is_checkout_claim(state["status"], state["payment_status"]):
+            raise ConflictError(
+                "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
+            )
+        if state["payment_id"] is not None:
+            payment = await _current_payment(engine, client, state["payment_id"])
+            if payment.metadata.get(CHECKOUT_KEY_METADATA) == fingerprint:
+                return _response(payment)  # the same checkout retried: its payment, as it is now
+            if payment.status not in LIVE_PAYMENT_STATUSES and state["status"] == "pending":
+                continue  # its payment is over: the reservation is payable again
+        raise ConflictError(
+            "This reservation is not payable.",
+            extra={"reservation_status": state["status"], "payment_id": str(state["payment_id"])},
+        )
+    raise ConflictError(
+        "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
+    )
+
+
+async def _current_payment(engine: AsyncEngine, client: PaymentMsClient, payment_id: uuid.UUID) -> Payment:
+    payment = decode_payment(ensure_ok(await client.request("GET", f"/api/payments/{payment_id}")))
+    await apply_payment(engine, payment)
+    return payment
+
+
+async def _release(engine: AsyncEngine, reservation_id: uuid.UUID, previous: uuid.UUID | None) -> None:
+    async with raw_connection(engine) as conn:
+        await reservations.release_checkout(conn, reservation_id, previous_payment_id=previous)
+
+
+async def owned_payment(client: PaymentMsClient, user: AuthUser, payment_id: uuid.UUID) -> OwnedPayment:
     answer = await client.request("GET", f"/api/payments/{payment_id}")
     if answer.status == 404:
         raise NotFoundError(NO_SUCH_PAYMENT)
     payment = decode_payment(ensure_ok(answer))
     if payment.user_id != user.id:
         raise NotFoundError(NO_SUCH_PAYMENT)
-    return answer
+    return OwnedPayment(answer, payment)
 
 
-async def follow(session: AsyncSession, answer: UpstreamResponse) -> UpstreamResponse:
+async def follow(
+    engine: AsyncEngine, answer: UpstreamResponse, payment: Payment | None = None
+) -> UpstreamResponse:
     """Let the reservation learn what payment_ms just said about its payment."""
-    async with session.begin():
-        await apply_payment(session, decode_payment(answer))
+    await apply_payment(engine, payment or decode_payment(answer))
     return answer
 
 
 async def payment_command(
-    session: AsyncSession,
+    engine: AsyncEngine,
     client: PaymentMsClient,
     payment_id: uuid.UUID,
     action: str,
@@ -199,4 +243,4 @@ async def payment_command(
     )
     if answer.status == 404:
         raise NotFoundError(NO_SUCH_PAYMENT)
-    return await follow(session, ensure_ok(answer))
+    return await follow(engine, ensure_ok(answer))

@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
@@ -140,7 +140,7 @@ class PaymentEventsController(Controller):
     tags = ["internal"]
 
     @post("/", operation_id="receivePaymentEvent", summary="A signed payment event", status_code=HTTP_200_OK)
-    async def receive(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, bool]:
+    async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
         body = await request.body()
         secret = derived_secret(
             get_paygate_settings().service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
@@ -156,6 +156,4 @@ class PaymentEventsController(Controller):
             raise BadRequestError(f"Not a payment event: {exc}") from None
         except msgspec.DecodeError:
             raise BadRequestError("Malformed JSON.") from None
-        async with db_session.begin():
-            applied = await services.apply_payment(db_session, envelope.data)
-        return {"applied": applied}
+        return {"applied": await services.apply_payment(db_engine, envelope.data)}

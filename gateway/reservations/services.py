@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.reservations import repositories
 from shared.contracts import Payment
+from shared.db import raw_connection
 from shared.models import Reservation, User
 from shared.money import is_known_currency
 from shared.problems import InvalidInputError, NotFoundError
@@ -77,24 +78,18 @@ async def list_reservations(
     return await repositories.list_(session, user_id=user_id, status=status, limit=limit, offset=offset)
 
 
-def follow_payment(reservation: Reservation, payment_id: uuid.UUID, payment_status: str) -> bool:
-    """Move ``reservation`` (locked by the caller) to what its payment says; True when it changed."""
-    if reservation.payment_id != payment_id or payment_status not in PAYMENT_PROGRESS:
+async def apply_payment(engine: AsyncEngine, payment: Payment) -> bool:
+    """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one
+    (and only forward: the same news again, or older news arriving late, changes nothing)."""
+    if payment.status not in PAYMENT_PROGRESS:
         return False
-    current = reservation.payment_status
-    if current in PAYMENT_PROGRESS and PAYMENT_PROGRESS[payment_status] <= PAYMENT_PROGRESS[current]:
-        return False  # the same news again, or older news arriving late
-    reservation.payment_status = payment_status
-    reservation.status = RESERVATION_STATUS_FOR_PAYMENT[payment_status]
-    return True
-
-
-async def apply_payment(session: AsyncSession, payment: Payment) -> bool:
-    """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one."""
-    reservation = await repositories.get(session, payment.reservation_id, for_update=True)
-    if reservation is None or reservation.user_id != payment.user_id:
-        return False
-    changed = follow_payment(reservation, payment.id, payment.status)
-    if changed:
-        await session.flush()
-    return changed
+    async with raw_connection(engine) as conn:
+        return await repositories.follow_payment(
+            conn,
+            PAYMENT_PROGRESS,
+            reservation_id=payment.reservation_id,
+            payment_id=payment.id,
+            user_id=payment.user_id,
+            payment_status=payment.status,
+            status=RESERVATION_STATUS_FOR_PAYMENT[payment.status],
+        )
