@@ -19,9 +19,9 @@ from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient, UpstreamResponse
-from gateway.payments.dependencies import provide_payment_ms
+from gateway.payments.dependencies import Payer, provide_payer, provide_payment_ms
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse, ReplaySince
-from gateway.settings import GatewaySettings
+from gateway.settings import get_gateway_settings
 from shared.contracts import RefundCreate
 from shared.health import database_is_reachable
 from shared.problems import ApplicationError, problem_response
@@ -49,7 +49,7 @@ class PaymentGatewayController(Controller):
     path = "/payment-gateway"
     tags = ["payments"]
     guards = [requires_user]
-    dependencies = {**CLIENT, "current_user": Provide(provide_current_user, sync_to_thread=False)}
+    dependencies = {"payer": Provide(provide_payer, sync_to_thread=False)}
     exception_handlers = PASS_THROUGH
     security = [{"BearerToken": []}]
 
@@ -67,16 +67,13 @@ class PaymentGatewayController(Controller):
         request: Request[Any, Any, Any],
         data: CheckoutRequest,
         idempotency_key: RequiredKey,
-        current_user: AuthUser,
-        db_engine: AsyncEngine,
-        payment_ms: PaymentMsClient,
-        gateway_settings: GatewaySettings,
+        payer: Payer,
     ) -> CheckoutResponse:
         return await services.checkout(
-            db_engine,
-            payment_ms,
-            gateway_settings,
-            user=current_user,
+            payer.engine,
+            payer.payment_ms,
+            get_gateway_settings(),
+            user=payer.user,
             data=await strictly(request, data),
             idempotency_key=idempotency_key,
             allow_dev_redirects=get_paygate_settings().is_dev,
@@ -86,12 +83,10 @@ class PaymentGatewayController(Controller):
     async def get_payment(
         self,
         payment_id: PaymentId,
-        current_user: AuthUser,
-        db_engine: AsyncEngine,
-        payment_ms: PaymentMsClient,
+        payer: Payer,
     ) -> Response[bytes]:
-        owned = await services.owned_payment(payment_ms, current_user, payment_id)
-        return relay(await services.follow(db_engine, owned.answer, owned.payment))
+        owned = await services.owned_payment(payer.payment_ms, payer.user, payment_id)
+        return relay(await services.follow(payer.engine, owned.answer, owned.payment))
 
     @post(
         "/{payment_id:uuid}/verify",
@@ -102,14 +97,12 @@ class PaymentGatewayController(Controller):
     async def verify(
         self,
         payment_id: PaymentId,
-        current_user: AuthUser,
-        db_engine: AsyncEngine,
-        payment_ms: PaymentMsClient,
+        payer: Payer,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
-        await services.owned_payment(payment_ms, current_user, payment_id)
+        await services.owned_payment(payer.payment_ms, payer.user, payment_id)
         answer = await services.payment_command(
-            db_engine, payment_ms, payment_id, "verify", idempotency_key=idempotency_key, retry=True
+            payer.engine, payer.payment_ms, payment_id, "verify", idempotency_key=idempotency_key, retry=True
         )
         return relay(answer)
 
@@ -122,14 +115,12 @@ class PaymentGatewayController(Controller):
     async def cancel(
         self,
         payment_id: PaymentId,
-        current_user: AuthUser,
-        db_engine: AsyncEngine,
-        payment_ms: PaymentMsClient,
+        payer: Payer,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
-        await services.owned_payment(payment_ms, current_user, payment_id)
+        await services.owned_payment(payer.payment_ms, payer.user, payment_id)
         answer = await services.payment_command(
-            db_engine, payment_ms, payment_id, "cancel", idempotency_key=idempotency_key
+            payer.engine, payer.payment_ms, payment_id, "cancel", idempotency_key=idempotency_key
         )
         return relay(answer)
 

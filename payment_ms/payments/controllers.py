@@ -60,12 +60,13 @@ class PaymentController(Controller):
     async def create_payment(
         self,
         request: Request,
-        engine: Engine,
         new_payment: NamedDependency[PaymentCreate],
         idempotency_key: RequiredKey,
     ) -> Response[bytes]:
+        # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
+        # per request, on the checkout hot path.
         status, body = await services.create_payment(
-            engine,
+            provide_engine(request.app.state),
             new_payment,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint("POST", request.url.path, new_payment),
