@@ -44,6 +44,9 @@ class BenchConfig:
     latency_seconds: float
     isolation_events: int
     raw_concurrency: int
+    # the dispatcher's DISPATCHER_REQUEST_TIMEOUT_SECONDS: short, so the hanging partner of the isolation
+    # scenario times out and is retried while the healthy one is measured (production default: 15 s)
+    dispatch_timeout_s: float
     # extra floor variants (payment + event row, with and without NOTIFY) that explain the gap
     diagnostics: bool
     # what runs
@@ -84,6 +87,7 @@ def load_config() -> BenchConfig:
         latency_seconds=_env_float("BENCH_LATENCY_SECONDS", 4.0 if quick else 20.0),
         isolation_events=_env_int("BENCH_ISOLATION_EVENTS", 2_000 if quick else 20_000),
         raw_concurrency=_env_int("BENCH_RAW_CONCURRENCY", 64),
+        dispatch_timeout_s=_env_float("BENCH_DISPATCH_TIMEOUT", 2.0),
         diagnostics=os.environ.get("BENCH_DIAGNOSTICS", "1").strip() not in {"0", "false", "no", "off"},
         scenarios=scenarios or list(ALL_SCENARIOS),
         pg_fast=_env_flag("BENCH_PG_FAST"),

@@ -256,6 +256,19 @@ class DispatchBench:
             await conn.close()
         return [dict(row) for row in rows]
 
+    async def attempts_with_error(self, partner: Any, error: str) -> int:
+        conn = await self._connect()
+        try:
+            found: int = await conn.fetchval(
+                "SELECT count(*) FROM delivery_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
+                "WHERE d.partner_id = $1 AND a.error = $2",
+                partner.id,
+                error,
+            )
+        finally:
+            await conn.close()
+        return found
+
     async def quiesce(self) -> None:
         """Nothing left over from earlier scenarios: every event fanned out, no pending delivery."""
         conn = await self._connect()
@@ -434,6 +447,7 @@ class DispatchBench:
         )
         cpu = _cpu_delta(before, self.stack.cpu_seconds())
         hung = int(self.client.get(f"{self.base}/counts").json()["hung"].get(hanging.name, 0))
+        timed_out = await self.attempts_with_error(hanging, "timeout")
         result = self._result(
             "isolation.healthy_beside_hanging",
             f"{events} events -> a healthy partner beside one that never answers",
@@ -442,6 +456,7 @@ class DispatchBench:
             cpu,
         )
         result.details["hanging_partner_requests_open"] = hung
+        result.details["hanging_partner_attempts_timed_out"] = timed_out
         result.details["compared_with"] = "dispatch.one_partner"
         self.report.add(result)
         ratio = self.report.relate(result.name, "dispatch.one_partner")
@@ -453,7 +468,8 @@ class DispatchBench:
         result.targets = [Target("healthy throughput ratio", ratio, ">=", 0.9)]
         _log(
             f"isolation: healthy {result.throughput:,.0f} deliveries/s (ratio {ratio or 0:.2f}), "
-            f"p99 {result.p99_ms:.0f} ms; hanging partner holds {hung} open requests"
+            f"p99 {result.p99_ms:.0f} ms; hanging partner holds {hung} open requests, "
+            f"{timed_out} of its attempts timed out"
         )
         conn = await self._connect()
         try:

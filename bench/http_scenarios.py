@@ -10,6 +10,7 @@ import os
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,22 @@ def _measure(
     return result
 
 
-def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None:
+# Which processes each HTTP scenario loads (for the memory growth check).
+LOADS = {
+    "floor": {"floor"},
+    "direct": {"payment-ms"},
+    "gateway": {"gateway", "payment-ms"},
+}
+Measured = Callable[[str, set[str]], None]
+
+
+def _ignore(_phase: str, _loaded: set[str]) -> None:
+    return None
+
+
+def run_checkout(
+    stack: Stack, wrk: str, data: HttpData, report: Report, measured: Measured = _ignore
+) -> None:
     config = stack.config
     rng = random.Random(7)
     work = stack.workdir
@@ -202,6 +218,7 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
     )
     floor.is_baseline = True
     report.add(floor)
+    measured("after checkout.floor", LOADS["floor"])
     if config.diagnostics:
         short = min(duration, 8.0)
         for mode, label in (
@@ -215,6 +232,7 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
             diagnostic.is_baseline = True
             diagnostic.details["diagnostic"] = True
             report.add(diagnostic)
+            measured(f"after checkout.{mode}", LOADS["floor"])
             report.relate(diagnostic.name, "checkout.floor")
     direct = _measure(
         stack,
@@ -229,6 +247,7 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
     )
     direct.is_baseline = True
     report.add(direct)
+    measured("after checkout.direct", LOADS["direct"])
     gateway = _measure(
         stack,
         wrk,
@@ -241,6 +260,7 @@ def run_checkout(stack: Stack, wrk: str, data: HttpData, report: Report) -> None
         duration,
     )
     report.add(gateway)
+    measured("after checkout.gateway", LOADS["gateway"])
     to_direct = report.relate("checkout.gateway", "checkout.direct")
     to_floor = (gateway.throughput / floor.throughput) if floor.throughput else None
     gateway.details["ratio_to_floor"] = to_floor
@@ -277,7 +297,12 @@ async def read_targets(stack: Stack, data: HttpData, limit: int = 5000) -> list[
 
 
 def run_read(
-    stack: Stack, wrk: str, data: HttpData, payments: list[tuple[uuid.UUID, uuid.UUID]], report: Report
+    stack: Stack,
+    wrk: str,
+    data: HttpData,
+    payments: list[tuple[uuid.UUID, uuid.UUID]],
+    report: Report,
+    measured: Measured = _ignore,
 ) -> None:
     if not payments:
         report.errors.append("read: no payments created through the gateway to read")
@@ -309,6 +334,7 @@ def run_read(
     )
     direct.is_baseline = True
     report.add(direct)
+    measured("after read.direct", LOADS["direct"])
     gateway = _measure(
         stack,
         wrk,
@@ -321,4 +347,5 @@ def run_read(
         duration,
     )
     report.add(gateway)
+    measured("after read.gateway", LOADS["gateway"])
     report.relate("read.gateway", "read.direct")

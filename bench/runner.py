@@ -52,6 +52,10 @@ async def seed(stack: Stack, config: BenchConfig) -> tuple[HttpData, dict[str, o
     return HttpData(users, tokens, reservations), dict(partners)
 
 
+# The dispatch scenarios load the dispatcher and the partner receiver.
+DISPATCH_LOADS = {"dispatcher", "receiver"}
+
+
 async def run_dispatch(
     stack: Stack, config: BenchConfig, partners: dict[str, object], report: Report, memory: MemoryTracker
 ) -> None:
@@ -60,22 +64,22 @@ async def run_dispatch(
     try:
         await bench.quiesce()
         _log("starting the dispatcher")
-        stack.start_dispatcher(PARTNER_CACHE_TTL)
+        stack.start_dispatcher(PARTNER_CACHE_TTL, config.dispatch_timeout_s)
         memory.sample("dispatcher started", {"dispatcher": stack.pids()["dispatcher"]})
         await bench.warm_up(min(2_000, max(100, config.events // 10)))
         if "dispatch" in config.scenarios:
             bench.raw_baseline(config.events, config.raw_concurrency)
             await bench.throughput(config.events, 1)
-            memory.sample("after dispatch one partner", stack.pids())
+            memory.sample("after dispatch one partner", stack.pids(), DISPATCH_LOADS)
             if config.partners > 1:
                 await bench.throughput(max(1, config.events // config.partners), config.partners)
-                memory.sample(f"after dispatch {config.partners} partners", stack.pids())
+                memory.sample(f"after dispatch {config.partners} partners", stack.pids(), DISPATCH_LOADS)
         if "latency" in config.scenarios:
             await bench.latency(config.latency_rate, config.latency_seconds)
-            memory.sample("after latency", stack.pids())
+            memory.sample("after latency", stack.pids(), DISPATCH_LOADS)
         if "isolation" in config.scenarios:
             await bench.isolation(config.isolation_events)
-            memory.sample("after isolation", stack.pids())
+            memory.sample("after isolation", stack.pids(), DISPATCH_LOADS)
     finally:
         bench.close()
 
@@ -98,13 +102,15 @@ def run(config: BenchConfig) -> int:
         _log("starting gateway, payment_ms, the floor app and the receiver (granian, PAYGATE_ENV=prod)")
         stack.start_services()
         memory.sample("start", stack.pids())
+
+        def measured(phase: str, loaded: set[str]) -> None:
+            memory.sample(phase, stack.pids(), loaded)
+
         if "checkout" in config.scenarios:
-            run_checkout(stack, wrk, data, report)
-            memory.sample("after checkout", stack.pids())
+            run_checkout(stack, wrk, data, report, measured)
         if "read" in config.scenarios:
             payments = asyncio.run(read_targets(stack, data))
-            run_read(stack, wrk, data, payments, report)
-            memory.sample("after read", stack.pids())
+            run_read(stack, wrk, data, payments, report, measured)
         if DISPATCH_SCENARIOS & set(config.scenarios):
             asyncio.run(run_dispatch(stack, config, partners, report, memory))
         memory.sample("end", stack.pids())

@@ -160,14 +160,16 @@ class Stack:
         for proc in started:
             proc.wait_healthy(60)
 
-    def start_dispatcher(self, partner_cache_ttl: float) -> ManagedProcess:
+    def start_dispatcher(self, partner_cache_ttl: float, request_timeout: float) -> ManagedProcess:
         """One dispatcher process (production defaults but for the partner cache TTL, shortened so a
-        scenario's partner set is live within a second; loopback partners allow-listed)."""
+        scenario's partner set is live within a second, and the request timeout, shortened so a
+        hanging partner times out within a scenario; loopback partners allow-listed)."""
         env = {
             **self.service_env(),
             "DISPATCHER_GATEWAY_URL": self.url("gateway"),
             "DISPATCHER_ALLOWED_HOSTS": json.dumps([HOST]),
             "DISPATCHER_PARTNER_CACHE_TTL_SECONDS": str(partner_cache_ttl),
+            "DISPATCHER_REQUEST_TIMEOUT_SECONDS": str(request_timeout),
             "DISPATCHER_METRICS_PORT": str(self.ports["dispatcher-metrics"]),
         }
         proc = self._start(
