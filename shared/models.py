@@ -6,8 +6,17 @@ Ownership (each service writes only its own tables, they talk over HTTP):
   ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``
 
 Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
-Columns that point across the ownership line (``payments.reservation_id``, ``webhook_deliveries.partner_id``)
-carry no foreign key on purpose: a service must be able to keep its history when the other side deletes.
+Columns that point across the ownership line carry no foreign key on purpose: a service must be able to keep
+its history when the other side deletes, and neither service's writes may wait on the other's rows. They are:
+- ``payments.reservation_id`` and ``payments.user_id`` (payment_ms → the gateway's reservations and users);
+- ``reservations.payment_id`` (the gateway → payment_ms's payments);
+- ``webhook_deliveries.partner_id`` (payment_ms → the gateway's partners).
+Within one service's tables the references are real foreign keys, ``idempotency_keys.payment_id`` included.
+
+Every state column is checked against its vocabulary and every counter and amount against its range, except
+values that come from outside (``payments.provider_status`` and ``stripe_events.type`` are the provider's
+words; ``webhook_deliveries.last_status_code`` and ``delivery_attempts.status_code`` are what a partner's
+server answered, whatever that was).
 """
 
 from __future__ import annotations
@@ -76,6 +85,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+def _array(values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"ARRAY[{quoted}]::varchar[]"
+
+
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
 
 
@@ -135,6 +149,9 @@ class Reservation(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(CURRENCY_CHECK, name="currency"),
         CheckConstraint(_in("status", RESERVATION_STATUSES), name="status"),
+        CheckConstraint(
+            f"payment_status IS NULL OR {_in('payment_status', PAYMENT_STATUSES)}", name="payment_status"
+        ),
         Index("ix_reservations_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -144,7 +161,8 @@ class Reservation(Base):
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), server_default="payable")
-    # The live or last payment (payment_ms's table: no foreign key across the ownership line).
+    # The live or last payment and its status as last heard. payment_id has NO foreign key: payments belong
+    # to payment_ms (see the module docstring), a reservation keeps its history whatever happens there.
     payment_id: Mapped[uuid.UUID | None] = mapped_column()
     payment_status: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _created_at()
@@ -155,6 +173,7 @@ class Partner(Base):
     __tablename__ = "partners"
     __table_args__ = (
         CheckConstraint("cardinality(event_types) > 0", name="event_types_not_empty"),
+        CheckConstraint(f"event_types <@ {_array(EVENT_TYPES)}", name="event_types_known"),
         CheckConstraint("secret LIKE 'whsec_%'", name="secret_format"),
         CheckConstraint(
             "(previous_secret IS NULL) = (previous_secret_expires_at IS NULL)", name="previous_secret_pair"
@@ -197,6 +216,7 @@ class Payment(Base):
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
+    # The gateway's reservation and user: NO foreign keys across the ownership line (module docstring).
     reservation_id: Mapped[uuid.UUID] = mapped_column()
     user_id: Mapped[uuid.UUID] = mapped_column()
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -253,6 +273,11 @@ class IdempotencyKey(Base):
 
     ``state = 'in_flight'`` while the first request runs (a second one gets 409); the stored response is
     replayed byte for byte. Rows are kept at least ``PAYMENT_MS_IDEMPOTENCY_TTL_HOURS`` (24 h by default).
+
+    ``payment_id`` is a foreign key to ``payments`` (both are payment_ms's), DEFERRABLE INITIALLY DEFERRED so
+    the key row may name its payment before that row exists in the same transaction (checked at commit),
+    and ON DELETE SET NULL so deleting a payment whose create failed never trips over its key: a retry that
+    takes the key over then finds no payment to reuse and creates a new one.
     """
 
     __tablename__ = "idempotency_keys"
@@ -260,10 +285,15 @@ class IdempotencyKey(Base):
         CheckConstraint(_in("state", IDEMPOTENCY_STATES), name="state"),
         CheckConstraint("length(key) BETWEEN 1 AND 255", name="key_length"),
         CheckConstraint(
+            "response_status IS NULL OR response_status BETWEEN 100 AND 599", name="response_status"
+        ),
+        CheckConstraint(
             "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
             name="completed_has_response",
         ),
         Index("ix_idempotency_keys_created_at", "created_at"),
+        # Deleting a payment looks up the keys that name it.
+        Index("ix_idempotency_keys_payment_id", "payment_id"),
     )
 
     scope: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -272,7 +302,9 @@ class IdempotencyKey(Base):
     state: Mapped[str] = mapped_column(String(16), server_default="in_flight")
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    payment_id: Mapped[uuid.UUID | None] = mapped_column()
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL", deferrable=True, initially="DEFERRED")
+    )
     locked_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = _created_at()
 
@@ -283,6 +315,7 @@ class PaymentEvent(Base):
     __tablename__ = "payment_events"
     __table_args__ = (
         CheckConstraint(_in("type", EVENT_TYPES), name="type"),
+        CheckConstraint("fan_out_attempts >= 0", name="fan_out_attempts"),
         Index("ix_payment_events_payment_id_created_at", "payment_id", "created_at"),
         Index("ix_payment_events_created_at", "created_at"),
         # The dispatcher's fan-out queue: events not yet turned into deliveries.
