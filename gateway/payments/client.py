@@ -1,9 +1,9 @@
 """The one HTTP client from the gateway to payment_ms (created in the app's lifespan).
 
-Transport chosen by measuring 50 concurrent POSTs against one local granian worker (see the report
-of issue 4): httpx's own pool ~640 req/s at ~1.5 ms client CPU per request, httpx on the
-httpx-aiohttp transport ~2,800 req/s at ~0.3 ms, aiohttp directly ~6,000 req/s at ~0.1 ms. The
-checkout hot path gets aiohttp.
+Transport chosen by measuring N concurrent POSTs from one process (``python -m bench.transports``,
+50 in flight, on this 2-core machine): httpx's own pool ~420 req/s at ~1.2 ms client CPU per
+request, httpx on the httpx-aiohttp transport ~2,400 req/s at ~0.25 ms, aiohttp directly ~4,400
+req/s at ~0.08 ms. The checkout hot path gets aiohttp.
 
 Retries (tenacity, exponential backoff with jitter, a small cap) only for calls that are safe to
 repeat: GETs, and POSTs that carry an ``Idempotency-Key``; only on connection errors and 502/503/504.
