@@ -99,7 +99,7 @@ class Stack:
             "GATEWAY_JWT_SECRET": self.jwt_secret,
             "GATEWAY_ALLOWED_REDIRECT_ORIGINS": json.dumps([FRONTEND_ORIGIN]),
             "GATEWAY_PARTNER_ALLOWED_HOSTS": json.dumps([HOST]),
-            "GATEWAY_INTERNAL_EVENTS_URL": "",
+            "GATEWAY_INTERNAL_EVENTS_URL": "off",
             "PAYMENT_MS_PUBLIC_BASE_URL": payment_ms,
             "PAYMENT_MS_GATEWAY_URL": gateway,
             "BENCH_FLOOR_DATABASE_URL": self.database_url,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -26,7 +28,7 @@ from gateway.reservations.controllers import (
     ReservationController,
 )
 from gateway.settings import get_gateway_settings
-from paygate.config_check import enforce_startup_config
+from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
 
@@ -36,7 +38,7 @@ def create_app() -> Litestar:
     paygate_settings = get_paygate_settings()
     settings = get_gateway_settings()
     check_token_settings(settings, is_dev=paygate_settings.is_dev)
-    return create_service_app(
+    app = create_service_app(
         "gateway",
         paygate_settings,
         route_handlers=[
@@ -74,3 +76,6 @@ def create_app() -> Litestar:
             ),
         ),
     )
+    if not settings.internal_events_url:  # dev/test only: outside dev enforce_startup_config stopped
+        logging.getLogger("gateway").warning("%s (allowed in dev/test only)", EVENTS_URL_MISSING)
+    return app

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+EVENTS_OFF = "off"
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
 MIN_JWT_SECRET_BYTES = 32
 
@@ -63,8 +65,10 @@ class GatewaySettings(BaseSettings):
     # --- partners and events
     internal_events_url: str = Field(
         default="",
-        description="Where the dispatcher reaches this gateway's POST /internal/payment-events; empty: the "
-        "gateway is not listed as a subscriber (reservations then follow payments only through verify).",
+        description="Where the dispatcher reaches this gateway's POST /internal/payment-events (e.g. "
+        "http://gateway:8000/internal/payment-events): reservations follow their payments' events even "
+        "when the payer never calls verify. Required outside dev (start-up stops without it); `off` opts "
+        "out on purpose (reservations then follow payments only through the gateway's own calls).",
     )
     partner_allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -72,6 +76,23 @@ class GatewaySettings(BaseSettings):
         "Dev/test accept loopback too.",
     )
     secret_rotation_overlap_hours: int = Field(default=24, gt=0, le=168)
+
+    @field_validator("internal_events_url")
+    @classmethod
+    def _events_url(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", EVENTS_OFF):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL or {EVENTS_OFF!r}")
+        return value
+
+    @property
+    def payment_events_url(self) -> str | None:
+        """The URL the gateway lists itself under as a subscriber, or None (not set, or ``off``)."""
+        url = self.internal_events_url
+        return None if url in ("", EVENTS_OFF) else url
 
 
 @lru_cache

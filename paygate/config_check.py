@@ -18,6 +18,11 @@ MIN_DISTINCT_CHARACTERS = 10
 WEAK_MARKERS = ("change-me", "changeme", "change_me", "example", "placeholder", "your-", "xxxx")
 SERVICES = ("gateway", "payment-ms", "dispatcher")
 EXIT_BAD_CONFIG = 2
+EVENTS_URL_MISSING = (
+    "GATEWAY_INTERNAL_EVENTS_URL is not set: reservations would not follow payment events (a payer who "
+    "never comes back would leave a paid reservation unpaid); set it to where the dispatcher reaches "
+    "this gateway's /internal/payment-events, or to 'off' to opt out on purpose"
+)
 
 
 class ConfigError(Exception):
@@ -82,6 +87,8 @@ def _gateway_problems() -> list[str]:
         problems.append(
             f"GATEWAY_JWT_PUBLIC_KEY is not set (GATEWAY_JWT_ALGORITHM is {settings.jwt_algorithm})"
         )
+    if not settings.internal_events_url:
+        problems.append(EVENTS_URL_MISSING)
     return problems
 
 

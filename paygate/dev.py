@@ -22,6 +22,14 @@ from paygate.processes import PROJECT_ROOT, ManagedProcess, asgi_command, dispat
 from shared.db import create_engine
 from shared.settings import PaygateSettings
 
+# Where a frontend under development usually runs (create-react-app/Next.js, Vite): a browser there may
+# call the dev gateway. GATEWAY_CORS_ORIGINS (environment or .env) replaces them.
+DEV_CORS_ORIGINS = (
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+)
 STATE_DIR = Path(os.environ.get("PAYGATE_DEV_STATE_DIR") or PROJECT_ROOT / ".paygate")
 
 
@@ -46,6 +54,12 @@ async def _seed(url: str) -> bool:
         await engine.dispose()
 
 
+def _cors_origins() -> list[str]:
+    from gateway.settings import GatewaySettings
+
+    return GatewaySettings().cors_origins or list(DEV_CORS_ORIGINS)
+
+
 def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[ManagedProcess]:
     gateway_url = f"http://{host}:{ports.gateway}"
     payment_url = f"http://{host}:{ports.payment_ms}"
@@ -58,6 +72,7 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
         # The dispatcher delivers payment events to the gateway too (reservations follow payments).
         "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": gateway_url,
+        "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins()),
     }
     from shared.embedded_pg import free_port  # imported late, like EmbeddedPostgres below
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -154,10 +156,56 @@ def _unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -
     )
 
 
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details, as every error is answered (some carry more members, e.g. ``errors``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed request: bad JSON, a missing or invalid parameter or header",
+    401: "No valid bearer token",
+    403: "The token's role may not do this",
+    404: "Not found (or not the caller's)",
+    409: "Conflicts with the current state (retry, or nothing to do)",
+    413: "Request body too large",
+    422: "Well-formed but refused (e.g. Idempotency-Key reused with another body, amount too large)",
+    429: "Too many attempts; see Retry-After",
+    502: "The payment service answered unexpectedly",
+    503: "A service this request depends on is unavailable",
+    504: "A service this request depends on did not answer in time",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI ``responses`` for the given error statuses, each an ``application/problem+json``."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_PROBLEM_DESCRIPTIONS.get(status, "Error"),
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ApplicationError: _application_error_handler,
     HTTPException: _http_exception_handler,
     Exception: _unexpected_error_handler,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "ApplicationError", "MediaType", "problem_response"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_JSON",
+    "ApplicationError",
+    "MediaType",
+    "Problem",
+    "problem_response",
+    "problem_responses",
+]

@@ -50,6 +50,7 @@ class MeController(Controller):
     path = "/me"
     tags = ["auth"]
     guards = [requires_user]
+    security = [{"BearerToken": []}]
     dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
 
     @get("/", operation_id="me", summary="The authenticated user")

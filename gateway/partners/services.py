@@ -160,11 +160,12 @@ def signing_secrets(partner: Partner, *, now: datetime | None = None) -> list[st
 
 def gateway_subscriber(settings: GatewaySettings, service_token: str) -> PartnerTarget | None:
     """The gateway itself, receiving every event so reservations follow their payments."""
-    if not settings.internal_events_url:
+    url = settings.payment_events_url
+    if url is None:
         return None
     return PartnerTarget(
         id=GATEWAY_SUBSCRIBER_ID,
-        url=settings.internal_events_url,
+        url=url,
         secrets=[derived_secret(service_token, GATEWAY_SUBSCRIBER_PURPOSE)],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -26,4 +27,4 @@ class CheckoutResponse(msgspec.Struct, kw_only=True):
 
 
 class ReplaySince(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    since: str
+    since: datetime

@@ -1,67 +1,35 @@
-"""Answers of the events/deliveries API (the gateway's admin API passes them through unchanged)."""
+"""Answers of the events/deliveries API: shared contracts (the gateway's admin API passes them through
+unchanged and documents them); the partner replay body is payment_ms's own."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 
-from shared.contracts import EventType
+from shared.contracts import (
+    Attempt,
+    Delivery,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryStatus,
+    Event,
+    EventList,
+    ReplayCount,
+)
 
-DeliveryStatus = Literal["pending", "succeeded", "failed", "canceled"]
-
-
-class Event(msgspec.Struct, kw_only=True):
-    id: UUID
-    payment_id: UUID
-    type: EventType
-    data: dict[str, Any]
-    request_id: str | None
-    created_at: datetime
-    fanned_out_at: datetime | None
-
-
-class EventList(msgspec.Struct, kw_only=True):
-    items: list[Event]
-    next_cursor: str | None
-
-
-class Delivery(msgspec.Struct, kw_only=True):
-    id: UUID
-    event_id: UUID
-    partner_id: UUID
-    url: str
-    status: DeliveryStatus
-    attempt_count: int
-    due_at: datetime
-    leased_by: str | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class DeliveryList(msgspec.Struct, kw_only=True):
-    items: list[Delivery]
-    next_cursor: str | None
-
-
-class Attempt(msgspec.Struct, kw_only=True):
-    attempt_number: int
-    started_at: datetime
-    duration_ms: int
-    status_code: int | None
-    response_excerpt: str | None
-    error: str | None
-    worker: str | None
-
-
-class DeliveryDetail(Delivery, kw_only=True):
-    event_type: EventType
-    attempts: list[Attempt]
+__all__ = [
+    "Attempt",
+    "Delivery",
+    "DeliveryDetail",
+    "DeliveryList",
+    "DeliveryStatus",
+    "Event",
+    "EventList",
+    "PartnerReplay",
+    "ReplayCount",
+]
 
 
 class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -69,7 +37,3 @@ class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     partner_id: UUID
     since: datetime
-
-
-class ReplayCount(msgspec.Struct, kw_only=True):
-    replayed: int

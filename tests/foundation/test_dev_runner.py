@@ -71,6 +71,7 @@ def _run_once(state_dir: Path, ports: dict[str, int]) -> tuple[str, dict[str, ob
         for key in ("gateway_url", "payment_ms_url"):
             for path in ("/health", "/ready"):
                 assert httpx.get(f"{info[key]}{path}", timeout=5).status_code == 200
+        _check_dev_cors(str(info["gateway_url"]))
         postmaster = (state_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()
         pids = [*info["pids"].values(), int(postmaster[0]), runner.pid]  # type: ignore[union-attr]
         users = _count_users(str(info["database_url"]))
@@ -79,6 +80,23 @@ def _run_once(state_dir: Path, ports: dict[str, int]) -> tuple[str, dict[str, ob
         output, _ = runner.communicate(timeout=60)
     assert runner.returncode == 0, output
     return output, {"users": users, **info}, pids
+
+
+def _check_dev_cors(gateway_url: str) -> None:
+    """A frontend on localhost:3000 may call the dev gateway from a browser; another origin may not."""
+    url = f"{gateway_url}/payment-gateway/reservations/checkout"
+    for origin, allowed in (("http://localhost:3000", True), ("https://evil.example", False)):
+        preflight = httpx.options(
+            url,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+            },
+            timeout=5,
+        )
+        granted = preflight.headers.get("access-control-allow-origin")
+        assert (granted == origin) if allowed else (granted is None), (origin, preflight.headers)
 
 
 def _count_users(url: str) -> int:

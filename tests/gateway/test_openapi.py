@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 
 from tests.fixtures.services import RunningService
@@ -33,3 +36,88 @@ async def test_schema_and_ui(gateway: RunningService, http: httpx.AsyncClient) -
     assert {"BearerToken", "ServiceToken"} <= set(schema["components"]["securitySchemes"])
     ui = await http.get(f"{gateway.url}/schema")
     assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
+
+
+def _ref(response: dict[str, Any], media_type: str = "application/json") -> str:
+    schema = response["content"][media_type]["schema"]
+    assert "$ref" in schema, schema
+    return str(schema["$ref"]).rsplit("/", 1)[-1]
+
+
+async def test_passthroughs_document_their_real_answers_and_problems(
+    gateway: RunningService, http: httpx.AsyncClient
+) -> None:
+    schema = (await http.get(f"{gateway.url}/schema/openapi.json")).json()
+    paths = schema["paths"]
+    relayed = {
+        ("/payment-gateway/{payment_id}", "get", "200"): "Payment",
+        ("/payment-gateway/{payment_id}/verify", "post", "200"): "Payment",
+        ("/payment-gateway/{payment_id}/cancel", "post", "200"): "Payment",
+        ("/admin/payments", "get", "200"): "PaymentList",
+        ("/admin/payments/stats/daily", "get", "200"): "DailyPaymentStats",
+        ("/admin/payments/{payment_id}", "get", "200"): "Payment",
+        ("/admin/payments/{payment_id}/refunds", "post", "201"): "Payment",
+        ("/admin/payments/{payment_id}/capture", "post", "200"): "Payment",
+        ("/admin/payments/{payment_id}/confirm-cash", "post", "200"): "Payment",
+        ("/admin/events", "get", "200"): "EventList",
+        ("/admin/deliveries", "get", "200"): "DeliveryList",
+        ("/admin/deliveries/{delivery_id}", "get", "200"): "DeliveryDetail",
+        ("/admin/deliveries/{delivery_id}/replay", "post", "202"): "Delivery",
+        ("/admin/partners/{partner_id}/deliveries/replay", "post", "202"): "ReplayCount",
+    }
+    for (path, method, status), name in relayed.items():
+        responses = paths[path][method]["responses"]
+        assert _ref(responses[status]) == name, (path, method)
+        assert name in schema["components"]["schemas"]
+        errors = {"401", "404", "503", "504"} | ({"403"} if path.startswith("/admin") else set())
+        assert errors <= set(responses), (path, method, sorted(responses))
+        for code in errors | {"400"}:
+            assert _ref(responses[code], "application/problem+json") == "Problem", (path, code)
+    assert set(schema["components"]["schemas"]["Payment"]["properties"]) >= {"id", "amount", "currency"}
+    checkout = paths["/payment-gateway/reservations/checkout"]["post"]["responses"]
+    assert {"409", "422", "503", "504"} <= set(checkout)
+    assert _ref(paths["/payment-gateway/health/check"]["get"]["responses"]["503"], "application/problem+json")
+    # no passthrough is documented as an opaque string any more
+    for path, item in paths.items():
+        for method, op in item.items():
+            if method not in METHODS or path == "/payment-gateway/webhooks/stripe":
+                continue
+            for status, response in op["responses"].items():
+                for content in response.get("content", {}).values():
+                    assert content["schema"] != {"type": "string"}, (path, method, status)
+
+
+async def test_admin_filters_are_typed_query_parameters(
+    gateway: RunningService, http: httpx.AsyncClient
+) -> None:
+    paths = (await http.get(f"{gateway.url}/schema/openapi.json")).json()["paths"]
+
+    def query(path: str) -> dict[str, dict[str, Any]]:
+        params = paths[path]["get"]["parameters"]
+        return {p["name"]: p["schema"] for p in params if p["in"] == "query"}
+
+    payments = query("/admin/payments")
+    assert set(payments) == {
+        "status",
+        "provider",
+        "user_id",
+        "reservation_id",
+        "created_from",
+        "created_to",
+        "cursor",
+        "limit",
+    }
+    assert "succeeded" in json.dumps(payments["status"]) and "stripe" in json.dumps(payments["provider"])
+    assert payments["limit"]["maximum"] == 200 and payments["limit"]["minimum"] == 1
+    assert "uuid" in json.dumps(payments["user_id"]) and "date-time" in json.dumps(payments["created_from"])
+    assert set(query("/admin/payments/stats/daily")) == {"from", "to"}
+    assert set(query("/admin/events")) >= {"payment_id", "type", "created_from", "created_to", "limit"}
+    deliveries = query("/admin/deliveries")
+    assert set(deliveries) >= {"status", "partner_id", "event_id", "cursor", "limit"}
+    assert "failed" in json.dumps(deliveries["status"])
+    assert "filters" not in paths["/admin/payments"]["get"]["summary"]
+
+
+async def test_me_declares_its_bearer_token(gateway: RunningService, http: httpx.AsyncClient) -> None:
+    paths = (await http.get(f"{gateway.url}/schema/openapi.json")).json()["paths"]
+    assert paths["/me"]["get"]["security"] == [{"BearerToken": []}]

@@ -77,6 +77,38 @@ def test_stripe_keys_are_required_only_when_stripe_is_on(monkeypatch: pytest.Mon
     assert not any("pk_live_oops" in p or "nope" in p for p in problems)
 
 
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        ("", "GATEWAY_INTERNAL_EVENTS_URL is not set: reservations would not follow payment events"),
+        ("gateway:8000/internal/payment-events", "GATEWAY_INTERNAL_EVENTS_URL: Value error, must be"),
+        ("http://gateway:8000/internal/payment-events", None),
+        ("off", None),
+    ],
+)
+def test_the_gateway_needs_its_payment_events_url_outside_dev(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str | None
+) -> None:
+    """Without it the dispatcher never tells the gateway about payments: a payer who pays and never
+    comes back would leave the reservation unpaid. Only an explicit `off` opts out."""
+    from gateway.settings import get_gateway_settings
+
+    settings = PaygateSettings(
+        env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
+    )
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", STRONG["GATEWAY_JWT_SECRET"])
+    monkeypatch.setenv("GATEWAY_INTERNAL_EVENTS_URL", value)
+    get_gateway_settings.cache_clear()
+    try:
+        problems = config_problems("gateway", settings)
+    finally:
+        get_gateway_settings.cache_clear()
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
 def test_paygate_serve_refuses_weak_secrets_outside_dev(paygate: Paygate) -> None:
     result = paygate(
         "serve", "gateway", "--port", str(free_port()), PAYGATE_ENV="prod", PAYGATE_SERVICE_TOKEN=WEAK_TOKEN
@@ -120,7 +152,13 @@ def test_the_app_factory_itself_refuses_outside_dev(database_url: str, tmp_path:
 
 def test_a_sound_production_configuration_starts(database_url: str, tmp_path: Path) -> None:
     port = free_port()
-    env = clean_env(tmp_path, PAYGATE_ENV="prod", PAYGATE_DATABASE_URL=database_url, **STRONG)
+    env = clean_env(
+        tmp_path,
+        PAYGATE_ENV="prod",
+        PAYGATE_DATABASE_URL=database_url,
+        GATEWAY_INTERNAL_EVENTS_URL=f"http://127.0.0.1:{port}/internal/payment-events",
+        **STRONG,
+    )
     proc = ManagedProcess(
         "gateway",
         [sys.executable, "-m", "paygate", "serve", "gateway", "--port", str(port)],
