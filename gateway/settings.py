@@ -37,6 +37,12 @@ class GatewaySettings(BaseSettings):
     jwt_audience: str = "paygate"
     jwt_ttl_seconds: int = Field(default=900, gt=0, le=86_400, description="Access token lifetime.")
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300, description="Clock skew tolerated.")
+    disabled_user_check_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="A disabled user's unexpired token is refused within this many seconds (0: always).",
+    )
 
     # --- login throttling (shared by replicas through the login_throttles table)
     login_max_failures_per_account: int = Field(default=5, gt=0)

@@ -4,14 +4,18 @@ routes; the service token only from ``X-Service-Token`` on internal routes. Neit
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.tokens import AuthUser, InvalidTokenError, decode_access_token
 from gateway.settings import get_gateway_settings
+from shared.db import raw_connection
 from shared.problems import AuthenticationError
 from shared.security import SERVICE_TOKEN_HEADER, tokens_match
 from shared.settings import get_paygate_settings
@@ -45,12 +49,53 @@ def authenticate_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUse
     return user
 
 
+class DisabledUsers:
+    """Whether a token's user was disabled since the token was issued, asked of the database at most
+    once per ``GATEWAY_DISABLED_USER_CHECK_SECONDS`` per user (a primary-key read, not one per request).
+
+    Only a user row that exists and is inactive refuses: tokens of an external identity provider may
+    name users this database does not hold, and ownership checks find nothing of theirs anyway.
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self) -> None:
+        self._checked: dict[uuid.UUID, tuple[bool, float]] = {}
+
+    async def is_disabled(self, engine: AsyncEngine, user_id: uuid.UUID, *, max_age: float) -> bool:
+        now = time.monotonic()
+        known = self._checked.get(user_id)
+        if known is not None and now - known[1] < max_age:
+            return known[0]
+        async with raw_connection(engine) as conn:
+            active = await conn.fetchval("SELECT is_active FROM users WHERE id = $1", user_id)
+        disabled = active is False
+        if len(self._checked) >= self.MAX_ENTRIES:
+            self._checked.clear()
+        self._checked[user_id] = (disabled, now)
+        return disabled
+
+
+_disabled_users = DisabledUsers()
+
+
+async def _active_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
+    user = authenticate_user(connection)
+    engine = connection.app.state.db_engine
+    max_age = get_gateway_settings().disabled_user_check_seconds
+    if await _disabled_users.is_disabled(engine, user.id, max_age=max_age):
+        logger.info("access token of a disabled user refused")
+        raise AuthenticationError("The access token is invalid or expired.", headers=_BEARER_CHALLENGE)
+    return user
+
+
+# Guards are coroutines: Litestar runs a plain ``def`` guard in a worker thread on every request.
 async def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    authenticate_user(connection)
+    await _active_user(connection)
 
 
 async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not authenticate_user(connection).is_admin:
+    if not (await _active_user(connection)).is_admin:
         raise PermissionDeniedException("Administrators only.")
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import DEV_JWT_SECRET
+from shared.models import User
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import PASSWORD, MakeAccount, login
 
@@ -142,3 +146,27 @@ async def test_bad_tokens_are_refused(
     assert service_only.status_code == 401
     # and the genuine token still works, so the refusals above are about the tokens
     assert (await _me(gateway, http, account.token)).status_code == 200
+
+
+async def test_a_disabled_users_token_stops_working(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    db_engine: AsyncEngine,
+) -> None:
+    user, admin = await make_account(), await make_account(role="admin")
+    routes = [(user, "/reservations"), (admin, "/admin/reservations")]
+    for account, path in routes:
+        assert (await http.get(f"{gateway.url}{path}", headers=account.headers)).status_code == 200
+    async with db_engine.begin() as conn:
+        await conn.execute(update(User).where(User.id.in_([user.id, admin.id])).values(is_active=False))
+    # The gateway asks the database again after GATEWAY_DISABLED_USER_CHECK_SECONDS (5 s by default).
+    deadline = time.monotonic() + 20
+    for account, path in routes:
+        while True:
+            answer = await http.get(f"{gateway.url}{path}", headers=account.headers)
+            if answer.status_code == 401 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert answer.status_code == 401, (path, answer.status_code)
+        assert answer.headers["content-type"] == PROBLEM
