@@ -1,7 +1,8 @@
 """``make dev``: the whole system on 127.0.0.1, on an embedded PostgreSQL unless a URL is configured.
 
 Data lives in ``.paygate/`` and is reused; demo data is seeded once; the URLs and demo logins are
-printed and written to ``.paygate/dev.json``. SIGINT or SIGTERM stops every process started here,
+printed and written to ``.paygate/dev.json``. With ``--demo-receiver`` the demo partner endpoint runs
+too, registered once the database is up, and its lines are printed with the runner's. SIGINT or SIGTERM stops every process started here,
 the database included.
 """
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.passwords import hash_password
@@ -38,7 +38,6 @@ async def seed_demo_data(engine: AsyncEngine) -> bool:
                 .values(email=login.email, password_hash=hash_password(login.password), role=login.role)
                 .returning(User.id)
             )
-        now = datetime.now(UTC)
         for age, (amount, currency, description) in enumerate(reversed(DEMO_RESERVATIONS)):
             # Distinct created_at (one transaction would give both the same now()): a fixed order.
             await conn.execute(
@@ -47,7 +46,7 @@ async def seed_demo_data(engine: AsyncEngine) -> bool:
                     amount=amount,
                     currency=currency,
                     description=description,
-                    created_at=now - timedelta(minutes=age),
+                    created_at=func.now() - timedelta(minutes=age),
                 )
             )
         return True

@@ -47,9 +47,16 @@ def _default_bind(service: str) -> tuple[str, int]:
 
 
 def serve_command(args: argparse.Namespace) -> list[str]:
-    """The granian command line ``paygate serve`` execs (split out so it can be tested)."""
+    """The granian command line ``paygate serve`` execs (split out so it can be tested). Where the
+    services log JSON (outside dev, or ``PAYGATE_LOG_JSON``), granian's own lines are JSON too."""
+    from paygate.granian_logging import write_json_log_config
+    from shared.settings import get_paygate_settings
+
     host, port = _default_bind(args.service)
-    return asgi_command(args.service, args.host or host, args.port or port, workers=args.workers)
+    log_config = write_json_log_config(args.service) if get_paygate_settings().json_logs else None
+    return asgi_command(
+        args.service, args.host or host, args.port or port, workers=args.workers, log_config=log_config
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -101,7 +101,7 @@ def _counts(url: str) -> dict[str, int]:
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             return {
-                table: int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608 (fixed names)
+                table: int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
                 for table in ("users", "reservations", "partners")
             }
         finally:
@@ -205,14 +205,12 @@ def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
     _assert_nothing_left(first, ports)
 
     # Second start: the same ports as flags, SIGTERM; the data is reused, nothing seeded twice.
+    flags = ["--gateway-port", str(ports["gateway"]), "--payment-ms-port", str(ports["payment_ms"])]
+    flags += ["--db-port", str(ports["db"])]
     second = _run_once(
         tmp_path,
         ports,
-        args=[
-            "--gateway-port", str(ports["gateway"]),
-            "--payment-ms-port", str(ports["payment_ms"]),
-            "--db-port", str(ports["db"]),
-        ],  # fmt: skip
+        args=flags,
         env={"GATEWAY_PORT": "not-a-port-but-the-flag-wins"},
         stop=signal.SIGTERM,
     )
