@@ -2,8 +2,8 @@
 
 Data lives in ``.paygate/`` and is reused; demo data is seeded once; the URLs and demo logins are
 printed and written to ``.paygate/dev.json``. With ``--demo-receiver`` the demo partner endpoint runs
-too, registered once the database is up, and its lines are printed with the runner's. SIGINT or SIGTERM stops every process started here,
-the database included.
+too, registered once the database is up, and its lines are printed with the runner's. SIGINT or
+SIGTERM stops every process started here, the database included.
 """
 
 from __future__ import annotations
