@@ -11,11 +11,41 @@ import os
 import sys
 from collections.abc import Callable
 
-from paygate.commands import CommandError
+from paygate.commands import EXIT_CONFIG, CommandError
+from paygate.config_check import SETTINGS_ERRORS, ConfigError, describe_settings_error
+
+# --flag: (environment variable, default). The variables are read when `paygate dev` runs, not while
+# the parser is built, so a bad value is a message for that command only.
+DEV_PORTS = {
+    "gateway_port": ("GATEWAY_PORT", 8000),
+    "payment_ms_port": ("PAYMENT_MS_PORT", 8001),
+    "db_port": ("PAYGATE_DEV_DB_PORT", 54329),
+    "demo_receiver_port": ("PAYGATE_DEV_DEMO_RECEIVER_PORT", 8009),
+}
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError("not a port number (1-65535)")
+    return port
+
+
+def _dev_port(args: argparse.Namespace, dest: str) -> int:
+    given: int | None = getattr(args, dest)
+    if given is not None:
+        return given
+    variable, default = DEV_PORTS[dest]
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    try:
+        return _port(value)
+    except argparse.ArgumentTypeError:
+        raise CommandError(f"{variable} is not a port number (1-65535)", EXIT_CONFIG) from None
 
 
 def _add_dev(commands: argparse._SubParsersAction) -> None:
@@ -23,15 +53,27 @@ def _add_dev(commands: argparse._SubParsersAction) -> None:
         "dev",
         help="run the whole system locally (embedded PostgreSQL by default)",
         description="What `make dev` runs: an embedded PostgreSQL (unless PAYGATE_DATABASE_URL is set), "
-        "migrations, demo data, the gateway and payment_ms on 127.0.0.1. Ctrl-C stops everything.",
+        "migrations, demo data, the gateway, payment_ms and the dispatcher on 127.0.0.1 (and, with "
+        "--demo-receiver, a demo partner endpoint). Ctrl-C stops everything.",
     )
-    dev.add_argument("--gateway-port", type=int, default=_env_int("GATEWAY_PORT", 8000))
-    dev.add_argument("--payment-ms-port", type=int, default=_env_int("PAYMENT_MS_PORT", 8001))
+    helps = {
+        "gateway_port": "gateway port",
+        "payment_ms_port": "payment_ms port",
+        "db_port": "port of the embedded PostgreSQL (ignored when PAYGATE_DATABASE_URL is set)",
+        "demo_receiver_port": "port of the demo receiver (with --demo-receiver)",
+    }
+    for dest, (variable, default) in DEV_PORTS.items():
+        dev.add_argument(
+            "--" + dest.replace("_", "-"),
+            type=_port,
+            default=None,
+            help=f"{helps[dest]} (default: ${variable}, else {default})",
+        )
     dev.add_argument(
-        "--db-port",
-        type=int,
-        default=_env_int("PAYGATE_DEV_DB_PORT", 54329),
-        help="port of the embedded PostgreSQL (ignored when PAYGATE_DATABASE_URL is set)",
+        "--demo-receiver",
+        action="store_true",
+        help="also run `paygate demo-receiver`, registered as the partner demo-receiver: it verifies "
+        "every webhook and its lines are printed here (`make dev DEMO_RECEIVER=1`)",
     )
     dev.set_defaults(handler=_run_dev)
 
@@ -39,7 +81,8 @@ def _add_dev(commands: argparse._SubParsersAction) -> None:
 def _run_dev(args: argparse.Namespace) -> int:
     from paygate.dev import DevPorts, run_dev
 
-    return run_dev(DevPorts(args.gateway_port, args.payment_ms_port, args.db_port))
+    ports = DevPorts(*(_dev_port(args, dest) for dest in DEV_PORTS))
+    return run_dev(ports, demo_receiver=args.demo_receiver)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"paygate: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except ConfigError as exc:
+        print(f"paygate: error: {'; '.join(exc.problems)}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SETTINGS_ERRORS as exc:  # a setting read outside the checks above: still no traceback
+        print(f"paygate: error: {'; '.join(describe_settings_error(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
 

@@ -6,12 +6,23 @@ uses: ``enforce_startup_config("gateway")`` is the one line in ``create_app()`` 
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from shared.settings import PaygateSettings, get_paygate_settings
+
+if TYPE_CHECKING:
+    from gateway.settings import GatewaySettings
+    from payment_ms.dispatcher.settings import DispatcherSettings
+    from payment_ms.settings import PaymentSettings
+
+T = TypeVar("T")
 
 MIN_SECRET_LENGTH = 32
 MIN_DISTINCT_CHARACTERS = 10
@@ -23,6 +34,19 @@ EVENTS_URL_MISSING = (
     "never comes back would leave a paid reservation unpaid); set it to where the dispatcher reaches "
     "this gateway's /internal/payment-events, or to 'off' to opt out on purpose"
 )
+
+
+# What a settings class raises for a bad value: pydantic's ValidationError (``abc`` for an int) or
+# pydantic-settings' SettingsError (``notjson`` for a list, parsed as JSON before validation).
+SETTINGS_ERRORS = (ValidationError, SettingsError)
+
+# class name -> environment prefix, for messages that name the variable
+SETTINGS_PREFIXES = {
+    "PaygateSettings": "PAYGATE_",
+    "GatewaySettings": "GATEWAY_",
+    "PaymentSettings": "PAYMENT_MS_",
+    "DispatcherSettings": "DISPATCHER_",
+}
 
 
 class ConfigError(Exception):
@@ -76,10 +100,57 @@ def _paygate_problems(settings: PaygateSettings) -> list[str]:
     return problems
 
 
-def _gateway_problems() -> list[str]:
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be paygate's database URL (never quoting it: it may hold a password), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from shared.db import normalize_database_url
+
+    try:
+        parsed = make_url(normalize_database_url(url))
+    except (ArgumentError, ValueError):
+        return "is not a database URL (postgresql://user:password@host:5432/paygate)"
+    if parsed.drivername != "postgresql+asyncpg":
+        return (
+            f"is not a PostgreSQL URL (scheme {parsed.drivername!r}; expected "
+            "postgresql://user:password@host:5432/paygate)"
+        )
+    return None
+
+
+def load_settings(factory: Callable[[], T], prefix: str) -> T:
+    """``factory()``, with a bad value turned into ``ConfigError`` naming its variable."""
+    try:
+        return factory()
+    except SETTINGS_ERRORS as exc:
+        raise ConfigError(describe_settings_error(exc, prefix)) from None
+
+
+def _gateway_settings() -> GatewaySettings:
     from gateway.settings import get_gateway_settings
 
-    settings = get_gateway_settings()
+    return load_settings(get_gateway_settings, "GATEWAY_")
+
+
+def _payment_settings() -> PaymentSettings:
+    def load() -> PaymentSettings:
+        from payment_ms.settings import settings  # built when the module is imported
+
+        return settings
+
+    return load_settings(load, "PAYMENT_MS_")
+
+
+def dispatcher_settings() -> DispatcherSettings:
+    """The dispatcher's settings (built here, not at import time, so a bad value is a message)."""
+    from payment_ms.dispatcher.settings import DispatcherSettings
+
+    return load_settings(DispatcherSettings, "DISPATCHER_")
+
+
+def _gateway_problems() -> list[str]:
+    settings = _gateway_settings()
     problems: list[str] = []
     if settings.jwt_algorithm.startswith("HS"):
         _check_secret(problems, settings, "jwt_secret", "GATEWAY_JWT_SECRET")
@@ -93,8 +164,7 @@ def _gateway_problems() -> list[str]:
 
 
 def _payment_ms_problems() -> list[str]:
-    from payment_ms.settings import settings
-
+    settings = _payment_settings()
     problems: list[str] = []
     key = _value(settings.stripe_secret_key)
     if settings.default_provider == "stripe" or key:
@@ -110,10 +180,22 @@ def _payment_ms_problems() -> list[str]:
     return problems
 
 
+def _dispatcher_problems() -> list[str]:
+    dispatcher_settings()  # its secrets are PAYGATE_'s; its own values must parse
+    return []
+
+
 _SERVICE_CHECKS: dict[str, Callable[[], list[str]]] = {
     "gateway": _gateway_problems,
     "payment-ms": _payment_ms_problems,
-    "dispatcher": lambda: [],
+    "dispatcher": _dispatcher_problems,
+}
+
+# Building a service's settings is enough to find its invalid values (in dev too).
+_SERVICE_SETTINGS: dict[str, Callable[[], object]] = {
+    "gateway": _gateway_settings,
+    "payment-ms": _payment_settings,
+    "dispatcher": dispatcher_settings,
 }
 
 
@@ -126,33 +208,84 @@ def describe_validation_error(exc: ValidationError, env_prefix: str = "") -> lis
     return lines
 
 
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([^"]+)"')
+
+
+def _guess_prefix(field: str) -> str:
+    """For an error whose class is unknown: the prefix of a settings class that has ``field`` and
+    whose variable is set (else the first class that has it)."""
+    from paygate.config_reference import SETTINGS_MODULES, _settings_classes
+
+    candidates: list[str] = []
+    for module, _owner in SETTINGS_MODULES:
+        try:
+            classes = _settings_classes(module)
+        except Exception:  # noqa: S112 (a module that cannot import says nothing here)
+            continue
+        for cls in classes:
+            prefix = SETTINGS_PREFIXES.get(cls.__name__)
+            if prefix and field in cls.model_fields:
+                candidates.append(prefix)
+    for prefix in candidates:
+        if f"{prefix}{field}".upper() in {key.upper() for key in os.environ}:
+            return prefix
+    return candidates[0] if candidates else ""
+
+
+def describe_settings_error(exc: Exception, env_prefix: str | None = None) -> list[str]:
+    """One line per bad setting, naming its variable and never its value."""
+    if isinstance(exc, ValidationError):
+        prefix = SETTINGS_PREFIXES.get(exc.title, "") if env_prefix is None else env_prefix
+        return describe_validation_error(exc, prefix)
+    match = _SETTINGS_ERROR_FIELD.search(str(exc))
+    if match is None:
+        return ["a setting could not be read (see .env.example for the expected formats)"]
+    field = match.group(1)
+    prefix = _guess_prefix(field) if env_prefix is None else env_prefix
+    return [f"{prefix}{field}".upper() + ': cannot be parsed (lists and objects are JSON, e.g. ["a", "b"])']
+
+
+def invalid_values(service: str, settings: PaygateSettings | None = None) -> list[str]:
+    """The settings ``service`` reads that cannot even be parsed (empty when they all can)."""
+    problems: list[str] = []
+    if settings is None:
+        try:
+            settings = PaygateSettings()
+        except SETTINGS_ERRORS as exc:
+            problems += describe_settings_error(exc, "PAYGATE_")
+    url_problem = database_url_problem(settings.database_url) if settings and settings.database_url else None
+    if url_problem:
+        problems.append(f"PAYGATE_DATABASE_URL {url_problem}")
+    try:
+        _SERVICE_SETTINGS[service]()
+    except ConfigError as exc:
+        problems += exc.problems
+    return problems
+
+
 def config_problems(service: str, settings: PaygateSettings | None = None) -> list[str]:
     """What stops ``service`` outside dev (empty when it may start). Invalid values are reported too."""
     if service not in _SERVICE_CHECKS:
         raise ValueError(f"unknown service {service!r}")
+    invalid = invalid_values(service, settings)
+    if invalid:
+        return invalid
     try:
-        settings = settings or PaygateSettings()
-        return [*_paygate_problems(settings), *_SERVICE_CHECKS[service]()]
-    except ValidationError as exc:
-        return describe_validation_error(exc, _prefix_of(exc.title))
-
-
-def _prefix_of(class_name: str) -> str:
-    prefixes = {
-        "PaygateSettings": "PAYGATE_",
-        "GatewaySettings": "GATEWAY_",
-        "PaymentSettings": "PAYMENT_MS_",
-        "DispatcherSettings": "DISPATCHER_",
-    }
-    return prefixes.get(class_name, "")
+        return [*_paygate_problems(settings or PaygateSettings()), *_SERVICE_CHECKS[service]()]
+    except ConfigError as exc:
+        return exc.problems
 
 
 def check_startup(service: str, settings: PaygateSettings | None = None) -> None:
-    """Raise ``ConfigError`` when ``service`` must not start with this configuration."""
+    """Raise ``ConfigError`` when ``service`` must not start with this configuration: a value that
+    cannot be parsed (in every mode), or, outside dev, a missing or weak secret."""
     try:
         settings = settings or get_paygate_settings()
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, "PAYGATE_")) from None
+    except SETTINGS_ERRORS as exc:
+        raise ConfigError(describe_settings_error(exc, "PAYGATE_")) from None
+    invalid = invalid_values(service, settings)
+    if invalid:
+        raise ConfigError(invalid)
     if settings.is_dev:
         return
     problems = config_problems(service, settings)

@@ -48,6 +48,10 @@ class DemoReceiver(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: DemoReceiver
 
+    def do_GET(self) -> None:
+        """``GET /health``: 200 once it serves (the dev runner waits for it)."""
+        self._answer(HTTPStatus.OK if self.path == "/health" else HTTPStatus.NOT_FOUND)
+
     def do_POST(self) -> None:
         if self.path != "/webhooks":
             self._answer(HTTPStatus.NOT_FOUND)

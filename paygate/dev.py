@@ -1,8 +1,9 @@
 """``make dev``: the whole system on 127.0.0.1, on an embedded PostgreSQL unless a URL is configured.
 
 Data lives in ``.paygate/`` and is reused; demo data is seeded once; the URLs and demo logins are
-printed and written to ``.paygate/dev.json``. SIGINT or SIGTERM stops every process started here,
-the database included.
+printed and written to ``.paygate/dev.json``. With ``--demo-receiver`` the demo partner endpoint runs
+too, registered once the database is up, and its lines are printed with the runner's. SIGINT or
+SIGTERM stops every process started here, the database included.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class DevPorts:
     gateway: int = 8000
     payment_ms: int = 8001
     database: int = 54329
+    demo_receiver: int = 8009
 
 
 def _log(message: str) -> None:
@@ -60,6 +62,41 @@ def _cors_origins() -> list[str]:
     return GatewaySettings().cors_origins or list(DEV_CORS_ORIGINS)
 
 
+def demo_receiver_process(url: str, ports: DevPorts, host: str, log_dir: Path) -> ManagedProcess:
+    """``paygate demo-receiver``: it registers itself (partner ``demo-receiver``, every event type)
+    in the dev database, then answers /health; its verified lines are echoed by the runner."""
+    command = [sys.executable, "-m", "paygate", "demo-receiver", "--host", host]
+    command += ["--port", str(ports.demo_receiver)]
+    return ManagedProcess(
+        "demo-receiver",
+        command,
+        {"PAYGATE_ENV": "dev", "PAYGATE_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"},
+        f"http://{host}:{ports.demo_receiver}/health",
+        log_dir / "demo-receiver.log",
+    )
+
+
+class _LogEcho:
+    """Prints the lines a process appends to its log file (the demo receiver's, in terminal 1)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.partial = b""
+
+    def pump(self) -> None:
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                chunk = log.read()
+        except OSError:
+            return
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        for line in lines:
+            print(line.decode(errors="replace"), flush=True)
+
+
 def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[ManagedProcess]:
     gateway_url = f"http://{host}:{ports.gateway}"
     payment_url = f"http://{host}:{ports.payment_ms}"
@@ -73,6 +110,9 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
         "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": gateway_url,
         "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins()),
+        # The services' own settings agree with the ports they serve on (the flags win over these).
+        "GATEWAY_PORT": str(ports.gateway),
+        "PAYMENT_MS_PORT": str(ports.payment_ms),
     }
     from shared.embedded_pg import free_port  # imported late, like EmbeddedPostgres below
 
@@ -102,7 +142,7 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
     ]
 
 
-def run_dev(ports: DevPorts, host: str = "127.0.0.1") -> int:
+def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = False) -> int:
     from paygate.migrations import upgrade
     from paygate.seed import DEMO_ADMIN, DEMO_USER
 
@@ -138,6 +178,11 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1") -> int:
         )
 
         processes = dev_processes(url, ports, host, log_dir)
+        echo: _LogEcho | None = None
+        if demo_receiver:
+            receiver = demo_receiver_process(url, ports, host, log_dir)
+            echo = _LogEcho(receiver.log_path) if receiver.log_path else None
+            processes.append(receiver)
         for proc in processes:
             proc.start()
         for proc in processes:
@@ -148,6 +193,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1") -> int:
             "payment_ms_url": f"http://{host}:{ports.payment_ms}",
             "database_url": url,
             "logs": str(log_dir),
+            "demo_receiver_url": f"http://{host}:{ports.demo_receiver}/webhooks" if demo_receiver else None,
             "pids": {proc.name: proc.pid for proc in processes},
             "logins": [
                 {"email": login.email, "password": login.password, "role": login.role}
@@ -159,13 +205,19 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1") -> int:
         _log(f"payment_ms  {info['payment_ms_url']}")
         for login in (DEMO_ADMIN, DEMO_USER):
             _log(f"login       {login.email} / {login.password} ({login.role})")
+        if demo_receiver:
+            _log(f"demo receiver {info['demo_receiver_url']} (partner demo-receiver; its lines follow)")
         _log(f"logs in {log_dir}; details in {STATE_DIR / 'dev.json'}; Ctrl-C stops everything")
 
         while not stop.wait(0.5):
+            if echo is not None:
+                echo.pump()
             for proc in processes:
                 if proc.process is not None and proc.process.poll() is not None:
                     _log(f"{proc.name} exited with code {proc.process.returncode}; stopping")
                     return 1
+        if echo is not None:
+            echo.pump()
         _log("stopping")
         return 0
     except Exception as exc:

@@ -30,8 +30,16 @@ def dispatcher_command() -> list[str]:
 
 
 def asgi_command(
-    service: str, host: str, port: int, *, workers: int = 1, access_log: bool = False
+    service: str,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    access_log: bool = False,
+    log_config: Path | None = None,
 ) -> list[str]:
+    """``log_config``: a JSON dictConfig for granian's own loggers (``paygate.granian_logging``)."""
+    logging_options = ["--log-config", str(log_config)] if log_config else []
     return [
         sys.executable,
         "-m",
@@ -50,6 +58,7 @@ def asgi_command(
         "--log-level",
         "warning",
         "--access-log" if access_log else "--no-access-log",
+        *logging_options,
     ]
 
 

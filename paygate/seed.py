@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.passwords import hash_password
@@ -20,6 +21,7 @@ class DemoLogin:
 
 DEMO_ADMIN = DemoLogin("admin@paygate.dev", "admin-password", "admin")
 DEMO_USER = DemoLogin("user@paygate.dev", "user-password", "user")
+# Oldest first: the list (newest first) shows the JPY one first, as the README's walkthrough says.
 DEMO_RESERVATIONS = ((2500, "EUR", "Concert ticket, row 7 seat 12"), (120000, "JPY", "Hotel night, Kyoto"))
 
 
@@ -36,10 +38,15 @@ async def seed_demo_data(engine: AsyncEngine) -> bool:
                 .values(email=login.email, password_hash=hash_password(login.password), role=login.role)
                 .returning(User.id)
             )
-        for amount, currency, description in DEMO_RESERVATIONS:
+        for age, (amount, currency, description) in enumerate(reversed(DEMO_RESERVATIONS)):
+            # Distinct created_at (one transaction would give both the same now()): a fixed order.
             await conn.execute(
                 insert(Reservation).values(
-                    user_id=ids[DEMO_USER.email], amount=amount, currency=currency, description=description
+                    user_id=ids[DEMO_USER.email],
+                    amount=amount,
+                    currency=currency,
+                    description=description,
+                    created_at=func.now() - timedelta(minutes=age),
                 )
             )
         return True

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import create_engine, create_session_factory
@@ -47,19 +46,23 @@ def _running_dev_database() -> str:
 
 def database_url(explicit: str | None = None) -> str:
     """``--database-url``, else ``PAYGATE_DATABASE_URL``, else the database of a running ``make dev``."""
-    if explicit:
-        return explicit
-    try:
-        url = PaygateSettings().database_url
-    except ValidationError as exc:
-        from paygate.config_check import describe_validation_error
+    from paygate.config_check import SETTINGS_ERRORS, database_url_problem, describe_settings_error
 
-        raise CommandError("; ".join(describe_validation_error(exc, "PAYGATE_")), EXIT_CONFIG) from None
-    url = url or _running_dev_database()
+    if explicit:
+        url, source = explicit, "--database-url"
+    else:
+        try:
+            url, source = PaygateSettings().database_url, "PAYGATE_DATABASE_URL"
+        except SETTINGS_ERRORS as exc:
+            raise CommandError("; ".join(describe_settings_error(exc, "PAYGATE_")), EXIT_CONFIG) from None
+        url = url or _running_dev_database()
     if not url:
         raise CommandError(
             "PAYGATE_DATABASE_URL is not set (postgresql://user:password@host:5432/paygate)", EXIT_CONFIG
         )
+    problem = database_url_problem(url)  # never the URL itself: it may hold a password
+    if problem:
+        raise CommandError(f"{source} {problem}", EXIT_CONFIG)
     return url
 
 

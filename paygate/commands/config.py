@@ -36,9 +36,9 @@ def run_env_example(_args: argparse.Namespace) -> int:
 def _dispatcher_ready(timeout: float) -> None:
     """With DISPATCHER_METRICS_PORT, /metrics answers once the dispatcher runs; without, the best
     we can say is that the database its work lives in is reachable."""
-    from payment_ms.dispatcher.settings import DispatcherSettings
+    from paygate.config_check import dispatcher_settings
 
-    port = DispatcherSettings().metrics_port
+    port = dispatcher_settings().metrics_port
     if port:
         _probe(f"http://127.0.0.1:{port}/metrics", timeout)
         return

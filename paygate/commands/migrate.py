@@ -23,12 +23,25 @@ def _show_progress() -> None:
     alembic_logger.propagate = False
 
 
+def _configured_database_url() -> str:
+    from paygate.config_check import load_settings
+    from shared.settings import PaygateSettings
+
+    return load_settings(PaygateSettings, "PAYGATE_").database_url
+
+
 def run(args: argparse.Namespace) -> int:
     action: str = args.action
     offline = bool(getattr(args, "sql", False))
     # Offline SQL and the history need no database (alembic/env.py falls back to a placeholder URL).
     needs_database = action in ("upgrade", "downgrade", "current") and not offline
-    url = database_url(args.database_url) if needs_database else (args.database_url or "")
+    if needs_database:
+        url = database_url(args.database_url)
+    else:
+        url = args.database_url or ""
+        # Offline, alembic/env.py still reads PAYGATE_DATABASE_URL when set: it must be usable.
+        if url or _configured_database_url():
+            url = database_url(args.database_url)
     config = alembic_config(url or None)
     config.stdout = sys.stdout  # alembic binds the sys.stdout of import time
     _show_progress()

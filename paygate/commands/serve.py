@@ -11,10 +11,14 @@ import importlib.util
 import os
 import sys
 
-from pydantic import ValidationError
-
 from paygate.commands import EXIT_CONFIG, CommandError
-from paygate.config_check import ConfigError, check_startup, describe_validation_error, format_problems
+from paygate.config_check import (
+    SETTINGS_ERRORS,
+    ConfigError,
+    check_startup,
+    describe_settings_error,
+    format_problems,
+)
 from paygate.processes import ASGI_SERVICES, asgi_command
 
 
@@ -37,15 +41,22 @@ def _default_bind(service: str) -> tuple[str, int]:
         from payment_ms.settings import settings as payment_settings
 
         return payment_settings.host, payment_settings.port
-    except ValidationError as exc:
+    except SETTINGS_ERRORS as exc:
         prefix = "GATEWAY_" if service == "gateway" else "PAYMENT_MS_"
-        raise CommandError("; ".join(describe_validation_error(exc, prefix)), EXIT_CONFIG) from None
+        raise CommandError("; ".join(describe_settings_error(exc, prefix)), EXIT_CONFIG) from None
 
 
 def serve_command(args: argparse.Namespace) -> list[str]:
-    """The granian command line ``paygate serve`` execs (split out so it can be tested)."""
+    """The granian command line ``paygate serve`` execs (split out so it can be tested). Where the
+    services log JSON (outside dev, or ``PAYGATE_LOG_JSON``), granian's own lines are JSON too."""
+    from paygate.granian_logging import write_json_log_config
+    from shared.settings import get_paygate_settings
+
     host, port = _default_bind(args.service)
-    return asgi_command(args.service, args.host or host, args.port or port, workers=args.workers)
+    log_config = write_json_log_config(args.service) if get_paygate_settings().json_logs else None
+    return asgi_command(
+        args.service, args.host or host, args.port or port, workers=args.workers, log_config=log_config
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -58,11 +69,11 @@ def run_serve(args: argparse.Namespace) -> int:
     os.execv(command[0], command)  # noqa: S606 (our own interpreter, fixed arguments)
 
 
-def run_dispatcher(args: argparse.Namespace) -> int:
+def run_dispatcher(_args: argparse.Namespace) -> int:
     if importlib.util.find_spec("payment_ms.dispatcher") is None:
         raise CommandError("this build has no dispatcher (payment_ms.dispatcher)", EXIT_CONFIG)
     _require_valid_config("dispatcher")
-    command = [sys.executable, "-m", "payment_ms.dispatcher", *args.dispatcher_args]
+    command = [sys.executable, "-m", "payment_ms.dispatcher"]
     sys.stdout.flush()
     os.execv(command[0], command)  # noqa: S606
 
@@ -90,9 +101,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "dispatcher",
         help="run the webhook dispatcher (run several: they share the work)",
         description="Deliver payment events to partners as signed webhooks. Any number can run at once, "
-        "on any number of machines. Settings: DISPATCHER_* (see .env.example).",
-    )
-    dispatcher.add_argument(
-        "dispatcher_args", nargs=argparse.REMAINDER, help="passed to python -m payment_ms.dispatcher"
+        "on any number of machines. No arguments: every setting comes from the environment or .env "
+        "(PAYGATE_DATABASE_URL, DISPATCHER_*; see .env.example). Exit 2 on bad configuration, 3 when "
+        "the database cannot be reached at start.",
     )
     dispatcher.set_defaults(handler=run_dispatcher)

@@ -1,23 +1,33 @@
-"""``python -m payment_ms.dispatcher``: one dispatcher process; run N of them to scale out."""
+"""``python -m payment_ms.dispatcher``: one dispatcher process; run N of them to scale out.
+
+Expected failures (a setting that cannot be used, the database unreachable) end with
+``paygate: error: …`` and the ``paygate`` command's exit codes (2 configuration, 3 database), never a
+traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from prometheus_client import start_http_server
 
-from paygate.config_check import enforce_startup_config
+from paygate.commands import EXIT_CONFIG, database_failure
+from paygate.config_check import dispatcher_settings, enforce_startup_config
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from shared.observability import configure_logging
 from shared.settings import get_paygate_settings
 
 
+def _fail(message: str, code: int) -> SystemExit:
+    print(f"paygate: error: dispatcher: {message}", file=sys.stderr, flush=True)
+    return SystemExit(code)
+
+
 async def serve(settings: DispatcherSettings) -> None:
     paygate = get_paygate_settings()
-    if not paygate.database_url:
-        raise SystemExit("PAYGATE_DATABASE_URL is not set (make dev sets it for you)")
     allow_loopback = paygate.is_dev if settings.allow_loopback is None else settings.allow_loopback
 
     def start_metrics() -> None:
@@ -38,10 +48,19 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> None:
-    enforce_startup_config("dispatcher")
+    enforce_startup_config("dispatcher")  # unparseable values always; weak secrets outside dev
     paygate = get_paygate_settings()
+    if not paygate.database_url:
+        raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_CONFIG)
+    settings = dispatcher_settings()
     configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
-    asyncio.run(serve(DispatcherSettings()))
+    try:
+        asyncio.run(serve(settings))
+    except Exception as exc:
+        failure = database_failure(exc, paygate.database_url)
+        if failure is None:
+            raise
+        raise _fail(failure.message, failure.exit_code) from None
 
 
 if __name__ == "__main__":

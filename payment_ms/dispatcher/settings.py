@@ -1,4 +1,7 @@
-"""Dispatcher settings (prefix ``DISPATCHER_``). Durations are seconds (floats), so tests can shrink them."""
+"""Dispatcher settings (prefix ``DISPATCHER_``). Durations are seconds (floats), so tests can shrink them.
+
+Nothing is built at import time: the entry point builds them through
+``paygate.config_check.dispatcher_settings()``, which turns a bad value into a message naming it."""
 
 from __future__ import annotations
 
@@ -60,6 +63,3 @@ class DispatcherSettings(BaseSettings):
         default=900.0, gt=0, description="A pending/processing payment older than this is re-verified."
     )
     reconcile_batch: int = Field(default=50, ge=1)
-
-
-settings = DispatcherSettings()

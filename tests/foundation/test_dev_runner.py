@@ -1,32 +1,70 @@
-"""``paygate dev`` (what ``make dev`` runs): up on an embedded PostgreSQL, down without leftovers,
-and a second start reuses the data without seeding twice."""
+"""``paygate dev`` (what ``make dev`` runs): up on an embedded PostgreSQL, down without leftovers
+(Ctrl-C's SIGINT as well as SIGTERM), and a second start reuses the data without seeding twice.
+With ``--demo-receiver`` a checkout ends as a signed webhook verified by the demo receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 
 from paygate.processes import PROJECT_ROOT
+from paygate.seed import DEMO_USER
 from shared.db import asyncpg_dsn
 from shared.embedded_pg import free_port
 
 
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process (from /proc; the name field may hold spaces)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _descendants(*roots: int) -> set[int]:
+    parents = _parents()
+    found = set(roots) & set(parents)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is gone for our purposes.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+    # A zombie is gone for our purposes (_parents leaves zombies out).
+    return pid in _parents()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -38,48 +76,24 @@ def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start(state_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PAYGATE_DEV_STATE_DIR": str(state_dir), "PAYGATE_DATABASE_URL": ""}
+@dataclass
+class Run:
+    output: str
+    info: dict[str, object]
+    counts: dict[str, int]
+    pids: set[int]
+    receiver_log: str
+
+
+def _start(state_dir: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paygate",
-            "dev",
-            "--gateway-port",
-            str(ports["gateway"]),
-            "--payment-ms-port",
-            str(ports["payment_ms"]),
-            "--db-port",
-            str(ports["db"]),
-        ],
+        [sys.executable, "-m", "paygate", "dev", *args],
         cwd=PROJECT_ROOT,
-        env=env,
+        env={**os.environ, "PAYGATE_DEV_STATE_DIR": str(state_dir), "PAYGATE_DATABASE_URL": "", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def _run_once(state_dir: Path, ports: dict[str, int]) -> tuple[str, dict[str, object], list[int]]:
-    runner = _start(state_dir, ports)
-    dev_json = state_dir / "dev.json"
-    try:
-        _wait_for(lambda: dev_json.exists() or runner.poll() is not None, 60, "dev.json")
-        assert runner.poll() is None, runner.stdout.read() if runner.stdout else ""
-        info = json.loads(dev_json.read_text())
-        for key in ("gateway_url", "payment_ms_url"):
-            for path in ("/health", "/ready"):
-                assert httpx.get(f"{info[key]}{path}", timeout=5).status_code == 200
-        _check_dev_cors(str(info["gateway_url"]))
-        postmaster = (state_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()
-        pids = [*info["pids"].values(), int(postmaster[0]), runner.pid]  # type: ignore[union-attr]
-        users = _count_users(str(info["database_url"]))
-    finally:
-        runner.send_signal(signal.SIGTERM)
-        output, _ = runner.communicate(timeout=60)
-    assert runner.returncode == 0, output
-    return output, {"users": users, **info}, pids
 
 
 def _check_dev_cors(gateway_url: str) -> None:
@@ -99,29 +113,126 @@ def _check_dev_cors(gateway_url: str) -> None:
         assert (granted == origin) if allowed else (granted is None), (origin, preflight.headers)
 
 
-def _count_users(url: str) -> int:
-    import asyncio
-
-    async def count() -> int:
+def _counts(url: str) -> dict[str, int]:
+    async def count() -> dict[str, int]:
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            return int(await conn.fetchval("SELECT count(*) FROM users"))
+            return {
+                table: int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+                for table in ("users", "reservations", "partners")
+            }
         finally:
             await conn.close()
 
     return asyncio.run(count())
 
 
+def _check_out(gateway_url: str) -> str:
+    """What the README's walkthrough does: log in, take the first reservation, check out."""
+    with httpx.Client(base_url=gateway_url, timeout=10) as client:
+        login = client.post("/auth/login", json={"email": DEMO_USER.email, "password": DEMO_USER.password})
+        assert login.status_code in (200, 201), login.text
+        auth = {"authorization": f"Bearer {login.json()['access_token']}"}
+        items = client.get("/reservations", headers=auth).json()["items"]
+        # The demo reservations have a fixed order: the README's example output depends on it.
+        assert [(item["amount"], item["currency"]) for item in items] == [(120000, "JPY"), (2500, "EUR")]
+        checkout = client.post(
+            "/payment-gateway/reservations/checkout",
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "reservation_id": items[0]["id"],
+                "return_url": "http://localhost:3000/paid",
+                "cancel_url": "http://localhost:3000/cancelled",
+            },
+        )
+        assert checkout.status_code in (200, 201), checkout.text
+        return str(checkout.json()["payment_id"])
+
+
+def _run_once(
+    state_dir: Path, ports: dict[str, int], *, args: list[str], env: dict[str, str], stop: signal.Signals
+) -> Run:
+    runner = _start(state_dir, args, env)
+    dev_json = state_dir / "dev.json"
+    receiver_log = state_dir / "logs" / "demo-receiver.log"
+    receiver_lines = ""
+    try:
+        _wait_for(lambda: dev_json.exists() or runner.poll() is not None, 90, "dev.json")
+        assert runner.poll() is None, runner.stdout.read() if runner.stdout else ""
+        info = json.loads(dev_json.read_text())
+        assert info["gateway_url"] == f"http://127.0.0.1:{ports['gateway']}"
+        assert info["payment_ms_url"] == f"http://127.0.0.1:{ports['payment_ms']}"
+        for key in ("gateway_url", "payment_ms_url"):
+            for path in ("/health", "/ready"):
+                assert httpx.get(f"{info[key]}{path}", timeout=5).status_code == 200
+        _check_dev_cors(str(info["gateway_url"]))
+        if info.get("demo_receiver_url"):
+            assert info["demo_receiver_url"] == f"http://127.0.0.1:{ports['receiver']}/webhooks"
+            payment = _check_out(info["gateway_url"])
+            expected = f"payment.created payment={payment} status=pending amount=120000 JPY"
+            _wait_for(
+                lambda: receiver_log.exists() and expected in receiver_log.read_text(),
+                60,
+                "the demo receiver to verify payment.created",
+            )
+            receiver_lines = receiver_log.read_text()
+        postmaster = int((state_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
+        # Everything the runner started, granian's workers and PostgreSQL's backends included.
+        pids = _descendants(runner.pid, postmaster)
+        assert set(info["pids"].values()) <= pids  # type: ignore[union-attr]
+        assert len(pids) > len(info["pids"]) + 2  # type: ignore[arg-type]
+        counts = _counts(str(info["database_url"]))
+    finally:
+        runner.send_signal(stop)
+        output, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 0, output
+    assert "stopping" in output
+    return Run(output, info, counts, pids, receiver_lines)
+
+
+def _assert_nothing_left(run: Run, ports: dict[str, int]) -> None:
+    _wait_for(lambda: not any(_alive(pid) for pid in run.pids), 20, "every dev process to exit")
+    _wait_for(lambda: all(_port_free(port) for port in ports.values()), 20, "every dev port to be free")
+
+
 def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
-    ports = {"gateway": free_port(), "payment_ms": free_port(), "db": free_port()}
+    ports = {"gateway": free_port(), "payment_ms": free_port(), "db": free_port(), "receiver": free_port()}
 
-    output, info, pids = _run_once(tmp_path, ports)
-    assert "seeded demo data" in output
-    assert info["users"] == 2
-    assert {login["email"] for login in info["logins"]} == {"admin@paygate.dev", "user@paygate.dev"}  # type: ignore[attr-defined]
-    _wait_for(lambda: not any(_alive(pid) for pid in pids), 20, "every dev process to exit")
+    # First start: ports from the environment (as `make dev GATEWAY_PORT=…`), the demo receiver on,
+    # stopped with Ctrl-C's SIGINT.
+    first = _run_once(
+        tmp_path,
+        ports,
+        args=["--demo-receiver"],
+        env={
+            "GATEWAY_PORT": str(ports["gateway"]),
+            "PAYMENT_MS_PORT": str(ports["payment_ms"]),
+            "PAYGATE_DEV_DB_PORT": str(ports["db"]),
+            "PAYGATE_DEV_DEMO_RECEIVER_PORT": str(ports["receiver"]),
+        },
+        stop=signal.SIGINT,
+    )
+    assert "seeded demo data" in first.output
+    assert first.counts == {"users": 2, "reservations": 2, "partners": 1}
+    assert {login["email"] for login in first.info["logins"]} == {"admin@paygate.dev", "user@paygate.dev"}  # type: ignore[attr-defined]
+    assert "registered as partner demo-receiver" in first.receiver_log
+    assert "REJECTED" not in first.receiver_log
+    # The receiver's lines are shown in the runner's terminal too.
+    verified = next(line for line in first.receiver_log.splitlines() if "verified" in line)
+    assert verified in first.output
+    _assert_nothing_left(first, ports)
 
-    output, info, pids = _run_once(tmp_path, ports)
-    assert "not seeding again" in output
-    assert info["users"] == 2
-    _wait_for(lambda: not any(_alive(pid) for pid in pids), 20, "every dev process to exit")
+    # Second start: the same ports as flags, SIGTERM; the data is reused, nothing seeded twice.
+    flags = ["--gateway-port", str(ports["gateway"]), "--payment-ms-port", str(ports["payment_ms"])]
+    flags += ["--db-port", str(ports["db"])]
+    second = _run_once(
+        tmp_path,
+        ports,
+        args=flags,
+        env={"GATEWAY_PORT": "not-a-port-but-the-flag-wins"},
+        stop=signal.SIGTERM,
+    )
+    assert "not seeding again" in second.output
+    assert second.counts == {"users": 2, "reservations": 2, "partners": 1}
+    assert second.info["demo_receiver_url"] is None
+    _assert_nothing_left(second, ports)

@@ -59,6 +59,14 @@ def paygate(database_url: str, tmp_path: Path) -> Paygate:
     return run
 
 
+def _clear_settings_caches() -> None:
+    from gateway.settings import get_gateway_settings
+    from shared.settings import get_paygate_settings
+
+    get_gateway_settings.cache_clear()
+    get_paygate_settings.cache_clear()
+
+
 @pytest.fixture
 def paygate_inproc(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -77,10 +85,13 @@ def paygate_inproc(
             patch.chdir(tmp_path)
             patch.setattr(sys, "stdin", io.StringIO(input or ""))
             capsys.readouterr()
+            _clear_settings_caches()
             try:
                 code = main(list(args))
             except SystemExit as exc:
                 code = int(exc.code or 0)
+            finally:
+                _clear_settings_caches()  # nothing read under this environment outlives it
             captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

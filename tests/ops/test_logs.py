@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -122,3 +123,68 @@ def test_credentials_in_a_message_are_masked(secret: str) -> None:
     line = ReadableFormatter().format(record)
     assert secret not in line and "[redacted" in line
     assert redact("GET /health 200") == "GET /health 200"
+
+
+def test_outside_dev_every_line_is_json_by_default_granians_included(
+    database_url: str, tmp_path: Path
+) -> None:
+    """PAYGATE_ENV=prod and no PAYGATE_LOG_JSON: the app's lines and granian's own are JSON."""
+    import secrets
+    import signal
+    import sys
+
+    from paygate.processes import ManagedProcess
+    from shared.embedded_pg import free_port
+    from tests.ops.conftest import clean_env
+
+    strong = {
+        "PAYGATE_SERVICE_TOKEN": secrets.token_urlsafe(48),
+        "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+    }
+    env = clean_env(tmp_path, PAYGATE_ENV="prod", PAYGATE_DATABASE_URL=database_url, **strong)
+    assert "PAYGATE_LOG_JSON" not in env
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    server = ManagedProcess(
+        "gateway",
+        [sys.executable, "-m", "paygate", "serve", "gateway", "--port", str(port)],
+        env,
+        f"http://127.0.0.1:{port}/health",
+        log,
+    )
+    server.start()
+    try:
+        server.wait_healthy()
+        response = httpx.get(f"http://127.0.0.1:{port}/ready", headers={"X-Request-ID": "ops-json-ready"})
+        assert response.status_code == 200
+        _wait_for_line(log, "ops-json-ready")
+        # A worker that dies is granian's to report: kill it and read how it said so.
+        workers = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_pid(stat) == server.pid
+        ]
+        assert workers, "granian runs its app in worker processes"
+        for worker in workers:
+            os.kill(worker, signal.SIGKILL)
+        _wait_for_line(log, "Unexpected exit from worker")
+    finally:
+        server.stop()
+
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line, or this raises
+    access = [r for r in records if r["logger"] == "paygate.access" and r["request_id"] == "ops-json-ready"]
+    assert access and access[0]["status"] == 200 and access[0]["service"] == "gateway"
+    granian = [r for r in records if r["logger"] == "_granian"]
+    assert any("Unexpected exit from worker" in str(r["msg"]) for r in granian), records
+    assert all(r["service"] == "gateway" and r["level"] for r in granian)
+    for secret in strong.values():
+        assert secret not in log.read_text()
+
+
+def _parent_pid(stat: Path) -> int:
+    try:
+        text = stat.read_text()
+    except OSError:
+        return -1
+    return int(text[text.rindex(")") + 2 :].split()[1])
