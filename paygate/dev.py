@@ -56,10 +56,12 @@ async def _seed(url: str) -> bool:
         await engine.dispose()
 
 
-def _cors_origins() -> list[str]:
+def _cors_origins(gateway_port: int) -> list[str]:
+    """The operator's GATEWAY_CORS_ORIGINS (environment or .env), else localhost frontends. The port
+    is the runner's own choice: a GATEWAY_PORT variable the runner overrides must not be parsed here."""
     from gateway.settings import GatewaySettings
 
-    return GatewaySettings().cors_origins or list(DEV_CORS_ORIGINS)
+    return GatewaySettings(port=gateway_port).cors_origins or list(DEV_CORS_ORIGINS)
 
 
 def demo_receiver_process(url: str, ports: DevPorts, host: str, log_dir: Path) -> ManagedProcess:
@@ -109,7 +111,7 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
         # The dispatcher delivers payment events to the gateway too (reservations follow payments).
         "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": gateway_url,
-        "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins()),
+        "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins(ports.gateway)),
         # The services' own settings agree with the ports they serve on (the flags win over these).
         "GATEWAY_PORT": str(ports.gateway),
         "PAYMENT_MS_PORT": str(ports.payment_ms),
