@@ -177,13 +177,24 @@ class Dispatcher:
         self._stopping = True
         for partner in list(self._queues):
             self._pump(partner)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.settings.request_timeout_seconds + 5)
-        await self._flush_outcomes()
+        try:
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.request_timeout_seconds + 5)
+            await self._flush_outcomes()
+        except Exception:
+            # Unrecorded results are lost, not their deliveries: released below, they are sent again.
+            logger.exception("could not record the last delivery results at shutdown")
+        finally:
+            await self._release_all()
+
+    async def _release_all(self) -> None:
+        """Hand back everything this worker still leases (a lease that cannot be cleared runs out)."""
         assert self._pool is not None
-        with contextlib.suppress(Exception):
+        try:
             async with self._pool.acquire() as conn:
                 await repo.release_all(conn, self.worker_id)
+        except Exception:
+            logger.exception("could not hand back this worker's deliveries; their leases will run out")
 
     # ---------------------------------------------------------------------------------- main loop
 
@@ -206,6 +217,10 @@ class Dispatcher:
                     delay = min(delay, max(due_in, MIN_WAIT_SECONDS))
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("database error in the dispatch loop: %s", exc)
+                delay = DB_RETRY_SECONDS
+            except Exception:
+                # e.g. asyncpg.InterfaceError (a connection lost mid-query): the loop must go on.
+                logger.exception("unexpected error in the dispatch loop; retrying")
                 delay = DB_RETRY_SECONDS
             if self._stopping:
                 break
@@ -397,7 +412,7 @@ class Dispatcher:
         try:
             async with self._pool.acquire() as conn:
                 await repo.cancel_partner(conn, partner_id, "partner disabled: " + GONE_REASON)
-        except (asyncpg.PostgresError, OSError) as exc:
+        except Exception as exc:
             logger.warning("could not cancel deliveries of partner %s: %s", partner_id, exc)
 
     # ---------------------------------------------------------------------------------- recording
@@ -410,8 +425,13 @@ class Dispatcher:
                 await self._flush_outcomes()
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("could not record delivery results, retrying: %s", exc)
-                await asyncio.sleep(DB_RETRY_SECONDS)
-                self._flush.set()
+            except Exception:
+                # Results stay queued (``_write_outcomes`` puts them back): this loop must never die.
+                logger.exception("unexpected error recording delivery results; retrying")
+            else:
+                continue
+            await asyncio.sleep(DB_RETRY_SECONDS)
+            self._flush.set()
 
     async def _flush_outcomes(self) -> None:
         async with self._flush_lock:
@@ -483,6 +503,9 @@ class Dispatcher:
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("cannot LISTEN (%s); polling until it works", exc)
                 await asyncio.sleep(DB_RETRY_SECONDS)
+            except Exception:
+                logger.exception("unexpected error in the LISTEN connection; polling until it works")
+                await asyncio.sleep(DB_RETRY_SECONDS)
             finally:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
@@ -503,4 +526,6 @@ class Dispatcher:
                 metrics.UNFANNED_EVENTS.set(unfanned)
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.debug("stats query failed: %s", exc)
+            except Exception:
+                logger.exception("unexpected error refreshing the queue gauges")
             await asyncio.sleep(self.settings.stats_interval_seconds)
