@@ -1,9 +1,12 @@
 """The dispatcher loop: fan events out into deliveries, claim due deliveries, send, record, retry.
 
-One process holds up to ``max_in_flight`` deliveries, at most twice ``per_partner_concurrency`` of one
-partner (half of them on the wire), so a partner that hangs only ever occupies its own slots.
-A delivery is sent only while enough of its lease is left for the request to finish; otherwise it is
-handed back. Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
+One process holds up to ``max_in_flight`` deliveries, at most ``backlog_limit(settings)`` of one partner
+(``per_partner_concurrency`` of them on the wire), so a partner that hangs only ever occupies its own
+slots. The backlog is decoupled from the wire concurrency: a fast partner is claimed a full batch at a
+time. A delivery is sent only while enough of its lease is left for the request to finish (checked when
+it leaves the backlog and again right before the request); otherwise it is handed back, so however long
+it waited behind a hanging partner's requests it is never sent after its lease ran out.
+Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ LISTEN_START_TIMEOUT_SECONDS = 10.0
 GONE_REASON = "the endpoint answered 410 Gone"
 
 
+def backlog_limit(settings: DispatcherSettings) -> int:
+    """Deliveries of one partner this process holds at most (on the wire or waiting their turn)."""
+    return max(2 * settings.per_partner_concurrency, settings.batch_size)
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -91,7 +99,8 @@ class Dispatcher:
         self._service_token = service_token
         self._policy = UrlPolicy(settings.allowed_hosts, allow_loopback=allow_loopback)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
-        self._backlog_limit = 2 * settings.per_partner_concurrency
+        self._backlog_limit = backlog_limit(settings)
+        self._lease_needed = settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
         self._on_ready = on_ready
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -277,6 +286,9 @@ class Dispatcher:
         allowances = {
             p: self._backlog_limit - h for p, h in self._held.items() if 0 < h < self._backlog_limit
         }
+        # Taken before the query: the lease runs from the database's now(), which is not earlier, so
+        # this local deadline never outlasts the lease.
+        deadline = time.monotonic() + self.settings.lease_seconds
         async with self._pool.acquire() as conn:
             rows = await repo.claim_deliveries(
                 conn,
@@ -287,7 +299,6 @@ class Dispatcher:
                 allowances=allowances,
                 default_allowance=self._backlog_limit,
             )
-        deadline = time.monotonic() + self.settings.lease_seconds
         bodies: dict[UUID, bytes] = {}
         touched = set()
         for row in rows:
@@ -318,10 +329,9 @@ class Dispatcher:
 
     def _pump(self, partner: UUID) -> None:
         queue = self._queues.get(partner)
-        needed = self.settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
         while queue and (self._stopping or self._active[partner] < self.settings.per_partner_concurrency):
             claimed = queue.popleft()
-            if self._stopping or claimed.lease_deadline - time.monotonic() < needed:
+            if self._stopping or not self._lease_lasts(claimed):
                 self._finish(_Release(claimed, 0.0))
                 continue
             self._active[partner] += 1
@@ -330,6 +340,10 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         if queue is not None and not queue:
             del self._queues[partner]
+
+    def _lease_lasts(self, claimed: Claimed) -> bool:
+        """Enough of the lease is left for a whole request (and a margin) to end inside it."""
+        return claimed.lease_deadline - time.monotonic() >= self._lease_needed
 
     def _finish(self, outcome: _Outcome) -> None:
         partner = (outcome.result.claimed if isinstance(outcome, _Record) else outcome.claimed).partner_id
@@ -351,6 +365,8 @@ class Dispatcher:
                 outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
             elif target is None:
                 outcome = _Cancel(claimed, "the partner is disabled or no longer subscribed")
+            elif not self._lease_lasts(claimed):  # the partner lookup took part of the lease
+                outcome = _Release(claimed, 0.0)
             else:
                 outcome = self._judge(await self._send(claimed, target))
         except GatewayUnavailableError as exc:

@@ -42,9 +42,7 @@ async def test_dispatch_and_record_loops_survive_unexpected_errors(
         dispatcher.claim_once = fail_first(
             dispatcher.claim_once, asyncpg.InterfaceError("connection is closed"), claims
         )
-        dispatcher._write_outcomes = fail_first(
-            dispatcher._write_outcomes, RuntimeError("injected"), writes
-        )
+        dispatcher._write_outcomes = fail_first(dispatcher._write_outcomes, RuntimeError("injected"), writes)
         _, event_id = await add_event(db_engine)
         (got,) = await receiver.wait_count("steady", 1)
 
