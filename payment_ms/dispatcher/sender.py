@@ -99,6 +99,12 @@ async def send(
         result.error = f"blocked: {exc}"
     except TimeoutError:
         result.error = "timeout"
+    except aiohttp.ClientConnectorError as exc:
+        # The guarded resolver refused every address: aiohttp wraps the refusal and drops its message.
+        if isinstance(exc.os_error, BlockedDestinationError):
+            result.error = f"blocked: {exc.os_error}"
+        else:
+            result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
     result.duration_ms = max(0, int((time.perf_counter() - started) * 1000))
