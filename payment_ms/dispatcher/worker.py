@@ -109,6 +109,7 @@ class Dispatcher:
         self._events_waiting = True
         self._listening = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()  # set with ``_stopping``: background loops wait on it
         self._flush = asyncio.Event()
         self._flush_lock = asyncio.Lock()  # one writer at a time: shutdown waits for the last batch
         self._outcomes: list[_Outcome] = []
@@ -128,6 +129,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Stop claiming; in-flight deliveries finish, the rest is handed back (SIGTERM calls this)."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def run(self) -> None:
@@ -160,7 +162,7 @@ class Dispatcher:
 
                 background.append(
                     asyncio.create_task(
-                        reconcile_loop(self.settings, self._dsn, self._is_stopping),
+                        reconcile_loop(self.settings, self._dsn, self._stopped),
                         name="dispatcher-reconcile",
                     )
                 )
@@ -179,11 +181,9 @@ class Dispatcher:
                 await asyncio.gather(*background, return_exceptions=True)
                 logger.info("dispatcher %s stopped", self.worker_id)
 
-    def _is_stopping(self) -> bool:
-        return self._stopping
-
     async def _drain(self) -> None:
         self._stopping = True
+        self._stopped.set()
         for partner in list(self._queues):
             self._pump(partner)
         try:
