@@ -63,7 +63,8 @@ UPDATE webhook_deliveries d
 SET due_at = now() + make_interval(secs => $2::float8), leased_by = $3, updated_at = now()
 FROM locked l, payment_events e
 WHERE d.id = l.id AND e.id = d.event_id
-RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, e.type, e.created_at, e.data::text AS data
+RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, e.type, e.created_at, e.data::text AS data,
+          e.request_id
 """
 
 # One statement records a batch of attempts and moves their deliveries on.

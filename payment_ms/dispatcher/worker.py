@@ -40,8 +40,11 @@ from payment_ms.dispatcher.sender import AttemptResult, Claimed, envelope, send
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from shared.db import asyncpg_dsn
+from shared.observability import request_id_var
 
 logger = logging.getLogger("paygate.dispatcher")
+# One line per attempt (INFO): raise this logger's level to silence it on a busy system.
+delivery_logger = logging.getLogger("paygate.dispatcher.deliveries")
 
 NOTIFY_CHANNEL = "payment_events"
 LEASE_MARGIN_SECONDS = 1.0
@@ -315,6 +318,7 @@ class Dispatcher:
                 body=body,
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=deadline,
+                request_id=row["request_id"],
             )
             self._queues[claimed.partner_id].append(claimed)
             self._held[claimed.partner_id] += 1
@@ -357,6 +361,8 @@ class Dispatcher:
 
     async def _deliver(self, claimed: Claimed) -> None:
         assert self._directory is not None and self._session is not None
+        # This task's own context: its log records carry the request that caused the event.
+        request_id_var.set(claimed.request_id)
         outcome: _Outcome
         try:
             targets = await self._directory.targets(claimed.event_type)
@@ -368,7 +374,9 @@ class Dispatcher:
             elif not self._lease_lasts(claimed):  # the partner lookup took part of the lease
                 outcome = _Release(claimed, 0.0)
             else:
-                outcome = self._judge(await self._send(claimed, target))
+                result = await self._send(claimed, target)
+                outcome = self._judge(result)
+                self._log_attempt(outcome)
         except GatewayUnavailableError as exc:
             logger.warning("partner list unavailable, delivery %s handed back: %s", claimed.id, exc)
             outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
@@ -383,7 +391,9 @@ class Dispatcher:
     async def _send(self, claimed: Claimed, target: Target) -> AttemptResult:
         assert self._session is not None and self._internal_session is not None
         if target.id == GATEWAY_SUBSCRIBER_ID:  # operator-configured: no partner URL policy, no guard
-            return await send(self._internal_session, None, claimed, target, self._timeout)
+            return await send(
+                self._internal_session, None, claimed, target, self._timeout, forward_request_id=True
+            )
         return await send(self._session, self._policy, claimed, target, self._timeout)
 
     def _judge(self, result: AttemptResult) -> _Record:
@@ -413,6 +423,33 @@ class Dispatcher:
             return _Record(result, "failed", 0.0)
         metrics.DELIVERIES.labels("retrying").inc()
         return _Record(result, "pending", delay)
+
+    @staticmethod
+    def _log_attempt(outcome: _Record) -> None:
+        if not delivery_logger.isEnabledFor(logging.INFO):
+            return
+        r = outcome.result
+        status = outcome.status if outcome.status != "pending" else "retrying"
+        delivery_logger.info(
+            "delivery %s of event %s to partner %s: attempt %d, %s, %s in %d ms",
+            r.claimed.id,
+            r.claimed.event_id,
+            r.claimed.partner_id,
+            r.claimed.attempt_number,
+            r.status_code if r.status_code is not None else (r.error or "no answer"),
+            status,
+            r.duration_ms,
+            extra={
+                "delivery_id": str(r.claimed.id),
+                "event_id": str(r.claimed.event_id),
+                "partner_id": str(r.claimed.partner_id),
+                "attempt": r.claimed.attempt_number,
+                "status_code": r.status_code,
+                "outcome": status,
+                "duration_ms": r.duration_ms,
+                "error": r.error,
+            },
+        )
 
     async def _disable_partner(self, partner_id: UUID) -> None:
         assert self._directory is not None and self._pool is not None
