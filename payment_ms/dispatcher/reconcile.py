@@ -1,13 +1,17 @@
 """Payments stuck in ``pending``/``processing`` are re-verified with the provider, so a lost provider
 webhook and a payer who never comes back still end in the right state (and emit their events).
 
-Only one dispatcher reconciles at a time (a transaction-scoped advisory lock); a payment that stays
-unsettled is asked about again with a growing pause, so a few abandoned checkouts cannot starve the rest.
+Only one dispatcher reconciles at a time: a pass holds a session-level advisory lock on its own
+connection from the query for stuck payments until the last of them has been verified (a dispatcher
+that finds the lock taken skips its pass). A payment that stays unsettled is asked about again with a
+growing pause, so a few abandoned checkouts cannot starve the rest. The same pass deletes expired
+idempotency keys (at most once every ``PURGE_EVERY_SECONDS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -22,6 +26,7 @@ logger = logging.getLogger("paygate.dispatcher.reconcile")
 
 RECONCILE_LOCK = 0x7061_7967  # "payg"
 MAX_PAUSE_SECONDS = 3600.0
+PURGE_EVERY_SECONDS = 3600.0
 
 _STUCK = """
 SELECT id FROM payments
@@ -33,9 +38,17 @@ LIMIT $3
 
 
 class Reconciler:
-    def __init__(self, settings: DispatcherSettings, dsn: str) -> None:
+    def __init__(
+        self,
+        settings: DispatcherSettings,
+        dsn: str,
+        *,
+        purge: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
         self.settings = settings
         self.dsn = dsn
+        self._purge = purge
+        self._purged_at: float | None = None  # monotonic time of the last purge
         self._resting_until: dict[uuid.UUID, float] = {}  # monotonic time of the next question
         self._pause: dict[uuid.UUID, float] = {}
 
@@ -46,22 +59,45 @@ class Reconciler:
         return [payment_id for payment_id, until in self._resting_until.items() if until > now]
 
     async def stuck_payments(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
-        async with conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RECONCILE_LOCK):
-                return []
-            rows = await conn.fetch(
-                _STUCK, self.settings.reconcile_after_seconds, self._resting(), self.settings.reconcile_batch
-            )
+        rows = await conn.fetch(
+            _STUCK, self.settings.reconcile_after_seconds, self._resting(), self.settings.reconcile_batch
+        )
         return [row["id"] for row in rows]
 
-    async def run_once(self, verify: Callable[[uuid.UUID], Awaitable[object]]) -> int:
-        """Verify every stuck payment once; returns how many were asked about."""
+    async def run_once(
+        self,
+        verify: Callable[[uuid.UUID], Awaitable[object]],
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Verify every stuck payment once, under the lock; returns how many were asked about."""
         conn = await asyncpg.connect(self.dsn)
         try:
-            ids = await self.stuck_payments(conn)
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RECONCILE_LOCK):
+                return 0
+            try:
+                await self._purge_if_due()
+                return await self._verify_stuck(conn, verify, stopping)
+            finally:
+                # Closing the connection would release it too; unlocking keeps the intent explicit.
+                with contextlib.suppress(Exception):
+                    await conn.execute("SELECT pg_advisory_unlock($1)", RECONCILE_LOCK)
         finally:
-            await conn.close()
-        for payment_id in ids:
+            try:
+                await conn.close(timeout=2)
+            except Exception:
+                conn.terminate()
+
+    async def _verify_stuck(
+        self,
+        conn: asyncpg.Connection,
+        verify: Callable[[uuid.UUID], Awaitable[object]],
+        stopping: Callable[[], bool],
+    ) -> int:
+        asked = 0
+        for payment_id in await self.stuck_payments(conn):
+            if stopping():
+                break
+            asked += 1
             try:
                 await verify(payment_id)
             except Exception as exc:
@@ -71,22 +107,48 @@ class Reconciler:
             )
             self._pause[payment_id] = pause
             self._resting_until[payment_id] = time.monotonic() + pause
-        return len(ids)
+        return asked
+
+    async def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if self._purge is None or (
+            self._purged_at is not None and now - self._purged_at < PURGE_EVERY_SECONDS
+        ):
+            return
+        self._purged_at = now
+        try:
+            purged = await self._purge()
+        except Exception as exc:
+            logger.warning("purging expired idempotency keys failed: %s", exc)
+            return
+        if purged:
+            logger.info("purged %d expired idempotency keys", purged)
 
 
-async def reconcile_loop(settings: DispatcherSettings, dsn: str, stopping: Callable[[], bool]) -> None:
+async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.Event) -> None:
+    """Reconcile every ``reconcile_interval_seconds`` until ``stop`` is set (it ends the wait at once)."""
+    from payment_ms.payments.idempotency import purge_expired_keys
     from payment_ms.payments.services import verify_payment
+    from payment_ms.settings import settings as payment_settings
 
     engine = create_engine(dsn, pool_size=2, max_overflow=0)
-    reconciler = Reconciler(settings, dsn)
+
+    async def purge() -> int:
+        async with engine.begin() as conn:
+            return await purge_expired_keys(conn, ttl_hours=payment_settings.idempotency_ttl_hours)
+
+    reconciler = Reconciler(settings, dsn, purge=purge)
     try:
-        while not stopping():
+        while not stop.is_set():
             try:
-                count = await reconciler.run_once(lambda pid: verify_payment(engine, pid))
+                count = await reconciler.run_once(lambda pid: verify_payment(engine, pid), stop.is_set)
                 if count:
                     logger.info("re-verified %d stuck payments", count)
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("reconciliation skipped: %s", exc)
-            await asyncio.sleep(settings.reconcile_interval_seconds)
+            except Exception:
+                logger.exception("reconciliation pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.reconcile_interval_seconds)
     finally:
         await engine.dispose()

@@ -37,27 +37,34 @@ SET fan_out_attempts = fan_out_attempts + 1,
 WHERE id = ANY($1::uuid[])
 """
 
-# Candidates are locked in due order, then at most ``allowance`` per partner are taken (the rest stay
-# unclaimed): one slow partner cannot fill this worker with deliveries it cannot send soon.
+# Candidates are read in due order and at most ``allowance`` per partner are kept; only those are then
+# locked (``SKIP LOCKED``: another worker's claim in progress is passed over) and leased. Locking writes
+# to every row it touches, so rows beyond a partner's allowance are never locked. A row another worker
+# leased after this statement's snapshot fails the re-checked ``due_at <= now()`` and is not taken.
 _CLAIM_DELIVERIES = """
 WITH candidates AS (
     SELECT id, partner_id, due_at FROM webhook_deliveries
     WHERE status = 'pending' AND due_at <= now() AND NOT (partner_id = ANY($4::uuid[]))
     ORDER BY due_at
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
 ), held(partner_id, allowance) AS (
     SELECT * FROM unnest($5::uuid[], $6::int[])
 ), ranked AS (
     SELECT c.id, row_number() OVER (PARTITION BY c.partner_id ORDER BY c.due_at) AS rn,
            coalesce(h.allowance, $7::int) AS allowance
     FROM candidates c LEFT JOIN held h ON h.partner_id = c.partner_id
+), locked AS (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.id IN (SELECT id FROM ranked WHERE rn <= allowance)
+      AND d.status = 'pending' AND d.due_at <= now()
+    FOR UPDATE SKIP LOCKED
 )
 UPDATE webhook_deliveries d
 SET due_at = now() + make_interval(secs => $2::float8), leased_by = $3, updated_at = now()
-FROM ranked r, payment_events e
-WHERE d.id = r.id AND r.rn <= r.allowance AND e.id = d.event_id
-RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, e.type, e.created_at, e.data::text AS data
+FROM locked l, payment_events e
+WHERE d.id = l.id AND e.id = d.event_id
+RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, e.type, e.created_at, e.data::text AS data,
+          e.request_id
 """
 
 # One statement records a batch of attempts and moves their deliveries on.

@@ -13,6 +13,7 @@ from yarl import URL
 
 from payment_ms.dispatcher.partners import Target
 from payment_ms.dispatcher.ssrf import BlockedDestinationError, UrlPolicy
+from shared.security import REQUEST_ID_HEADER
 from shared.webhooks import signature_header
 
 EXCERPT_BYTES = 2048
@@ -32,6 +33,7 @@ class Claimed:
     body: bytes
     attempt_number: int
     lease_deadline: float
+    request_id: str | None = None  # of the request that caused the event (gateway -> payment_ms)
 
 
 @dataclass(slots=True)
@@ -80,7 +82,10 @@ async def send(
     claimed: Claimed,
     target: Target,
     client_timeout: aiohttp.ClientTimeout,
+    *,
+    forward_request_id: bool = False,
 ) -> AttemptResult:
+    """``forward_request_id``: send the event's request id as ``X-Request-ID`` (to our own gateway only)."""
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     result = AttemptResult(claimed, target.url, started_at, 0)
@@ -89,6 +94,8 @@ async def send(
         if policy is not None:
             policy.check_url(url)
         headers = signed_headers(target, claimed.msg_id, claimed.body)
+        if forward_request_id and claimed.request_id:
+            headers[REQUEST_ID_HEADER] = claimed.request_id
         async with session.post(
             url, data=claimed.body, headers=headers, allow_redirects=False, timeout=client_timeout
         ) as response:
@@ -99,6 +106,12 @@ async def send(
         result.error = f"blocked: {exc}"
     except TimeoutError:
         result.error = "timeout"
+    except aiohttp.ClientConnectorError as exc:
+        # The guarded resolver refused every address: aiohttp wraps the refusal and drops its message.
+        if isinstance(exc.os_error, BlockedDestinationError):
+            result.error = f"blocked: {exc.os_error}"
+        else:
+            result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
     result.duration_ms = max(0, int((time.perf_counter() - started) * 1000))

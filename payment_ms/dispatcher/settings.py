@@ -22,7 +22,9 @@ class DispatcherSettings(BaseSettings):
     batch_size: int = Field(default=200, ge=1, description="Deliveries claimed (events fanned) per query.")
     max_in_flight: int = Field(default=1000, ge=1, description="Deliveries held by this process at once.")
     per_partner_concurrency: int = Field(
-        default=16, ge=1, description="Concurrent requests to one partner; its backlog is twice that."
+        default=16,
+        ge=1,
+        description="Concurrent requests to one partner; its claimed backlog is max(2 x this, batch_size).",
     )
     lease_seconds: float = Field(
         default=60.0, gt=0, description="A claim lasts this long; a dead worker's deliveries return after."

@@ -28,9 +28,27 @@ def _ip(value: str) -> IPAddress | None:
         return None
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the last 32 bits are IPv4
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use: never a public destination
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (:: and ::1 stay IPv6)
+
+
 def _unmapped(address: IPAddress) -> IPAddress:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+    """The IPv4 address an IPv6 address carries and reaches (mapped, NAT64, 6to4, IPv4-compatible).
+
+    Python calls ``64:ff9b::10.0.0.1`` or ``2002:0a00:0001::`` global, yet a NAT64 gateway or 6to4
+    relay delivers to the private IPv4 address inside, so that is the address that is judged.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
         return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _IPV4_COMPATIBLE and int(address) > 1:
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
     return address
 
 
@@ -78,7 +96,7 @@ class UrlPolicy:
             return
         if ip.is_loopback and self.allow_loopback:
             return
-        if not ip.is_global:
+        if not ip.is_global or ip in _NAT64_LOCAL:
             raise BlockedDestinationError(f"{host} resolves to a non-public address")
 
 

@@ -1,9 +1,12 @@
 """The dispatcher loop: fan events out into deliveries, claim due deliveries, send, record, retry.
 
-One process holds up to ``max_in_flight`` deliveries, at most twice ``per_partner_concurrency`` of one
-partner (half of them on the wire), so a partner that hangs only ever occupies its own slots.
-A delivery is sent only while enough of its lease is left for the request to finish; otherwise it is
-handed back. Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
+One process holds up to ``max_in_flight`` deliveries, at most ``backlog_limit(settings)`` of one partner
+(``per_partner_concurrency`` of them on the wire), so a partner that hangs only ever occupies its own
+slots. The backlog is decoupled from the wire concurrency: a fast partner is claimed a full batch at a
+time. A delivery is sent only while enough of its lease is left for the request to finish (checked when
+it leaves the backlog and again right before the request); otherwise it is handed back, so however long
+it waited behind a hanging partner's requests it is never sent after its lease ran out.
+Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ from payment_ms.dispatcher.sender import AttemptResult, Claimed, envelope, send
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from shared.db import asyncpg_dsn
+from shared.observability import request_id_var
 
 logger = logging.getLogger("paygate.dispatcher")
+# One line per attempt (INFO): raise this logger's level to silence it on a busy system.
+delivery_logger = logging.getLogger("paygate.dispatcher.deliveries")
 
 NOTIFY_CHANNEL = "payment_events"
 LEASE_MARGIN_SECONDS = 1.0
@@ -47,6 +53,11 @@ DB_RETRY_SECONDS = 1.0
 MIN_WAIT_SECONDS = 0.01
 LISTEN_START_TIMEOUT_SECONDS = 10.0
 GONE_REASON = "the endpoint answered 410 Gone"
+
+
+def backlog_limit(settings: DispatcherSettings) -> int:
+    """Deliveries of one partner this process holds at most (on the wire or waiting their turn)."""
+    return max(2 * settings.per_partner_concurrency, settings.batch_size)
 
 
 def default_worker_id() -> str:
@@ -91,7 +102,8 @@ class Dispatcher:
         self._service_token = service_token
         self._policy = UrlPolicy(settings.allowed_hosts, allow_loopback=allow_loopback)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
-        self._backlog_limit = 2 * settings.per_partner_concurrency
+        self._backlog_limit = backlog_limit(settings)
+        self._lease_needed = settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
         self._on_ready = on_ready
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -100,6 +112,7 @@ class Dispatcher:
         self._events_waiting = True
         self._listening = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()  # set with ``_stopping``: background loops wait on it
         self._flush = asyncio.Event()
         self._flush_lock = asyncio.Lock()  # one writer at a time: shutdown waits for the last batch
         self._outcomes: list[_Outcome] = []
@@ -119,6 +132,7 @@ class Dispatcher:
     def stop(self) -> None:
         """Stop claiming; in-flight deliveries finish, the rest is handed back (SIGTERM calls this)."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def run(self) -> None:
@@ -151,7 +165,7 @@ class Dispatcher:
 
                 background.append(
                     asyncio.create_task(
-                        reconcile_loop(self.settings, self._dsn, self._is_stopping),
+                        reconcile_loop(self.settings, self._dsn, self._stopped),
                         name="dispatcher-reconcile",
                     )
                 )
@@ -170,20 +184,29 @@ class Dispatcher:
                 await asyncio.gather(*background, return_exceptions=True)
                 logger.info("dispatcher %s stopped", self.worker_id)
 
-    def _is_stopping(self) -> bool:
-        return self._stopping
-
     async def _drain(self) -> None:
         self._stopping = True
+        self._stopped.set()
         for partner in list(self._queues):
             self._pump(partner)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.settings.request_timeout_seconds + 5)
-        await self._flush_outcomes()
+        try:
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.request_timeout_seconds + 5)
+            await self._flush_outcomes()
+        except Exception:
+            # Unrecorded results are lost, not their deliveries: released below, they are sent again.
+            logger.exception("could not record the last delivery results at shutdown")
+        finally:
+            await self._release_all()
+
+    async def _release_all(self) -> None:
+        """Hand back everything this worker still leases (a lease that cannot be cleared runs out)."""
         assert self._pool is not None
-        with contextlib.suppress(Exception):
+        try:
             async with self._pool.acquire() as conn:
                 await repo.release_all(conn, self.worker_id)
+        except Exception:
+            logger.exception("could not hand back this worker's deliveries; their leases will run out")
 
     # ---------------------------------------------------------------------------------- main loop
 
@@ -206,6 +229,10 @@ class Dispatcher:
                     delay = min(delay, max(due_in, MIN_WAIT_SECONDS))
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("database error in the dispatch loop: %s", exc)
+                delay = DB_RETRY_SECONDS
+            except Exception:
+                # e.g. asyncpg.InterfaceError (a connection lost mid-query): the loop must go on.
+                logger.exception("unexpected error in the dispatch loop; retrying")
                 delay = DB_RETRY_SECONDS
             if self._stopping:
                 break
@@ -262,6 +289,9 @@ class Dispatcher:
         allowances = {
             p: self._backlog_limit - h for p, h in self._held.items() if 0 < h < self._backlog_limit
         }
+        # Taken before the query: the lease runs from the database's now(), which is not earlier, so
+        # this local deadline never outlasts the lease.
+        deadline = time.monotonic() + self.settings.lease_seconds
         async with self._pool.acquire() as conn:
             rows = await repo.claim_deliveries(
                 conn,
@@ -272,7 +302,6 @@ class Dispatcher:
                 allowances=allowances,
                 default_allowance=self._backlog_limit,
             )
-        deadline = time.monotonic() + self.settings.lease_seconds
         bodies: dict[UUID, bytes] = {}
         touched = set()
         for row in rows:
@@ -289,6 +318,7 @@ class Dispatcher:
                 body=body,
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=deadline,
+                request_id=row["request_id"],
             )
             self._queues[claimed.partner_id].append(claimed)
             self._held[claimed.partner_id] += 1
@@ -303,10 +333,9 @@ class Dispatcher:
 
     def _pump(self, partner: UUID) -> None:
         queue = self._queues.get(partner)
-        needed = self.settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
         while queue and (self._stopping or self._active[partner] < self.settings.per_partner_concurrency):
             claimed = queue.popleft()
-            if self._stopping or claimed.lease_deadline - time.monotonic() < needed:
+            if self._stopping or not self._lease_lasts(claimed):
                 self._finish(_Release(claimed, 0.0))
                 continue
             self._active[partner] += 1
@@ -315,6 +344,10 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         if queue is not None and not queue:
             del self._queues[partner]
+
+    def _lease_lasts(self, claimed: Claimed) -> bool:
+        """Enough of the lease is left for a whole request (and a margin) to end inside it."""
+        return claimed.lease_deadline - time.monotonic() >= self._lease_needed
 
     def _finish(self, outcome: _Outcome) -> None:
         partner = (outcome.result.claimed if isinstance(outcome, _Record) else outcome.claimed).partner_id
@@ -328,6 +361,8 @@ class Dispatcher:
 
     async def _deliver(self, claimed: Claimed) -> None:
         assert self._directory is not None and self._session is not None
+        # This task's own context: its log records carry the request that caused the event.
+        request_id_var.set(claimed.request_id)
         outcome: _Outcome
         try:
             targets = await self._directory.targets(claimed.event_type)
@@ -336,8 +371,12 @@ class Dispatcher:
                 outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
             elif target is None:
                 outcome = _Cancel(claimed, "the partner is disabled or no longer subscribed")
+            elif not self._lease_lasts(claimed):  # the partner lookup took part of the lease
+                outcome = _Release(claimed, 0.0)
             else:
-                outcome = self._judge(await self._send(claimed, target))
+                result = await self._send(claimed, target)
+                outcome = self._judge(result)
+                self._log_attempt(outcome)
         except GatewayUnavailableError as exc:
             logger.warning("partner list unavailable, delivery %s handed back: %s", claimed.id, exc)
             outcome = _Release(claimed, GATEWAY_RETRY_SECONDS)
@@ -352,7 +391,9 @@ class Dispatcher:
     async def _send(self, claimed: Claimed, target: Target) -> AttemptResult:
         assert self._session is not None and self._internal_session is not None
         if target.id == GATEWAY_SUBSCRIBER_ID:  # operator-configured: no partner URL policy, no guard
-            return await send(self._internal_session, None, claimed, target, self._timeout)
+            return await send(
+                self._internal_session, None, claimed, target, self._timeout, forward_request_id=True
+            )
         return await send(self._session, self._policy, claimed, target, self._timeout)
 
     def _judge(self, result: AttemptResult) -> _Record:
@@ -383,6 +424,33 @@ class Dispatcher:
         metrics.DELIVERIES.labels("retrying").inc()
         return _Record(result, "pending", delay)
 
+    @staticmethod
+    def _log_attempt(outcome: _Record) -> None:
+        if not delivery_logger.isEnabledFor(logging.INFO):
+            return
+        r = outcome.result
+        status = outcome.status if outcome.status != "pending" else "retrying"
+        delivery_logger.info(
+            "delivery %s of event %s to partner %s: attempt %d, %s, %s in %d ms",
+            r.claimed.id,
+            r.claimed.event_id,
+            r.claimed.partner_id,
+            r.claimed.attempt_number,
+            r.status_code if r.status_code is not None else (r.error or "no answer"),
+            status,
+            r.duration_ms,
+            extra={
+                "delivery_id": str(r.claimed.id),
+                "event_id": str(r.claimed.event_id),
+                "partner_id": str(r.claimed.partner_id),
+                "attempt": r.claimed.attempt_number,
+                "status_code": r.status_code,
+                "outcome": status,
+                "duration_ms": r.duration_ms,
+                "error": r.error,
+            },
+        )
+
     async def _disable_partner(self, partner_id: UUID) -> None:
         assert self._directory is not None and self._pool is not None
         try:
@@ -397,7 +465,7 @@ class Dispatcher:
         try:
             async with self._pool.acquire() as conn:
                 await repo.cancel_partner(conn, partner_id, "partner disabled: " + GONE_REASON)
-        except (asyncpg.PostgresError, OSError) as exc:
+        except Exception as exc:
             logger.warning("could not cancel deliveries of partner %s: %s", partner_id, exc)
 
     # ---------------------------------------------------------------------------------- recording
@@ -410,8 +478,13 @@ class Dispatcher:
                 await self._flush_outcomes()
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("could not record delivery results, retrying: %s", exc)
-                await asyncio.sleep(DB_RETRY_SECONDS)
-                self._flush.set()
+            except Exception:
+                # Results stay queued (``_write_outcomes`` puts them back): this loop must never die.
+                logger.exception("unexpected error recording delivery results; retrying")
+            else:
+                continue
+            await asyncio.sleep(DB_RETRY_SECONDS)
+            self._flush.set()
 
     async def _flush_outcomes(self) -> None:
         async with self._flush_lock:
@@ -483,6 +556,9 @@ class Dispatcher:
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.warning("cannot LISTEN (%s); polling until it works", exc)
                 await asyncio.sleep(DB_RETRY_SECONDS)
+            except Exception:
+                logger.exception("unexpected error in the LISTEN connection; polling until it works")
+                await asyncio.sleep(DB_RETRY_SECONDS)
             finally:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
@@ -503,4 +579,6 @@ class Dispatcher:
                 metrics.UNFANNED_EVENTS.set(unfanned)
             except (asyncpg.PostgresError, OSError) as exc:
                 logger.debug("stats query failed: %s", exc)
+            except Exception:
+                logger.exception("unexpected error refreshing the queue gauges")
             await asyncio.sleep(self.settings.stats_interval_seconds)

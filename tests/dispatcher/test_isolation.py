@@ -156,7 +156,21 @@ async def test_loopback_is_refused_when_not_allowed(
         ("https://[fd00::1]/hook", False),
         ("https://0.0.0.0/hook", False),
         ("ftp://93.184.215.14/hook", False),
+        # IPv6 forms that carry (and reach) an IPv4 address are judged by that address.
+        ("https://[::ffff:10.0.0.1]/hook", False),
+        ("https://[::ffff:93.184.215.14]/hook", True),
+        ("https://[64:ff9b::10.0.0.1]/hook", False),
+        ("https://[64:ff9b::169.254.169.254]/hook", False),
+        ("https://[64:ff9b::127.0.0.1]/hook", False),
+        ("https://[64:ff9b::93.184.215.14]/hook", True),
+        ("https://[64:ff9b:1::a00:1]/hook", False),
+        ("https://[2002:a00:1::1]/hook", False),
+        ("https://[2002:c0a8:101::1]/hook", False),
+        ("https://[2002:5db8:d70e::1]/hook", True),
+        ("https://[::10.0.0.1]/hook", False),
+        ("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook", True),
         ("https://10.1.2.3/allow-listed-network", True),
+        ("https://[::ffff:10.1.2.3]/allow-listed-network", True),
         ("http://partner.internal/hook", True),
     ],
 )
@@ -177,6 +191,47 @@ def test_loopback_over_http_only_when_allowed() -> None:
         dev.check_url(URL("http://partner.example/hook"))
     with pytest.raises(BlockedDestinationError):
         dev.check_url(URL("https://10.0.0.1/hook"))
+
+
+async def test_the_resolved_address_is_checked_on_a_real_send(
+    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
+) -> None:
+    """``localhost`` passes the URL check (a name, https) and is refused once it resolves to loopback."""
+    port = URL(receiver.base_url).port
+    await add_partner(db_engine, f"https://localhost:{port}/by-name")
+    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+        await add_event(db_engine)
+
+        async def failed() -> list[dict[str, Any]]:
+            return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
+
+        [delivery] = await eventually(failed, what="the delivery refused")
+    [attempt] = await fetch(
+        db_engine, "SELECT * FROM delivery_attempts WHERE delivery_id = :id", id=delivery["id"]
+    )
+    assert attempt["error"] == "blocked: localhost resolves to a non-public address"
+    assert attempt["status_code"] is None
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.215.14", True),
+        ("10.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::a00:1", False),
+        ("2002:a00:1::", False),
+        ("64:ff9b::5db8:d70e", True),
+    ],
+)
+def test_resolved_addresses_with_embedded_ipv4(address: str, allowed: bool) -> None:
+    policy = UrlPolicy([], allow_loopback=False)
+    if allowed:
+        policy.check_address("partner.example", address)
+    else:
+        with pytest.raises(BlockedDestinationError, match="non-public"):
+            policy.check_address("partner.example", address)
 
 
 async def test_the_resolved_address_is_checked() -> None:

@@ -164,17 +164,20 @@ async def test_sigterm_finishes_in_flight_and_hands_back_the_rest(
             await add_event(db_engine)
         (first,) = await receiver.wait_count("slow", 1)
 
-        async def two_leased() -> bool:
-            return sum(1 for r in await delivery_statuses(db_engine) if r["leased_by"]) == 2
+        async def all_fanned_out_and_queued() -> bool:
+            rows = await delivery_statuses(db_engine)
+            return len(rows) == 3 and sum(1 for r in rows if r["leased_by"]) >= 2
 
-        await eventually(two_leased, what="one delivery in flight and one queued, both leased")
+        # All three events are deliveries before the signal (else the third would never become one):
+        # one in flight, the others leased and queued behind it (or, beyond the backlog, not claimed).
+        await eventually(all_fanned_out_and_queued, what="three deliveries, one in flight, more leased")
         proc.signal(signal.SIGTERM)
 
-        async def queued_one_released() -> bool:
+        async def queued_ones_released() -> bool:
             rows = await delivery_statuses(db_engine)
             return sum(1 for r in rows if r["leased_by"]) == 1
 
-        await eventually(queued_one_released, what="the queued delivery handed back on SIGTERM")
+        await eventually(queued_ones_released, what="the queued deliveries handed back on SIGTERM")
         hold.set()
         assert await exited(proc) == 0
 
