@@ -51,6 +51,7 @@ from shared.problems import BadRequestError, ConflictError, InvalidInputError, N
 _encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
 MAX_STATS_DAYS = 366
+DEFAULT_STATS_DAYS = 30
 
 
 def to_contract(row: RowMapping) -> Payment:
@@ -306,7 +307,15 @@ async def daily_stats(
     engine: AsyncEngine, *, day_from: date | None, day_to: date | None
 ) -> DailyPaymentStats:
     day_to = day_to or datetime.now(UTC).date()
-    day_from = day_from or day_to - timedelta(days=29)
+    if day_to == date.max:  # the query's end is the day after ``to``, which does not exist
+        raise BadRequestError(f"to must be before {date.max.isoformat()}")
+    if day_from is None:
+        if day_to.toordinal() - date.min.toordinal() < DEFAULT_STATS_DAYS - 1:
+            raise BadRequestError(
+                f"the default range ({DEFAULT_STATS_DAYS} days up to to) starts before "
+                f"{date.min.isoformat()}; give from"
+            )
+        day_from = day_to - timedelta(days=DEFAULT_STATS_DAYS - 1)
     if day_from > day_to:
         raise BadRequestError("from must not be after to")
     if (day_to - day_from).days >= MAX_STATS_DAYS:
