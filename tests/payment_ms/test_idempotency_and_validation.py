@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.payment_ms.conftest import count_rows, create_payment, payment_body
@@ -253,3 +254,36 @@ async def test_control_characters_in_command_bodies_are_refused(
         assert response.headers["content-type"].startswith("application/problem+json")
     assert await count_rows(db_engine, "refunds") == 0
     assert await count_rows(db_engine, "payment_events", cash["id"]) == 2  # created, succeeded
+
+
+async def test_list_filters_provider_and_created_range(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    user = str(uuid.uuid4())
+    mock = await create_payment(api, user_id=user)
+    cash = await create_payment(api, user_id=user, provider="cash", return_url=None, cancel_url=None)
+    old = await create_payment(api, user_id=user)
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE payments SET created_at = '2026-01-15T12:00:00Z' WHERE id = :p"), {"p": old["id"]}
+        )
+
+    async def ids(**params: str) -> list[str]:
+        response = await api.get("/api/payments", params={"user_id": user, **params})
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids(provider="cash") == [cash["id"]]
+    assert await ids(provider="mock") == [mock["id"], old["id"]]
+    assert await ids(provider="stripe") == []
+    # created_from is inclusive, created_to exclusive
+    assert await ids(created_to="2026-01-15T12:00:00Z") == []
+    assert await ids(created_to="2026-01-15T12:00:00.000001Z") == [old["id"]]
+    assert await ids(created_from="2026-01-15T12:00:00Z", created_to="2026-01-16T00:00:00Z") == [old["id"]]
+    assert await ids(created_from="2026-01-15T12:00:00.000001Z") == [cash["id"], mock["id"]]
+    assert await ids(created_from="2020-01-01T00:00:00Z") == [cash["id"], mock["id"], old["id"]]
+    assert await ids(
+        created_from="2020-01-01T00:00:00Z", provider="mock", created_to="2026-02-01T00:00:00Z"
+    ) == [old["id"]]
+    assert (await api.get("/api/payments", params={"provider": "paypal"})).status_code == 400
+    assert (await api.get("/api/payments", params={"created_to": "yesterday"})).status_code == 400
