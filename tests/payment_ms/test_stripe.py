@@ -736,3 +736,92 @@ async def test_a_command_key_in_flight_is_409_then_replays(
     assert (again.status_code, again.content) == (done.status_code, done.content)
     assert route.call_count == 1
     assert len(await event_types(db_engine, pid)) == len(events_before) + 1
+
+
+# ---------------------------------------------------------------- currencies Stripe counts differently
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "sent"),
+    [
+        ("EUR", 1999, 1999),
+        ("JPY", 500, 500),  # zero-decimal in ISO and at Stripe
+        ("UGX", 5000, 5000),  # zero-decimal in ISO 4217 and at Stripe
+        ("ISK", 500, 50000),  # whole krónur in ISO, two decimals in Stripe's API: x100
+        ("HUF", 12345, 12345),  # special at Stripe for payouts only; charges take two decimals
+        ("TWD", 10050, 10050),
+        ("MGA", 50000, 500),  # two decimals in ISO 4217, zero-decimal at Stripe
+        ("KWD", 5120, 5120),  # three decimals, last digit 0
+    ],
+)
+async def test_amounts_are_sent_in_stripes_units(
+    client: httpx.AsyncClient, stripe: respx.MockRouter, currency: str, amount: int, sent: int
+) -> None:
+    route = _mock_create(stripe, currency=currency.lower(), amount=sent)
+    response = await _create(client, key=uuid.uuid4().hex, currency=currency, amount=amount)
+    assert response.status_code == 201, response.text
+    assert response.json()["amount"] == amount  # ours stays in ISO minor units
+    form = _form(route.calls.last.request)
+    assert form["line_items[0][price_data][currency]"] == currency.lower()
+    assert form["line_items[0][price_data][unit_amount]"] == str(sent)
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "field"),
+    [
+        ("MGA", 12345, "amount"),  # not whole ariary
+        ("KWD", 5124, "amount"),  # Stripe wants the last of three decimals to be 0
+        ("IQD", 1000, "currency"),  # three ISO decimals, no Stripe rule: refused, not guessed
+        ("CLF", 10000, "currency"),
+        ("UYI", 100, "currency"),
+    ],
+)
+async def test_amounts_stripe_cannot_take_exactly_are_422_and_write_nothing(
+    client: httpx.AsyncClient,
+    stripe: respx.MockRouter,
+    db_engine: AsyncEngine,
+    currency: str,
+    amount: int,
+    field: str,
+) -> None:
+    route = _mock_create(stripe)
+    response = await _create(client, key=uuid.uuid4().hex, currency=currency, amount=amount)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field
+    assert route.call_count == 0
+    for table in ("payments", "payment_events", "idempotency_keys"):
+        assert await count_rows(db_engine, table) == 0
+
+
+@pytest.mark.parametrize(("currency", "refund", "sent"), [("ISK", 100, 10000), ("MGA", 100, 1)])
+async def test_refunds_are_converted_too_and_inexact_ones_refused(
+    client: httpx.AsyncClient,
+    stripe: respx.MockRouter,
+    db_engine: AsyncEngine,
+    currency: str,
+    refund: int,
+    sent: int,
+) -> None:
+    _mock_create(stripe)
+    pid = (await _create(client, key=uuid.uuid4().hex, currency=currency, amount=1000)).json()["id"]
+    _mock_retrieve(
+        stripe,
+        pid,
+        status="complete",
+        payment_status="paid",
+        payment_intent=payment_intent_object(INTENT_ID, status="succeeded"),
+    )
+    assert (await client.post(f"/api/payments/{pid}/verify")).json()["status"] == "succeeded"
+    refunds = stripe.post(f"{STRIPE}/v1/refunds").mock(
+        side_effect=lambda request: httpx.Response(200, json=_refund_object(request))
+    )
+    if currency == "MGA":
+        inexact = await client.post(f"/api/payments/{pid}/refunds", json={"amount": 150})
+        assert inexact.status_code == 422, inexact.text
+        assert inexact.json()["field"] == "amount"
+        assert refunds.call_count == 0 and await count_rows(db_engine, "refunds") == 0
+    done = await client.post(f"/api/payments/{pid}/refunds", json={"amount": refund})
+    assert done.status_code == 201, done.text
+    assert done.json()["refunded_amount"] == refund
+    assert _form(refunds.calls.last.request)["amount"] == str(sent)
