@@ -32,16 +32,37 @@ EventType = Literal[
     "payment.refunded",
 ]
 
+# Text that reaches PostgreSQL must not carry control characters: NUL is refused by TEXT and JSONB
+# (a 500 if it got that far), and the others have no business in names, addresses or keys. Free text
+# (descriptions, reasons, metadata values) may keep tab, line feed and carriage return.
+# ``(?![\s\S])`` is the end of the string in both Python and ECMAScript (OpenAPI) regexes; ``$`` would
+# also match before a trailing new line.
+_END = r"(?![\s\S])"
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*" + _END
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*" + _END
+# Absolute http(s) URLs without whitespace or control characters: the payer is redirected there.
+HTTP_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+" + _END
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+" + _END
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY = 40
+MAX_METADATA_VALUE = 500  # Stripe's metadata limits: 50 keys, 40-character keys, 500-character values
+
 PositiveAmount = Annotated[int, msgspec.Meta(gt=0, description="Integer minor units (cents, yen…)")]
-CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
-Url = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_URL)]
-Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION)]
-Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-MetadataValue = str | int | bool | None
-Metadata = Annotated[
-    dict[Annotated[str, msgspec.Meta(max_length=40)], MetadataValue], msgspec.Meta(max_length=50)
+CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}" + _END, description="ISO 4217 code, e.g. EUR")]
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=MAX_URL, pattern=HTTP_URL_PATTERN, description="Absolute http(s) URL"
+    ),
 ]
+Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION, pattern=TEXT_PATTERN)]
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=EMAIL_PATTERN)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
+MetadataKey = Annotated[str, msgspec.Meta(max_length=MAX_METADATA_KEY, pattern=SINGLE_LINE_PATTERN)]
+MetadataValue = (
+    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)] | int | bool | None
+)
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
 
 
 class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -7,9 +7,11 @@ from uuid import UUID
 
 import msgspec
 
+from shared.contracts import SINGLE_LINE_PATTERN
+
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=SINGLE_LINE_PATTERN)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts import EventType, Url
+from shared.contracts import SINGLE_LINE_PATTERN, TEXT_PATTERN, EventType, Url
 
-PartnerName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+PartnerName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 EventTypes = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=16)]
 
 
@@ -29,7 +29,7 @@ class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class PartnerDisable(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(max_length=200)] = "disabled"
+    reason: Annotated[str, msgspec.Meta(max_length=200, pattern=TEXT_PATTERN)] = "disabled"
 
 
 class PartnerView(msgspec.Struct, kw_only=True):

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts import PaymentStatus, Url
+from shared.contracts import SINGLE_LINE_PATTERN, PaymentStatus, Url
 
-IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=SINGLE_LINE_PATTERN)]
 
 
 class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

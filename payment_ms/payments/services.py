@@ -51,6 +51,7 @@ from shared.problems import BadRequestError, ConflictError, InvalidInputError, N
 _encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
 MAX_STATS_DAYS = 366
+DEFAULT_STATS_DAYS = 30
 
 
 def to_contract(row: RowMapping) -> Payment:
@@ -306,7 +307,15 @@ async def daily_stats(
     engine: AsyncEngine, *, day_from: date | None, day_to: date | None
 ) -> DailyPaymentStats:
     day_to = day_to or datetime.now(UTC).date()
-    day_from = day_from or day_to - timedelta(days=29)
+    if day_to == date.max:  # the query's end is the day after ``to``, which does not exist
+        raise BadRequestError(f"to must be before {date.max.isoformat()}")
+    if day_from is None:
+        if day_to.toordinal() - date.min.toordinal() < DEFAULT_STATS_DAYS - 1:
+            raise BadRequestError(
+                f"the default range ({DEFAULT_STATS_DAYS} days up to to) starts before "
+                f"{date.min.isoformat()}; give from"
+            )
+        day_from = day_to - timedelta(days=DEFAULT_STATS_DAYS - 1)
     if day_from > day_to:
         raise BadRequestError("from must not be after to")
     if (day_to - day_from).days >= MAX_STATS_DAYS:
@@ -369,15 +378,22 @@ async def transition(
 
 
 async def apply_outcome(conn: AsyncConnection, row: RowMapping, outcome: Outcome) -> RowMapping:
-    """Bring a LOCKED row in line with what the provider reports (verify and webhooks share this)."""
+    """Bring a LOCKED row in line with what the provider reports (verify and webhooks share this).
+
+    An outcome whose status the row cannot move to (it is behind the row, e.g. ``pending`` for a row
+    already ``processing`` or ``authorized``) changes nothing at all, not even the provider's fields:
+    writing them would put the row's provider state back in time.
+    """
     changes: dict[str, Any] = {}
     if outcome.provider_status is not None and outcome.provider_status != row["provider_status"]:
         changes["provider_status"] = outcome.provider_status
     if outcome.provider_payment_id and outcome.provider_payment_id != row["provider_payment_id"]:
         changes["provider_payment_id"] = outcome.provider_payment_id
-    if outcome.status == row["status"] or event_for(row["status"], outcome.status) is None:
+    if outcome.status == row["status"]:
         if changes and row["status"] not in SETTLED:
             return await repo.update_payment(conn, row["id"], changes)
+        return row
+    if event_for(row["status"], outcome.status) is None:
         return row
     if outcome.status == "succeeded":
         changes["captured_amount"] = row["amount"]
@@ -393,19 +409,38 @@ async def _locked(conn: AsyncConnection, payment_id: uuid.UUID) -> RowMapping:
     return row
 
 
+# What the provider was asked about: when any of it changed before the answer is applied, the answer
+# may describe an older state (the payer approved on the page, a webhook landed) and is not applied.
+_PROVIDER_STATE = ("status", "provider_status", "provider_payment_id", "provider_session_id")
+VERIFY_ATTEMPTS = 3
+
+
+def _same_provider_state(a: RowMapping, b: RowMapping) -> bool:
+    return all(a[field] == b[field] for field in _PROVIDER_STATE)
+
+
 async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
-    """Ask the provider (outside any transaction), then apply the answer under the row lock."""
+    """Ask the provider (outside any transaction), then apply the answer under the row lock.
+
+    Optimistic: the answer is applied only if the LOCKED row is still in the state the provider was
+    asked about; otherwise the provider is asked again about the new state (a few times, then the row
+    is answered as it is, unchanged by a possibly stale answer).
+    """
     async with engine.connect() as conn:
         row = await repo.get_payment(conn, payment_id)
     if row is None:
         raise NotFoundError(f"payment {payment_id} not found")
-    provider = get_provider(row["provider"])
-    if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
-        return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
-    outcome = await call_provider(provider.name, "verify", provider.fetch_outcome(row))
-    async with engine.begin() as conn:
-        locked = await _locked(conn, payment_id)
-        return to_contract(await apply_outcome(conn, locked, outcome))
+    for _ in range(VERIFY_ATTEMPTS):
+        provider = get_provider(row["provider"])
+        if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
+            return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
+        outcome = await call_provider(provider.name, "verify", provider.fetch_outcome(row))
+        async with engine.begin() as conn:
+            locked = await _locked(conn, payment_id)
+            if _same_provider_state(locked, row):
+                return to_contract(await apply_outcome(conn, locked, outcome))
+        row = locked
+    return to_contract(row)
 
 
 async def _command(

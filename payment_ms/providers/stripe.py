@@ -2,7 +2,8 @@
 
 Checkout Sessions are created with our own ``Idempotency-Key`` (derived from the payment id, so a retry
 after a crash gets the same session), retrieved for verify and expired for cancel; manual capture and
-release go through the PaymentIntent; refunds through ``/v1/refunds``.
+release go through the PaymentIntent; refunds through ``/v1/refunds``. Amounts are converted from ISO
+4217 minor units to Stripe's (``to_stripe_amount``: ISK x100, MGA /100), or refused with 422.
 
 Retries (tenacity) happen only on timeouts, transport errors, 429 and 5xx, and only for GETs or POSTs
 that carry an ``Idempotency-Key``: there Stripe guarantees a retry cannot act twice.
@@ -29,10 +30,76 @@ from payment_ms.providers.base import (
 )
 from payment_ms.settings import settings
 from shared.contracts import PaymentCreate, PaymentStatus
+from shared.money import CURRENCY_EXPONENTS
+from shared.problems import InvalidInputError
 
 logger = logging.getLogger("payment_ms.stripe")
 
 RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+
+# Where Stripe's API decimals differ from ISO 4217 (docs.stripe.com/currencies, "Zero-decimal",
+# "Three-decimal" and "Special cases"). Our amounts are ISO minor units; Stripe's are these.
+STRIPE_ZERO_DECIMAL = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
+# Stripe takes three decimals for these but only with a last digit of 0.
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# ISK: whole krónur only (ISO: 0 decimals), yet two decimals in Stripe's API (100 = 1 króna).
+# HUF and TWD are special at Stripe for payouts only; their charges take ISO's two decimals.
+STRIPE_TWO_DECIMAL_WHOLE_UNITS = frozenset({"ISK"})
+
+
+def stripe_exponent(currency: str) -> int | None:
+    """Decimals of ``currency`` in Stripe's API, or None where Stripe lists no rule for an ISO code
+    without two decimals (IQD, LYD, CLF, UYW, UYI…): better refused than charged 10x or 100x."""
+    if currency in STRIPE_ZERO_DECIMAL:
+        return 0
+    if currency in STRIPE_THREE_DECIMAL:
+        return 3
+    if currency in STRIPE_TWO_DECIMAL_WHOLE_UNITS:
+        return 2
+    return 2 if CURRENCY_EXPONENTS.get(currency) == 2 else None
+
+
+def to_stripe_amount(currency: str, amount: int) -> int:
+    """ISO minor units → Stripe's amount for ``currency``; 422 where no exact conversion exists."""
+    exponent = stripe_exponent(currency)
+    if exponent is None:
+        raise InvalidInputError(
+            f"the stripe provider does not take {currency} payments", extra={"field": "currency"}
+        )
+    shift = exponent - CURRENCY_EXPONENTS[currency]
+    if shift >= 0:
+        converted = amount * 10**shift
+    else:  # MGA: two decimals in ISO 4217, whole ariary at Stripe
+        converted, rest = divmod(amount, 10**-shift)
+        if rest:
+            raise InvalidInputError(
+                f"stripe takes {currency} in whole units: the amount must be a multiple of {10**-shift}",
+                extra={"field": "amount"},
+            )
+    if currency in STRIPE_THREE_DECIMAL and converted % 10:
+        raise InvalidInputError(
+            f"stripe takes {currency} amounts in multiples of 10 minor units", extra={"field": "amount"}
+        )
+    return converted
 
 
 class _RetryableStatusError(Exception):
@@ -170,6 +237,7 @@ class StripeProvider(Provider):
         raise ProviderUnavailableError(f"stripe answered {response.status_code} ({code})")
 
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
+        unit_amount = to_stripe_amount(data.currency, data.amount)  # before any request: 422, not a charge
         intent_data: dict[str, Any] = {"metadata": {"payment_id": str(payment_id)}}
         if data.capture_method == "manual":
             intent_data["capture_method"] = "manual"
@@ -187,7 +255,7 @@ class StripeProvider(Provider):
                         "quantity": 1,
                         "price_data": {
                             "currency": data.currency.lower(),
-                            "unit_amount": data.amount,
+                            "unit_amount": unit_amount,
                             "product_data": {"name": data.description or "Payment"},
                         },
                     }
@@ -237,12 +305,13 @@ class StripeProvider(Provider):
         return f"intent/{intent.get('status')}"[:32]
 
     async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+        stripe_amount = to_stripe_amount(payment["currency"], amount)
         refund = await self._request(
             "POST",
             "/v1/refunds",
             data={
                 "payment_intent": self._intent(payment),
-                "amount": amount,
+                "amount": stripe_amount,
                 "metadata": {"payment_id": str(payment["id"])},
             },
             idempotency_key=idempotency_key,

@@ -178,3 +178,30 @@ async def test_daily_stats(api: httpx.AsyncClient, db_engine: AsyncEngine) -> No
     reversed_range = await api.get("/api/payments/stats/daily", params={"from": today, "to": "2020-01-01"})
     assert reversed_range.status_code == 400
     assert (await api.get("/api/payments/stats/daily", params={"from": "nope"})).status_code == 400
+
+
+async def test_daily_stats_at_the_edges_of_the_calendar(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    """The last day has no day after it and the first days have no 29 days before them: 400, not 500."""
+    await create_payment(api)
+    for params in (
+        {"from": "9999-12-31", "to": "9999-12-31"},
+        {"to": "9999-12-31"},
+        {"to": "0001-01-05"},
+        {"from": "10000-01-01"},
+        {"to": "0000-12-31"},
+    ):
+        response = await api.get("/api/payments/stats/daily", params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    # the same edges inside the calendar answer, with nothing in them
+    first_days = await api.get("/api/payments/stats/daily", params={"from": "0001-01-01", "to": "0001-01-05"})
+    assert first_days.status_code == 200, first_days.text
+    assert first_days.json() == {"day_from": "0001-01-01", "day_to": "0001-01-05", "items": []}
+    last_days = await api.get("/api/payments/stats/daily", params={"from": "9999-12-01", "to": "9999-12-30"})
+    assert last_days.status_code == 200, last_days.text
+    assert last_days.json()["items"] == []
+    default_from = await api.get("/api/payments/stats/daily", params={"to": "0001-01-30"})
+    assert default_from.json()["day_from"] == "0001-01-01"
+    assert await count_rows(db_engine, "payments") == 1

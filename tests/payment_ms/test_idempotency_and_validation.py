@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.payment_ms.conftest import count_rows, create_payment, payment_body
@@ -66,7 +67,8 @@ async def test_missing_key_is_400_and_writes_nothing(api: httpx.AsyncClient, db_
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     too_long = await api.post("/api/payments", json=payment_body(), headers={"Idempotency-Key": "k" * 256})
-    assert too_long.status_code in (400, 422)
+    assert too_long.status_code == 400
+    assert too_long.headers["content-type"].startswith("application/problem+json")
     await _nothing_written(db_engine)
 
 
@@ -91,6 +93,31 @@ async def test_missing_key_is_400_and_writes_nothing(api: httpx.AsyncClient, db_
         ({"unexpected": 1}, 400),
         ({"provider": "cash", "capture_method": "manual"}, 422),
         ({"provider": "stripe"}, 422),  # not configured in this process
+        # NUL reaches PostgreSQL as an error (TEXT and JSONB refuse it); other C0 controls are refused too
+        ({"description": "Concert\u0000ticket"}, 400),
+        ({"description": "bell\u0007"}, 400),
+        ({"payer_name": "Pat\u0000"}, 400),
+        ({"payer_name": "Pat\nPayer"}, 400),
+        ({"payer_name": "Pat Payer\n"}, 400),
+        ({"payer_email": "payer@example.com\n"}, 400),
+        ({"metadata": {"order\n": "A-1"}}, 400),
+        ({"return_url": "http://127.0.0.1:5173/return\n"}, 400),
+        ({"payer_email": "payer\u0000@example.com"}, 400),
+        ({"payer_email": "payer@exam\u0000ple.com"}, 400),
+        ({"metadata": {"order\u0000": "A-1"}}, 400),
+        ({"metadata": {"order": "A\u0000-1"}}, 400),
+        ({"metadata": {"order": "\u001b[31m"}}, 400),
+        ({"metadata": {"k" * 41: "v"}}, 400),
+        ({"metadata": {"order": "v" * 501}}, 400),
+        ({"metadata": {"order": "v" * 900_000}}, 400),
+        ({"return_url": "http://127.0.0.1:5173/re\u0000turn"}, 400),
+        ({"cancel_url": "http://127.0.0.1:5173/cancel\u0000"}, 400),
+        ({"return_url": "javascript:alert(1)"}, 400),
+        ({"cancel_url": "JavaScript://%0aalert(1)"}, 400),
+        ({"return_url": "data:text/html,<script>alert(1)</script>"}, 400),
+        ({"return_url": "//evil.example/x"}, 400),
+        ({"return_url": "http://127.0.0.1:5173/a b"}, 400),
+        ({"return_url": ""}, 400),
     ],
 )
 async def test_bad_input_is_a_problem_and_writes_nothing(
@@ -142,7 +169,10 @@ async def test_unknown_ids_are_404(api: httpx.AsyncClient, db_engine: AsyncEngin
         response = await api.post(f"/api/payments/{missing}/{action}", json=body)
         assert response.status_code == 404, action
         assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await api.get("/api/payments/not-a-uuid")).status_code in (400, 404)
+    # the path parameter is typed ``uuid``: anything else matches no route
+    not_uuid = await api.get("/api/payments/not-a-uuid")
+    assert not_uuid.status_code == 404
+    assert not_uuid.headers["content-type"].startswith("application/problem+json")
     assert (await api.get(f"/checkout/mock/{missing}")).status_code == 404
     await _nothing_written(db_engine)
 
@@ -186,3 +216,74 @@ async def test_list_filters_and_cursor(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/payments", params={"cursor": "garbage!"})).status_code == 400
     assert (await api.get("/api/payments", params={"limit": 0})).status_code == 400
     assert (await api.get("/api/payments", params={"status": "weird"})).status_code == 400
+
+
+async def test_text_limits_accept_what_they_should(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    """The edges of the text rules: tabs and new lines in free text, 500-character metadata values,
+    40-character keys, https URLs in any letter case, numbers and booleans as metadata values."""
+    payment = await create_payment(
+        api,
+        description="Row 7\tSeat 12\r\nBalcony",
+        metadata={"k" * 40: "v" * 500, "note": "line 1\nline 2", "n": 3, "flag": True, "none": None},
+        return_url="HTTPS://shop.example/return?x=1",
+        cancel_url="https://shop.example/cancel#top",
+    )
+    assert payment["description"] == "Row 7\tSeat 12\r\nBalcony"
+    assert payment["metadata"]["k" * 40] == "v" * 500
+    assert payment["metadata"]["n"] == 3 and payment["metadata"]["flag"] is True
+    assert await count_rows(db_engine, "payments") == 1
+
+
+async def test_control_characters_in_command_bodies_are_refused(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    cash = await create_payment(api, provider="cash", return_url=None, cancel_url=None)
+    for confirmed_by in ("clerk\u00007", "clerk\u0001", "clerk\n7"):
+        response = await api.post(
+            f"/api/payments/{cash['id']}/confirm-cash", json={"confirmed_by": confirmed_by}
+        )
+        assert response.status_code == 400, (confirmed_by, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    unchanged = (await api.get(f"/api/payments/{cash['id']}")).json()
+    assert unchanged["status"] == "pending" and unchanged["confirmed_by"] is None
+    confirmed = await api.post(f"/api/payments/{cash['id']}/confirm-cash", json={"confirmed_by": "clerk-7"})
+    assert confirmed.status_code == 200
+    for reason in ("seat\u0000", "seat\u007f", "x" * 501):
+        response = await api.post(f"/api/payments/{cash['id']}/refunds", json={"amount": 1, "reason": reason})
+        assert response.status_code == 400, (reason, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert await count_rows(db_engine, "refunds") == 0
+    assert await count_rows(db_engine, "payment_events", cash["id"]) == 2  # created, succeeded
+
+
+async def test_list_filters_provider_and_created_range(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    user = str(uuid.uuid4())
+    mock = await create_payment(api, user_id=user)
+    cash = await create_payment(api, user_id=user, provider="cash", return_url=None, cancel_url=None)
+    old = await create_payment(api, user_id=user)
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE payments SET created_at = '2026-01-15T12:00:00Z' WHERE id = :p"), {"p": old["id"]}
+        )
+
+    async def ids(**params: str) -> list[str]:
+        response = await api.get("/api/payments", params={"user_id": user, **params})
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids(provider="cash") == [cash["id"]]
+    assert await ids(provider="mock") == [mock["id"], old["id"]]
+    assert await ids(provider="stripe") == []
+    # created_from is inclusive, created_to exclusive
+    assert await ids(created_to="2026-01-15T12:00:00Z") == []
+    assert await ids(created_to="2026-01-15T12:00:00.000001Z") == [old["id"]]
+    assert await ids(created_from="2026-01-15T12:00:00Z", created_to="2026-01-16T00:00:00Z") == [old["id"]]
+    assert await ids(created_from="2026-01-15T12:00:00.000001Z") == [cash["id"], mock["id"]]
+    assert await ids(created_from="2020-01-01T00:00:00Z") == [cash["id"], mock["id"], old["id"]]
+    assert await ids(
+        created_from="2020-01-01T00:00:00Z", provider="mock", created_to="2026-02-01T00:00:00Z"
+    ) == [old["id"]]
+    assert (await api.get("/api/payments", params={"provider": "paypal"})).status_code == 400
+    assert (await api.get("/api/payments", params={"created_to": "yesterday"})).status_code == 400
