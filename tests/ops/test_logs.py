@@ -140,6 +140,7 @@ def test_outside_dev_every_line_is_json_by_default_granians_included(
     strong = {
         "PAYGATE_SERVICE_TOKEN": secrets.token_urlsafe(48),
         "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+        "GATEWAY_INTERNAL_EVENTS_URL": "off",  # no dispatcher here: reservations are not followed
     }
     env = clean_env(tmp_path, PAYGATE_ENV="prod", PAYGATE_DATABASE_URL=database_url, **strong)
     assert "PAYGATE_LOG_JSON" not in env
