@@ -39,7 +39,10 @@ WHERE id = ANY($1::uuid[])
 
 # Candidates are read in due order and at most ``allowance`` per partner are kept; only those are then
 # locked (``SKIP LOCKED``: another worker's claim in progress is passed over) and leased. Locking writes
-# to every row it touches, so rows beyond a partner's allowance are never locked. A row another worker
+# to every row it touches, so rows beyond a partner's allowance are never locked. ``= ANY(ARRAY(...))``
+# keeps the lock step a primary-key lookup: as ``IN (subquery)`` the generic plan of this prepared
+# statement (LIMIT $1 unknown) became a hashed semi-join over the whole table (bench: PostgreSQL CPU
+# per delivery 0.1 -> 1.7 ms with ten partners). A row another worker
 # leased after this statement's snapshot fails the re-checked ``due_at <= now()`` and is not taken.
 _CLAIM_DELIVERIES = """
 WITH candidates AS (
@@ -55,7 +58,7 @@ WITH candidates AS (
     FROM candidates c LEFT JOIN held h ON h.partner_id = c.partner_id
 ), locked AS (
     SELECT d.id FROM webhook_deliveries d
-    WHERE d.id IN (SELECT id FROM ranked WHERE rn <= allowance)
+    WHERE d.id = ANY(ARRAY(SELECT id FROM ranked WHERE rn <= allowance))
       AND d.status = 'pending' AND d.due_at <= now()
     FOR UPDATE SKIP LOCKED
 )

@@ -3,7 +3,7 @@
 One process holds up to ``max_in_flight`` deliveries, at most ``backlog_limit(settings)`` of one partner
 (``per_partner_concurrency`` of them on the wire), so a partner that hangs only ever occupies its own
 slots. The backlog is decoupled from the wire concurrency: a fast partner is claimed a full batch at a
-time. A delivery is sent only while enough of its lease is left for the request to finish (checked when
+time; a partner whose last attempt failed keeps two rounds (``failing_backlog_limit``). A delivery is sent only while enough of its lease is left for the request to finish (checked when
 it leaves the backlog and again right before the request); otherwise it is handed back, so however long
 it waited behind a hanging partner's requests it is never sent after its lease ran out.
 Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
@@ -53,11 +53,18 @@ DB_RETRY_SECONDS = 1.0
 MIN_WAIT_SECONDS = 0.01
 LISTEN_START_TIMEOUT_SECONDS = 10.0
 GONE_REASON = "the endpoint answered 410 Gone"
+MAX_FAILING_TRACKED = 10_000
 
 
 def backlog_limit(settings: DispatcherSettings) -> int:
     """Deliveries of one partner this process holds at most (on the wire or waiting their turn)."""
     return max(2 * settings.per_partner_concurrency, settings.batch_size)
+
+
+def failing_backlog_limit(settings: DispatcherSettings) -> int:
+    """The same for a partner whose last attempt failed: a hanging partner's waiting deliveries would
+    only hold their leases (and be handed back and claimed again), so it keeps two rounds at most."""
+    return 2 * settings.per_partner_concurrency
 
 
 def default_worker_id() -> str:
@@ -103,6 +110,8 @@ class Dispatcher:
         self._policy = UrlPolicy(settings.allowed_hosts, allow_loopback=allow_loopback)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
         self._backlog_limit = backlog_limit(settings)
+        self._failing_backlog_limit = failing_backlog_limit(settings)
+        self._failing: set[UUID] = set()  # partners whose last attempt did not succeed
         self._lease_needed = settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
         self._on_ready = on_ready
         self.ready = asyncio.Event()
@@ -275,8 +284,16 @@ class Dispatcher:
             )
         return len(events) == limit and bool(lists)
 
+    def _limit_for(self, partner: UUID) -> int:
+        return self._failing_backlog_limit if partner in self._failing else self._backlog_limit
+
+    def _room(self) -> dict[UUID, int]:
+        """How many more deliveries each partner this process knows of may have claimed (0: none)."""
+        known = set(self._held) | self._failing
+        return {p: max(0, self._limit_for(p) - self._held.get(p, 0)) for p in known}
+
     def _saturated(self) -> list[UUID]:
-        return [partner for partner, held in self._held.items() if held >= self._backlog_limit]
+        return [partner for partner, room in self._room().items() if room == 0]
 
     async def claim_once(self) -> tuple[int, int]:
         """Lease a batch of due deliveries and start sending. Returns (claimed, limit asked for)."""
@@ -285,10 +302,9 @@ class Dispatcher:
         limit = min(self.settings.batch_size, capacity)
         if limit <= 0 or self._stopping:
             return 0, 0
-        saturated = self._saturated()
-        allowances = {
-            p: self._backlog_limit - h for p, h in self._held.items() if 0 < h < self._backlog_limit
-        }
+        room = self._room()
+        saturated = [p for p, left in room.items() if left == 0]
+        allowances = {p: left for p, left in room.items() if left > 0}
         # Taken before the query: the lease runs from the database's now(), which is not earlier, so
         # this local deadline never outlasts the lease.
         deadline = time.monotonic() + self.settings.lease_seconds
@@ -401,7 +417,10 @@ class Dispatcher:
         code = result.status_code
         if code is not None and 200 <= code < 300:
             metrics.DELIVERIES.labels("succeeded").inc()
+            self._failing.discard(result.claimed.partner_id)
             return _Record(result, "succeeded", 0.0)
+        if len(self._failing) < MAX_FAILING_TRACKED:
+            self._failing.add(result.claimed.partner_id)
         if code == 410:
             metrics.DELIVERIES.labels("gone").inc()
             self._gone.add(result.claimed.partner_id)
