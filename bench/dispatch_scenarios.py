@@ -256,6 +256,30 @@ class DispatchBench:
             await conn.close()
         return [dict(row) for row in rows]
 
+    async def _isolation_control(self, healthy: Any, events: int) -> Result | None:
+        """The healthy partner beside a second fast one: the same fan-out and claim work as beside the
+        hanging partner, without the hang (a diagnostic baseline, not in the issue's targets)."""
+        second = self.partners.get("fast-2")
+        if second is None:
+            return None
+        before = self.stack.cpu_seconds()
+        outcomes, _complete, _ = await self._run_batch(
+            "isolation.healthy_beside_fast", [healthy, second], [healthy], events
+        )
+        control = self._result(
+            "isolation.healthy_beside_fast",
+            f"{events} events -> the healthy partner beside a second fast one (control)",
+            outcomes,
+            events,
+            _cpu_delta(before, self.stack.cpu_seconds()),
+        )
+        control.is_baseline = True
+        control.details["diagnostic"] = True
+        self.report.add(control)
+        self.report.relate(control.name, "dispatch.one_partner")
+        await self.quiesce()
+        return control
+
     async def attempts_with_error(self, partner: Any, error: str) -> int:
         conn = await self._connect()
         try:
@@ -441,6 +465,7 @@ class DispatchBench:
 
     async def isolation(self, events: int) -> None:
         healthy, hanging = self.partners["fast-1"], self.partners["hang-1"]
+        control = await self._isolation_control(healthy, events)
         before = self.stack.cpu_seconds()
         outcomes, _complete, _ = await self._run_batch(
             "isolation.healthy_beside_hanging", [healthy, hanging], [healthy], events
@@ -466,10 +491,15 @@ class DispatchBench:
         )
         result.details["p99_ratio_to_one_partner"] = p99_ratio
         result.targets = [Target("healthy throughput ratio", ratio, ">=", 0.9)]
+        if control is not None and control.throughput:
+            # Against scenario 3 the hanging partner also doubles the rows fanned out and scanned; the
+            # control (a second FAST partner) has the same database work, so this ratio is the hang's own.
+            result.details["ratio_to_control"] = result.throughput / control.throughput
         _log(
             f"isolation: healthy {result.throughput:,.0f} deliveries/s (ratio {ratio or 0:.2f}), "
             f"p99 {result.p99_ms:.0f} ms; hanging partner holds {hung} open requests, "
-            f"{timed_out} of its attempts timed out"
+            f"{timed_out} of its attempts timed out; "
+            f"{result.details.get('ratio_to_control') or 0:.2f}x the control beside a fast partner"
         )
         conn = await self._connect()
         try:
