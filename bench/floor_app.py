@@ -9,11 +9,11 @@ Two diagnostic routes add what the outbox contract requires, one piece at a time
 asyncpg: ``/payments/outbox-no-notify`` writes the payment and its event row in one transaction;
 ``/payments/outbox`` also runs ``pg_notify`` in it (PostgreSQL serialises the commits of all
 transactions that NOTIFY, WAL flush included), so the bench can show what each piece costs.
-``/payments/contract`` is everything payment_ms's create promises for the mock provider (the
+``/payments/contract`` runs payment_ms's own create statement (``insert_created_payment``: the
 idempotency key with its stored response, the payment with its checkout session, the
-``payment.created`` event with the payment as data, the NOTIFY) in ONE statement: the response is
-built in Python first, so a concurrent duplicate waits on the key's row and then replays it. It is
-the floor of a design that keeps the whole contract, for comparison with ``checkout.direct``.
+``payment.created`` event with the payment as data, the NOTIFY, in ONE statement; a concurrent
+duplicate waits on the key's row and then replays it) with none of payment_ms around it: what
+``checkout.direct`` costs beyond it is payment_ms's own Python.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from litestar import Litestar, Response, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
+from payment_ms.payments.idempotency import KEY_ROW
+from payment_ms.payments.repositories import insert_created_payment
+from payment_ms.providers.base import CheckoutSession
 from shared.contracts import Payment, PaymentCreate
 from shared.db import asyncpg_dsn
 
@@ -101,39 +104,19 @@ async def create_with_outbox_no_notify(data: JSONBody[PaymentCreate], state: Sta
     return await _with_event(data, state, OUTBOX)
 
 
-CONTRACT = """
-WITH k AS (
-    INSERT INTO idempotency_keys
-        (scope, key, request_fingerprint, state, response_status, response_body, payment_id)
-    VALUES ($1, $2, $3, 'completed', 201, $4, $5)
-    ON CONFLICT DO NOTHING
-    RETURNING payment_id
-), p AS (
-    INSERT INTO payments
-        (id, reservation_id, user_id, amount, currency, provider, capture_method, description, payer_email,
-         payer_name, return_url, cancel_url, checkout_url, provider_session_id, provider_status, metadata,
-         created_at, updated_at)
-    SELECT payment_id, $6, $7, $8, $9, 'mock', $10, $11, $12, $13, $14, $15, $16, $17, 'open', $18::jsonb,
-           $19, $19
-    FROM k
-    RETURNING id
-), e AS (
-    INSERT INTO payment_events (payment_id, type, data) SELECT id, 'payment.created', $20::jsonb FROM p
-    RETURNING id
-)
-SELECT id, pg_notify('payment_events', id::text) FROM e
-"""
-REPLAY = "SELECT request_fingerprint, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2"
-
-
 @post("/payments/contract", operation_id="floorCreateContract", status_code=201)
 async def create_contract(
     data: JSONBody[PaymentCreate],
     state: State,
     idempotency_key: Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)],
 ) -> Response[bytes]:
+    """payment_ms's own create statement (``insert_created_payment``) without payment_ms around it."""
     payment_id, now = uuid.uuid4(), datetime.now(UTC)
-    checkout_url = f"http://127.0.0.1:8001/checkout/mock/{payment_id}"
+    session = CheckoutSession(
+        session_id=f"mock_cs_{payment_id.hex}",
+        checkout_url=f"http://127.0.0.1:8001/checkout/mock/{payment_id}",
+        provider_status="open",
+    )
     payment = Payment(
         id=payment_id,
         reservation_id=data.reservation_id,
@@ -146,7 +129,7 @@ async def create_contract(
         captured_amount=0,
         refunded_amount=0,
         description=data.description,
-        checkout_url=checkout_url,
+        checkout_url=session.checkout_url,
         return_url=data.return_url,
         cancel_url=data.cancel_url,
         payer_email=data.payer_email,
@@ -162,31 +145,18 @@ async def create_contract(
     scope = f"user:{data.user_id}"
     fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
     async with state.pool.acquire() as conn:
-        created = await conn.fetchrow(
-            CONTRACT,
-            scope,
-            idempotency_key,
-            fingerprint,
-            body,
-            payment_id,
-            data.reservation_id,
-            data.user_id,
-            data.amount,
-            data.currency,
-            data.capture_method,
-            data.description,
-            data.payer_email,
-            data.payer_name,
-            data.return_url,
-            data.cancel_url,
-            checkout_url,
-            f"mock_cs_{payment_id.hex}",
-            msgspec.json.encode(data.metadata).decode(),
-            now,
-            body.decode(),
+        created = await insert_created_payment(
+            conn,
+            payment,
+            session,
+            scope=scope,
+            key=idempotency_key,
+            request_fingerprint=fingerprint,
+            body=body,
+            request_id=None,
         )
-        if created is None:  # the key exists: same request -> its stored answer
-            row = await conn.fetchrow(REPLAY, scope, idempotency_key)
+        if not created:  # the key exists: same request -> its stored answer
+            row = await conn.fetchrow(KEY_ROW, scope, idempotency_key)
             if row is None or row["request_fingerprint"] != fingerprint:
                 return Response(b'{"title":"key reused"}', status_code=422, media_type="application/json")
             body = bytes(row["response_body"])
