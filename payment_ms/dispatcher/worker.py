@@ -3,9 +3,10 @@
 One process holds up to ``max_in_flight`` deliveries, at most ``backlog_limit(settings)`` of one partner
 (``per_partner_concurrency`` of them on the wire), so a partner that hangs only ever occupies its own
 slots. The backlog is decoupled from the wire concurrency: a fast partner is claimed a full batch at a
-time; a partner whose last attempt failed keeps two rounds (``failing_backlog_limit``). A delivery is sent only while enough of its lease is left for the request to finish (checked when
-it leaves the backlog and again right before the request); otherwise it is handed back, so however long
-it waited behind a hanging partner's requests it is never sent after its lease ran out.
+time; a partner whose last attempt failed keeps two rounds (``failing_backlog_limit``). A delivery is
+sent only while enough of its lease is left for the request to finish (checked when it leaves the
+backlog and again right before the request); otherwise it is handed back, so however long it waited
+behind a hanging partner's requests it is never sent after its lease ran out.
 Results are written in batches by one task; ``LISTEN payment_events`` wakes the loop.
 """
 
