@@ -160,6 +160,13 @@ class PartnerTargetList(msgspec.Struct, kw_only=True):
     items: list[PartnerTarget]
 
 
+class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
+    """payment_ms's answer to a Stripe event with a valid signature (the gateway relays it)."""
+
+    received: bool
+    duplicate: bool  # the event id was processed before: nothing changed
+
+
 class WebhookEnvelope(msgspec.Struct, kw_only=True):
     """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
 

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.problems import problem_response
+from shared.problems import problem_response, problem_responses
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -34,7 +34,12 @@ class HealthController(Controller):
     async def health(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", operation_id="ready", summary="Readiness: the database is reachable")
+    @get(
+        "/ready",
+        operation_id="ready",
+        summary="Readiness: the database is reachable",
+        responses=problem_responses(HTTP_503_SERVICE_UNAVAILABLE),
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> Any:
         if await database_is_reachable(request.app.state.db_engine):
             return {"status": "ready", "database": "ok"}

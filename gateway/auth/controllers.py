@@ -15,9 +15,10 @@ from gateway.auth.guards import requires_user
 from gateway.auth.schemas import AccessToken, LoginRequest, Me
 from gateway.auth.tokens import AuthUser, can_issue_tokens
 from gateway.dependencies import strictly
+from gateway.openapi import INPUT, USER
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
-from shared.problems import AuthenticationError, NotFoundError
+from shared.problems import AuthenticationError, NotFoundError, problem_responses
 
 
 class AuthController(Controller):
@@ -29,6 +30,8 @@ class AuthController(Controller):
         operation_id="login",
         summary="Exchange email and password for a short-lived access token",
         status_code=HTTP_200_OK,
+        # 401: wrong credentials; 404: tokens come from an external identity provider; 429: throttled
+        responses=problem_responses(*INPUT, 401, 404, 429),
     )
     async def login(
         self,
@@ -53,7 +56,7 @@ class MeController(Controller):
     security = [{"BearerToken": []}]
     dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
 
-    @get("/", operation_id="me", summary="The authenticated user")
+    @get("/", operation_id="me", summary="The authenticated user", responses=problem_responses(*USER))
     async def me(self, current_user: AuthUser, db_session: AsyncSession) -> Me:
         async with db_session.begin():
             user = await get_user(db_session, current_user.id)

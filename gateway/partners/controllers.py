@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.guards import requires_admin, requires_service_token
 from gateway.dependencies import strictly
+from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
 from gateway.partners.schemas import (
     PartnerCreate,
@@ -24,9 +25,12 @@ from gateway.partners.schemas import (
 from gateway.settings import GatewaySettings
 from shared.contracts import EventType, PartnerTargetList
 from shared.models import Partner
+from shared.problems import problem_responses
 from shared.settings import get_paygate_settings
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+# 409: a partner with this name exists; 422: the url or the event types are refused
+WRITE_ERRORS = (409, 422)
 
 
 def _view(partner: Partner) -> PartnerView:
@@ -55,7 +59,12 @@ class PartnerAdminController(Controller):
     guards = [requires_admin]
     security = [{"BearerToken": []}]
 
-    @post("/", operation_id="createPartner", summary="Register a partner (its secret is shown once)")
+    @post(
+        "/",
+        operation_id="createPartner",
+        summary="Register a partner (its secret is shown once)",
+        responses=problem_responses(*INPUT, *ADMIN, *WRITE_ERRORS),
+    )
     async def create(
         self,
         request: Request[Any, Any, Any],
@@ -75,7 +84,12 @@ class PartnerAdminController(Controller):
             )
         return _with_secret(partner)
 
-    @get("/", operation_id="listPartners", summary="Partners, oldest first")
+    @get(
+        "/",
+        operation_id="listPartners",
+        summary="Partners, oldest first",
+        responses=problem_responses(*INPUT, *ADMIN),
+    )
     async def list_(
         self,
         db_session: AsyncSession,
@@ -90,13 +104,21 @@ class PartnerAdminController(Controller):
             )
         return PartnerList(items=[_view(p) for p in partners], total=total)
 
-    @get("/{partner_id:uuid}", operation_id="getPartner", summary="One partner (without its secret)")
+    @get(
+        "/{partner_id:uuid}",
+        operation_id="getPartner",
+        summary="One partner (without its secret)",
+        responses=problem_responses(*INPUT, *ADMIN, 404),
+    )
     async def get_(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
         async with db_session.begin():
             return _view(await services.get_partner(db_session, partner_id))
 
     @patch(
-        "/{partner_id:uuid}", operation_id="updatePartner", summary="Change name, url, event types, enabled"
+        "/{partner_id:uuid}",
+        operation_id="updatePartner",
+        summary="Change name, url, event types, enabled",
+        responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
     )
     async def update(
         self,
@@ -124,6 +146,7 @@ class PartnerAdminController(Controller):
         operation_id="deletePartner",
         summary="Remove a partner",
         status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def delete_(self, partner_id: PartnerId, db_session: AsyncSession) -> None:
         async with db_session.begin():
@@ -134,6 +157,7 @@ class PartnerAdminController(Controller):
         operation_id="rotatePartnerSecret",
         summary="New signing secret; the previous one keeps signing beside it for 24 h",
         status_code=HTTP_200_OK,
+        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def rotate_secret(
         self, partner_id: PartnerId, db_session: AsyncSession, gateway_settings: GatewaySettings
@@ -155,6 +179,7 @@ class PartnerInternalController(Controller):
         "/",
         operation_id="internalDeliveryTargets",
         summary="Enabled subscribers of an event type, with secrets",
+        responses=problem_responses(*INPUT, *SERVICE),
     )
     async def targets(
         self,
@@ -176,6 +201,7 @@ class PartnerInternalController(Controller):
         operation_id="internalDisablePartner",
         summary="Disable a partner's endpoint (the dispatcher got 410 Gone)",
         status_code=HTTP_200_OK,
+        responses=problem_responses(*INPUT, *SERVICE, 404),
     )
     async def disable(
         self,

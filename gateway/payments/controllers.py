@@ -21,6 +21,7 @@ from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
 from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
+from gateway.openapi import ADMIN, INPUT, UPSTREAM, USER
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient, UpstreamResponse
 from gateway.payments.dependencies import Payer, provide_payer, provide_payment_ms
@@ -40,6 +41,7 @@ from shared.contracts import (
     ProviderName,
     RefundCreate,
     ReplayCount,
+    StripeWebhookReceipt,
 )
 from shared.health import database_is_reachable
 from shared.problems import PROBLEM_JSON, ApplicationError, problem_response, problem_responses
@@ -72,8 +74,8 @@ def answers(
     }
 
 
-USER_ERRORS = (400, 401, 404, 503, 504)
-ADMIN_ERRORS = (400, 401, 403, 404, 503, 504)
+USER_ERRORS = (*INPUT, *USER, 404, *UPSTREAM)
+ADMIN_ERRORS = (*INPUT, *ADMIN, 404, *UPSTREAM)
 COMMAND_ERRORS = (409, 422)
 
 
@@ -254,7 +256,8 @@ class PaymentGatewayPublicController(Controller):
         operation_id="stripeWebhook",
         summary="Stripe's events, forwarded to payment_ms byte for byte with their Stripe-Signature",
         status_code=200,
-        responses=problem_responses(400, 503, 504),
+        # 400: the signature (or the event) is refused by payment_ms
+        responses=answers(200, StripeWebhookReceipt, "The event was received", *INPUT, *UPSTREAM),
     )
     async def stripe_webhook(
         self, request: Request[Any, Any, Any], payment_ms: PaymentMsClient

@@ -17,6 +17,7 @@ from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
 from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
+from gateway.openapi import ADMIN, INPUT, SERVICE, USER
 from gateway.partners.services import GATEWAY_SUBSCRIBER_PURPOSE
 from gateway.reservations import services
 from gateway.reservations.schemas import (
@@ -27,7 +28,7 @@ from gateway.reservations.schemas import (
 )
 from shared.contracts import WebhookEnvelope
 from shared.models import Reservation
-from shared.problems import AuthenticationError, BadRequestError
+from shared.problems import AuthenticationError, BadRequestError, problem_responses
 from shared.settings import get_paygate_settings
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
@@ -60,7 +61,12 @@ class ReservationController(Controller):
     dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
     security = [{"BearerToken": []}]
 
-    @get("/", operation_id="listMyReservations", summary="The caller's reservations, newest first")
+    @get(
+        "/",
+        operation_id="listMyReservations",
+        summary="The caller's reservations, newest first",
+        responses=problem_responses(*INPUT, *USER),
+    )
     async def list_(
         self,
         current_user: AuthUser,
@@ -76,7 +82,10 @@ class ReservationController(Controller):
         return ReservationList(items=[to_view(r) for r in rows], total=total)
 
     @get(
-        "/{reservation_id:uuid}", operation_id="getMyReservation", summary="One of the caller's reservations"
+        "/{reservation_id:uuid}",
+        operation_id="getMyReservation",
+        summary="One of the caller's reservations",
+        responses=problem_responses(*INPUT, *USER, 404),
     )
     async def get_(
         self, reservation_id: ReservationId, current_user: AuthUser, db_session: AsyncSession
@@ -93,7 +102,13 @@ class ReservationAdminController(Controller):
     guards = [requires_admin]
     security = [{"BearerToken": []}]
 
-    @post("/", operation_id="createReservation", summary="Create a reservation for a user")
+    @post(
+        "/",
+        operation_id="createReservation",
+        summary="Create a reservation for a user",
+        # 422: not an ISO 4217 currency, or no such user
+        responses=problem_responses(*INPUT, *ADMIN, 422),
+    )
     async def create(
         self, request: Request[Any, Any, Any], data: ReservationCreate, db_session: AsyncSession
     ) -> ReservationView:
@@ -108,7 +123,12 @@ class ReservationAdminController(Controller):
             )
         return to_view(reservation)
 
-    @get("/", operation_id="listReservations", summary="All reservations, newest first")
+    @get(
+        "/",
+        operation_id="listReservations",
+        summary="All reservations, newest first",
+        responses=problem_responses(*INPUT, *ADMIN),
+    )
     async def list_(
         self,
         db_session: AsyncSession,
@@ -123,7 +143,12 @@ class ReservationAdminController(Controller):
             )
         return ReservationList(items=[to_view(r) for r in rows], total=total)
 
-    @get("/{reservation_id:uuid}", operation_id="getReservation", summary="Any reservation")
+    @get(
+        "/{reservation_id:uuid}",
+        operation_id="getReservation",
+        summary="Any reservation",
+        responses=problem_responses(*INPUT, *ADMIN, 404),
+    )
     async def get_(self, reservation_id: ReservationId, db_session: AsyncSession) -> ReservationView:
         async with db_session.begin():
             return to_view(await services.get_reservation(db_session, reservation_id))
@@ -139,7 +164,13 @@ class PaymentEventsController(Controller):
     path = "/internal/payment-events"
     tags = ["internal"]
 
-    @post("/", operation_id="receivePaymentEvent", summary="A signed payment event", status_code=HTTP_200_OK)
+    @post(
+        "/",
+        operation_id="receivePaymentEvent",
+        summary="A signed payment event",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(*INPUT, *SERVICE),
+    )
     async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
         body = await request.body()
         secret = derived_secret(

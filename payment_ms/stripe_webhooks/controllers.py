@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.dependencies import provide_engine
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks import services, signature
+from shared.contracts import StripeWebhookReceipt
 from shared.problems import BadRequestError
 
 
@@ -22,7 +23,7 @@ class StripeWebhookController(Controller):
     @post("/webhook", operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)")
     async def webhook(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
-    ) -> dict[str, bool]:
+    ) -> StripeWebhookReceipt:
         payload = await request.body()
         try:
             signature.verify(
@@ -34,4 +35,4 @@ class StripeWebhookController(Controller):
         except signature.SignatureError as exc:
             raise BadRequestError(f"invalid Stripe signature: {exc}") from None
         processed = await services.handle_event(engine, payload)
-        return {"received": True, "duplicate": not processed}
+        return StripeWebhookReceipt(received=True, duplicate=not processed)
