@@ -5,9 +5,11 @@ Nothing is built at import time: the entry point builds them through
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A delivery is sent only while its lease outlasts a whole request by this much.
+LEASE_MARGIN_SECONDS = 1.0
 DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
 
 
@@ -30,6 +32,17 @@ class DispatcherSettings(BaseSettings):
         default=60.0, gt=0, description="A claim lasts this long; a dead worker's deliveries return after."
     )
     request_timeout_seconds: float = Field(default=15.0, gt=0, description="Whole-request timeout.")
+
+    @field_validator("request_timeout_seconds")
+    @classmethod
+    def _fits_in_the_lease(cls, timeout: float, info: ValidationInfo) -> float:
+        """With a lease no longer than a request (and its margin) nothing would ever be sent."""
+        lease = info.data.get("lease_seconds")
+        if lease is not None and timeout + LEASE_MARGIN_SECONDS >= lease:
+            margin = f"{LEASE_MARGIN_SECONDS:g} s"
+            raise ValueError(f"must be more than {margin} shorter than DISPATCHER_LEASE_SECONDS ({lease:g})")
+        return timeout
+
     retry_schedule_seconds: list[float] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
         description="Delays after each failed attempt (JSON list); past its end a delivery is failed.",

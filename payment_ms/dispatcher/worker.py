@@ -38,7 +38,7 @@ from payment_ms.dispatcher.partners import (
 )
 from payment_ms.dispatcher.retries import parse_retry_after, retry_delay
 from payment_ms.dispatcher.sender import AttemptResult, Claimed, envelope, send
-from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.dispatcher.settings import LEASE_MARGIN_SECONDS, DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from shared.db import asyncpg_dsn
 from shared.observability import request_id_var
@@ -48,7 +48,6 @@ logger = logging.getLogger("paygate.dispatcher")
 delivery_logger = logging.getLogger("paygate.dispatcher.deliveries")
 
 NOTIFY_CHANNEL = "payment_events"
-LEASE_MARGIN_SECONDS = 1.0
 GATEWAY_RETRY_SECONDS = 2.0
 DB_RETRY_SECONDS = 1.0
 MIN_WAIT_SECONDS = 0.01
