@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import RowMapping, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.events.outbox import record_event
@@ -30,7 +31,13 @@ from payment_ms.metrics import TRANSITIONS
 from payment_ms.payments import idempotency
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.transitions import SETTLED, event_for
-from payment_ms.providers.base import CheckoutSession, Outcome, Provider, call_provider
+from payment_ms.providers.base import (
+    CheckoutSession,
+    Outcome,
+    Provider,
+    ProviderInconsistentError,
+    call_provider,
+)
 from payment_ms.providers.registry import get_provider
 from payment_ms.settings import settings
 from shared.contracts import (
@@ -203,6 +210,15 @@ async def _create_local(
     return replay.status, replay.body
 
 
+SESSION_UNIQUE = "uq_payments_provider_session_id"
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint asyncpg reports under SQLAlchemy's wrapper."""
+    cause = getattr(exc.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None) or getattr(exc.orig, "constraint_name", None)
+
+
 async def create_payment(
     engine: AsyncEngine, data: PaymentCreate, *, idempotency_key: str, request_fingerprint: str
 ) -> tuple[int, bytes]:
@@ -238,9 +254,16 @@ async def create_payment(
             await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
     try:
         session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
-        async with engine.begin() as conn:
-            row = await repo.update_payment(conn, payment_id, _session_fields(session))
-            return await _finish_create(conn, row, scope=scope, key=key)
+        try:
+            async with engine.begin() as conn:
+                row = await repo.update_payment(conn, payment_id, _session_fields(session))
+                return await _finish_create(conn, row, scope=scope, key=key)
+        except IntegrityError as exc:
+            if _constraint(exc) != SESSION_UNIQUE:
+                raise
+            raise ProviderInconsistentError(
+                f"{provider.name} answered with a checkout session another payment already has"
+            ) from None
     except BaseException:
         async with engine.begin() as conn:
             await idempotency.release(conn, scope=scope, key=key)

@@ -15,7 +15,12 @@ from sqlalchemy import RowMapping
 from payment_ms.metrics import PROVIDER_ERRORS, PROVIDER_LATENCY
 from payment_ms.settings import settings
 from shared.contracts import PaymentCreate, PaymentStatus
-from shared.problems import ConflictError, UpstreamTimeoutError, UpstreamUnavailableError
+from shared.problems import (
+    ApplicationError,
+    ConflictError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
 
 T = TypeVar("T")
 
@@ -26,6 +31,14 @@ class ProviderUnavailableError(UpstreamUnavailableError):
 
 class ProviderTimeoutError(UpstreamTimeoutError):
     title = "The payment provider did not answer in time"
+
+
+class ProviderInconsistentError(ApplicationError):
+    """The provider answered something that contradicts what we already hold (nothing is written)."""
+
+    status_code = 502
+    code = "provider-inconsistent"
+    title = "The payment provider answered inconsistently"
 
 
 class ProviderRefusedError(ConflictError):

@@ -825,3 +825,18 @@ async def test_refunds_are_converted_too_and_inexact_ones_refused(
     assert done.status_code == 201, done.text
     assert done.json()["refunded_amount"] == refund
     assert _form(refunds.calls.last.request)["amount"] == str(sent)
+
+
+async def test_a_session_stripe_already_gave_another_payment_is_502_and_writes_nothing(
+    client: httpx.AsyncClient, stripe: respx.MockRouter, db_engine: AsyncEngine
+) -> None:
+    _mock_create(stripe)  # answers the same session id to every create
+    first = await _create(client, key="first")
+    assert first.status_code == 201, first.text
+    second = await _create(client, key="second")
+    assert second.status_code == 502 and second.headers["content-type"] == "application/problem+json"
+    assert second.json()["type"].endswith("/provider-inconsistent")
+    async with db_engine.connect() as conn:
+        payments = (await conn.execute(text("SELECT count(*) FROM payments"))).scalar_one()
+        keys = (await conn.execute(text("SELECT key FROM idempotency_keys"))).scalars().all()
+    assert (payments, keys) == (1, ["first"])
