@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,7 +93,7 @@ class PartnerAdminController(Controller):
     async def list_(
         self,
         db_session: AsyncSession,
-        event_type: Annotated[EventType | None, Parameter(query="event_type")] = None,
+        event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
         enabled: bool | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         offset: Annotated[int, Parameter(ge=0)] = 0,
@@ -185,7 +185,7 @@ class PartnerInternalController(Controller):
         self,
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
-        event_type: Annotated[EventType, Parameter(query="event_type")],
+        event_type: Annotated[EventType, QueryParameter(name="event_type")],
     ) -> PartnerTargetList:
         async with db_session.begin():
             items = await services.delivery_targets(

@@ -141,7 +141,7 @@ class PaymentMsClient:
     async def _with_retries(self, attempts: int, call: Callable[[], Any]) -> UpstreamResponse:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=0.05, max=0.5),
+            wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
             retry=retry_if_exception(_is_retryable),
             reraise=True,
         )

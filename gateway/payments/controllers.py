@@ -12,7 +12,7 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -323,8 +323,10 @@ class AdminPaymentsController(Controller):
     async def daily_stats(
         self,
         payment_ms: PaymentMsClient,
-        day_from: Annotated[date | None, Parameter(query="from", description="First UTC day")] = None,
-        day_to: Annotated[date | None, Parameter(query="to", description="Last UTC day (inclusive)")] = None,
+        day_from: Annotated[date | None, QueryParameter(name="from", description="First UTC day")] = None,
+        day_to: Annotated[
+            date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")
+        ] = None,
     ) -> Response[bytes]:
         params = _query(**{"from": day_from, "to": day_to})
         return await _forward_get(payment_ms, "/api/payments/stats/daily", params)
@@ -434,7 +436,7 @@ class AdminDeliveriesController(Controller):
         self,
         payment_ms: PaymentMsClient,
         payment_id: UUID | None = None,
-        event_type: Annotated[EventType | None, Parameter(query="type")] = None,
+        event_type: Annotated[EventType | None, QueryParameter(name="type")] = None,
         created_from: CreatedFrom = None,
         created_to: CreatedTo = None,
         cursor: Cursor = None,

@@ -7,8 +7,8 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.deliveries import services
@@ -26,10 +26,12 @@ from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliver
 from payment_ms.guards import require_service_token
 from shared.contracts import EventType
 
-CreatedFrom = Annotated[datetime | None, Parameter(description="Inclusive lower bound on created_at")]
-CreatedTo = Annotated[datetime | None, Parameter(description="Exclusive upper bound on created_at")]
-Cursor = Annotated[str | None, Parameter(max_length=200, description="next_cursor of the previous page")]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
+Engine = NamedDependency[AsyncEngine]
+CreatedFrom = Annotated[datetime | None, QueryParameter(description="Inclusive lower bound on created_at")]
+CreatedTo = Annotated[datetime | None, QueryParameter(description="Exclusive upper bound on created_at")]
+Cursor = Annotated[str | None, QueryParameter(max_length=200, description="next_cursor of the previous page")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
 
 
 class EventController(Controller):
@@ -41,9 +43,9 @@ class EventController(Controller):
     @get("/", operation_id="listEvents", summary="Outbox events, newest first (cursor pagination)")
     async def list_events(
         self,
-        engine: AsyncEngine,
-        payment_id: UUID | None = None,
-        event_type: Annotated[EventType | None, Parameter(query="type")] = None,
+        engine: Engine,
+        payment_id: FromQuery[UUID | None] = None,
+        event_type: Annotated[EventType | None, QueryParameter(name="type")] = None,
         created_from: CreatedFrom = None,
         created_to: CreatedTo = None,
         cursor: Cursor = None,
@@ -69,10 +71,10 @@ class DeliveryController(Controller):
     @get("/", operation_id="listDeliveries", summary="Webhook deliveries, newest first (cursor pagination)")
     async def list_deliveries(
         self,
-        engine: AsyncEngine,
-        status: DeliveryStatus | None = None,
-        partner_id: UUID | None = None,
-        event_id: UUID | None = None,
+        engine: Engine,
+        status: FromQuery[DeliveryStatus | None] = None,
+        partner_id: FromQuery[UUID | None] = None,
+        event_id: FromQuery[UUID | None] = None,
         created_from: CreatedFrom = None,
         created_to: CreatedTo = None,
         cursor: Cursor = None,
@@ -90,7 +92,7 @@ class DeliveryController(Controller):
         )
 
     @get("/{delivery_id:uuid}", operation_id="getDelivery", summary="One delivery with every attempt")
-    async def get_delivery(self, engine: AsyncEngine, delivery_id: UUID) -> DeliveryDetail:
+    async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:
         return await services.get_delivery(engine, delivery_id)
 
     @post(
@@ -99,7 +101,7 @@ class DeliveryController(Controller):
         summary="Send a delivery again now (409 while a worker holds it)",
         status_code=202,
     )
-    async def replay_delivery(self, engine: AsyncEngine, delivery_id: UUID) -> Delivery:
+    async def replay_delivery(self, engine: Engine, delivery_id: DeliveryId) -> Delivery:
         return services.from_row(Delivery, await replay_delivery(engine, delivery_id))
 
     @post(
@@ -108,6 +110,6 @@ class DeliveryController(Controller):
         summary="Send again every failed or canceled delivery of a partner created since a time",
         status_code=202,
     )
-    async def replay_partner(self, engine: AsyncEngine, data: PartnerReplay) -> ReplayCount:
+    async def replay_partner(self, engine: Engine, data: JSONBody[PartnerReplay]) -> ReplayCount:
         count = await replay_partner_deliveries(engine, data.partner_id, data.since)
         return ReplayCount(replayed=count)
