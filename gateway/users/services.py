@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.passwords import hash_password
 from shared.models import USER_ROLES, User
-from shared.problems import ConflictError, InvalidInputError
+from shared.problems import ConflictError, InvalidInputError, NotFoundError
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -50,3 +51,29 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def list_users(session: AsyncSession, *, active: bool | None = None) -> Sequence[User]:
+    """Every user (or only the active/disabled ones), oldest first."""
+    query = select(User).order_by(User.created_at, User.email)
+    if active is not None:
+        query = query.where(User.is_active.is_(active))
+    return (await session.scalars(query)).all()
+
+
+async def set_user_active(session: AsyncSession, email: str, *, active: bool) -> tuple[User, bool]:
+    """Enable or disable the user with this email; returns the user and whether anything changed.
+
+    A disabled user cannot log in, and their unexpired tokens are refused within
+    ``GATEWAY_DISABLED_USER_CHECK_SECONDS``. Flushes inside the caller's transaction; the caller
+    commits. Raises ``NotFoundError`` when no user has this email.
+    """
+    normalized = normalize_email(email)
+    user = await session.scalar(select(User).where(User.email == normalized).with_for_update())
+    if user is None:
+        raise NotFoundError(f"no user with the email {normalized}")
+    changed = user.is_active != active
+    if changed:
+        user.is_active = active
+        await session.flush()
+    return user, changed

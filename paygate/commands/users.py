@@ -1,4 +1,5 @@
-"""``paygate create-user`` / ``paygate create-admin``: accounts for the gateway's login.
+"""``paygate create-user`` / ``paygate create-admin`` / ``paygate users list|disable|enable``: accounts
+for the gateway's login.
 
 The password never goes on the command line (it would show in ``ps`` and shell history): it is read
 from a prompt, or from stdin with ``--password-stdin``.
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_session
+from shared.models import User
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -43,6 +47,53 @@ def run_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _view(user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "role": user.role,
+        "active": user.is_active,
+        "created_at": user.created_at.isoformat(),
+    }
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from gateway.users.services import list_users
+
+    url = database_url(args.database_url)
+    active = True if args.active else False if args.disabled else None
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return [_view(user) for user in await list_users(session, active=active)]
+
+    views = run_with_session(url, work)
+    if args.json:
+        print(json.dumps({"items": views, "total": len(views)}, indent=2))
+        return 0
+    if not views:
+        print("no users")
+        return 0
+    print(f"{'id':36}  {'role':5}  {'active':6}  email")
+    for view in views:
+        print(f"{view['id']:36}  {view['role']:5}  {'yes' if view['active'] else 'no':6}  {view['email']}")
+    return 0
+
+
+def run_set_active(args: argparse.Namespace) -> int:
+    from gateway.users.services import set_user_active
+
+    url = database_url(args.database_url)
+
+    async def work(session: AsyncSession) -> tuple[str, bool]:
+        user, changed = await set_user_active(session, args.email, active=args.enable)
+        return user.email, changed
+
+    email, changed = run_with_session(url, work)
+    state = "enabled" if args.enable else "disabled"
+    print(f"{state} user {email}" if changed else f"user {email} was already {state}")
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     for name, role, text in (
         ("create-user", "user", "create a user who can log in and pay"),
@@ -63,3 +114,41 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         if role == "user":
             parser.add_argument("--role", choices=["user", "admin"], default="user")
         parser.set_defaults(handler=run_create_user, role=role)
+
+    users = commands.add_parser(
+        "users",
+        help="list, disable or enable the users who log in",
+        description="The gateway's accounts (create them with create-user / create-admin). A disabled "
+        "user cannot log in, and their unexpired tokens are refused within "
+        "GATEWAY_DISABLED_USER_CHECK_SECONDS (5 s).",
+    )
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def sub(name: str, text: str, description: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=text, description=description)
+        parser.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
+        return parser
+
+    listing = sub("list", "list users (never their password hashes)", "List users, oldest first.")
+    only = listing.add_mutually_exclusive_group()
+    only.add_argument("--active", action="store_true", help="only active users")
+    only.add_argument("--disabled", action="store_true", help="only disabled users")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=run_list)
+
+    disable = sub(
+        "disable",
+        "stop a user from logging in and from using the tokens they hold",
+        "Disable a user: login is refused, and their unexpired tokens are refused within "
+        "GATEWAY_DISABLED_USER_CHECK_SECONDS. Their payments are kept. Exit 1 if no user has this email.",
+    )
+    disable.add_argument("email")
+    disable.set_defaults(handler=run_set_active, enable=False)
+
+    enable = sub(
+        "enable",
+        "let a disabled user log in again",
+        "Enable a disabled user. Exit 1 if no user has this email.",
+    )
+    enable.add_argument("email")
+    enable.set_defaults(handler=run_set_active, enable=True)

@@ -73,6 +73,43 @@ def test_create_user_refuses_bad_input(paygate_inproc: Paygate) -> None:
     assert_clean_failure(bad_email, 1, "email")
 
 
+async def test_users_disable_then_enable(paygate: Paygate, db_engine: AsyncEngine) -> None:
+    created = paygate("create-user", "dee@example.com", "--password-stdin", input="a long password\n")
+    assert created.code == 0, created.output
+
+    async def is_active() -> bool:
+        async with db_engine.connect() as conn:
+            return bool(await conn.scalar(select(User.is_active).where(User.email == "dee@example.com")))
+
+    disabled = paygate("users", "disable", "Dee@Example.com")
+    assert disabled.code == 0 and "disabled user dee@example.com" in disabled.out, disabled.output
+    assert not await is_active()
+    again = paygate("users", "disable", "dee@example.com")
+    assert again.code == 0 and "already disabled" in again.out, again.output
+    assert not await is_active()
+
+    listed = json.loads(paygate("users", "list", "--json").out)
+    assert listed["total"] == 1 and listed["items"][0]["email"] == "dee@example.com"
+    assert listed["items"][0]["active"] is False
+    assert "password" not in json.dumps(listed)
+
+    enabled = paygate("users", "enable", "dee@example.com")
+    assert enabled.code == 0 and "enabled user dee@example.com" in enabled.out, enabled.output
+    assert await is_active()
+
+
+def test_users_commands_refuse_an_unknown_email(paygate_inproc: Paygate) -> None:
+    for action in ("disable", "enable"):
+        assert_clean_failure(paygate_inproc("users", action, "ghost@example.com"), 1, "no user", "ghost@")
+    no_email = paygate_inproc("users", "disable")
+    assert no_email.code == 2 and "email" in no_email.err and "Traceback" not in no_email.output
+    assert paygate_inproc("users", "list").out.strip() == "no users"
+    made = paygate_inproc("create-admin", "ops@example.com", "--password-stdin", input="a long password\n")
+    assert made.code == 0, made.output
+    assert "ops@example.com" in paygate_inproc("users", "list", "--active").out
+    assert paygate_inproc("users", "list", "--disabled").out.strip() == "no users"
+
+
 async def test_partners_add_list_rotate_disable(paygate: Paygate, db_engine: AsyncEngine) -> None:
     added = paygate(
         "partners", "add", "--name", "acme", "--url", "http://127.0.0.1:9/hooks", "--events",
@@ -185,6 +222,7 @@ async def test_an_unreachable_database_is_a_message_not_a_traceback(paygate: Pay
     "args",
     [
         ("partners", "list"),
+        ("users", "disable", "x@example.com"),
         ("migrate", "upgrade"),
         ("healthcheck", "dispatcher"),
         ("deliveries", "replay", "00000000-0000-4000-8000-000000000001"),
