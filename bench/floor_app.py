@@ -34,8 +34,9 @@ from litestar.params import HeaderParameter, JSONBody
 
 from payment_ms.payments.idempotency import KEY_ROW
 from payment_ms.payments.repositories import insert_created_payment
+from payment_ms.payments.services import new_payment
 from payment_ms.providers.base import CheckoutSession
-from shared.contracts import Payment, PaymentCreate
+from shared.contracts import PaymentCreate
 from shared.db import asyncpg_dsn
 
 INSERT = """
@@ -117,30 +118,7 @@ async def create_contract(
         checkout_url=f"http://127.0.0.1:8001/checkout/mock/{payment_id}",
         provider_status="open",
     )
-    payment = Payment(
-        id=payment_id,
-        reservation_id=data.reservation_id,
-        user_id=data.user_id,
-        amount=data.amount,
-        currency=data.currency,
-        status="pending",
-        provider="mock",
-        capture_method=data.capture_method,
-        captured_amount=0,
-        refunded_amount=0,
-        description=data.description,
-        checkout_url=session.checkout_url,
-        return_url=data.return_url,
-        cancel_url=data.cancel_url,
-        payer_email=data.payer_email,
-        payer_name=data.payer_name,
-        metadata=dict(data.metadata),
-        failure_reason=None,
-        confirmed_by=None,
-        confirmed_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    payment = new_payment(payment_id, data, "mock", session.checkout_url, now)
     body = msgspec.json.encode(payment)
     scope = f"user:{data.user_id}"
     fingerprint = hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()

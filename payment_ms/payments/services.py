@@ -150,6 +150,36 @@ async def _finish_create(
     return 201, body
 
 
+def new_payment(
+    payment_id: uuid.UUID, data: PaymentCreate, provider: str, checkout_url: str | None, now: datetime
+) -> Payment:
+    """A just-created payment as it is answered and recorded (``pending``, nothing captured yet)."""
+    return Payment(
+        id=payment_id,
+        reservation_id=data.reservation_id,
+        user_id=data.user_id,
+        amount=data.amount,
+        currency=data.currency,
+        status="pending",
+        provider=provider,  # type: ignore[arg-type]
+        capture_method=data.capture_method,
+        captured_amount=0,
+        refunded_amount=0,
+        description=data.description,
+        checkout_url=checkout_url,
+        return_url=data.return_url,
+        cancel_url=data.cancel_url,
+        payer_email=data.payer_email,
+        payer_name=data.payer_name,
+        metadata=dict(data.metadata),
+        failure_reason=None,
+        confirmed_by=None,
+        confirmed_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def _create_local(
     engine: AsyncEngine,
     provider: Provider,
@@ -163,31 +193,7 @@ async def _create_local(
     ONE statement; the answer is built here, stored with the key, and is the event's ``data``."""
     payment_id = uuid.uuid4()
     session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
-    now = datetime.now(UTC)
-    payment = Payment(
-        id=payment_id,
-        reservation_id=data.reservation_id,
-        user_id=data.user_id,
-        amount=data.amount,
-        currency=data.currency,
-        status="pending",
-        provider=provider.name,  # type: ignore[arg-type]
-        capture_method=data.capture_method,
-        captured_amount=0,
-        refunded_amount=0,
-        description=data.description,
-        checkout_url=session.checkout_url,
-        return_url=data.return_url,
-        cancel_url=data.cancel_url,
-        payer_email=data.payer_email,
-        payer_name=data.payer_name,
-        metadata=dict(data.metadata),
-        failure_reason=None,
-        confirmed_by=None,
-        confirmed_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    payment = new_payment(payment_id, data, provider.name, session.checkout_url, datetime.now(UTC))
     body = encode_payment(payment)
     async with raw_connection(engine) as conn:
         created = await repo.insert_created_payment(
