@@ -83,7 +83,7 @@ class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Payment(msgspec.Struct, kw_only=True):
-    """A payment as payment_ms answers it, and the ``data`` of every payment webhook."""
+    """A payment as payment_ms answers it (webhooks carry ``shared.events.PublicPayment`` instead)."""
 
     id: UUID
     reservation_id: UUID
@@ -154,6 +154,7 @@ class PartnerTarget(msgspec.Struct, kw_only=True):
     id: UUID
     url: str
     secrets: list[str]
+    payer_details: bool = False  # its webhooks carry the payer's email and name
 
 
 class PartnerTargetList(msgspec.Struct, kw_only=True):
@@ -165,14 +166,6 @@ class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
 
     received: bool
     duplicate: bool  # the event id was processed before: nothing changed
-
-
-class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
-
-    type: EventType
-    timestamp: datetime
-    data: Payment
 
 
 # --- the events/deliveries API of payment_ms (the gateway's admin API passes them through)

@@ -40,6 +40,7 @@ def _view(partner: Partner) -> PartnerView:
         url=partner.url,
         event_types=list(partner.event_types),
         enabled=partner.enabled,
+        payer_details=partner.payer_details,
         disabled_reason=partner.disabled_reason,
         previous_secret_expires_at=partner.previous_secret_expires_at,
         created_at=partner.created_at,
@@ -80,6 +81,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 settings=gateway_settings,
             )
         return _with_secret(partner)
@@ -117,7 +119,7 @@ class PartnerAdminController(Controller):
     @patch(
         "/{partner_id:uuid}",
         operation_id="updatePartner",
-        summary="Change name, url, event types, enabled",
+        summary="Change name, url, event types, enabled, payer details",
         responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
     )
     async def update(
@@ -137,6 +139,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 settings=gateway_settings,
             )
         return _view(partner)

@@ -19,6 +19,7 @@ class PartnerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url
     event_types: EventTypes
     enabled: bool = True
+    payer_details: bool = False  # its webhooks carry the payer's email and name
 
 
 class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -26,6 +27,7 @@ class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url | None = None
     event_types: EventTypes | None = None
     enabled: bool | None = None
+    payer_details: bool | None = None
 
 
 class PartnerDisable(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -38,6 +40,7 @@ class PartnerView(msgspec.Struct, kw_only=True):
     url: str
     event_types: list[str]
     enabled: bool
+    payer_details: bool
     disabled_reason: str | None
     previous_secret_expires_at: datetime | None
     created_at: datetime

@@ -60,6 +60,7 @@ async def create_partner(
     url: str,
     event_types: Iterable[str],
     enabled: bool = True,
+    payer_details: bool = False,
     settings: GatewaySettings | None = None,
 ) -> Partner:
     """A new partner with a fresh ``whsec_`` secret in ``partner.secret`` (show it once)."""
@@ -69,6 +70,7 @@ async def create_partner(
         url=_checked_url(url, settings),
         event_types=_checked_event_types(event_types),
         enabled=enabled,
+        payer_details=payer_details,
         secret=generate_secret(),
     )
     session.add(partner)
@@ -98,6 +100,7 @@ async def update_partner(
     url: str | None = None,
     event_types: Iterable[str] | None = None,
     enabled: bool | None = None,
+    payer_details: bool | None = None,
     settings: GatewaySettings | None = None,
 ) -> Partner:
     settings = settings or get_gateway_settings()
@@ -112,6 +115,8 @@ async def update_partner(
         partner.enabled = enabled
         if enabled:
             partner.disabled_reason = None
+    if payer_details is not None:
+        partner.payer_details = payer_details
     await _flush(session, partner)
     return partner
 
@@ -175,6 +180,9 @@ async def delivery_targets(
 ) -> list[PartnerTarget]:
     partners, _ = await list_partners(session, event_type=event_type, enabled=True)
     now = datetime.now(UTC)
-    targets = [PartnerTarget(id=p.id, url=p.url, secrets=signing_secrets(p, now=now)) for p in partners]
+    targets = [
+        PartnerTarget(id=p.id, url=p.url, secrets=signing_secrets(p, now=now), payer_details=p.payer_details)
+        for p in partners
+    ]
     builtin = gateway_subscriber(settings, service_token)
     return [builtin, *targets] if builtin is not None else targets

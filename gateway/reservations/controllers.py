@@ -26,7 +26,7 @@ from gateway.reservations.schemas import (
     ReservationStatus,
     ReservationView,
 )
-from shared.contracts import WebhookEnvelope
+from shared.events import WebhookEnvelope
 from shared.models import Reservation
 from shared.problems import AuthenticationError, BadRequestError, problem_responses
 from shared.settings import get_paygate_settings

@@ -37,7 +37,7 @@ from payment_ms.dispatcher.partners import (
     Target,
 )
 from payment_ms.dispatcher.retries import parse_retry_after, retry_delay
-from payment_ms.dispatcher.sender import AttemptResult, Claimed, envelope, send
+from payment_ms.dispatcher.sender import AttemptResult, Claimed, EventBody, send
 from payment_ms.dispatcher.settings import LEASE_MARGIN_SECONDS, DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from shared.db import asyncpg_dsn
@@ -318,20 +318,20 @@ class Dispatcher:
                 allowances=allowances,
                 default_allowance=self._backlog_limit,
             )
-        bodies: dict[UUID, bytes] = {}
+        bodies: dict[UUID, EventBody] = {}
         touched = set()
         for row in rows:
             event_id = row["event_id"]
             body = bodies.get(event_id)
             if body is None:
-                body = bodies[event_id] = envelope(row["type"], row["created_at"], row["data"])
+                body = bodies[event_id] = EventBody(row["type"], row["created_at"], row["data"])
             claimed = Claimed(
                 id=row["id"],
                 event_id=event_id,
                 partner_id=row["partner_id"],
                 event_type=row["type"],
                 msg_id=str(event_id),
-                body=body,
+                event=body,
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=deadline,
                 request_id=row["request_id"],

@@ -132,6 +132,7 @@ async def add_partner(
     secret: str | None = None,
     previous_secret: str | None = None,
     previous_expires_at: datetime | None = None,
+    payer_details: bool = False,
 ) -> tuple[uuid.UUID, str]:
     secret = secret or generate_secret()
     async with engine.begin() as conn:
@@ -144,6 +145,7 @@ async def add_partner(
                 secret=secret,
                 previous_secret=previous_secret,
                 previous_secret_expires_at=previous_expires_at,
+                payer_details=payer_details,
             )
             .returning(Partner.id)
         )
@@ -152,9 +154,13 @@ async def add_partner(
 
 
 async def add_event(
-    engine: AsyncEngine, event_type: EventType = "payment.succeeded", payment_id: uuid.UUID | None = None
+    engine: AsyncEngine,
+    event_type: EventType = "payment.succeeded",
+    payment_id: uuid.UUID | None = None,
+    **payment_values: Any,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A payment (new unless given) and one outbox event, written by payment_ms's own outbox code."""
+    """A payment (new unless given; ``payment_values`` set its other columns) and one outbox event,
+    written by payment_ms's own outbox code."""
     async with engine.begin() as conn:
         if payment_id is None:
             row = (
@@ -168,6 +174,7 @@ async def add_event(
                             currency="EUR",
                             provider="mock",
                             description="ticket",
+                            **payment_values,
                         )
                         .returning(*Payment.__table__.c)
                     )
