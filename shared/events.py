@@ -7,8 +7,8 @@ writes it, a test fails when it differs) and the payload tests. A new event type
 catalog).
 
 The body sent to a partner is never the internal payment row: ``public_body`` maps the stored event
-data onto ``PublicPayment`` (no checkout or redirect URLs, no metadata, no operator names) and adds the
-payer's details only for a partner registered to receive them.
+data onto ``shared.contracts.PublicPayment`` (no checkout or redirect URLs, no metadata, no operator
+names) and adds the payer's details only for a partner registered to receive them.
 """
 
 from __future__ import annotations
@@ -16,35 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
-from uuid import UUID
 
 import msgspec
 
-from shared.contracts import CaptureMethod, EventType, PaymentStatus, ProviderName
-
-
-class PublicPayment(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A payment as partners see it: what was paid, by which provider, and where it stands now."""
-
-    id: UUID
-    reservation_id: UUID
-    user_id: UUID
-    amount: int
-    currency: str
-    status: PaymentStatus
-    provider: ProviderName
-    capture_method: CaptureMethod
-    captured_amount: int
-    refunded_amount: int
-    description: str
-    failure_reason: str | None
-    confirmed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    # Only for partners registered with payer details on (``payer_details``); absent otherwise.
-    payer_email: str | msgspec.UnsetType | None = msgspec.UNSET
-    payer_name: str | msgspec.UnsetType | None = msgspec.UNSET
-
+from shared.contracts import EventType, PublicPayment
 
 PAYER_FIELDS = ("payer_email", "payer_name")
 

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.reservations import repositories
-from shared.contracts import Payment
+from shared.contracts import Payment, PublicPayment
 from shared.db import raw_connection
-from shared.events import PublicPayment
 from shared.models import Reservation, User
 from shared.money import is_known_currency
 from shared.problems import InvalidInputError, NotFoundError
@@ -79,7 +78,7 @@ async def list_reservations(
     return await repositories.list_(session, user_id=user_id, status=status, limit=limit, offset=offset)
 
 
-async def apply_payment(engine: AsyncEngine, payment: Payment | PublicPayment) -> bool:
+async def apply_payment(engine: AsyncEngine, payment: PublicPayment) -> bool:
     """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one
     (and only forward: the same news again, or older news arriving late, changes nothing)."""
     if payment.status not in PAYMENT_PROGRESS:

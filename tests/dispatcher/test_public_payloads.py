@@ -13,7 +13,8 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
-from shared.events import CATALOG, PAYER_FIELDS, PublicPayment, body_schema, example_body
+from shared.contracts import PublicPayment
+from shared.events import CATALOG, PAYER_FIELDS, body_schema, example_body
 from tests.dispatcher.conftest import Receiver, add_event, add_partner
 
 PRIVATE = {
