@@ -7,13 +7,12 @@ import logging
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
+from gateway.openapi import DESCRIPTION
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers import (
@@ -30,6 +29,8 @@ from gateway.reservations.controllers import (
 from gateway.settings import get_gateway_settings
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
+from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
 
@@ -38,6 +39,26 @@ def create_app() -> Litestar:
     paygate_settings = get_paygate_settings()
     settings = get_gateway_settings()
     check_token_settings(settings, is_dev=paygate_settings.is_dev)
+    docs, docs_routes = api_docs(
+        paygate_settings,
+        title="paygate gateway",
+        description=DESCRIPTION,
+        security_schemes={
+            "BearerToken": SecurityScheme(
+                type="http", scheme="bearer", bearer_format="JWT", description="From POST /auth/login"
+            ),
+            "ServiceToken": SecurityScheme(
+                type="apiKey",
+                name=SERVICE_TOKEN_HEADER,
+                security_scheme_in="header",
+                description="The token shared by paygate's services (internal routes only)",
+            ),
+        },
+        finalizers=[
+            webhooks_section,
+            amount_limit(paygate_settings.max_amount, ["ReservationCreate"]),
+        ],
+    )
     app = create_service_app(
         "gateway",
         paygate_settings,
@@ -53,6 +74,7 @@ def create_app() -> Litestar:
             PaymentGatewayPublicController,
             AdminPaymentsController,
             AdminDeliveriesController,
+            *docs_routes,
         ],
         lifespan=[payment_ms_lifespan()],
         dependencies={
@@ -61,20 +83,7 @@ def create_app() -> Litestar:
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
         },
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
-        openapi=OpenAPIConfig(
-            title="paygate gateway",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                    "ServiceToken": SecurityScheme(
-                        type="apiKey", name="X-Service-Token", security_scheme_in="header"
-                    ),
-                }
-            ),
-        ),
+        openapi=docs,
     )
     if not settings.internal_events_url:  # dev/test only: outside dev enforce_startup_config stopped
         logging.getLogger("gateway").warning("%s (allowed in dev/test only)", EVENTS_URL_MISSING)

@@ -22,9 +22,6 @@ class PaymentSettings(BaseSettings):
     default_provider: Literal["mock", "stripe", "cash"] = Field(
         default="mock", description="Provider of a payment created without one."
     )
-    max_amount: int = Field(
-        default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."
-    )
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="Idempotency keys are kept at least this long (purge_expired_keys)."
     )

@@ -40,6 +40,9 @@ class EventDefinition:
     example: dict[str, Any]  # the ``data`` of an example body
 
 
+CATALOG_EXAMPLE_ID = "5e3f1c8a-2b7d-4c9e-9f10-3a6b8d2e4f71"  # an example event id (``webhook-id``)
+
+
 def _example_payment(status: str, **changes: Any) -> dict[str, Any]:
     example: dict[str, Any] = {
         "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
@@ -145,10 +148,12 @@ def public_body(
     return _encoder.encode({"type": event_type, "timestamp": created_at, "data": data})
 
 
-def body_schema(event_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """JSON Schema (2020-12) of an event's body, and the components it refers to (``#/$defs/…``)."""
+def body_schema(
+    event_type: str, ref_template: str = "#/$defs/{name}"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """JSON Schema (2020-12) of an event's body, and the schemas it refers to (by ``ref_template``)."""
     definition = CATALOG[event_type]
-    (data_ref,), defs = msgspec.json.schema_components([definition.data], ref_template="#/$defs/{name}")
+    (data_ref,), defs = msgspec.json.schema_components([definition.data], ref_template=ref_template)
     schema = {
         "type": "object",
         "title": event_type,

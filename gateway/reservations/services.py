@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.reservations import repositories
-from shared.contracts import Payment, PublicPayment
+from shared.contracts import PublicPayment
 from shared.db import raw_connection
 from shared.models import Reservation, User
-from shared.money import is_known_currency
+from shared.money import check_amount, is_known_currency
 from shared.problems import InvalidInputError, NotFoundError
+from shared.settings import get_paygate_settings
 
 # How far along its life a payment is; a reservation only ever moves forward on this scale.
 PAYMENT_PROGRESS = {
@@ -48,6 +49,7 @@ async def create_reservation(
 ) -> Reservation:
     if not is_known_currency(currency):
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
+    check_amount(amount, get_paygate_settings().max_amount)
     if await session.get(User, user_id) is None:
         raise InvalidInputError("user_id: no such user")
     reservation = Reservation(user_id=user_id, amount=amount, currency=currency, description=description)
