@@ -46,6 +46,16 @@ async def test_login_and_me(
     assert claims["iss"] == "paygate-gateway" and claims["aud"] == "paygate"
 
 
+async def test_token_answers_are_never_cached(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    answer = await login(http, gateway.url, account.email)
+    assert answer.status_code == 200 and "access_token" in answer.json()
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["pragma"] == "no-cache"
+
+
 async def test_wrong_password_and_unknown_email_answer_the_same(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
