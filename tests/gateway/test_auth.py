@@ -83,7 +83,7 @@ async def test_login_validation_is_problem_json(gateway: RunningService, http: h
     assert response.status_code == 400
 
 
-async def test_account_throttling_locks_even_the_right_password(
+async def test_an_address_that_keeps_failing_is_locked_out_of_that_account(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()
