@@ -14,7 +14,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
-from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
+from gateway.partners.controllers import (
+    OperationalEventInternalController,
+    PartnerAdminController,
+    PartnerInternalController,
+)
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers import (
     AdminDeliveriesController,
@@ -49,6 +53,7 @@ def create_app() -> Litestar:
             PaymentEventsController,
             PartnerAdminController,
             PartnerInternalController,
+            OperationalEventInternalController,
             PaymentGatewayController,
             PaymentGatewayPublicController,
             AdminPaymentsController,

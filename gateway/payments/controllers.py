@@ -15,17 +15,18 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
 from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, UPSTREAM, USER
+from gateway.partners.services import test_send_request
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient, UpstreamResponse
 from gateway.payments.dependencies import Payer, provide_payer, provide_payment_ms
-from gateway.payments.schemas import CheckoutRequest, CheckoutResponse, ReplaySince
+from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from gateway.settings import get_gateway_settings
 from shared.contracts import (
     DailyPaymentStats,
@@ -35,12 +36,15 @@ from shared.contracts import (
     DeliveryStatus,
     EventList,
     EventType,
+    PartnerReplayWindow,
     Payment,
     PaymentList,
     PaymentStatus,
     ProviderName,
     RefundCreate,
     ReplayCount,
+    SendTestEvent,
+    SendTestEventResult,
     StripeWebhookReceipt,
 )
 from shared.health import database_is_reachable
@@ -503,7 +507,9 @@ class AdminDeliveriesController(Controller):
     @post(
         "/partners/{partner_id:uuid}/deliveries/replay",
         operation_id="adminReplayPartnerDeliveries",
-        summary="Deliver again every failed or canceled delivery of a partner created since a time",
+        summary="Deliver again a partner's failed and canceled deliveries created in [since, until)",
+        description="until defaults to now; all=true replays the succeeded ones too (a partner that "
+        "lost its own data). Pending deliveries are on their way and are left alone.",
         status_code=202,
         responses=answers(202, ReplayCount, "How many deliveries are due again", *ADMIN_ERRORS),
     )
@@ -511,14 +517,45 @@ class AdminDeliveriesController(Controller):
         self,
         request: Request[Any, Any, Any],
         partner_id: PartnerId,
-        data: ReplaySince,
+        data: PartnerReplayWindow,
         payment_ms: PaymentMsClient,
     ) -> Response[bytes]:
         body = await strictly(request, data)
         answer = await payment_ms.request(
             "POST",
             "/api/deliveries/replay",
-            json={"partner_id": str(partner_id), "since": body.since.isoformat()},
+            json={
+                "partner_id": str(partner_id),
+                "since": body.since.isoformat(),
+                "until": body.until.isoformat() if body.until else None,
+                "all": body.all,
+            },
             retry=False,
+        )
+        return relay(services.ensure_ok(answer))
+
+    @post(
+        "/partners/{partner_id:uuid}/test",
+        operation_id="adminSendTestEvent",
+        summary="Send the partner a signed example event now; the answer is the attempt",
+        description="Status, duration, the first 2 KB of the answer and the error, exactly as a delivery "
+        "attempt records them. Nothing is stored; webhook-id is test_<random>. The body may name the "
+        "event type (default payment.succeeded); a disabled partner can be tested too.",
+        status_code=200,
+        responses=answers(200, SendTestEventResult, "The attempt", *ADMIN_ERRORS),
+    )
+    async def send_test(
+        self,
+        request: Request[Any, Any, Any],
+        partner_id: PartnerId,
+        db_session: AsyncSession,
+        payment_ms: PaymentMsClient,
+        data: SendTestEvent | None = None,
+    ) -> Response[bytes]:
+        body = await strictly(request, data) if data is not None else SendTestEvent()
+        async with db_session.begin():
+            test = await test_send_request(db_session, partner_id, body.type)
+        answer = await payment_ms.request(
+            "POST", "/api/test-sends", json=msgspec.to_builtins(test), retry=False
         )
         return relay(services.ensure_ok(answer))

@@ -33,7 +33,10 @@ __all__ = [
 
 
 class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /api/deliveries/replay``: every failed or canceled delivery of the partner since a time."""
+    """``POST /api/deliveries/replay``: a partner's failed and canceled deliveries created in
+    ``[since, until)`` (no ``until``: up to now), or with ``all`` every finished one."""
 
     partner_id: UUID
     since: datetime
+    until: datetime | None = None
+    all: bool = False
