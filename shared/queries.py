@@ -91,13 +91,24 @@ class DeliveryFilter(Query, frozen=True):
 QueryT = TypeVar("QueryT", bound=Query)
 
 
+def _from_query(hint: Any) -> Any:
+    """``hint`` marked as a query parameter (Litestar 3 no longer infers it)."""
+    extras = getattr(hint, "__metadata__", ())
+    if any(isinstance(extra, QueryParameter) for extra in extras):
+        return hint
+    return Annotated[hint, QueryParameter()]
+
+
 def query_dependency(cls: type[QueryT]) -> Provide:
     """A Litestar dependency that reads ``cls``'s fields from the query string (each with its type,
     bounds and description, documented in OpenAPI) and answers the struct."""
     hints = typing.get_type_hints(cls, include_extras=True)
     parameters = [
         inspect.Parameter(
-            field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=hints[field.name]
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=_from_query(hints[field.name]),
         )
         for field in msgspec.structs.fields(cls)
     ]

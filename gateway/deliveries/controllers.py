@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from gateway.auth.guards import requires_admin
@@ -35,7 +36,7 @@ class AdminDeliveriesController(Controller):
         dependencies={"filters": query_dependency(EventFilter)},
         responses=problem_responses(*ADMIN_ERRORS),
     )
-    async def events(self, payment_ms: PaymentMsClient, filters: EventFilter) -> EventList:
+    async def events(self, payment_ms: PaymentMsClient, filters: NamedDependency[EventFilter]) -> EventList:
         return await payment_ms.list_events(filters)
 
     @get(
@@ -45,7 +46,9 @@ class AdminDeliveriesController(Controller):
         dependencies={"filters": query_dependency(DeliveryFilter)},
         responses=problem_responses(*ADMIN_ERRORS),
     )
-    async def deliveries(self, payment_ms: PaymentMsClient, filters: DeliveryFilter) -> DeliveryList:
+    async def deliveries(
+        self, payment_ms: PaymentMsClient, filters: NamedDependency[DeliveryFilter]
+    ) -> DeliveryList:
         return await payment_ms.list_deliveries(filters)
 
     @get(

@@ -42,7 +42,7 @@ class EventController(Controller):
         summary="Outbox events, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(EventFilter)},
     )
-    async def list_events(self, engine: Engine, filters: EventFilter) -> EventList:
+    async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
         return await services.list_events(engine, **filters.as_kwargs())
 
 
@@ -58,7 +58,7 @@ class DeliveryController(Controller):
         summary="Webhook deliveries, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(DeliveryFilter)},
     )
-    async def list_deliveries(self, engine: Engine, filters: DeliveryFilter) -> DeliveryList:
+    async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
         return await services.list_deliveries(engine, **filters.as_kwargs())
 
     @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")

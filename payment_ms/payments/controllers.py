@@ -76,7 +76,7 @@ class PaymentController(Controller):
         summary="List payments, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(PaymentFilter)},
     )
-    async def list_payments(self, engine: Engine, filters: PaymentFilter) -> PaymentList:
+    async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
         return await services.list_payments(engine, **filters.as_kwargs())
 
     @get(
@@ -85,7 +85,7 @@ class PaymentController(Controller):
         summary="Count and sum per day/provider/status",
         dependencies={"period": query_dependency(StatsPeriod)},
     )
-    async def daily_stats(self, engine: Engine, period: StatsPeriod) -> DailyPaymentStats:
+    async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
         return await services.daily_stats(engine, **period.as_kwargs())
 
     @get(routes.PAYMENT, operation_id="getPayment", summary="One payment")

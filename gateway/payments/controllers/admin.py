@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.dependencies import provide_current_user
@@ -34,7 +34,9 @@ class AdminPaymentsController(Controller):
         dependencies={"filters": query_dependency(PaymentFilter)},
         responses=problem_responses(*ADMIN_ERRORS),
     )
-    async def list_(self, payment_ms: PaymentMsClient, filters: PaymentFilter) -> PaymentList:
+    async def list_(
+        self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
+    ) -> PaymentList:
         return await payment_ms.list_payments(filters)
 
     @get(
@@ -44,7 +46,9 @@ class AdminPaymentsController(Controller):
         dependencies={"period": query_dependency(StatsPeriod)},
         responses=problem_responses(*ADMIN_ERRORS),
     )
-    async def daily_stats(self, payment_ms: PaymentMsClient, period: StatsPeriod) -> DailyPaymentStats:
+    async def daily_stats(
+        self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
+    ) -> DailyPaymentStats:
         return await payment_ms.daily_stats(period)
 
     @get(
