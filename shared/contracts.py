@@ -266,17 +266,19 @@ class DeliveryDetail(Delivery, kw_only=True):
     attempts: list[Attempt]
 
 
-class ReplayCount(msgspec.Struct, kw_only=True):
-    replayed: int
+class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/deliveries/replay``: a partner's failed and canceled deliveries created in
+    ``[since, until)`` (no ``until``: up to now), or with ``all`` every finished one (succeeded too: a
+    partner that lost its own data). Pending ones are on their way and are left alone."""
 
-
-class PartnerReplayWindow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Replay a partner's deliveries created in ``[since, until)`` (no ``until``: up to now): the failed
-    and canceled ones, or with ``all`` every one that is not pending (a partner that lost its data)."""
-
+    partner_id: UUID
     since: datetime
     until: datetime | None = None
     all: bool = False
+
+
+class ReplayCount(msgspec.Struct, kw_only=True):
+    replayed: int
 
 
 class SendTestEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -286,7 +288,7 @@ class SendTestEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class SendTestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """payment_ms's ``POST /internal/test-sends`` (the gateway forwards a partner's url and secrets)."""
+    """payment_ms's ``POST /api/test-sends`` (the gateway forwards a partner's url and secrets)."""
 
     url: Url
     secrets: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
