@@ -180,6 +180,9 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
             "url": first["url"],
             "secrets": [second["secret"], first["secret"]],
             "payer_details": False,
+            "enabled": True,
+            "ordered": False,
+            "max_requests_per_second": None,
         }
     ]
     missing = await http.post(
