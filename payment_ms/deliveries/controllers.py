@@ -25,9 +25,10 @@ from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliver
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
 from payment_ms.guards import require_service_token
+from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import SendTestEventRequest, SendTestEventResult
-from shared.problems import InvalidInputError
+from shared.problems import InvalidInputError, problem_responses
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
 from shared.settings import get_paygate_settings
 from shared.webhooks import secret_key
@@ -40,6 +41,7 @@ class EventController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
@@ -47,6 +49,7 @@ class EventController(Controller):
         operation_id="listEvents",
         summary="Outbox events, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(EventFilter)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
         return await services.list_events(engine, **filters.as_kwargs())
@@ -56,6 +59,7 @@ class DeliveryController(Controller):
     path = "/"
     tags = ["deliveries"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
@@ -63,11 +67,17 @@ class DeliveryController(Controller):
         operation_id="listDeliveries",
         summary="Webhook deliveries, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(DeliveryFilter)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
         return await services.list_deliveries(engine, **filters.as_kwargs())
 
-    @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")
+    @get(
+        routes.DELIVERY,
+        operation_id="getDelivery",
+        summary="One delivery with every attempt",
+        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
+    )
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:
         return await services.get_delivery(engine, delivery_id)
 
@@ -76,6 +86,7 @@ class DeliveryController(Controller):
         operation_id="replayDelivery",
         summary="Send a delivery again now (409 while a worker holds it)",
         status_code=202,
+        responses=problem_responses(*INPUT, *SERVICE, 404, 409, *UNAVAILABLE),
     )
     async def replay_delivery(self, engine: Engine, delivery_id: DeliveryId) -> Delivery:
         return services.from_row(Delivery, await replay_delivery(engine, delivery_id))
@@ -85,6 +96,7 @@ class DeliveryController(Controller):
         operation_id="replayPartnerDeliveries",
         summary="Send again a partner's failed (or with all, every finished) deliveries in [since, until)",
         status_code=202,
+        responses=problem_responses(*INPUT, *SERVICE, 422, *UNAVAILABLE),
     )
     async def replay_partner(self, engine: Engine, data: JSONBody[PartnerReplay]) -> ReplayCount:
         count = await replay_partner_deliveries(
@@ -99,6 +111,7 @@ class TestSendController(Controller):
     path = "/"
     tags = ["deliveries"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
 
     @post(
@@ -106,6 +119,7 @@ class TestSendController(Controller):
         operation_id="sendTestEvent",
         summary="Sign an example event and POST it to a URL now; the answer is the attempt",
         status_code=200,
+        responses=problem_responses(*INPUT, *SERVICE, 422),
     )
     async def send(
         self, data: JSONBody[SendTestEventRequest], dispatcher_settings: NamedDependency[DispatcherSettings]
