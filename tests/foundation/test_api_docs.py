@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from openapi_spec_validator import validate
 
 from shared.events import CATALOG
+from shared.openapi_finalize import _schemas_in
 from shared.settings import get_paygate_settings
 from tests.fixtures.services import RunningService
 
@@ -169,17 +170,7 @@ async def test_documents_keep_constraints_bounds_and_strictness(
     for name in bodies:  # every JSON body we take refuses unknown fields, and says so
         assert schemas[name].get("additionalProperties") is False, name
 
-    def integers(node: Any) -> Any:
-        if isinstance(node, dict):
-            if node.get("type") == "integer":
-                yield node
-            for value in node.values():
-                yield from integers(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from integers(value)
-
-    for node in integers(document):
+    for node in (n for n in _schemas_in(document) if n.get("type") == "integer"):
         assert ("minimum" in node or "exclusiveMinimum" in node) and "maximum" in node, node
 
 
