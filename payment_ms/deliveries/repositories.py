@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, func, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,3 +95,44 @@ async def get_delivery(conn: AsyncConnection, delivery_id: uuid.UUID) -> RowMapp
 async def list_attempts(conn: AsyncConnection, delivery_id: uuid.UUID) -> Sequence[RowMapping]:
     query = select(attempts).where(attempts.c.delivery_id == delivery_id).order_by(attempts.c.attempt_number)
     return (await conn.execute(query)).mappings().all()
+
+
+# ------------------------------------------------------------------------------------------ replays
+
+REPLAYABLE = ("failed", "canceled")
+
+
+def _make_due() -> dict[str, object]:
+    return {"status": "pending", "due_at": func.now(), "leased_by": None, "updated_at": func.now()}
+
+
+async def make_delivery_due(conn: AsyncConnection, delivery_id: uuid.UUID) -> RowMapping | None:
+    """Due now whatever its outcome so far; None when missing or leased by a worker right now."""
+    result = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            or_(deliveries.c.status != "pending", deliveries.c.leased_by.is_(None)),
+        )
+        .values(_make_due())
+        .returning(*deliveries.c)
+    )
+    return result.mappings().one_or_none()
+
+
+async def delivery_exists(conn: AsyncConnection, delivery_id: uuid.UUID) -> bool:
+    return await conn.scalar(select(deliveries.c.id).where(deliveries.c.id == delivery_id)) is not None
+
+
+async def make_partner_deliveries_due(conn: AsyncConnection, partner_id: uuid.UUID, since: datetime) -> int:
+    """Every failed (or canceled) delivery of a partner created at or after ``since``, due now."""
+    result = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.partner_id == partner_id,
+            deliveries.c.status.in_(REPLAYABLE),
+            deliveries.c.created_at >= since,
+        )
+        .values(_make_due())
+    )
+    return result.rowcount

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.guards import require_service_token
-from payment_ms.payments import services
+from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
@@ -65,7 +65,7 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
         # per request, on the checkout hot path.
-        status, body = await services.create_payment(
+        status, body = await creation.create_payment(
             provide_engine(request.app.state),
             new_payment,
             idempotency_key=idempotency_key,
@@ -86,7 +86,7 @@ class PaymentController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> PaymentList:
-        return await services.list_payments(
+        return await queries.list_payments(
             engine,
             status=status,
             provider=provider,
@@ -107,11 +107,11 @@ class PaymentController(Controller):
             date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")
         ] = None,
     ) -> DailyPaymentStats:
-        return await services.daily_stats(engine, day_from=day_from, day_to=day_to)
+        return await queries.daily_stats(engine, day_from=day_from, day_to=day_to)
 
     @get("/{payment_id:uuid}", operation_id="getPayment", summary="One payment")
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
-        return await services.get_payment(engine, payment_id)
+        return await queries.get_payment(engine, payment_id)
 
     @post(
         "/{payment_id:uuid}/verify",
