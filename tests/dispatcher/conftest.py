@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,25 +21,12 @@ from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from payment_ms.events.outbox import record_event
-from payment_ms.payments.services import to_contract
+from payment_ms.payments.mapping import to_contract
 from shared.contracts import EventType
 from shared.models import Partner, Payment
 from shared.webhooks import generate_secret
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-
-T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail with its last answer at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {what or check} (last: {value!r})")
-        await asyncio.sleep(0.02)
+from tests.fixtures.waiting import eventually
 
 
 @dataclass

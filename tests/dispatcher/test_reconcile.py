@@ -16,7 +16,8 @@ from payment_ms.dispatcher.reconcile import RECONCILE_LOCK, Reconciler, reconcil
 from payment_ms.providers.mock import APPROVED, DECLINED
 from shared.db import asyncpg_dsn
 from shared.models import IdempotencyKey, Payment
-from tests.dispatcher.conftest import Receiver, add_partner, dispatcher_settings, eventually, fetch
+from tests.dispatcher.conftest import Receiver, add_partner, dispatcher_settings, fetch
+from tests.fixtures.waiting import eventually
 
 
 async def add_approved_payment(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
 import jwt
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.settings import DEV_JWT_SECRET
 from shared.models import User
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import PASSWORD, MakeAccount, login
 
 PROBLEM = "application/problem+json"
@@ -161,12 +162,12 @@ async def test_a_disabled_users_token_stops_working(
     async with db_engine.begin() as conn:
         await conn.execute(update(User).where(User.id.in_([user.id, admin.id])).values(is_active=False))
     # The gateway asks the database again after GATEWAY_DISABLED_USER_CHECK_SECONDS (5 s by default).
-    deadline = time.monotonic() + 20
     for account, path in routes:
-        while True:
+
+        async def refused(path: str = path, account: Any = account) -> httpx.Response | None:
             answer = await http.get(f"{gateway.url}{path}", headers=account.headers)
-            if answer.status_code == 401 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+            return answer if answer.status_code == 401 else None
+
+        answer = await eventually(refused, 20, f"{path} refused", interval=0.2)
         assert answer.status_code == 401, (path, answer.status_code)
         assert answer.headers["content-type"] == PROBLEM
