@@ -231,5 +231,12 @@ class DeliveryDetail(Delivery, kw_only=True):
     attempts: list[Attempt]
 
 
+class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/deliveries/replay``: every failed or canceled delivery of the partner since a time."""
+
+    partner_id: UUID
+    since: datetime
+
+
 class ReplayCount(msgspec.Struct, kw_only=True):
     replayed: int
