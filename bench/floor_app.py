@@ -12,8 +12,8 @@ transactions that NOTIFY, WAL flush included), so the bench can show what each p
 ``/payments/contract`` runs payment_ms's own create statement (``insert_created_payment``: the
 idempotency key with its stored response, the payment with its checkout session, the
 ``payment.created`` event with the payment as data, the NOTIFY, in ONE statement; a concurrent
-duplicate waits on the key's row; payment_ms then replays it, the floor answers 409) with none of
-payment_ms around it: what ``checkout.direct`` costs beyond it is payment_ms's own Python.
+duplicate waits on the key's row and then replays it) with none of payment_ms around it: what
+``checkout.direct`` costs beyond it is payment_ms's own Python.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
 from payment_ms.payments.mapping import new_payment
-from payment_ms.payments.repositories import insert_created_payment
+from payment_ms.payments.repositories import find_key, insert_created_payment
 from payment_ms.providers.base import CheckoutSession
 from shared.contracts import PaymentCreate
 from shared.db import asyncpg_dsn
@@ -128,8 +128,11 @@ async def create_contract(
             body=body,
             request_id=None,
         )
-    if not created:  # the key exists (never with the bench's fresh keys): payment_ms would replay it
-        return Response(b'{"title":"key exists"}', status_code=409, media_type="application/json")
+        if not created:  # the key exists: same request -> its stored answer
+            row = await find_key(conn, scope=scope, key=idempotency_key)
+            if row is None or row["request_fingerprint"] != fingerprint:
+                return Response(b'{"title":"key reused"}', status_code=422, media_type="application/json")
+            body = bytes(row["response_body"])
     return Response(body, status_code=201, media_type="application/json")
 
 

@@ -15,9 +15,10 @@ _NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 class NamedQuery:
-    __slots__ = ("names", "sql")
+    __slots__ = ("names", "source", "sql")
 
     def __init__(self, sql: str) -> None:
+        self.source = sql  # as written: SQLAlchemy's ``text()`` takes the same ``:name`` form
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:

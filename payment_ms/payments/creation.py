@@ -103,8 +103,7 @@ async def _create_local(
         if created:
             TRANSITIONS.labels("payment.created").inc()
             return 201, body
-    async with engine.connect() as sa_conn:
-        existing = await repo.find_key(sa_conn, scope=scope, key=key)
+        existing = await repo.find_key(conn, scope=scope, key=key)
     replay = idempotency.answer_for_existing(existing, request_fingerprint)
     if replay is None:
         raise idempotency.still_in_progress()

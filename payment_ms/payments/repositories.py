@@ -7,7 +7,7 @@ statements, COMMIT), cost several times the single statement that now replaces i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -250,11 +250,23 @@ async def insert_key(
     return inserted.first() is not None
 
 
-async def find_key(conn: AsyncConnection, *, scope: str, key: str) -> RowMapping | None:
-    result = await conn.execute(
-        select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-    )
-    return result.mappings().one_or_none()
+_FIND_KEY = NamedQuery(
+    "SELECT request_fingerprint, state, response_status, response_body, payment_id FROM idempotency_keys"
+    " WHERE scope = :scope AND key = :key"
+)
+_FIND_KEY_CORE = text(_FIND_KEY.source)
+
+
+async def find_key(
+    conn: AsyncConnection | asyncpg.Connection, *, scope: str, key: str
+) -> RowMapping | Mapping[str, Any] | None:
+    """The key's row, on either kind of connection (the single-statement create holds only the raw
+    one: it looks the key up right after its statement found it taken)."""
+    if isinstance(conn, AsyncConnection):
+        result = await conn.execute(_FIND_KEY_CORE, {"scope": scope, "key": key})
+        return result.mappings().one_or_none()
+    row: Mapping[str, Any] | None = await conn.fetchrow(_FIND_KEY.sql, *_FIND_KEY.args(scope=scope, key=key))
+    return row
 
 
 async def take_over_key(
