@@ -73,18 +73,21 @@ SELECT id FROM event
 OUTBOX_NOTIFY = OUTBOX.replace("SELECT id FROM event", NOTIFY_EVENT)
 
 
+def _insert_args(data: PaymentCreate) -> tuple[object, ...]:
+    return (
+        data.reservation_id,
+        data.user_id,
+        data.amount,
+        data.currency,
+        data.description,
+        data.return_url,
+        data.cancel_url,
+    )
+
+
 async def _with_event(data: PaymentCreate, state: State, outbox: str) -> Created:
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            INSERT,
-            data.reservation_id,
-            data.user_id,
-            data.amount,
-            data.currency,
-            data.description,
-            data.return_url,
-            data.cancel_url,
-        )
+        row = await conn.fetchrow(INSERT, *_insert_args(data))
         event = msgspec.json.encode({"id": str(row["id"]), "amount": data.amount, "currency": data.currency})
         await conn.execute(outbox, row["id"], event.decode())
     return Created(id=str(row["id"]), status=row["status"])
@@ -138,16 +141,7 @@ async def create_contract(
 
 @post("/payments", operation_id="floorCreatePayment", status_code=201)
 async def create_payment(data: JSONBody[PaymentCreate], state: State) -> Created:
-    row = await state.pool.fetchrow(
-        INSERT,
-        data.reservation_id,
-        data.user_id,
-        data.amount,
-        data.currency,
-        data.description,
-        data.return_url,
-        data.cancel_url,
-    )
+    row = await state.pool.fetchrow(INSERT, *_insert_args(data))
     return Created(id=str(row["id"]), status=row["status"])
 
 

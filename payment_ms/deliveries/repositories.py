@@ -1,86 +1,38 @@
-"""Reading events, deliveries and attempts: newest first, keyset pagination on (created_at, id)."""
+"""Events, deliveries and attempts: lists newest first (``payment_ms.pagination``), replays."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, func, or_, select, tuple_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_ms.pagination import Cursor, keyset_page, matching
 from shared.models import Base
+from shared.queries import DeliveryFilter, EventFilter
 
 events = Base.metadata.tables["payment_events"]
 deliveries = Base.metadata.tables["webhook_deliveries"]
 attempts = Base.metadata.tables["delivery_attempts"]
 
-Cursor = tuple[datetime, uuid.UUID]
-
-
-async def _page(
-    conn: AsyncConnection,
-    table: Table,
-    filters: list[Any],
-    *,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    after: Cursor | None,
-    limit: int,
-) -> Sequence[RowMapping]:
-    if created_from is not None:
-        filters.append(table.c.created_at >= created_from)
-    if created_to is not None:
-        filters.append(table.c.created_at < created_to)
-    if after is not None:
-        filters.append(tuple_(table.c.created_at, table.c.id) < tuple_(*after))
-    query = select(table).where(*filters).order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
-    return (await conn.execute(query)).mappings().all()
-
 
 async def list_events(
-    conn: AsyncConnection,
-    *,
-    payment_id: uuid.UUID | None,
-    event_type: str | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    after: Cursor | None,
-    limit: int,
+    conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: EventFilter
 ) -> Sequence[RowMapping]:
-    filters: list[Any] = []
-    if payment_id is not None:
-        filters.append(events.c.payment_id == payment_id)
-    if event_type is not None:
-        filters.append(events.c.type == event_type)
-    return await _page(
-        conn, events, filters, created_from=created_from, created_to=created_to, after=after, limit=limit
-    )
+    where = matching(events, payment_id=filters.payment_id, type=filters.event_type)
+    return await keyset_page(conn, events, where, filters, after=after, limit=limit)
 
 
 async def list_deliveries(
-    conn: AsyncConnection,
-    *,
-    status: str | None,
-    partner_id: uuid.UUID | None,
-    event_id: uuid.UUID | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    after: Cursor | None,
-    limit: int,
+    conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: DeliveryFilter
 ) -> Sequence[RowMapping]:
-    filters: list[Any] = []
-    if status is not None:
-        filters.append(deliveries.c.status == status)
-    if partner_id is not None:
-        filters.append(deliveries.c.partner_id == partner_id)
-    if event_id is not None:
-        filters.append(deliveries.c.event_id == event_id)
-    return await _page(
-        conn, deliveries, filters, created_from=created_from, created_to=created_to, after=after, limit=limit
+    where = matching(
+        deliveries, status=filters.status, partner_id=filters.partner_id, event_id=filters.event_id
     )
+    return await keyset_page(conn, deliveries, where, filters, after=after, limit=limit)
 
 
 async def get_delivery(conn: AsyncConnection, delivery_id: uuid.UUID) -> RowMapping | None:

@@ -77,7 +77,7 @@ class PaymentController(Controller):
         dependencies={"filters": query_dependency(PaymentFilter)},
     )
     async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
-        return await queries.list_payments(engine, **filters.as_kwargs())
+        return await queries.list_payments(engine, filters)
 
     @get(
         routes.PAYMENT_STATS_DAILY,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.pagination import page
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.mapping import to_contract
 from shared.contracts import DailyPaymentStat, DailyPaymentStats, Payment, PaymentList
 from shared.problems import BadRequestError, NotFoundError
+from shared.queries import PaymentFilter
 
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
@@ -27,48 +27,11 @@ async def get_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     return to_contract(row)
 
 
-def _encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, payment_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(payment_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
-
-
-async def list_payments(
-    engine: AsyncEngine,
-    *,
-    status: str | None = None,
-    provider: str | None = None,
-    user_id: uuid.UUID | None = None,
-    reservation_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> PaymentList:
-    after = _decode_cursor(cursor) if cursor else None
-    async with engine.connect() as conn:
-        rows = await repo.list_payments(
-            conn,
-            status=status,
-            provider=provider,
-            user_id=user_id,
-            reservation_id=reservation_id,
-            created_from=created_from,
-            created_to=created_to,
-            after=after,
-            limit=limit + 1,
-        )
-    page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
-    return PaymentList(items=[to_contract(row) for row in page], next_cursor=next_cursor)
+async def list_payments(engine: AsyncEngine, filters: PaymentFilter) -> PaymentList:
+    fetch = functools.partial(repo.list_payments, filters=filters)
+    # An empty cursor is the first page here (``cursor=`` as sent by some clients).
+    rows, next_cursor = await page(engine, fetch, filters.cursor or None, filters.limit)
+    return PaymentList(items=[to_contract(row) for row in rows], next_cursor=next_cursor)
 
 
 async def daily_stats(

@@ -13,16 +13,18 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import Date, RowMapping, Table, and_, cast, delete, func, insert, or_, select, text, update
+from sqlalchemy import Date, RowMapping, Table, cast, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_ms.pagination import Cursor, keyset_page, matching
 from payment_ms.providers.base import CheckoutSession
 from shared.contracts import Payment
 from shared.models import IdempotencyKey
 from shared.models import Payment as PaymentModel
 from shared.models import Refund as RefundModel
 from shared.outbox import INSERT_EVENT, NOTIFY_EVENT
+from shared.queries import PaymentFilter
 from shared.sql import NamedQuery
 
 payments: Table = PaymentModel.__table__  # type: ignore[assignment]
@@ -163,42 +165,17 @@ async def insert_refund(
 
 
 async def list_payments(
-    conn: AsyncConnection,
-    *,
-    status: str | None,
-    provider: str | None,
-    user_id: uuid.UUID | None,
-    reservation_id: uuid.UUID | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: PaymentFilter
 ) -> Sequence[RowMapping]:
-    """Newest first, keyset-paginated on (created_at, id): stable under inserts, no OFFSET scans."""
-    query = select(payments)
-    conditions = []
-    if status is not None:
-        conditions.append(payments.c.status == status)
-    if provider is not None:
-        conditions.append(payments.c.provider == provider)
-    if user_id is not None:
-        conditions.append(payments.c.user_id == user_id)
-    if reservation_id is not None:
-        conditions.append(payments.c.reservation_id == reservation_id)
-    if created_from is not None:
-        conditions.append(payments.c.created_at >= created_from)
-    if created_to is not None:
-        conditions.append(payments.c.created_at < created_to)
-    if after is not None:
-        created_at, last_id = after
-        conditions.append(
-            or_(
-                payments.c.created_at < created_at,
-                and_(payments.c.created_at == created_at, payments.c.id < last_id),
-            )
-        )
-    query = query.where(*conditions).order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit)
-    return (await conn.execute(query)).mappings().all()
+    """Newest first (``payment_ms.pagination``)."""
+    where = matching(
+        payments,
+        status=filters.status,
+        provider=filters.provider,
+        user_id=filters.user_id,
+        reservation_id=filters.reservation_id,
+    )
+    return await keyset_page(conn, payments, where, filters, after=after, limit=limit)
 
 
 async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) -> Sequence[RowMapping]:

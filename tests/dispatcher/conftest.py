@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
@@ -139,30 +140,22 @@ async def add_partner(
     return partner_id, secret
 
 
+async def insert_payment(conn: AsyncConnection, **values: Any) -> RowMapping:
+    """A payment row (a mock ticket unless ``values`` say otherwise), as the database stored it."""
+    defaults = {"amount": 2500, "currency": "EUR", "provider": "mock", "description": "ticket"}
+    statement = insert(Payment).values(
+        reservation_id=uuid.uuid4(), user_id=uuid.uuid4(), **{**defaults, **values}
+    )
+    return (await conn.execute(statement.returning(*Payment.__table__.c))).mappings().one()
+
+
 async def add_event(
     engine: AsyncEngine, event_type: EventType = "payment.succeeded", payment_id: uuid.UUID | None = None
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """A payment (new unless given) and one outbox event, written by payment_ms's own outbox code."""
     async with engine.begin() as conn:
         if payment_id is None:
-            row = (
-                (
-                    await conn.execute(
-                        insert(Payment)
-                        .values(
-                            reservation_id=uuid.uuid4(),
-                            user_id=uuid.uuid4(),
-                            amount=2500,
-                            currency="EUR",
-                            provider="mock",
-                            description="ticket",
-                        )
-                        .returning(*Payment.__table__.c)
-                    )
-                )
-                .mappings()
-                .one()
-            )
+            row = await insert_payment(conn)
         else:
             row = (
                 (await conn.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id}))

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.checkout import reservation_state
 from tests.gateway.conftest import PASSWORD, MakeAccount, MakeReservation
 from tests.gateway.stack import Stack
-from tests.gateway.test_checkout import reservation_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.settings import settings
-from tests.payment_ms.conftest import TOKEN_HEADERS, payment_body
-from tests.payment_ms.inprocess import STRIPE, inprocess_url, session_object, stripe
+from tests.payment_ms.conftest import payment_body
+from tests.payment_ms.inprocess import STRIPE, client, inprocess_url, session_object, stripe
 
-__all__ = ["inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_url", "stripe"]  # fixtures used by name below
 
 # What the provider, the clock or a fresh id decides.
 PROVIDER_COLUMNS = {
@@ -33,12 +32,6 @@ PROVIDER_COLUMNS = {
 }
 IDS_AND_TIMES = {"id", "payment_id", "created_at", "updated_at", "fan_out_due_at"}
 PAYMENT_FIELDS_THAT_DIFFER = {"id", "provider", "checkout_url", "created_at", "updated_at"}
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
 
 
 def _without(values: dict[str, Any], keys: set[str]) -> dict[str, Any]:
