@@ -16,7 +16,11 @@ from gateway.auth.tokens import check_token_settings
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
-from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
+from gateway.partners.controllers import (
+    OperationalEventInternalController,
+    PartnerAdminController,
+    PartnerInternalController,
+)
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers.admin import AdminPaymentsController
 from gateway.payments.controllers.payer import PaymentGatewayController
@@ -49,6 +53,7 @@ def create_app() -> Litestar:
             PaymentEventsController,
             PartnerAdminController,
             PartnerInternalController,
+            OperationalEventInternalController,
             PaymentGatewayController,
             GatewayHealthController,
             ProviderWebhookController,

@@ -63,7 +63,7 @@ WITH k AS (
     RETURNING id
 ), event AS (
     {INSERT_EVENT}
-    SELECT id, 'payment.created', :data::jsonb, :request_id FROM p
+    SELECT id, 'payment.created', :data::jsonb, :request_id, 1 FROM p
     RETURNING id
 )
 {NOTIFY_EVENT}
