@@ -15,6 +15,7 @@ import msgspec
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
+BIGINT_MAX = 2**63 - 1  # amounts are BIGINT columns: a larger one is refused, not an overflow
 
 PaymentStatus = Literal[
     "pending", "processing", "authorized", "succeeded", "failed", "canceled", "partially_refunded", "refunded"
@@ -47,7 +48,9 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500  # Stripe's metadata limits: 50 keys, 40-character keys, 500-character values
 
-PositiveAmount = Annotated[int, msgspec.Meta(gt=0, description="Integer minor units (cents, yen…)")]
+PositiveAmount = Annotated[
+    int, msgspec.Meta(gt=0, le=BIGINT_MAX, description="Integer minor units (cents, yen…)")
+]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}" + _END, description="ISO 4217 code, e.g. EUR")]
 Url = Annotated[
     str,
@@ -60,7 +63,10 @@ Email = Annotated[str, msgspec.Meta(max_length=320, pattern=EMAIL_PATTERN)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 MetadataKey = Annotated[str, msgspec.Meta(max_length=MAX_METADATA_KEY, pattern=SINGLE_LINE_PATTERN)]
 MetadataValue = (
-    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)] | int | bool | None
+    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)]
+    | Annotated[int, msgspec.Meta(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+    | bool
+    | None
 )
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
 
@@ -82,8 +88,9 @@ class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capture_method: CaptureMethod = "automatic"
 
 
-class Payment(msgspec.Struct, kw_only=True):
-    """A payment as payment_ms answers it, and the ``data`` of every payment webhook."""
+class PublicPayment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A payment as partners see it in webhooks (``shared.events``): what was paid, by which provider,
+    and where it stands now. No checkout or redirect URLs, no metadata, no operator names."""
 
     id: UUID
     reservation_id: UUID
@@ -96,17 +103,25 @@ class Payment(msgspec.Struct, kw_only=True):
     captured_amount: int
     refunded_amount: int
     description: str
-    checkout_url: str | None
-    return_url: str | None
-    cancel_url: str | None
-    payer_email: str | None
-    payer_name: str | None
-    metadata: dict[str, Any]
     failure_reason: str | None
-    confirmed_by: str | None
     confirmed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Only for partners registered with payer details on (``payer_details``); absent otherwise.
+    payer_email: str | msgspec.UnsetType | None = msgspec.UNSET
+    payer_name: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Payment(PublicPayment, kw_only=True):
+    """A payment as payment_ms answers it: the public shape and what only the gateway may see."""
+
+    payer_email: str | None
+    payer_name: str | None
+    checkout_url: str | None
+    return_url: str | None
+    cancel_url: str | None
+    metadata: dict[str, Any]
+    confirmed_by: str | None
 
 
 class PaymentList(msgspec.Struct, kw_only=True):
@@ -157,6 +172,7 @@ class PartnerTarget(msgspec.Struct, kw_only=True):
     id: UUID
     url: str
     secrets: list[str]
+    payer_details: bool = False  # its webhooks carry the payer's email and name
     enabled: bool = True
     ordered: bool = False
     max_requests_per_second: int | None = None
@@ -196,14 +212,6 @@ class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
 
     received: bool
     duplicate: bool  # the event id was processed before: nothing changed
-
-
-class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
-
-    type: EventType
-    timestamp: datetime
-    data: Payment
 
 
 # --- the events/deliveries API of payment_ms (the gateway's admin API passes them through)

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.guards import requires_admin, requires_service_token
-from gateway.dependencies import strictly
+from gateway.dependencies import Offset, strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
 from gateway.partners.schemas import (
@@ -77,6 +77,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 ordered=data.ordered,
                 max_requests_per_second=data.max_requests_per_second,
                 settings=gateway_settings,
@@ -95,7 +96,7 @@ class PartnerAdminController(Controller):
         event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
         enabled: bool | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> PartnerList:
         async with db_session.begin():
             partners, total = await services.list_partners(
@@ -116,7 +117,7 @@ class PartnerAdminController(Controller):
     @patch(
         "/{partner_id:uuid}",
         operation_id="updatePartner",
-        summary="Change name, url, event types, enabled (with a reason), ordered delivery, rate limit",
+        summary="Change name, url, events, enabled (with a reason), payer details, ordering, rate limit",
         responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
     )
     async def update(
@@ -136,6 +137,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 reason=data.disabled_reason,
                 ordered=data.ordered,
                 max_requests_per_second=services.UNSET

@@ -32,21 +32,24 @@ from payment_ms.providers.registry import get_provider
 from payment_ms.settings import settings
 from shared.contracts import PaymentCreate
 from shared.db import raw_connection
-from shared.money import is_known_currency
+from shared.money import check_amount, is_known_currency
 from shared.observability import current_request_id
 from shared.problems import InvalidInputError
+from shared.settings import get_paygate_settings
 
 
 def _validate_new(data: PaymentCreate) -> str:
     if not is_known_currency(data.currency):
         raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
-    if data.amount > settings.max_amount:
-        raise InvalidInputError(
-            f"amount exceeds the maximum of {settings.max_amount} minor units", extra={"field": "amount"}
-        )
+    check_amount(data.amount, get_paygate_settings().max_amount)
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
+    if provider == "mock" and not (settings.allow_mock_provider or get_paygate_settings().is_dev):
+        raise InvalidInputError(
+            "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
+            extra={"field": "provider"},
+        )
     if provider == "stripe":
         if not settings.stripe_secret_key.get_secret_value():
             raise InvalidInputError("the stripe provider is not configured")

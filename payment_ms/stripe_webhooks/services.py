@@ -12,6 +12,7 @@ from payment_ms.payments import repositories as repo
 from payment_ms.payments.services import apply_outcome
 from payment_ms.providers.stripe import outcome_from_session
 from payment_ms.stripe_webhooks import repositories as stripe_repo
+from shared.jsonbody import check_json_depth
 from shared.problems import BadRequestError
 
 logger = logging.getLogger("payment_ms.stripe")
@@ -33,6 +34,7 @@ class _Event(msgspec.Struct):
 
 
 def parse_event(payload: bytes) -> _Event:
+    check_json_depth(payload)
     try:
         event = msgspec.json.decode(payload, type=_Event)
     except (msgspec.DecodeError, msgspec.ValidationError):

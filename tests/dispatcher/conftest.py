@@ -122,6 +122,7 @@ async def add_partner(
     retired: Sequence[tuple[str, datetime]] = (),
     ordered: bool = False,
     max_requests_per_second: int | None = None,
+    payer_details: bool = False,
 ) -> tuple[uuid.UUID, str]:
     """A partner row; ``retired``: (secret, signs until) of secrets replaced by rotations."""
     secret = secret or generate_secret()
@@ -139,6 +140,7 @@ async def add_partner(
                 ],
                 ordered=ordered,
                 max_requests_per_second=max_requests_per_second,
+                payer_details=payer_details,
             )
             .returning(Partner.id)
         )
@@ -156,12 +158,16 @@ async def insert_payment(conn: AsyncConnection, **values: Any) -> RowMapping:
 
 
 async def add_event(
-    engine: AsyncEngine, event_type: EventType = "payment.succeeded", payment_id: uuid.UUID | None = None
+    engine: AsyncEngine,
+    event_type: EventType = "payment.succeeded",
+    payment_id: uuid.UUID | None = None,
+    **payment_values: Any,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A payment (new unless given) and one outbox event, written by payment_ms's own outbox code."""
+    """A payment (new unless given; ``payment_values`` set its other columns) and one outbox event,
+    written by payment_ms's own outbox code."""
     async with engine.begin() as conn:
         if payment_id is None:
-            row = await insert_payment(conn)
+            row = await insert_payment(conn, **payment_values)
         else:
             row = (
                 (await conn.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id}))
