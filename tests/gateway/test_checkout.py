@@ -32,9 +32,8 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
     started = await checkouts.start(owner, reservation_id)
     assert started.status_code == 201, started.text
     body = started.json()
-    assert body["status"] == "pending" and body["checkout_url"].endswith(
-        f"/checkout/mock/{body['payment_id']}"
-    )
+    assert body["status"] == "pending" and "/checkout/mock/" in body["checkout_url"]
+    assert body["payment_id"] not in body["checkout_url"]
     assert await reservation_state(db_engine, reservation_id) == (
         "pending",
         uuid.UUID(body["payment_id"]),
