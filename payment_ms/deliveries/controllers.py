@@ -52,7 +52,7 @@ class EventController(Controller):
         responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
-        return await services.list_events(engine, **filters.as_kwargs())
+        return await services.list_events(engine, filters)
 
 
 class DeliveryController(Controller):
@@ -70,7 +70,7 @@ class DeliveryController(Controller):
         responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
-        return await services.list_deliveries(engine, **filters.as_kwargs())
+        return await services.list_deliveries(engine, filters)
 
     @get(
         routes.DELIVERY,
