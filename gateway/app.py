@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
+from gateway.console.routes import console_router
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
 from gateway.payments.client import payment_ms_lifespan
@@ -28,6 +29,7 @@ from gateway.reservations.controllers import (
     ReservationController,
 )
 from gateway.settings import get_gateway_settings
+from gateway.web.pages import static_router, template_config
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
 from shared.settings import get_paygate_settings
@@ -53,7 +55,10 @@ def create_app() -> Litestar:
             PaymentGatewayPublicController,
             AdminPaymentsController,
             AdminDeliveriesController,
+            console_router(),
+            static_router(),
         ],
+        template_config=template_config(),
         lifespan=[payment_ms_lifespan()],
         dependencies={
             "db_session": Provide(provide_db_session),

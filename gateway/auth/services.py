@@ -12,6 +12,7 @@ from gateway.auth.schemas import AccessToken
 from gateway.auth.tokens import issue_access_token
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user_by_email, normalize_email
+from shared.models import User
 from shared.problems import AuthenticationError, TooManyRequestsError
 
 BAD_CREDENTIALS = "Email or password is incorrect."
@@ -29,7 +30,24 @@ async def login(
     password: str,
     client_address: str | None,
 ) -> AccessToken:
-    """One answer for an unknown email, a wrong password and a disabled account (same work, too)."""
+    user = await authenticate(
+        session, settings, email=email, password=password, client_address=client_address
+    )
+    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
+    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
+
+
+async def authenticate(
+    session: AsyncSession,
+    settings: GatewaySettings,
+    *,
+    email: str,
+    password: str,
+    client_address: str | None,
+) -> User:
+    """The active user with this email and password (the API's login and the console's sign-in).
+
+    One answer for an unknown email, a wrong password and a disabled account (same work, too)."""
     account_key, address_key = throttle_keys(email, client_address)
     window, lockout = settings.login_window_seconds, settings.login_lockout_seconds
     async with session.begin():
@@ -58,5 +76,4 @@ async def login(
     async with session.begin():
         await repositories.forget(session, account_key)
         await repositories.give_back_attempt(session, address_key)
-    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
-    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
+    return user

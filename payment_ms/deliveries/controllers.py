@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from payment_ms.deliveries.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryStatus,
+    Event,
     EventList,
     PartnerReplay,
     ReplayCount,
@@ -24,7 +25,7 @@ from payment_ms.deliveries.schemas import (
 from payment_ms.dependencies import provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.guards import require_service_token
-from shared.contracts import EventType
+from shared.contracts import DeliveryStats, EventFeed, EventType, PartnerHealthList
 
 Engine = NamedDependency[AsyncEngine]
 CreatedFrom = Annotated[datetime | None, QueryParameter(description="Inclusive lower bound on created_at")]
@@ -61,6 +62,35 @@ class EventController(Controller):
             limit=limit,
         )
 
+    @get(
+        "/feed",
+        operation_id="eventFeed",
+        summary="Events of the given types, oldest first after a cursor (a partner's pull feed)",
+    )
+    async def feed(
+        self,
+        engine: Engine,
+        event_types: Annotated[list[EventType], QueryParameter(name="type", min_items=1)],
+        created_from: CreatedFrom = None,
+        settle_seconds: Annotated[float, QueryParameter(ge=0, le=60)] = 2.0,
+        after: Cursor = None,
+        limit: Limit = 50,
+    ) -> EventFeed:
+        return await services.event_feed(
+            engine,
+            types=event_types,
+            created_from=created_from,
+            settle_seconds=settle_seconds,
+            cursor=after,
+            limit=limit,
+        )
+
+    @get("/{event_id:uuid}", operation_id="getEvent", summary="One outbox event")
+    async def get_event(
+        self, engine: Engine, event_id: Annotated[UUID, PathParameter(description="Event id")]
+    ) -> Event:
+        return await services.get_event(engine, event_id)
+
 
 class DeliveryController(Controller):
     path = "/api/deliveries"
@@ -75,6 +105,7 @@ class DeliveryController(Controller):
         status: FromQuery[DeliveryStatus | None] = None,
         partner_id: FromQuery[UUID | None] = None,
         event_id: FromQuery[UUID | None] = None,
+        payment_id: FromQuery[UUID | None] = None,
         created_from: CreatedFrom = None,
         created_to: CreatedTo = None,
         cursor: Cursor = None,
@@ -85,11 +116,30 @@ class DeliveryController(Controller):
             status=status,
             partner_id=partner_id,
             event_id=event_id,
+            payment_id=payment_id,
             created_from=created_from,
             created_to=created_to,
             cursor=cursor,
             limit=limit,
         )
+
+    @get("/stats", operation_id="deliveryStats", summary="The queue now and attempts per minute")
+    async def stats(
+        self, engine: Engine, minutes: Annotated[int, QueryParameter(ge=1, le=1440)] = 60
+    ) -> DeliveryStats:
+        return await services.delivery_stats(engine, minutes=minutes)
+
+    @get(
+        "/health", operation_id="partnerHealth", summary="Per partner: attempts, successes, p95, last failure"
+    )
+    async def health(
+        self,
+        engine: Engine,
+        since: Annotated[datetime | None, QueryParameter(description="Default: 24 hours ago")] = None,
+        partner_id: Annotated[list[UUID] | None, QueryParameter(max_items=500)] = None,
+    ) -> PartnerHealthList:
+        since = since or datetime.now(UTC) - timedelta(hours=24)
+        return await services.partner_health(engine, since=since, partner_ids=partner_id)
 
     @get("/{delivery_id:uuid}", operation_id="getDelivery", summary="One delivery with every attempt")
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:

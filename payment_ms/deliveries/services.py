@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,6 +21,14 @@ from payment_ms.deliveries.schemas import (
     DeliveryList,
     Event,
     EventList,
+)
+from shared.contracts import (
+    DeliveryStats,
+    EventFeed,
+    FeedEvent,
+    MinuteOutcomes,
+    PartnerHealth,
+    PartnerHealthList,
 )
 from shared.problems import BadRequestError, NotFoundError
 
@@ -84,6 +93,7 @@ async def list_deliveries(
     status: str | None = None,
     partner_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
+    payment_id: uuid.UUID | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     cursor: str | None = None,
@@ -97,6 +107,7 @@ async def list_deliveries(
                 status=status,
                 partner_id=partner_id,
                 event_id=event_id,
+                payment_id=payment_id,
                 created_from=created_from,
                 created_to=created_to,
                 after=after,
@@ -108,6 +119,14 @@ async def list_deliveries(
     )
 
 
+async def get_event(engine: AsyncEngine, event_id: uuid.UUID) -> Event:
+    async with engine.connect() as conn:
+        row = await repo.get_event(conn, event_id)
+    if row is None:
+        raise NotFoundError(f"event {event_id} not found")
+    return from_row(Event, row)
+
+
 async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryDetail:
     async with engine.connect() as conn:
         row = await repo.get_delivery(conn, delivery_id)
@@ -115,3 +134,55 @@ async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryD
             raise NotFoundError(f"delivery {delivery_id} not found")
         attempt_rows = await repo.list_attempts(conn, delivery_id)
     return from_row(DeliveryDetail, row, attempts=[from_row(Attempt, a) for a in attempt_rows])
+
+
+async def delivery_stats(engine: AsyncEngine, *, minutes: int) -> DeliveryStats:
+    async with engine.connect() as conn:
+        queue = await repo.queue_depth(conn)
+        per_minute = await repo.attempts_per_minute(conn, datetime.now(UTC) - timedelta(minutes=minutes))
+    return DeliveryStats(
+        pending=queue["pending"],
+        due=queue["due"],
+        oldest_due_seconds=queue["oldest_due_seconds"],
+        minutes=[from_row(MinuteOutcomes, row) for row in per_minute],
+    )
+
+
+async def partner_health(
+    engine: AsyncEngine, *, since: datetime, partner_ids: Sequence[uuid.UUID] | None = None
+) -> PartnerHealthList:
+    async with engine.connect() as conn:
+        rows = await repo.partner_health(conn, since, partner_ids)
+    return PartnerHealthList(since=since, items=[from_row(PartnerHealth, row) for row in rows])
+
+
+async def event_feed(
+    engine: AsyncEngine,
+    *,
+    types: Sequence[str],
+    created_from: datetime | None,
+    settle_seconds: float,
+    cursor: str | None,
+    limit: int,
+) -> EventFeed:
+    """Events in commit-safe order: an event's ``created_at`` is its transaction's start, so one that
+    commits late can carry an earlier time than one already served; only events older than
+    ``settle_seconds`` are served, so a transaction shorter than that can never be skipped by a cursor."""
+    after = decode_cursor(cursor)
+    settled_before = datetime.now(UTC) - timedelta(seconds=settle_seconds)
+    async with engine.connect() as conn:
+        rows = list(
+            await repo.event_feed(
+                conn,
+                types=types,
+                created_from=created_from,
+                settled_before=settled_before,
+                after=after,
+                limit=limit + 1,
+            )
+        )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]) if page else cursor
+    return EventFeed(
+        items=[from_row(FeedEvent, row) for row in page], next_cursor=next_cursor, has_more=len(rows) > limit
+    )

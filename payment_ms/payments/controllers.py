@@ -83,6 +83,12 @@ class PaymentController(Controller):
         reservation_id: FromQuery[UUID | None] = None,
         created_from: Annotated[datetime | None, QueryParameter(description="Inclusive lower bound")] = None,
         created_to: Annotated[datetime | None, QueryParameter(description="Exclusive upper bound")] = None,
+        amount_min: Annotated[
+            int | None, QueryParameter(ge=1, description="Smallest amount (minor units)")
+        ] = None,
+        amount_max: Annotated[
+            int | None, QueryParameter(ge=1, description="Largest amount (minor units)")
+        ] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> PaymentList:
@@ -94,6 +100,8 @@ class PaymentController(Controller):
             reservation_id=reservation_id,
             created_from=created_from,
             created_to=created_to,
+            amount_min=amount_min,
+            amount_max=amount_max,
             cursor=cursor,
             limit=limit,
         )

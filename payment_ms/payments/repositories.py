@@ -158,6 +158,8 @@ async def list_payments(
     reservation_id: uuid.UUID | None,
     created_from: datetime | None,
     created_to: datetime | None,
+    amount_min: int | None = None,
+    amount_max: int | None = None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[RowMapping]:
@@ -176,6 +178,10 @@ async def list_payments(
         conditions.append(payments.c.created_at >= created_from)
     if created_to is not None:
         conditions.append(payments.c.created_at < created_to)
+    if amount_min is not None:  # a filter on the scan in created_at order, never an order of its own
+        conditions.append(payments.c.amount >= amount_min)
+    if amount_max is not None:
+        conditions.append(payments.c.amount <= amount_max)
     if after is not None:
         created_at, last_id = after
         conditions.append(

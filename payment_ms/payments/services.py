@@ -311,6 +311,8 @@ async def list_payments(
     reservation_id: uuid.UUID | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    amount_min: int | None = None,
+    amount_max: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> PaymentList:
@@ -324,6 +326,8 @@ async def list_payments(
             reservation_id=reservation_id,
             created_from=created_from,
             created_to=created_to,
+            amount_min=amount_min,
+            amount_max=amount_max,
             after=after,
             limit=limit + 1,
         )
