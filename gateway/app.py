@@ -23,6 +23,8 @@ from gateway.payments.controllers import (
     PaymentGatewayController,
     PaymentGatewayPublicController,
 )
+from gateway.portal.api import PartnerFeedController, PortalLinkAdminController
+from gateway.portal.routes import portal_router
 from gateway.reservations.controllers import (
     PaymentEventsController,
     ReservationAdminController,
@@ -55,7 +57,10 @@ def create_app() -> Litestar:
             PaymentGatewayPublicController,
             AdminPaymentsController,
             AdminDeliveriesController,
+            PortalLinkAdminController,
+            PartnerFeedController,
             console_router(),
+            portal_router(),
             static_router(),
         ],
         template_config=template_config(),
@@ -74,6 +79,7 @@ def create_app() -> Litestar:
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "PartnerToken": SecurityScheme(type="http", scheme="bearer", description="pgp_… token"),
                     "ServiceToken": SecurityScheme(
                         type="apiKey", name="X-Service-Token", security_scheme_in="header"
                     ),

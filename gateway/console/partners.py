@@ -247,7 +247,8 @@ class ConsolePartnersController(Controller):
         async with db_session.begin():
             partner = await partners.get_partner(db_session, partner_id)
         engine: AsyncEngine = request.app.state.db_engine
-        link = await portal.issue_link(engine, gateway_settings, partner_id, issued_by=console.email)
+        async with engine.begin() as conn:
+            link = await portal.issue_link(conn, gateway_settings, partner_id, issued_by=console.email)
         return page(
             "console/portal_link.html",
             title="Portal link",
@@ -270,7 +271,9 @@ class ConsolePartnersController(Controller):
         link_id: uuid.UUID,
     ) -> Response[Any]:
         await checked_form(request, console.csrf_token)
-        await portal.revoke_link(request.app.state.db_engine, partner_id, link_id)
+        engine: AsyncEngine = request.app.state.db_engine
+        async with engine.begin() as conn:
+            await portal.revoke_link(conn, partner_id, link_id)
         return _back(partner_id, "link-revoked")
 
     @post("/{partner_id:uuid}/replay", operation_id="consolePartnerReplay")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.settings import GatewaySettings
 from gateway.web import repositories
@@ -48,28 +48,27 @@ def link_url(settings: GatewaySettings, token: str) -> str:
 
 
 async def issue_link(
-    engine: AsyncEngine, settings: GatewaySettings, partner_id: uuid.UUID, *, issued_by: str
+    conn: AsyncConnection, settings: GatewaySettings, partner_id: uuid.UUID, *, issued_by: str
 ) -> IssuedLink:
+    """A new link (in the caller's transaction): the console, the admin API and ``paygate`` call this."""
+    if not await repositories.partner_exists(conn, partner_id):
+        raise NotFoundError("No such partner.")
     token = new_token(LINK_PREFIX)
-    async with engine.begin() as conn:
-        if partner_id not in await repositories.partner_names(conn):
-            raise NotFoundError("No such partner.")
-        row = await repositories.insert_link(
-            conn,
-            {
-                "partner_id": partner_id,
-                "token_hash": token_hash(token),
-                "issued_by": issued_by[:320],
-                "expires_at": datetime.now(UTC) + timedelta(seconds=settings.portal_link_ttl_seconds),
-            },
-        )
+    row = await repositories.insert_link(
+        conn,
+        {
+            "partner_id": partner_id,
+            "token_hash": token_hash(token),
+            "issued_by": issued_by[:320],
+            "expires_at": datetime.now(UTC) + timedelta(seconds=settings.portal_link_ttl_seconds),
+        },
+    )
     return IssuedLink(row["id"], partner_id, link_url(settings, token), row["expires_at"])
 
 
-async def revoke_link(engine: AsyncEngine, partner_id: uuid.UUID, link_id: uuid.UUID) -> RowMapping:
-    """The link stops opening and the session it opened ends (its join on the link refuses it)."""
-    async with engine.begin() as conn:
-        row = await repositories.revoke_link(conn, partner_id, link_id)
+async def revoke_link(conn: AsyncConnection, partner_id: uuid.UUID, link_id: uuid.UUID) -> RowMapping:
+    """The link stops opening and the session it opened ends (the session's join on its link)."""
+    row = await repositories.revoke_link(conn, partner_id, link_id)
     if row is None:
         raise NotFoundError("No such live portal link for this partner.")
     return row

@@ -154,3 +154,7 @@ async def use_api_token(conn: AsyncConnection, token_hash: str) -> RowMapping | 
 async def partner_names(conn: AsyncConnection) -> dict[uuid.UUID, str]:
     rows = await conn.execute(select(partners.c.id, partners.c.name).order_by(partners.c.name).limit(5000))
     return {row.id: row.name for row in rows}
+
+
+async def partner_exists(conn: AsyncConnection, partner_id: uuid.UUID) -> bool:
+    return await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is not None

@@ -37,7 +37,12 @@ async def sign_in(gateway: RunningService) -> AsyncIterator[SignIn]:
         assert form.status_code == 200, form.text
         answer = await client.post(
             "/console/login",
-            data={"csrf_token": csrf_of(form.text), "email": account.email, "password": PASSWORD, "next": "/console"},
+            data={
+                "csrf_token": csrf_of(form.text),
+                "email": account.email,
+                "password": PASSWORD,
+                "next": "/console",
+            },
         )
         assert answer.status_code == 303, answer.text
         return client
