@@ -140,15 +140,22 @@ async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.E
     reconciler = Reconciler(settings, dsn, purge=purge)
     try:
         while not stop.is_set():
-            try:
-                count = await reconciler.run_once(lambda pid: verify_payment(engine, pid), stop.is_set)
-                if count:
-                    logger.info("re-verified %d stuck payments", count)
-            except (asyncpg.PostgresError, OSError) as exc:
-                logger.warning("reconciliation skipped: %s", exc)
-            except Exception:
-                logger.exception("reconciliation pass failed")
+            await _reconcile_pass(reconciler, lambda pid: verify_payment(engine, pid), stop)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.reconcile_interval_seconds)
     finally:
         await engine.dispose()
+
+
+async def _reconcile_pass(
+    reconciler: Reconciler, verify: Callable[[uuid.UUID], Awaitable[object]], stop: asyncio.Event
+) -> None:
+    try:
+        count = await reconciler.run_once(verify, stop.is_set)
+    except (asyncpg.PostgresError, OSError) as exc:
+        logger.warning("reconciliation skipped: %s", exc)
+    except Exception:
+        logger.exception("reconciliation pass failed")
+    else:
+        if count:
+            logger.info("re-verified %d stuck payments", count)

@@ -15,9 +15,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.models import Base
+from shared.outbox import NOTIFY_CHANNEL
 from shared.problems import ConflictError, NotFoundError
 
-NOTIFY_CHANNEL = "payment_events"
 REPLAYABLE = ("failed", "canceled")
 
 _t = Base.metadata.tables["webhook_deliveries"]

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.contracts import EventType, Payment
 from shared.observability import current_request_id
-
-NOTIFY_CHANNEL = "payment_events"
+from shared.outbox import NOTIFY_CHANNEL
 
 _INSERT_AND_NOTIFY = text(
     """

@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from payment_ms.events.outbox import record_event
@@ -213,23 +214,23 @@ def dispatcher_settings(gateway_url: str, **overrides: Any) -> DispatcherSetting
 async def running_dispatcher(
     database_url: str, gateway_url: str, *, allow_loopback: bool = True, **overrides: Any
 ) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(
+    async with open_dispatcher(
         dispatcher_settings(gateway_url, **overrides),
         database_url=database_url,
         service_token=TEST_SERVICE_TOKEN,
         allow_loopback=allow_loopback,
-    )
-    task = asyncio.create_task(dispatcher.run())
-    ready = asyncio.create_task(dispatcher.ready.wait())
-    await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert dispatcher.ready.is_set(), "the dispatcher did not start"
-    try:
-        yield dispatcher
-    finally:
-        dispatcher.stop()
-        await asyncio.wait_for(task, 30)
+    ) as dispatcher:
+        task = asyncio.create_task(dispatcher.run())
+        ready = asyncio.create_task(dispatcher.ready.wait())
+        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        assert dispatcher.ready.is_set(), "the dispatcher did not start"
+        try:
+            yield dispatcher
+        finally:
+            dispatcher.stop()
+            await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
