@@ -40,6 +40,10 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
+    def detail_at(self, path: str) -> str:
+        """The detail answered for a request to ``path`` (a relayed problem names the caller's route)."""
+        return self.detail
+
 
 class BadRequestError(ApplicationError):
     pass
@@ -55,12 +59,6 @@ class AuthenticationError(ApplicationError):
     status_code = 401
     code = "unauthenticated"
     title = "Authentication required"
-
-
-class ForbiddenError(ApplicationError):
-    status_code = 403
-    code = "forbidden"
-    title = "Forbidden"
 
 
 class NotFoundError(ApplicationError):
@@ -121,7 +119,7 @@ def _application_error_handler(request: Request[Any, Any, Any], exc: Application
     return problem_response(
         exc.status_code,
         exc.title,
-        exc.detail,
+        exc.detail_at(request.url.path),
         code=exc.code,
         instance=request.url.path,
         extra=exc.extra,

@@ -14,10 +14,10 @@ from gateway.console.access import requires_console_session
 from gateway.console.forms import parse_uuid
 from gateway.console.payments import DEPENDENCIES, partner_names
 from gateway.payments.client import PaymentMsClient
-from gateway.web import upstream
-from gateway.web.pages import PAGE_HEADERS, page
+from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import ConsoleSession, checked_form
 from shared.contracts import DeliveryStatus
+from shared.queries import DeliveryFilter
 
 
 class ConsoleDeliveriesController(Controller):
@@ -37,8 +37,8 @@ class ConsoleDeliveriesController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
         partner = parse_uuid(partner_id, "partner")
-        listing = await upstream.list_deliveries(
-            payment_ms, status=status, partner_id=partner, cursor=cursor, limit=50
+        listing = await payment_ms.list_deliveries(
+            DeliveryFilter(status=status, partner_id=partner, cursor=cursor, limit=50)
         )
         return page(
             "console/deliveries.html",
@@ -61,8 +61,8 @@ class ConsoleDeliveriesController(Controller):
         delivery_id: uuid.UUID,
         done: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
-        delivery = await upstream.get_delivery(payment_ms, delivery_id)
-        event = await upstream.get_event(payment_ms, delivery.event_id)
+        delivery = await payment_ms.get_delivery(delivery_id)
+        event = await payment_ms.get_event(delivery.event_id)
         return page(
             "console/delivery.html",
             title=f"Delivery {delivery.id}",
@@ -70,7 +70,7 @@ class ConsoleDeliveriesController(Controller):
             session=console,
             delivery=delivery,
             event=event,
-            request_body=upstream.webhook_body(event),
+            request_body=webhook_body(event),
             partner_names=await partner_names(request),
             notice="Due again now: the dispatcher sends it within seconds." if done == "replayed" else None,
         )
@@ -84,7 +84,7 @@ class ConsoleDeliveriesController(Controller):
         delivery_id: uuid.UUID,
     ) -> Response[Any]:
         await checked_form(request, console.csrf_token)
-        await upstream.replay_delivery(payment_ms, delivery_id)
+        await payment_ms.replay_delivery(delivery_id)
         return Redirect(
             f"/console/deliveries/{delivery_id}?done=replayed", status_code=303, headers=PAGE_HEADERS
         )

@@ -15,12 +15,12 @@ from markupsafe import Markup
 from gateway.console.access import requires_console_session
 from gateway.console.payments import DEPENDENCIES
 from gateway.payments.client import PaymentMsClient
-from gateway.web import upstream
 from gateway.web.charts import OUTCOME_COLOURS, colour_of, legend, stacked_bars
 from gateway.web.pages import money, page
 from gateway.web.sessions import ConsoleSession
 from shared.contracts import DailyPaymentStat, DeliveryStats
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
+from shared.queries import StatsPeriod
 
 DAYS = 14
 MINUTES = 60
@@ -122,7 +122,8 @@ class ConsoleOverviewController(Controller):
         today = now.date()
         first = today - timedelta(days=DAYS - 1)
         daily, deliveries = await asyncio.gather(
-            upstream.daily_stats(payment_ms, first, today), upstream.delivery_stats(payment_ms, MINUTES)
+            payment_ms.daily_stats(StatsPeriod(day_from=first, day_to=today)),
+            payment_ms.delivery_stats(MINUTES),
         )
         days = [(first + timedelta(days=i)).isoformat() for i in range(DAYS)]
         return page(

@@ -18,12 +18,12 @@ from gateway.partners import services as partners
 from gateway.payments.client import PaymentMsClient
 from gateway.portal import services as portal
 from gateway.settings import GatewaySettings
-from gateway.web import upstream
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import ConsoleSession, checked_form
-from shared.contracts import PartnerHealth
+from shared.contracts import PartnerHealth, PartnerReplay
 from shared.models import EVENT_TYPES
 from shared.problems import ConflictError, InvalidInputError
+from shared.queries import DeliveryFilter, HealthQuery
 
 DONE = {
     "event-types": "Event types saved.",
@@ -69,7 +69,7 @@ class ConsolePartnersController(Controller):
     ) -> Template:
         async with db_session.begin():
             registry, _ = await partners.list_partners(db_session, limit=500)
-        health = await upstream.partner_health(payment_ms, [p.id for p in registry])
+        health = await payment_ms.partner_health(HealthQuery(partner_id=[p.id for p in registry]))
         by_partner = {h.partner_id: h for h in health.items}
         rows = [(p, health_view(by_partner.get(p.id))) for p in registry]
         return page("console/partners.html", title="Partners", section="Partners", session=console, rows=rows)
@@ -116,6 +116,7 @@ class ConsolePartnersController(Controller):
             session=console,
             partner=partner,
             secret=secret,
+            signing=partners.signing_windows(partner),
             what="created",
         )
 
@@ -149,14 +150,15 @@ class ConsolePartnersController(Controller):
         async with db_session.begin():
             partner = await partners.get_partner(db_session, partner_id)
         engine: AsyncEngine = request.app.state.db_engine
-        health = await upstream.partner_health(payment_ms, [partner_id])
-        deliveries = await upstream.list_deliveries(payment_ms, partner_id=partner_id, limit=20)
+        health = await payment_ms.partner_health(HealthQuery(partner_id=[partner_id]))
+        deliveries = await payment_ms.list_deliveries(DeliveryFilter(partner_id=partner_id, limit=20))
         return page(
             "console/partner.html",
             title=partner.name,
             section="Partners",
             session=console,
             partner=partner,
+            signing=partners.signing_windows(partner),
             health=health_view(health.items[0] if health.items else None),
             deliveries=deliveries.items,
             links=await portal.list_links(engine, partner_id),
@@ -203,6 +205,7 @@ class ConsolePartnersController(Controller):
             session=console,
             partner=partner,
             secret=secret,
+            signing=partners.signing_windows(partner),
             what="rotated",
         )
 
@@ -291,7 +294,9 @@ class ConsolePartnersController(Controller):
             raise InvalidInputError("Give the start of the window.")
         async with db_session.begin():
             await partners.get_partner(db_session, partner_id)
-        count = await upstream.replay_window(payment_ms, partner_id, since)
+        until = parse_time(form.get("until"))
+        replay = PartnerReplay(partner_id=partner_id, since=since, until=until, all=form.get("all") == "on")
+        count = await payment_ms.replay_partner_deliveries(replay)
         return Redirect(
             f"/console/partners/{partner_id}?replayed={count.replayed}", status_code=303, headers=PAGE_HEADERS
         )

@@ -16,23 +16,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.console.access import provide_console_session, requires_console_session
 from gateway.console.forms import parse_amount, parse_time, parse_uuid
 from gateway.payments import services
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.client import PaymentMsClient, UpstreamProblem
 from gateway.payments.dependencies import provide_payment_ms
 from gateway.reservations.services import apply_payment
-from gateway.web import repositories, upstream
+from gateway.web import repositories
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import ConsoleSession, checked_form
-from shared.contracts import PaymentStatus, ProviderName
+from shared.contracts import CashConfirmation, PaymentStatus, ProviderName, RefundCreate
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
-from shared.problems import InvalidInputError, NotFoundError
+from shared.problems import InvalidInputError
+from shared.queries import DeliveryFilter, EventFilter, PaymentFilter
 
 Action = Literal["refund", "capture", "cancel", "confirm-cash"]
-ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    # action: (label, payment_ms command, the statuses it applies to)
-    "refund": ("Refund", "refunds", ("succeeded", "partially_refunded")),
-    "capture": ("Capture", "capture", ("authorized",)),
-    "cancel": ("Cancel", "cancel", ("pending", "processing", "authorized")),
-    "confirm-cash": ("Confirm cash received", "confirm-cash", ("pending",)),
+ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # action: (label, the statuses it applies to)
+    "refund": ("Refund", ("succeeded", "partially_refunded")),
+    "capture": ("Capture", ("authorized",)),
+    "cancel": ("Cancel", ("pending", "processing", "authorized")),
+    "confirm-cash": ("Confirm cash received", ("pending",)),
 }
 DONE = {
     "refund": "Refunded.",
@@ -51,7 +52,7 @@ DEPENDENCIES = {
 def available_actions(status: str, provider: str) -> list[tuple[str, str]]:
     return [
         (name, label)
-        for name, (label, _, statuses) in ACTIONS.items()
+        for name, (label, statuses) in ACTIONS.items()
         if status in statuses and (name != "confirm-cash" or provider == "cash")
     ]
 
@@ -98,26 +99,31 @@ class ConsolePaymentsController(Controller):
             wanted = parse_uuid(q, "the search")
             assert wanted is not None
             try:
-                payment = await upstream.get_payment(payment_ms, wanted)
+                payment = await payment_ms.get_payment(wanted)
                 return Redirect(f"/console/payments/{payment.id}", status_code=303, headers=PAGE_HEADERS)
-            except NotFoundError:
+            except UpstreamProblem as exc:
+                if exc.status_code != 404:
+                    raise
                 reservation = wanted
         unit = (currency or "EUR").upper()
-        listing = await upstream.list_payments(
-            payment_ms,
-            status=status,
-            provider=provider,
-            user_id=user,
-            reservation_id=reservation,
-            created_from=parse_time(created_from),
-            created_to=parse_time(created_to),
-            amount_min=parse_amount(amount_min, unit) if amount_min else None,
-            amount_max=parse_amount(amount_max, unit) if amount_max else None,
-            cursor=cursor,
-            limit=50,
+        listing = await payment_ms.list_payments(
+            PaymentFilter(
+                status=status,
+                provider=provider,
+                user_id=user,
+                reservation_id=reservation,
+                created_from=parse_time(created_from),
+                created_to=parse_time(created_to),
+                amount_min=parse_amount(amount_min, unit) if amount_min else None,
+                amount_max=parse_amount(amount_max, unit) if amount_max else None,
+                cursor=cursor,
+                limit=50,
+            )
         )
         if q and q.strip() and not listing.items and reservation is not None:  # not a reservation: a user?
-            listing = await upstream.list_payments(payment_ms, user_id=reservation, cursor=cursor, limit=50)
+            listing = await payment_ms.list_payments(
+                PaymentFilter(user_id=reservation, cursor=cursor, limit=50)
+            )
         return page(
             "console/payments.html",
             title="Payments",
@@ -140,15 +146,13 @@ class ConsolePaymentsController(Controller):
         done: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
         payment, events, deliveries = await asyncio.gather(
-            upstream.get_payment(payment_ms, payment_id),
-            upstream.payment_events(payment_ms, payment_id),
-            upstream.list_deliveries(payment_ms, payment_id=payment_id, limit=100),
+            payment_ms.get_payment(payment_id),
+            payment_ms.list_events(EventFilter(payment_id=payment_id, limit=200)),
+            payment_ms.list_deliveries(DeliveryFilter(payment_id=payment_id, limit=100)),
         )
         engine: AsyncEngine = request.app.state.db_engine
         await apply_payment(engine, payment)  # the reservation hears what the console saw
-        details = await asyncio.gather(
-            *(upstream.get_delivery(payment_ms, d.id) for d in deliveries.items[:20])
-        )
+        details = await asyncio.gather(*(payment_ms.get_delivery(d.id) for d in deliveries.items[:20]))
         event_types = {e.id: e.type for e in events.items}
         names = await partner_names(request)
         return page(
@@ -170,7 +174,7 @@ class ConsolePaymentsController(Controller):
         self, console: ConsoleSession, payment_ms: PaymentMsClient, payment_id: uuid.UUID, action: str
     ) -> Template:
         label = _action(action)[0]
-        payment = await upstream.get_payment(payment_ms, payment_id)
+        payment = await payment_ms.get_payment(payment_id)
         return page(
             "console/confirm.html",
             title=f"{label}?",
@@ -192,31 +196,33 @@ class ConsolePaymentsController(Controller):
         payment_id: uuid.UUID,
         action: str,
     ) -> Response[Any]:
-        _, command, _ = _action(action)
+        _action(action)
         form = await checked_form(request, console.csrf_token)
         key = form.get("idempotency_key", "")
         if not 1 <= len(key) <= 255:
             raise InvalidInputError("The form has no idempotency key; open the confirmation again.")
-        body: dict[str, Any] | None = None
-        if action == "refund":
-            payment = await upstream.get_payment(payment_ms, payment_id)
-            body = {}
-            if form.get("amount", "").strip():
-                body["amount"] = parse_amount(form["amount"], payment.currency)
-            if form.get("reason", "").strip():
-                body["reason"] = form["reason"].strip()[:500]
-        elif action == "confirm-cash":
-            body = {"confirmed_by": console.email}
         engine: AsyncEngine = request.app.state.db_engine
-        await services.payment_command(
-            engine, payment_ms, payment_id, command, body=body, idempotency_key=key
-        )
+        commands = services.PaymentCommands(engine, payment_ms)
+        if action == "refund":
+            payment = await payment_ms.get_payment(payment_id)
+            amount = (
+                parse_amount(form["amount"], payment.currency) if form.get("amount", "").strip() else None
+            )
+            reason = form.get("reason", "").strip()[:500] or None
+            await commands.refund(payment_id, RefundCreate(amount=amount, reason=reason), idempotency_key=key)
+        elif action == "confirm-cash":
+            confirmation = CashConfirmation(confirmed_by=console.email)
+            await commands.confirm_cash(payment_id, confirmation, idempotency_key=key)
+        elif action == "capture":
+            await commands.capture(payment_id, idempotency_key=key)
+        else:
+            await commands.cancel(payment_id, idempotency_key=key)
         return Redirect(
             f"/console/payments/{payment_id}?done={action}", status_code=303, headers=PAGE_HEADERS
         )
 
 
-def _action(action: str) -> tuple[str, str, tuple[str, ...]]:
+def _action(action: str) -> tuple[str, tuple[str, ...]]:
     if action not in ACTIONS:
         raise InvalidInputError(f"No such action: {action}.")
     return ACTIONS[action]

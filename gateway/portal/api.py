@@ -18,13 +18,12 @@ from gateway.auth.guards import requires_admin
 from gateway.auth.tokens import AuthUser
 from gateway.openapi import ADMIN, INPUT, UPSTREAM
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.controllers import PASS_THROUGH
 from gateway.payments.dependencies import provide_payment_ms
 from gateway.portal import services
 from gateway.settings import GatewaySettings
-from gateway.web import upstream
 from shared.contracts import EventFeed
 from shared.problems import problem_responses
+from shared.queries import FeedQuery
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 LinkId = Annotated[UUID, Parameter(description="Portal link id")]
@@ -53,7 +52,6 @@ class PartnerFeedController(Controller):
     path = "/partner/v1"
     tags = ["partner feed"]
     dependencies = {"payment_ms": Provide(provide_payment_ms, sync_to_thread=False)}
-    exception_handlers = PASS_THROUGH
     security = [{"PartnerToken": []}]
 
     @get(
@@ -80,14 +78,14 @@ class PartnerFeedController(Controller):
         scheme, _, token = header.partition(" ")
         engine: AsyncEngine = request.app.state.db_engine
         caller = await services.feed_caller(engine, token.strip() if scheme.lower() == "bearer" else None)
-        return await upstream.event_feed(
-            payment_ms,
-            types=caller.event_types,
+        query = FeedQuery(
+            types=caller.event_types,  # type: ignore[arg-type]  # the partner's, checked when stored
             created_from=caller.created_at,
             settle_seconds=gateway_settings.partner_feed_settle_seconds,
             after=after,
             limit=limit,
         )
+        return await payment_ms.event_feed(query)
 
 
 class PortalLinkAdminController(Controller):

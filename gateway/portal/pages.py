@@ -13,14 +13,13 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.partners import services as partners
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.client import PaymentMsClient, UpstreamProblem
 from gateway.payments.dependencies import provide_payment_ms
 from gateway.portal import catalog
 from gateway.portal import services as portal
 from gateway.portal.access import provide_portal_session, requires_portal_session
 from gateway.settings import GatewaySettings
-from gateway.web import upstream
-from gateway.web.pages import PAGE_HEADERS, page
+from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import (
     PORTAL_COOKIE,
     PortalSession,
@@ -35,6 +34,7 @@ from gateway.web.sessions import (
 from shared.contracts import DeliveryDetail, DeliveryStatus
 from shared.models import EVENT_TYPES, Partner
 from shared.problems import ApplicationError, InvalidInputError, NotFoundError
+from shared.queries import DeliveryFilter
 
 PAUSED_REASON = "paused by the partner"
 DONE = {
@@ -105,8 +105,10 @@ async def _own_delivery(
     payment_ms: PaymentMsClient, session: PortalSession, delivery_id: uuid.UUID
 ) -> DeliveryDetail:
     try:
-        delivery = await upstream.get_delivery(payment_ms, delivery_id)
-    except NotFoundError:
+        delivery = await payment_ms.get_delivery(delivery_id)
+    except UpstreamProblem as exc:
+        if exc.status_code != 404:
+            raise
         raise NotFoundError(NO_SUCH_DELIVERY) from None
     if delivery.partner_id != session.partner_id:
         raise NotFoundError(NO_SUCH_DELIVERY)
@@ -159,6 +161,7 @@ class PortalController(Controller):
             section="Endpoint",
             session=session,
             partner=partner,
+            signing=partners.signing_windows(partner),
             event_types=EVENT_TYPES,
             chosen=chosen if chosen is not None else list(partner.event_types),
             url=url if url is not None else partner.url,
@@ -251,8 +254,8 @@ class PortalController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
         partner = await _own_partner(db_session, portal_session)
-        listing = await upstream.list_deliveries(
-            payment_ms, partner_id=portal_session.partner_id, status=status, cursor=cursor, limit=50
+        listing = await payment_ms.list_deliveries(
+            DeliveryFilter(partner_id=portal_session.partner_id, status=status, cursor=cursor, limit=50)
         )
         return page(
             "portal/deliveries.html",
@@ -276,7 +279,7 @@ class PortalController(Controller):
     ) -> Template:
         delivery = await _own_delivery(payment_ms, portal_session, delivery_id)
         partner = await _own_partner(db_session, portal_session)
-        event = await upstream.get_event(payment_ms, delivery.event_id)
+        event = await payment_ms.get_event(delivery.event_id)
         return page(
             "portal/delivery.html",
             title=f"Delivery {delivery.id}",
@@ -285,7 +288,7 @@ class PortalController(Controller):
             partner=partner,
             delivery=delivery,
             event=event,
-            request_body=upstream.webhook_body(event),
+            request_body=webhook_body(event),
             notice=DONE.get(done or ""),
         )
 
@@ -299,7 +302,7 @@ class PortalController(Controller):
     ) -> Response[Any]:
         await checked_form(request, portal_session.csrf_token)
         await _own_delivery(payment_ms, portal_session, delivery_id)
-        await upstream.replay_delivery(payment_ms, delivery_id)
+        await payment_ms.replay_delivery(delivery_id)
         return _back(f"/portal/deliveries/{delivery_id}", "replayed")
 
     @get("/events", operation_id="portalCatalog")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
@@ -17,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
-from gateway.payments.services import PassThrough
+from shared.contracts import Event
 from shared.money import CURRENCY_EXPONENTS, format_minor_units
 from shared.problems import ApplicationError
 from shared.static import STATIC_DIR
@@ -90,16 +91,6 @@ def add_page_headers(response: Response[Any]) -> Response[Any]:
 def _problem_detail(exc: Exception) -> tuple[int, str, str]:
     if isinstance(exc, ApplicationError):
         return exc.status_code, exc.title, exc.detail
-    if isinstance(exc, PassThrough):
-        import msgspec
-
-        try:
-            problem = msgspec.json.decode(exc.response.body)
-        except msgspec.DecodeError:
-            problem = {}
-        if not isinstance(problem, dict):
-            problem = {}
-        return exc.response.status, str(problem.get("title", "Refused")), str(problem.get("detail", ""))
     if isinstance(exc, HTTPException):
         return exc.status_code, "Refused", str(exc.detail)
     logger.exception("page failed", exc_info=exc)
@@ -122,7 +113,13 @@ def html_errors(layout: str) -> ExceptionHandlersMap:
             media_type=MediaType.HTML,
         )
 
-    return {ApplicationError: handler, PassThrough: handler, HTTPException: handler, Exception: handler}
+    return {ApplicationError: handler, HTTPException: handler, Exception: handler}
+
+
+def webhook_body(event: Event) -> str:
+    """The body a delivery of ``event`` sends, formatted for reading (the bytes sent are compact)."""
+    body = {"type": event.type, "timestamp": event.created_at, "data": event.data}
+    return msgspec.json.format(msgspec.json.encode(body), indent=2).decode()
 
 
 def static_router() -> ControllerRouterHandler:

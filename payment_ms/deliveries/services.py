@@ -162,13 +162,13 @@ async def event_feed(
     types: Sequence[str],
     created_from: datetime | None,
     settle_seconds: float,
-    cursor: str | None,
+    after: str | None,
     limit: int,
 ) -> EventFeed:
     """Events in commit-safe order: an event's ``created_at`` is its transaction's start, so one that
     commits late can carry an earlier time than one already served; only events older than
     ``settle_seconds`` are served, so a transaction shorter than that can never be skipped by a cursor."""
-    after = decode_cursor(cursor)
+    cursor = after
     settled_before = datetime.now(UTC) - timedelta(seconds=settle_seconds)
     async with engine.connect() as conn:
         rows = list(
@@ -177,7 +177,7 @@ async def event_feed(
                 types=types,
                 created_from=created_from,
                 settled_before=settled_before,
-                after=after,
+                after=decode_cursor(cursor),
                 limit=limit + 1,
             )
         )
