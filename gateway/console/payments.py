@@ -17,7 +17,6 @@ from gateway.console.access import provide_console_session, requires_console_ses
 from gateway.console.forms import parse_amount, parse_time, parse_uuid
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient, UpstreamProblem
-from gateway.payments.dependencies import provide_payment_ms
 from gateway.reservations.services import apply_payment
 from gateway.web import repositories
 from gateway.web.pages import PAGE_HEADERS, page
@@ -45,7 +44,6 @@ Text = Annotated[str | None, QueryParameter(max_length=200)]
 
 DEPENDENCIES = {
     "console": Provide(provide_console_session, sync_to_thread=False),
-    "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
 }
 
 

@@ -18,7 +18,6 @@ from gateway.auth.guards import requires_admin
 from gateway.auth.tokens import AuthUser
 from gateway.openapi import ADMIN, INPUT, UPSTREAM
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.dependencies import provide_payment_ms
 from gateway.portal import services
 from gateway.settings import GatewaySettings
 from shared.contracts import EventFeed
@@ -51,7 +50,6 @@ class PortalLinkState(msgspec.Struct, kw_only=True):
 class PartnerFeedController(Controller):
     path = "/partner/v1"
     tags = ["partner feed"]
-    dependencies = {"payment_ms": Provide(provide_payment_ms, sync_to_thread=False)}
     security = [{"PartnerToken": []}]
 
     @get(

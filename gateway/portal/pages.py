@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.partners import services as partners
 from gateway.payments.client import PaymentMsClient, UpstreamProblem
-from gateway.payments.dependencies import provide_payment_ms
 from gateway.portal import catalog
 from gateway.portal import services as portal
 from gateway.portal.access import provide_portal_session, requires_portal_session
@@ -48,7 +47,6 @@ NO_SUCH_DELIVERY = "No such delivery."
 
 DEPENDENCIES = {
     "portal_session": Provide(provide_portal_session, sync_to_thread=False),
-    "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
 }
 
 

@@ -63,10 +63,10 @@ class EventController(Controller):
         routes.EVENT_FEED,
         operation_id="eventFeed",
         summary="Events of the given types, oldest first after a cursor (a partner's pull feed)",
-        dependencies={"query": query_dependency(FeedQuery)},
+        dependencies={"feed_query": query_dependency(FeedQuery)},
     )
-    async def feed(self, engine: Engine, query: NamedDependency[FeedQuery]) -> EventFeed:
-        return await services.event_feed(engine, **query.as_kwargs())
+    async def feed(self, engine: Engine, feed_query: NamedDependency[FeedQuery]) -> EventFeed:
+        return await services.event_feed(engine, **feed_query.as_kwargs())
 
     @get(routes.EVENT, operation_id="getEvent", summary="One outbox event")
     async def get_event(
@@ -100,11 +100,11 @@ class DeliveryController(Controller):
         routes.PARTNER_HEALTH,
         operation_id="partnerHealth",
         summary="Per partner: attempts, successes, p95 duration and the last failure (default: 24 h)",
-        dependencies={"query": query_dependency(HealthQuery)},
+        dependencies={"health_query": query_dependency(HealthQuery)},
     )
-    async def health(self, engine: Engine, query: NamedDependency[HealthQuery]) -> PartnerHealthList:
-        since = query.since or datetime.now(UTC) - timedelta(hours=24)
-        return await services.partner_health(engine, since=since, partner_ids=query.partner_id)
+    async def health(self, engine: Engine, health_query: NamedDependency[HealthQuery]) -> PartnerHealthList:
+        since = health_query.since or datetime.now(UTC) - timedelta(hours=24)
+        return await services.partner_health(engine, since=since, partner_ids=health_query.partner_id)
 
     @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:
