@@ -19,7 +19,7 @@ from gateway.payments.client import PaymentMsClient
 from gateway.portal import services as portal
 from gateway.settings import GatewaySettings
 from gateway.web.pages import PAGE_HEADERS, page
-from gateway.web.sessions import ConsoleSession, checked_form
+from gateway.web.sessions import ConsoleSession, checked_form, form_list
 from shared.contracts import PartnerHealth, PartnerReplay
 from shared.models import EVENT_TYPES
 from shared.problems import ConflictError, InvalidInputError
@@ -50,11 +50,6 @@ def _event_types(raw: list[str]) -> list[str]:
     if not chosen:
         raise InvalidInputError("Choose at least one event type.")
     return chosen
-
-
-async def _multi(request: Request[Any, Any, Any], name: str) -> list[str]:
-    form = await request.form()
-    return [str(v) for v in form.getall(name)] if name in form else []
 
 
 class ConsolePartnersController(Controller):
@@ -96,7 +91,7 @@ class ConsolePartnersController(Controller):
         gateway_settings: GatewaySettings,
     ) -> Template:
         form = await checked_form(request, console.csrf_token)
-        chosen = await _multi(request, "event_types")
+        chosen = await form_list(request, "event_types")
         try:
             async with db_session.begin():
                 partner = await partners.create_partner(
@@ -178,7 +173,7 @@ class ConsolePartnersController(Controller):
         partner_id: uuid.UUID,
     ) -> Response[Any]:
         await checked_form(request, console.csrf_token)
-        chosen = _event_types(await _multi(request, "event_types"))
+        chosen = _event_types(await form_list(request, "event_types"))
         async with db_session.begin():
             await partners.update_partner(
                 db_session, partner_id, event_types=chosen, settings=gateway_settings

@@ -26,6 +26,7 @@ from gateway.web.sessions import (
     checked_presession_form,
     cleared_cookie,
     end_session,
+    form_list,
     presession_token,
     session_cookie,
     with_presession,
@@ -117,11 +118,6 @@ def _back(path: str, done: str) -> Response[Any]:
     return Redirect(f"{path}?done={done}", status_code=303, headers=PAGE_HEADERS)
 
 
-async def _multi(request: Request[Any, Any, Any], name: str) -> list[str]:
-    form = await request.form()
-    return [str(v) for v in form.getall(name)] if name in form else []
-
-
 class PortalController(Controller):
     path = "/"
     include_in_schema = False
@@ -179,7 +175,7 @@ class PortalController(Controller):
         gateway_settings: GatewaySettings,
     ) -> Response[Any]:
         form = await checked_form(request, portal_session.csrf_token)
-        chosen = [t for t in EVENT_TYPES if t in await _multi(request, "event_types")]
+        chosen = [t for t in EVENT_TYPES if t in await form_list(request, "event_types")]
         url = form.get("url", "").strip()
         try:
             if not chosen:

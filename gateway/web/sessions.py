@@ -157,6 +157,12 @@ async def checked_form(request: Request[Any, Any, Any], expected: str) -> dict[s
     return values
 
 
+async def form_list(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes); call after ``checked_form``."""
+    form = await request.form()
+    return [str(v) for v in form.getall(name)] if name in form else []
+
+
 def presession_token(request: Request[Any, Any, Any]) -> str:
     """The double-submit token of a sign-in form: the browser's, or a new one (set by ``with_presession``)."""
     current = request.cookies.get(PRESESSION_COOKIE)
