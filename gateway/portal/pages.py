@@ -211,6 +211,25 @@ class PortalController(Controller):
             secret = partner.secret
         return self._home(portal_session, partner, secret=secret)
 
+    @post("/test", operation_id="portalTestSend")
+    async def test_send(
+        self,
+        request: Request[Any, Any, Any],
+        portal_session: PortalSession,
+        db_session: AsyncSession,
+        payment_ms: PaymentMsClient,
+    ) -> Template:
+        """A signed example event to the endpoint now; the page shows the attempt (nothing is stored)."""
+        form = await checked_form(request, portal_session.csrf_token)
+        event_type = form.get("type", "payment.succeeded")
+        if event_type not in EVENT_TYPES:
+            raise InvalidInputError(f"No such event type: {event_type}.")
+        async with db_session.begin():
+            test = await partners.test_send_request(db_session, portal_session.partner_id, event_type)
+            partner = await partners.get_partner(db_session, portal_session.partner_id)
+        result = await payment_ms.send_test_event(test)
+        return self._home(portal_session, partner, test=result)
+
     @post("/pause", operation_id="portalPause", status_code=303)
     async def pause(
         self, request: Request[Any, Any, Any], portal_session: PortalSession, db_session: AsyncSession
