@@ -11,9 +11,9 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from gateway.console.access import requires_console_session
-from gateway.console.forms import parse_uuid
 from gateway.console.payments import DEPENDENCIES, partner_names
 from gateway.payments.client import PaymentMsClient
+from gateway.web.forms import parse_uuid
 from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import ConsoleSession, checked_form
 from shared.contracts import DeliveryStatus

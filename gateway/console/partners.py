@@ -12,12 +12,12 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.console.access import requires_console_session
-from gateway.console.forms import parse_time
 from gateway.console.payments import DEPENDENCIES
 from gateway.partners import services as partners
 from gateway.payments.client import PaymentMsClient
 from gateway.portal import services as portal
 from gateway.settings import GatewaySettings
+from gateway.web.forms import parse_time
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import ConsoleSession, checked_form, form_list
 from shared.contracts import PartnerHealth, PartnerReplay

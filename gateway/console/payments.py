@@ -14,14 +14,14 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.console.access import provide_console_session, requires_console_session
-from gateway.console.forms import parse_amount, parse_time, parse_uuid
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient, UpstreamProblem
 from gateway.reservations.services import apply_payment
 from gateway.web import repositories
+from gateway.web.forms import one_of, parse_amount, parse_time, parse_uuid
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import ConsoleSession, checked_form
-from shared.contracts import CashConfirmation, PaymentStatus, ProviderName, RefundCreate
+from shared.contracts import CashConfirmation, RefundCreate
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
 from shared.problems import InvalidInputError
 from shared.queries import DeliveryFilter, EventFilter, PaymentFilter
@@ -67,8 +67,8 @@ class ConsolePaymentsController(Controller):
         console: ConsoleSession,
         payment_ms: PaymentMsClient,
         q: Text = None,
-        status: Annotated[PaymentStatus | None, QueryParameter()] = None,
-        provider: Annotated[ProviderName | None, QueryParameter()] = None,
+        status: Text = None,
+        provider: Text = None,
         user_id: Text = None,
         reservation_id: Text = None,
         created_from: Text = None,
@@ -91,6 +91,8 @@ class ConsolePaymentsController(Controller):
             "amount_min": amount_min or "",
             "amount_max": amount_max or "",
         }
+        wanted_status = one_of(status, PAYMENT_STATUSES, "status")
+        wanted_provider = one_of(provider, PAYMENT_PROVIDERS, "provider")
         reservation = parse_uuid(reservation_id, "reservation")
         user = parse_uuid(user_id, "user")
         if q and q.strip():
@@ -106,8 +108,8 @@ class ConsolePaymentsController(Controller):
         unit = (currency or "EUR").upper()
         listing = await payment_ms.list_payments(
             PaymentFilter(
-                status=status,
-                provider=provider,
+                status=wanted_status,
+                provider=wanted_provider,
                 user_id=user,
                 reservation_id=reservation,
                 created_from=parse_time(created_from),

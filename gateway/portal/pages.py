@@ -18,6 +18,7 @@ from gateway.portal import catalog
 from gateway.portal import services as portal
 from gateway.portal.access import provide_portal_session, requires_portal_session
 from gateway.settings import GatewaySettings
+from gateway.web.forms import one_of
 from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import (
     PORTAL_COOKIE,
@@ -31,8 +32,8 @@ from gateway.web.sessions import (
     session_cookie,
     with_presession,
 )
-from shared.contracts import DeliveryDetail, DeliveryStatus
-from shared.models import EVENT_TYPES, Partner
+from shared.contracts import DeliveryDetail
+from shared.models import DELIVERY_STATUSES, EVENT_TYPES, Partner
 from shared.problems import ApplicationError, InvalidInputError, NotFoundError
 from shared.queries import DeliveryFilter
 
@@ -263,12 +264,17 @@ class PortalController(Controller):
         portal_session: PortalSession,
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
-        status: Annotated[DeliveryStatus | None, QueryParameter()] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
         partner = await _own_partner(db_session, portal_session)
         listing = await payment_ms.list_deliveries(
-            DeliveryFilter(partner_id=portal_session.partner_id, status=status, cursor=cursor, limit=50)
+            DeliveryFilter(
+                partner_id=portal_session.partner_id,
+                status=one_of(status, DELIVERY_STATUSES, "status"),
+                cursor=cursor,
+                limit=50,
+            )
         )
         return page(
             "portal/deliveries.html",

@@ -95,14 +95,20 @@ async def test_an_operator_refunds_part_of_a_payment_and_replays_a_failing_deliv
         assert started.status_code == 201, started.text
         payment_id = started.json()["payment_id"]
         await choose(http, payment_ms, started.json()["checkout_url"], "approve")
-        await receiver.wait_count("hotel", 1)
+        verified = await http.post(
+            f"{gateway.url}/payment-gateway/{payment_id}/verify", headers=payer.headers
+        )
+        assert verified.json()["status"] == "succeeded", verified.text
+        await receiver.wait_count("hotel", 1, timeout=30)
 
         page = await new_page(browser, gateway)
         await sign_in(page, admin)
         # find the payment by its reservation and open it
         await page.get_by_label("Payment, reservation or user id").fill(str(reservation))
         await page.get_by_role("button", name="Search").click()
-        await page.locator("#payments").get_by_role("link", name=payment_id[:12], exact=False).click()
+        found = page.locator(f"#payments a[href='/console/payments/{payment_id}']")
+        assert await found.count() == 1, await page.locator("main").inner_text()
+        await found.click()
         await page.wait_for_url(f"**/console/payments/{payment_id}")
         timeline = page.locator("#timeline")
         await timeline.get_by_text("payment.succeeded").wait_for()
@@ -166,11 +172,11 @@ async def test_a_partner_uses_its_portal_link_on_a_phone(
     partner_id, _ = await add_partner(db_engine, receiver.url("portal"), ("payment.succeeded",))
     async with dispatch():
         await add_event(db_engine, "payment.succeeded")
-        await receiver.wait_count("portal", 1)
+        await receiver.wait_count("portal", 1, timeout=30)
         issued = await http.post(
             f"{gateway.url}/admin/partners/{partner_id}/portal-links", headers=admin.headers
         )
-        link = issued.json()["url"]
+        link = "/" + issued.json()["url"].split("/", 3)[3]  # GATEWAY_PUBLIC_URL is not this test's port
 
         page = await new_page(browser, gateway, phone=True)
         await page.goto(link)

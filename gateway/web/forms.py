@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.money import CURRENCY_EXPONENTS
 from shared.problems import InvalidInputError
@@ -45,3 +46,12 @@ def parse_uuid(text: str | None, what: str) -> uuid.UUID | None:
         return uuid.UUID(text.strip())
     except ValueError:
         raise InvalidInputError(f"{what} must be an id (a UUID).") from None
+
+
+def one_of(value: str | None, allowed: tuple[str, ...], what: str) -> Any:
+    """A select's value: empty is "any", anything else must be one of ``allowed``."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidInputError(f"No such {what}: {value}.")
+    return value
