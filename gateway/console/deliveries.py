@@ -9,15 +9,23 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.console.access import requires_console_session
 from gateway.console.payments import DEPENDENCIES, partner_names
 from gateway.payments.client import PaymentMsClient
+from gateway.web import repositories
 from gateway.web.forms import parse_uuid
 from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import ConsoleSession, checked_form
 from shared.contracts import DeliveryStatus
 from shared.queries import DeliveryFilter
+
+
+async def _payer_details(request: Request[Any, Any, Any], partner_id: uuid.UUID) -> bool:
+    engine: AsyncEngine = request.app.state.db_engine
+    async with engine.connect() as conn:
+        return await repositories.payer_details(conn, partner_id)
 
 
 class ConsoleDeliveriesController(Controller):
@@ -70,7 +78,9 @@ class ConsoleDeliveriesController(Controller):
             session=console,
             delivery=delivery,
             event=event,
-            request_body=webhook_body(event),
+            request_body=webhook_body(
+                event, payer_details=await _payer_details(request, delivery.partner_id)
+            ),
             partner_names=await partner_names(request),
             notice="Due again now: the dispatcher sends it within seconds." if done == "replayed" else None,
         )

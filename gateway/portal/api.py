@@ -21,6 +21,7 @@ from gateway.payments.client import PaymentMsClient
 from gateway.portal import services
 from gateway.settings import GatewaySettings
 from shared.contracts import EventFeed
+from shared.events import public_data
 from shared.problems import problem_responses
 from shared.queries import FeedQuery
 
@@ -83,7 +84,11 @@ class PartnerFeedController(Controller):
             after=after,
             limit=limit,
         )
-        return await payment_ms.event_feed(query)
+        feed = await payment_ms.event_feed(query)
+        for item in feed.items:  # what a webhook would carry: the public shape, never the stored row
+            data = public_data(msgspec.json.encode(item.data), item.type, payer_details=caller.payer_details)
+            item.data = msgspec.to_builtins(data)
+        return feed
 
 
 class PortalLinkAdminController(Controller):

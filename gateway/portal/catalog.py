@@ -5,23 +5,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
-import msgspec
-
-from shared.contracts import WebhookEnvelope
-from shared.models import EVENT_TYPES
-
-FIRES_WHEN = {
-    "payment.created": "a payment is created (the payer is sent to the checkout)",
-    "payment.processing": "the provider is processing the payment",
-    "payment.authorized": "a manual-capture payment is authorized (not captured yet)",
-    "payment.captured": "an authorized payment is captured",
-    "payment.succeeded": "the payment succeeded: the money is yours",
-    "payment.failed": "the payment failed (declined, expired)",
-    "payment.canceled": "the payment was canceled before anything was settled",
-    "payment.refunded": "a payment was refunded, in part or in full",
-}
+from shared.events import CATALOG, body_schema, example_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,45 +17,20 @@ class CatalogEntry:
     example: str
 
 
-def _example(event_type: str) -> dict[str, Any]:
-    status = {
-        "payment.created": "pending",
-        "payment.processing": "processing",
-        "payment.authorized": "authorized",
-        "payment.failed": "failed",
-        "payment.canceled": "canceled",
-        "payment.refunded": "partially_refunded",
-    }.get(event_type, "succeeded")
-    captured = 2500 if status in ("succeeded", "partially_refunded") else 0
-    return {
-        "type": event_type,
-        "timestamp": "2026-12-01T12:00:00Z",
-        "data": {
-            "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
-            "reservation_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-            "user_id": "16fd2706-8baf-433b-82eb-8c7fada847da",
-            "amount": 2500,
-            "currency": "EUR",
-            "status": status,
-            "provider": "stripe",
-            "capture_method": "manual"
-            if event_type in ("payment.authorized", "payment.captured")
-            else "automatic",
-            "captured_amount": captured,
-            "refunded_amount": 1000 if status == "partially_refunded" else 0,
-            "description": "Hotel night, 1 Dec",
-            "created_at": "2026-12-01T11:58:00Z",
-            "updated_at": "2026-12-01T12:00:00Z",
-        },
-    }
-
-
 def entries() -> list[CatalogEntry]:
-    schema = json.dumps(msgspec.json.schema(WebhookEnvelope), indent=2)
-    return [
-        CatalogEntry(name, FIRES_WHEN.get(name, ""), schema, json.dumps(_example(name), indent=2))
-        for name in EVENT_TYPES
-    ]
+    """The catalog of ``shared.events``, each body's schema with the schemas it refers to."""
+    listed = []
+    for name, definition in CATALOG.items():
+        schema, defs = body_schema(name)
+        listed.append(
+            CatalogEntry(
+                name,
+                definition.fires_when,
+                json.dumps({**schema, "$defs": defs}, indent=2),
+                json.dumps(example_body(name), indent=2),
+            )
+        )
+    return listed
 
 
 PYTHON = """# pip install standardwebhooks

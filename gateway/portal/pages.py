@@ -307,7 +307,7 @@ class PortalController(Controller):
             partner=partner,
             delivery=delivery,
             event=event,
-            request_body=webhook_body(event),
+            request_body=webhook_body(event, payer_details=partner.payer_details),
             notice=DONE.get(done or ""),
         )
 

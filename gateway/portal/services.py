@@ -41,6 +41,7 @@ class FeedCaller:
     partner_id: uuid.UUID
     event_types: list[str]
     created_at: datetime
+    payer_details: bool
 
 
 def link_url(settings: GatewaySettings, token: str) -> str:
@@ -124,7 +125,7 @@ async def feed_caller(engine: AsyncEngine, token: str | None) -> FeedCaller:
         row: Any = await repositories.use_api_token(conn, token_hash(token))
     if row is None:
         raise AuthenticationError("The partner API token is invalid or revoked.", headers=_CHALLENGE)
-    return FeedCaller(row["id"], list(row["event_types"]), row["created_at"])
+    return FeedCaller(row["id"], list(row["event_types"]), row["created_at"], row["payer_details"])
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="paygate-partner"'}

@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from shared.contracts import Event
+from shared.events import public_body
 from shared.money import CURRENCY_EXPONENTS, format_minor_units
 from shared.problems import ApplicationError
 from shared.static import STATIC_DIR
@@ -116,10 +117,13 @@ def html_errors(layout: str) -> ExceptionHandlersMap:
     return {ApplicationError: handler, HTTPException: handler, Exception: handler}
 
 
-def webhook_body(event: Event) -> str:
-    """The body a delivery of ``event`` sends, formatted for reading (the bytes sent are compact)."""
-    body = {"type": event.type, "timestamp": event.created_at, "data": event.data}
-    return msgspec.json.format(msgspec.json.encode(body), indent=2).decode()
+def webhook_body(event: Event, *, payer_details: bool) -> str:
+    """The body a delivery of ``event`` sends (the public shape), formatted for reading: the bytes sent
+    are the compact form of the same JSON."""
+    body = public_body(
+        event.type, event.created_at, msgspec.json.encode(event.data), payer_details=payer_details
+    )
+    return msgspec.json.format(body, indent=2).decode()
 
 
 def static_router() -> ControllerRouterHandler:

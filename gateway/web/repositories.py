@@ -145,9 +145,9 @@ async def use_api_token(conn: AsyncConnection, token_hash: str) -> RowMapping | 
     token = (await conn.execute(query)).mappings().one_or_none()
     if token is None:
         return None
-    partner = select(partners.c.id, partners.c.event_types, partners.c.created_at).where(
-        partners.c.id == token["partner_id"]
-    )
+    partner = select(
+        partners.c.id, partners.c.event_types, partners.c.created_at, partners.c.payer_details
+    ).where(partners.c.id == token["partner_id"])
     return (await conn.execute(partner)).mappings().one_or_none()
 
 
@@ -158,3 +158,8 @@ async def partner_names(conn: AsyncConnection) -> dict[uuid.UUID, str]:
 
 async def partner_exists(conn: AsyncConnection, partner_id: uuid.UUID) -> bool:
     return await conn.scalar(select(partners.c.id).where(partners.c.id == partner_id)) is not None
+
+
+async def payer_details(conn: AsyncConnection, partner_id: uuid.UUID) -> bool:
+    """Whether the partner's webhooks carry the payer's details (False for a partner since deleted)."""
+    return bool(await conn.scalar(select(partners.c.payer_details).where(partners.c.id == partner_id)))
