@@ -6,8 +6,8 @@
 - ``partner_api_tokens``: the partners' bearer tokens for ``GET /partner/v1/events`` (SHA-256).
 - ``ix_delivery_attempts_started_at``: partner health and deliveries per minute read recent attempts.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 20:10:00+00:00
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
