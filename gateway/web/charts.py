@@ -13,7 +13,7 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f
 OUTCOME_COLOURS = {"succeeded": "#009e73", "failed": "#d55e00"}
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 36
+LEFT, RIGHT, TOP, BOTTOM = 96, 8, 10, 36
 
 
 def colour_of(names: Sequence[str], fixed: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.partners.services import GATEWAY_SUBSCRIBER_ID
 from shared.models import Base
 
 sessions = Base.metadata.tables["web_sessions"]
@@ -152,8 +153,9 @@ async def use_api_token(conn: AsyncConnection, token_hash: str) -> RowMapping | 
 
 
 async def partner_names(conn: AsyncConnection) -> dict[uuid.UUID, str]:
+    """Every partner's name, and the gateway's own subscriber (reservations follow their payments)."""
     rows = await conn.execute(select(partners.c.id, partners.c.name).order_by(partners.c.name).limit(5000))
-    return {row.id: row.name for row in rows}
+    return {GATEWAY_SUBSCRIBER_ID: "the gateway (reservations)", **{row.id: row.name for row in rows}}
 
 
 async def partner_exists(conn: AsyncConnection, partner_id: uuid.UUID) -> bool:
