@@ -57,7 +57,7 @@ class EventController(Controller):
         dependencies={"filters": query_dependency(EventFilter)},
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
-        return await services.list_events(engine, **filters.as_kwargs())
+        return await services.list_events(engine, filters)
 
     @get(
         routes.EVENT_FEED,
@@ -66,7 +66,7 @@ class EventController(Controller):
         dependencies={"feed_query": query_dependency(FeedQuery)},
     )
     async def feed(self, engine: Engine, feed_query: NamedDependency[FeedQuery]) -> EventFeed:
-        return await services.event_feed(engine, **feed_query.as_kwargs())
+        return await services.event_feed(engine, feed_query)
 
     @get(routes.EVENT, operation_id="getEvent", summary="One outbox event")
     async def get_event(
@@ -88,7 +88,7 @@ class DeliveryController(Controller):
         dependencies={"filters": query_dependency(DeliveryFilter)},
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
-        return await services.list_deliveries(engine, **filters.as_kwargs())
+        return await services.list_deliveries(engine, filters)
 
     @get(routes.DELIVERY_STATS, operation_id="deliveryStats", summary="The queue now and attempts per minute")
     async def stats(
