@@ -204,32 +204,6 @@ class ConsolePartnersController(Controller):
             what="rotated",
         )
 
-    @post("/{partner_id:uuid}/test", operation_id="consolePartnerTest")
-    async def test_send(
-        self,
-        request: Request[Any, Any, Any],
-        console: ConsoleSession,
-        payment_ms: PaymentMsClient,
-        db_session: AsyncSession,
-        partner_id: uuid.UUID,
-    ) -> Template:
-        form = await checked_form(request, console.csrf_token)
-        event_type = form.get("type", "payment.succeeded")
-        if event_type not in EVENT_TYPES:
-            raise InvalidInputError(f"No such event type: {event_type}.")
-        async with db_session.begin():
-            test = await partners.test_send_request(db_session, partner_id, event_type)
-            partner = await partners.get_partner(db_session, partner_id)
-        result = await payment_ms.send_test_event(test)
-        return page(
-            "console/test_result.html",
-            title="Test event",
-            section="Partners",
-            session=console,
-            partner=partner,
-            test=result,
-        )
-
     @post("/{partner_id:uuid}/disable", operation_id="consolePartnerDisable", status_code=303)
     async def disable(
         self,
@@ -257,6 +231,41 @@ class ConsolePartnersController(Controller):
         async with db_session.begin():
             await partners.update_partner(db_session, partner_id, enabled=True, settings=gateway_settings)
         return _back(partner_id, "enabled")
+
+
+class ConsolePartnerLinksController(Controller):
+    """A partner's test sends, portal links and replays."""
+
+    path = "/partners"
+    include_in_schema = False
+    guards = [requires_console_session]
+    dependencies = DEPENDENCIES
+
+    @post("/{partner_id:uuid}/test", operation_id="consolePartnerTest")
+    async def test_send(
+        self,
+        request: Request[Any, Any, Any],
+        console: ConsoleSession,
+        payment_ms: PaymentMsClient,
+        db_session: AsyncSession,
+        partner_id: uuid.UUID,
+    ) -> Template:
+        form = await checked_form(request, console.csrf_token)
+        event_type = form.get("type", "payment.succeeded")
+        if event_type not in EVENT_TYPES:
+            raise InvalidInputError(f"No such event type: {event_type}.")
+        async with db_session.begin():
+            test = await partners.test_send_request(db_session, partner_id, event_type)
+            partner = await partners.get_partner(db_session, partner_id)
+        result = await payment_ms.send_test_event(test)
+        return page(
+            "console/test_result.html",
+            title="Test event",
+            section="Partners",
+            session=console,
+            partner=partner,
+            test=result,
+        )
 
     @post("/{partner_id:uuid}/portal-links", operation_id="consolePortalLink")
     async def portal_link(

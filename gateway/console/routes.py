@@ -8,7 +8,7 @@ from gateway.console.access import to_login
 from gateway.console.auth import ConsoleAuthController
 from gateway.console.deliveries import ConsoleDeliveriesController
 from gateway.console.overview import ConsoleOverviewController
-from gateway.console.partners import ConsolePartnersController
+from gateway.console.partners import ConsolePartnerLinksController, ConsolePartnersController
 from gateway.console.payments import ConsolePaymentsController
 from gateway.web.pages import add_page_headers, html_errors
 from gateway.web.sessions import LoginRequired
@@ -22,6 +22,7 @@ def console_router() -> Router:
             ConsoleOverviewController,
             ConsolePaymentsController,
             ConsolePartnersController,
+            ConsolePartnerLinksController,
             ConsoleDeliveriesController,
         ],
         exception_handlers={**html_errors("console/base.html"), LoginRequired: to_login},

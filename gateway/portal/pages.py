@@ -258,6 +258,15 @@ class PortalController(Controller):
             await partners.update_partner(db_session, partner.id, enabled=True, settings=gateway_settings)
         return _back("/portal", "resumed")
 
+
+class PortalReadsController(Controller):
+    """The partner's deliveries, the event catalog, verification and its API tokens."""
+
+    path = "/"
+    include_in_schema = False
+    guards = [requires_portal_session]
+    dependencies = DEPENDENCIES
+
     @get("/deliveries", operation_id="portalDeliveries")
     async def deliveries(
         self,
