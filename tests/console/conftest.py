@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.dispatcher.conftest import _receiver_server, dispatch, receiver  # noqa: F401 (fixtures)
+from tests.fixtures.checkout import PASSWORD, Account, make_account, make_reservation  # noqa: F401 (fixtures)
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import PASSWORD, Account, make_account, make_reservation  # noqa: F401 (fixtures)
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -3,9 +3,7 @@ payment_ms and a dispatcher delivering to a real receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
 from tests.dispatcher.conftest import Receiver, add_partner
+from tests.fixtures.checkout import PASSWORD, Account, MakeAccount, MakeReservation, checkout, choose
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import PASSWORD, Account, MakeAccount, MakeReservation
+from tests.fixtures.waiting import eventually
 from tests.gateway.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.gateway.test_checkout import checkout, choose
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,11 +27,7 @@ pytestmark = [
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
+    await eventually(check, timeout=timeout, what=what, interval=0.1)
 
 
 @pytest.fixture

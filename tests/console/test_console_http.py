@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.console.conftest import SignIn, csrf_of
 from tests.dispatcher.conftest import fetch
+from tests.fixtures.checkout import PASSWORD, MakeAccount
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import PASSWORD, MakeAccount
 
 PAGES = ["/console", "/console/payments", "/console/partners", "/console/deliveries", "/console/partners/new"]
 

@@ -12,9 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.console.conftest import csrf_of
-from tests.dispatcher.conftest import add_event, add_partner, eventually, fetch
+from tests.dispatcher.conftest import add_event, add_partner, fetch
+from tests.fixtures.checkout import Account, MakeAccount
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import Account, MakeAccount
+from tests.fixtures.waiting import eventually
 
 
 async def issue_link(
