@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import msgspec
-from litestar import Request
 from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.settings import GatewaySettings, get_gateway_settings
-from shared.jsonbody import decode_json_body
-
-StructT = TypeVar("StructT", bound=msgspec.Struct)
+from shared.jsonbody import strictly as strictly  # the gateway's controllers import it from here
 
 # Bounded like every integer query parameter: 9223372036854775808 was a 500 (int64 overflow in SQL).
 MAX_OFFSET = 1_000_000
@@ -35,9 +31,3 @@ def provide_db_engine(state: State) -> AsyncEngine:
 
 def provide_gateway_settings() -> GatewaySettings:
     return get_gateway_settings()
-
-
-async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
-    """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
-    would pass as an amount. ``data`` stays in the handler's signature for the OpenAPI schema."""
-    return decode_json_body(await request.body(), type(data))
