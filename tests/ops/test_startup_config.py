@@ -230,7 +230,7 @@ def test_production_refuses_the_mock_provider_unless_opted_in(
 def test_outside_dev_a_payment_cannot_ask_for_the_mock_without_the_opt_in(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import payment_ms.payments.services as payment_services
+    import payment_ms.payments.creation as payment_services
     from shared.contracts import PaymentCreate
     from shared.problems import InvalidInputError
 
