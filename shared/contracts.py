@@ -199,10 +199,14 @@ class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
 
 
 class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
+    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent.
+
+    ``sequence``: 1, 2, 3… per payment in the order of its changes, so a receiver can order a payment's
+    events (or ask for ordered delivery) without comparing timestamps."""
 
     type: EventType
     timestamp: datetime
+    sequence: int
     data: Payment
 
 

@@ -1,6 +1,8 @@
 """Fan-out: each new outbox event becomes one delivery per partner subscribed to its type.
 
 An event whose partner list the gateway cannot give right now is postponed (backing off), not lost.
+A disabled partner gets no new deliveries; an ordered partner's delivery waits (held) while an earlier
+event of its payment is still pending for it.
 """
 
 from __future__ import annotations
@@ -38,13 +40,19 @@ async def fan_out_once(
         if not events:
             return False
         lists = await partner_lists(directory, sorted({event["type"] for event in events}))
-        rows = [
-            (event["id"], target.id, target.url)
-            for event in events
-            if event["type"] in lists
-            for target in lists[event["type"]].values()
-        ]
+        rows = []
+        ordered_rows = []
+        for event in events:
+            for target in lists.get(event["type"], {}).values():
+                if not target.enabled:
+                    continue
+                if target.ordered:
+                    row = (event["id"], target.id, target.url, event["payment_id"], event["sequence"])
+                    ordered_rows.append(row)
+                else:
+                    rows.append((event["id"], target.id, target.url))
         await repo.insert_deliveries(conn, rows)
+        await repo.insert_ordered_deliveries(conn, ordered_rows)
         await repo.mark_fanned_out(conn, [e["id"] for e in events if e["type"] in lists])
         await repo.postpone_fan_out(conn, [e["id"] for e in events if e["type"] not in lists], max_backoff)
     return len(events) == batch_size and bool(lists)

@@ -1,7 +1,8 @@
 """Who receives an event type, asked from the gateway (it owns the partner registry) and cached briefly.
 
-The gateway's answer carries every secret that signs right now (the current one, then the previous one
-during a rotation); they are decoded once per fetch, not once per delivery.
+The gateway's answer carries every secret that signs right now (the current one, then every retired one
+inside its overlap); they are decoded once per fetch, not once per delivery. Disabled subscribers are
+listed too (``enabled`` false): their deliveries are held, not sent, until they are enabled again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from uuid import UUID
 import aiohttp
 import msgspec
 
-from shared.contracts import PartnerTargetList
+from shared.contracts import OperationalEvent, OperationalEventList, PartnerTargetList
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.webhooks import secret_key
 
@@ -36,6 +37,9 @@ class Target:
     id: UUID
     url: str
     keys: tuple[bytes, ...]
+    enabled: bool = True
+    ordered: bool = False
+    max_requests_per_second: int | None = None
 
 
 class PartnerDirectory:
@@ -76,7 +80,7 @@ class PartnerDirectory:
         try:
             async with self._session.get(
                 f"{self._base}/internal/partners",
-                params={"event_type": event_type},
+                params={"event_type": event_type, "include_disabled": "true"},
                 headers=self._headers,
                 timeout=self._timeout,
             ) as response:
@@ -95,12 +99,14 @@ class PartnerDirectory:
                 except ValueError:
                     logger.warning("partner %s has a malformed secret; it is not used", item.id)
             if keys:
-                targets[item.id] = Target(item.id, item.url, tuple(keys))
+                targets[item.id] = Target(
+                    item.id, item.url, tuple(keys), item.enabled, item.ordered, item.max_requests_per_second
+                )
         self._cache[event_type] = (time.monotonic() + self._ttl, targets)
         return targets
 
     async def disable(self, partner_id: UUID, reason: str) -> None:
-        """Ask the gateway to disable a partner's endpoint (it answered 410 Gone)."""
+        """Ask the gateway to disable a partner's endpoint (410 Gone, or the health policy)."""
         try:
             async with self._session.post(
                 f"{self._base}/internal/partners/{partner_id}/disable",
@@ -114,3 +120,32 @@ class PartnerDirectory:
             raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self.invalidate()
+
+    async def operational_events(self, limit: int = 100) -> list[OperationalEvent]:
+        """The gateway's ``endpoint.*`` events not processed yet, oldest first."""
+        try:
+            async with self._session.get(
+                f"{self._base}/internal/operational-events",
+                params={"limit": str(limit)},
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise GatewayUnavailableError(f"gateway answered {response.status}")
+            return msgspec.json.decode(body, type=OperationalEventList).items
+        except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError) as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def operational_events_processed(self, ids: list[UUID]) -> None:
+        try:
+            async with self._session.post(
+                f"{self._base}/internal/operational-events/processed",
+                json={"ids": [str(i) for i in ids]},
+                headers=self._headers,
+                timeout=self._timeout,
+            ) as response:
+                if response.status >= 300:
+                    raise GatewayUnavailableError(f"gateway answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc

@@ -34,6 +34,7 @@ class Claimed:
     attempt_number: int
     lease_deadline: float
     request_id: str | None = None  # of the request that caused the event (gateway -> payment_ms)
+    throttled_count: int = 0  # earlier attempts answered 429: they do not use up the retry schedule
 
 
 @dataclass(slots=True)
@@ -48,10 +49,16 @@ class AttemptResult:
     retry_after: str | None = None
 
 
-def envelope(event_type: str, created_at: datetime, data_json: str) -> bytes:
-    """The webhook body, serialised once per event: ``data`` is embedded as PostgreSQL gave it."""
+def envelope(event_type: str, created_at: datetime, sequence: int, data_json: str) -> bytes:
+    """The webhook body, serialised once per event: ``data`` is embedded as PostgreSQL gave it;
+    ``sequence`` numbers the payment's events (1, 2, 3…) so a receiver can order them."""
     return msgspec.json.encode(
-        {"type": event_type, "timestamp": created_at, "data": msgspec.Raw(data_json.encode())}
+        {
+            "type": event_type,
+            "timestamp": created_at,
+            "sequence": sequence,
+            "data": msgspec.Raw(data_json.encode()),
+        }
     )
 
 

@@ -77,7 +77,7 @@ async def send_test_event(
     now = datetime.now(UTC)
     msg_id = f"test_{uuid.uuid4().hex}"
     data = msgspec.json.encode(example_payment(event_type, now)).decode()
-    body = envelope(event_type, now, data)
+    body = envelope(event_type, now, 1, data)
     target = Target(uuid.UUID(int=0), url, tuple(secret_key(s) for s in secrets))
     claimed = Claimed(
         id=uuid.uuid4(),

@@ -25,6 +25,8 @@ from payment_ms.dispatcher.backlog import Backlog, ClaimRequest
 from payment_ms.dispatcher.delivery import Deliverer
 from payment_ms.dispatcher.fanout import fan_out_once
 from payment_ms.dispatcher.listener import NotificationListener
+from payment_ms.dispatcher.maintenance import maintenance_loop
+from payment_ms.dispatcher.operational import OperationalEvents
 from payment_ms.dispatcher.outcomes import Outcome, OutcomeRecorder, Record, Release
 from payment_ms.dispatcher.partners import PartnerDirectory
 from payment_ms.dispatcher.sender import Claimed, envelope
@@ -45,7 +47,7 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
         event_id = row["event_id"]
         body = bodies.get(event_id)
         if body is None:
-            body = bodies[event_id] = envelope(row["type"], row["created_at"], row["data"])
+            body = bodies[event_id] = envelope(row["type"], row["created_at"], row["sequence"], row["data"])
         claimed.append(
             Claimed(
                 id=row["id"],
@@ -57,6 +59,7 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=lease_deadline,
                 request_id=row["request_id"],
+                throttled_count=row["throttled_count"],
             )
         )
     return claimed
@@ -68,6 +71,9 @@ async def stats_loop(pool: asyncpg.Pool, interval: float) -> None:
         try:
             async with pool.acquire() as conn:
                 depth, oldest, unfanned = await repo.queue_stats(conn)
+                ordering, disabled = await repo.held_stats(conn)
+            metrics.HELD.labels("ordering").set(ordering)
+            metrics.HELD.labels("disabled").set(disabled)
             metrics.QUEUE_DEPTH.set(depth)
             metrics.OLDEST_DUE_AGE.set(oldest)
             metrics.UNFANNED_EVENTS.set(unfanned)
@@ -90,6 +96,7 @@ class Dispatcher:
         pool: asyncpg.Pool,
         directory: PartnerDirectory,
         deliverer: Deliverer,
+        operational: OperationalEvents,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -101,7 +108,10 @@ class Dispatcher:
         self.backlog = Backlog.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self.deliverer = deliverer
-        self.recorder = OutcomeRecorder(pool, worker_id, on_written=self._wake_up)
+        self.operational = operational
+        self.recorder = OutcomeRecorder(
+            pool, worker_id, on_written=self._wake_up, on_health=deliverer.health_report
+        )
         self.listener = NotificationListener(dsn, on_notify=self._notified)
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -134,6 +144,12 @@ class Dispatcher:
                 stats_loop(self._pool, self.settings.stats_interval_seconds), name="dispatcher-stats"
             ),
         ]
+        background.append(
+            asyncio.create_task(self.operational.run(self._stopped), name="dispatcher-operational")
+        )
+        if self.settings.maintenance_interval_seconds > 0:
+            maintenance = maintenance_loop(self._pool, self.settings, self._stopped)
+            background.append(asyncio.create_task(maintenance, name="dispatcher-maintenance"))
         if self.settings.reconcile_interval_seconds > 0:
             from payment_ms.dispatcher.reconcile import reconcile_loop
 
@@ -261,9 +277,11 @@ class Dispatcher:
     # ------------------------------------------------------------------------------------ sending
 
     def _pump(self, partner: Any) -> None:
-        taken = self.backlog.take(partner, now=time.monotonic(), stopping=self._stopping)
+        now = time.monotonic()
+        taken = self.backlog.take(partner, now=now, stopping=self._stopping)
+        backoff = self.backlog.paused_for(partner, now)  # a 429: the rest waits out the back-off
         for claimed in taken.release:
-            self._finish(Release(claimed, 0.0))
+            self._finish(Release(claimed, backoff))
         for claimed in taken.send:
             task = asyncio.create_task(self._deliver(claimed))
             self._tasks.add(task)
@@ -283,6 +301,9 @@ class Dispatcher:
         finally:
             self.backlog.sent(claimed.partner_id)
         if isinstance(outcome, Record):
-            self.backlog.note_attempt(claimed.partner_id, succeeded=outcome.status == "succeeded")
+            if outcome.throttled:
+                self.backlog.pause(claimed.partner_id, time.monotonic() + outcome.delay)
+            else:
+                self.backlog.note_attempt(claimed.partner_id, succeeded=outcome.status == "succeeded")
         self._finish(outcome)
         self._pump(claimed.partner_id)
