@@ -15,6 +15,7 @@ import msgspec
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
+BIGINT_MAX = 2**63 - 1  # amounts are BIGINT columns: a larger one is refused, not an overflow
 
 PaymentStatus = Literal[
     "pending", "processing", "authorized", "succeeded", "failed", "canceled", "partially_refunded", "refunded"
@@ -47,7 +48,9 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500  # Stripe's metadata limits: 50 keys, 40-character keys, 500-character values
 
-PositiveAmount = Annotated[int, msgspec.Meta(gt=0, description="Integer minor units (cents, yen…)")]
+PositiveAmount = Annotated[
+    int, msgspec.Meta(gt=0, le=BIGINT_MAX, description="Integer minor units (cents, yen…)")
+]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}" + _END, description="ISO 4217 code, e.g. EUR")]
 Url = Annotated[
     str,
@@ -60,7 +63,10 @@ Email = Annotated[str, msgspec.Meta(max_length=320, pattern=EMAIL_PATTERN)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 MetadataKey = Annotated[str, msgspec.Meta(max_length=MAX_METADATA_KEY, pattern=SINGLE_LINE_PATTERN)]
 MetadataValue = (
-    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)] | int | bool | None
+    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)]
+    | Annotated[int, msgspec.Meta(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+    | bool
+    | None
 )
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
 

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.guards import requires_admin, requires_service_token
-from gateway.dependencies import strictly
+from gateway.dependencies import Offset, strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
 from gateway.partners.schemas import (
@@ -95,7 +95,7 @@ class PartnerAdminController(Controller):
         event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
         enabled: bool | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> PartnerList:
         async with db_session.begin():
             partners, total = await services.list_partners(

@@ -9,22 +9,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import msgspec
 from litestar import Request
 
-from shared.problems import BadRequestError
+from shared.jsonbody import decode_json_body
 
 T = TypeVar("T")
 
 
 def strict_body(struct_type: type[T]) -> Callable[[Request[Any, Any, Any]], Awaitable[T]]:
     async def provide(request: Request[Any, Any, Any]) -> T:
-        raw = await request.body()
-        try:
-            return msgspec.json.decode(raw or b"{}", type=struct_type, strict=True)
-        except msgspec.ValidationError as exc:
-            raise BadRequestError(f"invalid request body: {exc}") from None
-        except msgspec.DecodeError:
-            raise BadRequestError("the request body is not valid JSON") from None
+        return decode_json_body(await request.body() or b"{}", struct_type)
 
     return provide
