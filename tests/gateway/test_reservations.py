@@ -111,7 +111,8 @@ async def _deliver(
     event_type: str,
     secret: str | None = None,
 ) -> httpx.Response:
-    body = msgspec.json.encode(WebhookEnvelope(type=event_type, timestamp=datetime.now(UTC), data=payment))  # type: ignore[arg-type]
+    envelope = WebhookEnvelope(type=event_type, timestamp=datetime.now(UTC), sequence=1, data=payment)  # type: ignore[arg-type]
+    body = msgspec.json.encode(envelope)
     key = secret_key(secret or derived_secret(TEST_SERVICE_TOKEN, "gateway-payment-events"))
     msg_id, ts = str(uuid.uuid4()), int(time.time())
     headers = {
@@ -202,7 +203,7 @@ async def test_payment_events_need_a_valid_signature(
     forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
     assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM
     body = msgspec.json.encode(
-        WebhookEnvelope(type="payment.succeeded", timestamp=datetime.now(UTC), data=payment)
+        WebhookEnvelope(type="payment.succeeded", timestamp=datetime.now(UTC), sequence=1, data=payment)
     )
     for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
         response = await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
