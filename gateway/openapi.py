@@ -14,3 +14,25 @@ SERVICE = (401,)  # requires_service_token (or the signature of a payment event)
 UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down, or is too slow
 
 __all__ = ["ADMIN", "INPUT", "SERVICE", "UPSTREAM", "USER"]
+
+DESCRIPTION = """\
+paygate's public API: users log in, see and pay their reservations through a hosted checkout, and
+admins manage reservations, payments, refunds and the partners that receive signed webhooks.
+
+**Authentication.** `POST /auth/login` answers a short-lived JWT; send it as
+`Authorization: Bearer <token>` (the `BearerToken` scheme). Admin routes (`/admin/*`) need the admin
+role (403 otherwise); a disabled user's tokens stop working within seconds. Stripe's webhooks
+(`POST /payment-gateway/webhooks/stripe`) are authenticated by their `Stripe-Signature` instead.
+
+**Idempotency** (IETF draft "The Idempotency-Key HTTP Header Field"). `POST
+/payment-gateway/reservations/checkout` requires `Idempotency-Key` (1-255 characters): the same key
+with the same body answers the original payment, never a second one; the same key with another body
+is 422; the same key while the first request is still in flight is 409 (retry later). Verify,
+cancel, refund, capture and confirm-cash accept an optional `Idempotency-Key` with the same rules.
+Keys are kept at least 24 hours.
+
+**Errors** are `application/problem+json` (RFC 9457) with a stable `type`; 503 answers carry
+`Retry-After`. **Money** is integer minor units plus an ISO 4217 currency.
+
+**Events.** Partners receive the events of the `webhooks` section as Standard Webhooks-signed POSTs
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""

@@ -20,10 +20,15 @@ class PaymentSettings(BaseSettings):
     gateway_url: str = Field(default="http://127.0.0.1:8000", description="Internal URL of the gateway.")
 
     default_provider: Literal["mock", "stripe", "cash"] = Field(
-        default="mock", description="Provider of a payment created without one."
+        default="mock",
+        description="Provider of a payment created without one. Outside dev the mock needs "
+        "PAYMENT_MS_ALLOW_MOCK_PROVIDER.",
     )
-    max_amount: int = Field(
-        default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."
+    allow_mock_provider: bool = Field(
+        default=False,
+        description="Outside dev, payment_ms refuses to start with the mock provider (anyone who reaches "
+        "its checkout page marks a payment paid, for free) and refuses mock payments, unless this is "
+        "true: demos only (compose's mock-checkout profile). Dev and test always allow it.",
     )
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="Idempotency keys are kept at least this long (purge_expired_keys)."

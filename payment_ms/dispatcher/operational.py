@@ -24,7 +24,7 @@ import msgspec
 from payment_ms.dispatcher import metrics
 from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.partners import GatewayUnavailableError, PartnerDirectory, Target
-from payment_ms.dispatcher.sender import Claimed, send
+from payment_ms.dispatcher.sender import Claimed, FixedBody, send
 from payment_ms.dispatcher.settings import DispatcherSettings
 from shared.contracts import OperationalEvent
 from shared.webhooks import secret_key
@@ -120,7 +120,7 @@ class OperationalEvents:
             partner_id=OPERATOR_ID,
             event_type=event.type,
             msg_id=str(event.id),
-            body=operational_body(event),
+            event=FixedBody(operational_body(event)),
             attempt_number=self._attempts.get(event.id, 0) + 1,
             lease_deadline=time.monotonic() + self._settings.request_timeout_seconds,
         )

@@ -37,6 +37,7 @@ class Target:
     id: UUID
     url: str
     keys: tuple[bytes, ...]
+    payer_details: bool = False  # the partner is registered to receive the payer's email and name
     enabled: bool = True
     ordered: bool = False
     max_requests_per_second: int | None = None
@@ -100,7 +101,13 @@ class PartnerDirectory:
                     logger.warning("partner %s has a malformed secret; it is not used", item.id)
             if keys:
                 targets[item.id] = Target(
-                    item.id, item.url, tuple(keys), item.enabled, item.ordered, item.max_requests_per_second
+                    item.id,
+                    item.url,
+                    tuple(keys),
+                    payer_details=item.payer_details,
+                    enabled=item.enabled,
+                    ordered=item.ordered,
+                    max_requests_per_second=item.max_requests_per_second,
                 )
         self._cache[event_type] = (time.monotonic() + self._ttl, targets)
         return targets

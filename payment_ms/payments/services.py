@@ -51,9 +51,10 @@ from shared.contracts import (
     RefundCreate,
 )
 from shared.db import raw_connection
-from shared.money import is_known_currency
+from shared.money import check_amount, is_known_currency
 from shared.observability import current_request_id
 from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
+from shared.settings import get_paygate_settings
 
 _encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
@@ -98,13 +99,15 @@ def encode_payment(payment: Payment) -> bytes:
 def _validate_new(data: PaymentCreate) -> str:
     if not is_known_currency(data.currency):
         raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
-    if data.amount > settings.max_amount:
-        raise InvalidInputError(
-            f"amount exceeds the maximum of {settings.max_amount} minor units", extra={"field": "amount"}
-        )
+    check_amount(data.amount, get_paygate_settings().max_amount)
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
+    if provider == "mock" and not (settings.allow_mock_provider or get_paygate_settings().is_dev):
+        raise InvalidInputError(
+            "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
+            extra={"field": "provider"},
+        )
     if provider == "stripe":
         if not settings.stripe_secret_key.get_secret_value():
             raise InvalidInputError("the stripe provider is not configured")
