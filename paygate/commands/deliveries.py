@@ -79,15 +79,16 @@ def _iso(value: datetime | None) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from payment_ms.deliveries.services import list_deliveries
+    from shared.queries import DeliveryFilter
 
     url = database_url(args.database_url)
     partner_id = _uuid(args.partner, "partner") if args.partner else None
     since = parse_since(args.since) if args.since else None
 
+    filters = DeliveryFilter(status=args.state, partner_id=partner_id, created_from=since, limit=args.limit)
+
     async def work(engine: AsyncEngine) -> Any:
-        return await list_deliveries(
-            engine, status=args.state, partner_id=partner_id, created_from=since, limit=args.limit
-        )
+        return await list_deliveries(engine, filters)
 
     page = run_with_engine(url, work)
     if args.json:

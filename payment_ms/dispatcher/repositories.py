@@ -264,6 +264,15 @@ SELECT count(*) FILTER (WHERE held = 'ordering'), count(*) FILTER (WHERE held = 
 FROM webhook_deliveries WHERE status = 'pending' AND held IS NOT NULL
 """
 
+# Reconciliation: payments a provider left unsettled, oldest first.
+_STUCK = """
+SELECT id FROM payments
+WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1::float8)
+  AND NOT (id = ANY($2::uuid[]))
+ORDER BY updated_at
+LIMIT $3
+"""
+
 
 async def claim_events(conn: Connection, limit: int) -> list[Record]:
     return await conn.fetch(_CLAIM_EVENTS, limit)
@@ -398,3 +407,20 @@ async def held_stats(conn: Connection) -> tuple[int, int]:
     """Pending deliveries waiting for an earlier event (ordering) and for their partner (disabled)."""
     row = await conn.fetchrow(_HELD)
     return int(row[0]), int(row[1])
+
+
+async def stuck_payments(
+    conn: Connection, *, older_than: float, excluded: Sequence[UUID], limit: int
+) -> list[UUID]:
+    """Pending/processing payments unchanged for ``older_than`` seconds, but for ``excluded``."""
+    rows = await conn.fetch(_STUCK, older_than, list(excluded), limit)
+    return [row["id"] for row in rows]
+
+
+async def try_advisory_lock(conn: Connection, lock: int) -> bool:
+    """A session-level advisory lock on this connection (False: another session holds it)."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))
+
+
+async def advisory_unlock(conn: Connection, lock: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", lock)
