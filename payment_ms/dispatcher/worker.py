@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import asyncpg
@@ -97,6 +97,24 @@ async def stats_loop(pool: asyncpg.Pool, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def periodic_loops(
+    settings: DispatcherSettings,
+    pool: asyncpg.Pool,
+    dsn: str,
+    operational: OperationalEvents,
+    stopped: asyncio.Event,
+) -> list[Coroutine[Any, Any, None]]:
+    """The loops beside the dispatch loop, each on its own schedule (the last two can be turned off)."""
+    loops = [stats_loop(pool, settings.stats_interval_seconds), operational.run(stopped)]
+    if settings.maintenance_interval_seconds > 0:
+        loops.append(maintenance_loop(pool, settings, stopped))
+    if settings.reconcile_interval_seconds > 0:
+        from payment_ms.dispatcher.reconcile import reconcile_loop
+
+        loops.append(reconcile_loop(settings, dsn, stopped))
+    return loops
+
+
 class Dispatcher:
     """Built by ``payment_ms.dispatcher.factory.open_dispatcher`` with everything it uses ready."""
 
@@ -147,25 +165,15 @@ class Dispatcher:
         self._wake.set()
 
     def _background(self) -> list[asyncio.Task[None]]:
-        background = [
-            asyncio.create_task(self.listener.run(), name="dispatcher-listen"),
-            asyncio.create_task(self.recorder.run(), name="dispatcher-record"),
-            asyncio.create_task(
-                stats_loop(self._pool, self.settings.stats_interval_seconds), name="dispatcher-stats"
-            ),
+        loops = [
+            self.listener.run(),
+            self.recorder.run(),
+            *periodic_loops(self.settings, self._pool, self._dsn, self.operational, self._stopped),
         ]
-        background.append(
-            asyncio.create_task(self.operational.run(self._stopped), name="dispatcher-operational")
-        )
-        if self.settings.maintenance_interval_seconds > 0:
-            maintenance = maintenance_loop(self._pool, self.settings, self._stopped)
-            background.append(asyncio.create_task(maintenance, name="dispatcher-maintenance"))
-        if self.settings.reconcile_interval_seconds > 0:
-            from payment_ms.dispatcher.reconcile import reconcile_loop
-
-            reconcile = reconcile_loop(self.settings, self._dsn, self._stopped)
-            background.append(asyncio.create_task(reconcile, name="dispatcher-reconcile"))
-        return background
+        return [
+            asyncio.create_task(loop, name=f"dispatcher-{getattr(loop, '__qualname__', 'loop')}")
+            for loop in loops
+        ]
 
     async def run(self) -> None:
         background = self._background()

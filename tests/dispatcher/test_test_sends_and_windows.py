@@ -19,6 +19,7 @@ from standardwebhooks import Webhook
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
 from shared.embedded_pg import free_port
+from shared.events import CATALOG
 from shared.webhooks import generate_secret
 from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
 from tests.fixtures.services import RunningService
@@ -53,7 +54,8 @@ async def test_a_test_send_answers_with_the_attempt(
     Webhook(ok_secret).verify(got.body, got.headers)
     body = json.loads(got.body)
     assert body["type"] == "payment.refunded" and body["sequence"] == 1
-    assert body["data"]["status"] == "refunded" and got.msg_id == sent["webhook_id"]
+    assert body["data"]["status"] == CATALOG["payment.refunded"].example["status"]  # the catalog's example
+    assert body["data"]["description"] == "paygate test event" and got.msg_id == sent["webhook_id"]
 
     failed = (await test(broken)).json()
     assert failed["delivered"] is False and failed["status_code"] == 500 and failed["error"] == "HTTP 500"
