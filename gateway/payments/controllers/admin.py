@@ -14,7 +14,7 @@ from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, OptionalKey, PaymentId
+from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, LIST_ERRORS, OptionalKey, PaymentId
 from shared.contracts import CashConfirmation, DailyPaymentStats, Payment, PaymentList, RefundCreate
 from shared.problems import problem_responses
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
@@ -32,7 +32,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminListPayments",
         summary="All payments, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def list_(
         self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
@@ -44,7 +44,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminDailyStats",
         summary="Count and sum per UTC day, provider, status and currency",
         dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def daily_stats(
         self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
