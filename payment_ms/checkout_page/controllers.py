@@ -16,7 +16,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.checkout_page import services
-from payment_ms.dependencies import provide_engine
+from payment_ms.dependencies import provide_engine, provide_mock_events
 from payment_ms.providers.mock import checkout_path
 from shared.money import format_minor_units
 from shared.problems import ConflictError
@@ -69,7 +69,10 @@ class MockCheckoutController(Controller):
     path = "/checkout/mock"
     tags = ["mock checkout"]
     include_in_schema = False
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "mock_events": Provide(provide_mock_events, sync_to_thread=False),
+    }
 
     @get("/{payment_id:uuid}", operation_id="mockCheckoutPage")
     async def page(self, engine: NamedDependency[AsyncEngine], payment_id: FromPath[UUID]) -> Response[str]:
@@ -82,11 +85,12 @@ class MockCheckoutController(Controller):
     async def choose(
         self,
         engine: NamedDependency[AsyncEngine],
+        mock_events: NamedDependency[services.MockEvents],
         payment_id: FromPath[UUID],
         data: Annotated[PayerChoice, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[str] | Redirect:
         try:
-            result = await services.record_choice(engine, payment_id, data.choice)
+            result = await services.record_choice(engine, mock_events, payment_id, data.choice)
         except ConflictError:
             row = await services.load_checkout(engine, payment_id)
             return _page("Checkout closed", _closed_body(row), status=409)

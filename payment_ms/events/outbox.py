@@ -2,6 +2,8 @@
 
 The event row and ``pg_notify`` go out in one statement (one round trip on the hot path). PostgreSQL
 delivers the notification only if the transaction commits, so a rolled-back change wakes nobody.
+``created_at`` is the clock's time, not the transaction's: two events of one change (a capture is
+``payment.captured`` then ``payment.succeeded``) keep their order.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ NOTIFY_CHANNEL = "payment_events"
 _INSERT_AND_NOTIFY = text(
     """
     WITH event AS (
-        INSERT INTO payment_events (payment_id, type, data, request_id)
-        VALUES (:payment_id, :type, :data, :request_id)
+        INSERT INTO payment_events (payment_id, type, data, request_id, created_at)
+        VALUES (:payment_id, :type, :data, :request_id, clock_timestamp())
         RETURNING id
     )
     SELECT id, pg_notify(:channel, id::text) FROM event

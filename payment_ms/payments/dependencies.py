@@ -28,3 +28,16 @@ def strict_body(struct_type: type[T]) -> Callable[[Request[Any, Any, Any]], Awai
             raise BadRequestError("the request body is not valid JSON") from None
 
     return provide
+
+
+async def raw_json(request: Request[Any, Any, Any]) -> object:
+    """The body of a route that reads none, for its idempotency fingerprint: parsed JSON (so key order
+    does not matter), the raw text otherwise, None when empty."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        parsed: object = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return raw.decode(errors="replace")
+    return parsed
