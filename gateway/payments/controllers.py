@@ -28,6 +28,7 @@ from gateway.payments.dependencies import Payer, provide_payer, provide_payment_
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse, ReplaySince
 from gateway.settings import get_gateway_settings
 from shared.contracts import (
+    CaptureCreate,
     DailyPaymentStats,
     Delivery,
     DeliveryDetail,
@@ -44,7 +45,13 @@ from shared.contracts import (
     StripeWebhookReceipt,
 )
 from shared.health import database_is_reachable
-from shared.problems import PROBLEM_JSON, ApplicationError, problem_response, problem_responses
+from shared.problems import (
+    PROBLEM_JSON,
+    ApplicationError,
+    ConflictError,
+    problem_response,
+    problem_responses,
+)
 from shared.settings import get_paygate_settings
 
 PaymentId = Annotated[UUID, Parameter(description="Payment id")]
@@ -183,13 +190,20 @@ class PaymentGatewayController(Controller):
     )
     async def verify(
         self,
+        request: Request[Any, Any, Any],
         payment_id: PaymentId,
         payer: Payer,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         await services.owned_payment(payer.payment_ms, payer.user, payment_id)
         answer = await services.payment_command(
-            payer.engine, payer.payment_ms, payment_id, "verify", idempotency_key=idempotency_key, retry=True
+            payer.engine,
+            payer.payment_ms,
+            payment_id,
+            "verify",
+            content=await request.body(),
+            idempotency_key=idempotency_key,
+            retry=True,
         )
         return relay(answer)
 
@@ -197,18 +211,31 @@ class PaymentGatewayController(Controller):
         "/{payment_id:uuid}/cancel",
         operation_id="cancelMyPayment",
         summary="Cancel an unsettled payment; the reservation becomes payable again",
+        description="An authorized (manual capture) payment is held for the merchant: only an admin "
+        "releases it (409 here).",
         status_code=200,
         responses=answers(200, Payment, "The canceled payment", *USER_ERRORS, *COMMAND_ERRORS),
     )
     async def cancel(
         self,
+        request: Request[Any, Any, Any],
         payment_id: PaymentId,
         payer: Payer,
         idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
-        await services.owned_payment(payer.payment_ms, payer.user, payment_id)
+        owned = await services.owned_payment(payer.payment_ms, payer.user, payment_id)
+        if owned.payment.status == "authorized":
+            raise ConflictError(
+                "An authorized payment is released by the merchant, not the payer.",
+                extra={"payment_status": "authorized"},
+            )
         answer = await services.payment_command(
-            payer.engine, payer.payment_ms, payment_id, "cancel", idempotency_key=idempotency_key
+            payer.engine,
+            payer.payment_ms,
+            payment_id,
+            "cancel",
+            content=await request.body(),
+            idempotency_key=idempotency_key,
         )
         return relay(answer)
 
@@ -369,12 +396,39 @@ class AdminPaymentsController(Controller):
     @post(
         "/{payment_id:uuid}/capture",
         operation_id="adminCapture",
-        summary="Capture an authorized payment",
+        summary="Capture an authorized payment: all of it, or `amount` (the rest is released)",
+        description="Never more than was authorized (422). The payment becomes `succeeded` "
+        "(`payment.captured` then `payment.succeeded`) and its reservation paid.",
         status_code=200,
         responses=answers(200, Payment, "The captured payment", *ADMIN_ERRORS, *COMMAND_ERRORS),
     )
     async def capture(
         self,
+        request: Request[Any, Any, Any],
+        payment_id: PaymentId,
+        db_engine: AsyncEngine,
+        payment_ms: PaymentMsClient,
+        data: CaptureCreate | None = None,
+        idempotency_key: OptionalKey = None,
+    ) -> Response[bytes]:
+        body = await strictly(request, data or CaptureCreate()) if await request.body() else CaptureCreate()
+        return relay(
+            await services.payment_command(
+                db_engine, payment_ms, payment_id, "capture", body=body, idempotency_key=idempotency_key
+            )
+        )
+
+    @post(
+        "/{payment_id:uuid}/cancel",
+        operation_id="adminCancel",
+        summary="Cancel an unsettled payment, or release an authorized one (escrow)",
+        description="`payment.canceled`; the reservation becomes payable again.",
+        status_code=200,
+        responses=answers(200, Payment, "The canceled payment", *ADMIN_ERRORS, *COMMAND_ERRORS),
+    )
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
         payment_id: PaymentId,
         db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
@@ -382,7 +436,12 @@ class AdminPaymentsController(Controller):
     ) -> Response[bytes]:
         return relay(
             await services.payment_command(
-                db_engine, payment_ms, payment_id, "capture", idempotency_key=idempotency_key
+                db_engine,
+                payment_ms,
+                payment_id,
+                "cancel",
+                content=await request.body(),
+                idempotency_key=idempotency_key,
             )
         )
 

@@ -56,7 +56,13 @@ from shared.contracts import (
 from shared.db import raw_connection
 from shared.money import is_known_currency
 from shared.observability import current_request_id
-from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
+from shared.problems import (
+    BadRequestError,
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 _encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
@@ -424,7 +430,7 @@ async def provider_key(
             new_provider_key=f"paygate-{action}-{uuid.uuid4()}",
         )
     if row["request_fingerprint"] != request.fingerprint:
-        raise InvalidInputError("this Idempotency-Key was used for a different request")
+        raise IdempotencyKeyReusedError()
     key: str = row["provider_key"]
     return key
 

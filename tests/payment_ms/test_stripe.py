@@ -174,7 +174,9 @@ async def test_manual_capture_through_the_payment_intent(
     async with db_engine.connect() as conn:
         stored = (
             await conn.execute(
-                text("SELECT provider_key FROM payment_commands WHERE payment_id = :p AND action = 'capture'"),
+                text(
+                    "SELECT provider_key FROM payment_commands WHERE payment_id = :p AND action = 'capture'"
+                ),
                 {"p": pid},
             )
         ).scalar_one()
