@@ -13,15 +13,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
+from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
-from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
-from gateway.payments.client import payment_ms_lifespan
-from gateway.payments.controllers import (
-    AdminDeliveriesController,
-    AdminPaymentsController,
-    PaymentGatewayController,
-    PaymentGatewayPublicController,
+from gateway.health.controllers import GatewayHealthController
+from gateway.partners.controllers import (
+    OperationalEventInternalController,
+    PartnerAdminController,
+    PartnerInternalController,
 )
+from gateway.payments.client import payment_ms_lifespan
+from gateway.payments.controllers.admin import AdminPaymentsController
+from gateway.payments.controllers.payer import PaymentGatewayController
+from gateway.payments.controllers.providers import ProviderWebhookController
+from gateway.payments.dependencies import provide_payment_ms
 from gateway.reservations.controllers import (
     PaymentEventsController,
     ReservationAdminController,
@@ -49,15 +53,18 @@ def create_app() -> Litestar:
             PaymentEventsController,
             PartnerAdminController,
             PartnerInternalController,
+            OperationalEventInternalController,
             PaymentGatewayController,
-            PaymentGatewayPublicController,
+            GatewayHealthController,
+            ProviderWebhookController,
             AdminPaymentsController,
             AdminDeliveriesController,
         ],
-        lifespan=[payment_ms_lifespan()],
+        lifespan=[payment_ms_lifespan(settings, paygate_settings.service_token.get_secret_value())],
         dependencies={
             "db_session": Provide(provide_db_session),
             "db_engine": Provide(provide_db_engine, sync_to_thread=False),
+            "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
         },
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,

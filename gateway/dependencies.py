@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request
 from litestar.datastructures import State
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.settings import GatewaySettings, get_gateway_settings
-from shared.problems import BadRequestError
+from shared.jsonbody import decode_json_body
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
+
+# Bounded like every integer query parameter: 9223372036854775808 was a 500 (int64 overflow in SQL).
+MAX_OFFSET = 1_000_000
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="Items to skip")]
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -35,7 +40,4 @@ def provide_gateway_settings() -> GatewaySettings:
 async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
     """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
     would pass as an amount. ``data`` stays in the handler's signature for the OpenAPI schema."""
-    try:
-        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
-    except msgspec.ValidationError as exc:
-        raise BadRequestError(f"Validation failed: {exc}") from None
+    return decode_json_body(await request.body(), type(data))

@@ -12,7 +12,7 @@ from litestar.openapi.config import OpenAPIConfig
 from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.checkout_page.services import MockEvents
-from payment_ms.deliveries.controllers import DeliveryController, EventController
+from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics import MetricsController, MetricsMiddleware
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
@@ -49,6 +49,7 @@ def create_app() -> Litestar:
                     StripeWebhookController,
                     EventController,
                     DeliveryController,
+                    TestSendController,
                 ],
                 middleware=[DefineMiddleware(MetricsMiddleware)],
             ),

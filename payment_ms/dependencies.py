@@ -6,6 +6,7 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.checkout_page.services import MockEvents
+from payment_ms.dispatcher.settings import DispatcherSettings
 
 
 def provide_engine(state: State) -> AsyncEngine:
@@ -16,3 +17,11 @@ def provide_engine(state: State) -> AsyncEngine:
 def provide_mock_events(state: State) -> MockEvents:
     events: MockEvents = state.mock_events
     return events
+
+
+def provide_dispatcher_settings(state: State) -> DispatcherSettings:
+    """The dispatcher's settings (URL policy, timeout) for test sends, read once per app."""
+    settings: DispatcherSettings | None = getattr(state, "dispatcher_settings", None)
+    if settings is None:
+        settings = state.dispatcher_settings = DispatcherSettings()
+    return settings

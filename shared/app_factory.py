@@ -8,14 +8,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Litestar
-from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from shared.health import HealthController
+from shared.jsonbody import LimitedJsonRequest
 from shared.lifespan import database_lifespan
 from shared.observability import RequestIdMiddleware, configure_logging
 from shared.problems import EXCEPTION_HANDLERS
+from shared.proxies import ClientAddressMiddleware
 from shared.settings import PaygateSettings
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -31,14 +32,23 @@ def create_service_app(
     **kwargs: Any,
 ) -> Litestar:
     configure_logging(service, level=settings.log_level, json_logs=settings.json_logs)
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, *route_handlers],
         lifespan=[database_lifespan(settings), *lifespan],
-        middleware=[DefineMiddleware(RequestIdMiddleware, log_requests=settings.access_log)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
+        request_class=LimitedJsonRequest,
         openapi_config=openapi,
         debug=False,
         logging_config=None,  # Litestar's default would replace configure_logging's handler
         **kwargs,
     )
+    # Around the whole ASGI handler, not as route middleware: requests that match no route (404,
+    # 405) are logged and carry a request id too; the client address is resolved before either.
+    handler = RequestIdMiddleware(app.asgi_handler, log_requests=settings.access_log)
+    if settings.trusted_proxies:
+        handler = ClientAddressMiddleware(  # type: ignore[assignment]
+            handler, networks=settings.trusted_networks, header=settings.proxy_header
+        )
+    app.asgi_handler = handler
+    return app

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.problems import problem_response, problem_responses
+from shared.routes import READY
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -35,7 +36,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get(
-        "/ready",
+        READY,
         operation_id="ready",
         summary="Readiness: the database is reachable",
         responses=problem_responses(HTTP_503_SERVICE_UNAVAILABLE),

@@ -40,6 +40,10 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
+    def detail_at(self, path: str) -> str:
+        """The detail answered for a request to ``path`` (a relayed problem names the caller's route)."""
+        return self.detail
+
 
 class BadRequestError(ApplicationError):
     pass
@@ -65,12 +69,6 @@ class AuthenticationError(ApplicationError):
     status_code = 401
     code = "unauthenticated"
     title = "Authentication required"
-
-
-class ForbiddenError(ApplicationError):
-    status_code = 403
-    code = "forbidden"
-    title = "Forbidden"
 
 
 class NotFoundError(ApplicationError):
@@ -131,7 +129,7 @@ def _application_error_handler(request: Request[Any, Any, Any], exc: Application
     return problem_response(
         exc.status_code,
         exc.title,
-        exc.detail,
+        exc.detail_at(request.url.path),
         code=exc.code,
         instance=request.url.path,
         extra=exc.extra,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.auth.guards import authenticate_user
 from gateway.auth.tokens import AuthUser
 from gateway.payments.client import PaymentMsClient
+from gateway.payments.services import PaymentCommands
 
 
 def provide_payment_ms(state: State) -> PaymentMsClient:
@@ -27,6 +28,10 @@ class Payer:
     user: AuthUser
     engine: AsyncEngine
     payment_ms: PaymentMsClient
+
+    @property
+    def commands(self) -> PaymentCommands:
+        return PaymentCommands(self.engine, self.payment_ms)
 
 
 def provide_payer(request: Request[Any, Any, Any]) -> Payer:

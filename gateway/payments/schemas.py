@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -27,7 +26,3 @@ class CheckoutResponse(msgspec.Struct, kw_only=True):
     status: PaymentStatus
     checkout_url: str | None
     reservation_id: UUID
-
-
-class ReplaySince(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    since: datetime

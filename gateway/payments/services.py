@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import NamedTuple
+from collections.abc import Awaitable
 
 import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.tokens import AuthUser
-from gateway.payments.client import BadGatewayError, PaymentMsClient, UpstreamResponse, logger
+from gateway.payments.client import PaymentMsClient, UpstreamProblem
 from gateway.payments.redirects import check_redirect_url
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from gateway.reservations import repositories as reservations
@@ -41,39 +41,20 @@ from gateway.reservations.services import (
     apply_payment,
 )
 from gateway.settings import GatewaySettings
-from shared.contracts import CaptureMethod, Payment, PaymentCreate
+from shared.contracts import (
+    CaptureCreate,
+    CaptureMethod,
+    CashConfirmation,
+    Payment,
+    PaymentCreate,
+    RefundCreate,
+)
 from shared.db import raw_connection
 from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError
 
 NO_SUCH_PAYMENT = "No such payment."
 CHECKOUT_KEY_METADATA = "checkout_key"
 CHECKOUT_REQUEST_METADATA = "checkout_request"
-
-
-class PassThrough(Exception):
-    """payment_ms's answer goes back to the caller as it is (its 4xx problem, or its 502/503/504)."""
-
-    def __init__(self, response: UpstreamResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def ensure_ok(response: UpstreamResponse) -> UpstreamResponse:
-    if response.ok:
-        return response
-    if response.status in (401, 403):  # our service token is wrong: the caller can do nothing about it
-        logger.error("payment_ms refused the gateway's service token (status %s)", response.status)
-        raise BadGatewayError("The payment service refused the gateway.")
-    if 400 <= response.status < 500 or response.status in (502, 503, 504):
-        raise PassThrough(response)
-    raise BadGatewayError(f"The payment service failed (status {response.status}).")
-
-
-def decode_payment(response: UpstreamResponse) -> Payment:
-    try:
-        return msgspec.json.decode(response.body, type=Payment)
-    except msgspec.DecodeError:
-        raise BadGatewayError("The payment service answered something that is not a payment.") from None
 
 
 def key_fingerprint(idempotency_key: str) -> str:
@@ -106,11 +87,6 @@ def upstream_key(idempotency_key: str, previous_payment_id: uuid.UUID | None) ->
     if previous_payment_id is None:
         return idempotency_key
     return hashlib.sha256(f"{idempotency_key}:{previous_payment_id}".encode()).hexdigest()
-
-
-class OwnedPayment(NamedTuple):
-    answer: UpstreamResponse
-    payment: Payment
 
 
 def _response(payment: Payment) -> CheckoutResponse:
@@ -163,12 +139,7 @@ async def checkout(
             metadata={CHECKOUT_KEY_METADATA: fingerprint, CHECKOUT_REQUEST_METADATA: request_hash},
             capture_method=capture_method,
         )
-        answer = ensure_ok(
-            await client.request(
-                "POST", "/api/payments", json=create, idempotency_key=upstream_key(idempotency_key, previous)
-            )
-        )
-        payment = decode_payment(answer)
+        payment = await client.create_payment(create, idempotency_key=upstream_key(idempotency_key, previous))
     except BaseException:
         await _release(engine, data.reservation_id, previous)
         raise
@@ -230,7 +201,7 @@ async def _claim(
 
 
 async def _current_payment(engine: AsyncEngine, client: PaymentMsClient, payment_id: uuid.UUID) -> Payment:
-    payment = decode_payment(ensure_ok(await client.request("GET", f"/api/payments/{payment_id}")))
+    payment = await client.get_payment(payment_id)
     await apply_payment(engine, payment)
     return payment
 
@@ -240,45 +211,72 @@ async def _release(engine: AsyncEngine, reservation_id: uuid.UUID, previous: uui
         await reservations.release_checkout(conn, reservation_id, previous_payment_id=previous)
 
 
-async def owned_payment(client: PaymentMsClient, user: AuthUser, payment_id: uuid.UUID) -> OwnedPayment:
-    answer = await client.request("GET", f"/api/payments/{payment_id}")
-    if answer.status == 404:
-        raise NotFoundError(NO_SUCH_PAYMENT)
-    payment = decode_payment(ensure_ok(answer))
+async def owned_payment(client: PaymentMsClient, user: AuthUser, payment_id: uuid.UUID) -> Payment:
+    """The caller's payment; someone else's is as missing as one that does not exist."""
+    try:
+        payment = await client.get_payment(payment_id)
+    except UpstreamProblem as exc:
+        if exc.status_code == 404:
+            raise NotFoundError(NO_SUCH_PAYMENT) from None
+        raise
     if payment.user_id != user.id:
         raise NotFoundError(NO_SUCH_PAYMENT)
-    return OwnedPayment(answer, payment)
+    return payment
 
 
-async def follow(
-    engine: AsyncEngine, answer: UpstreamResponse, payment: Payment | None = None
-) -> UpstreamResponse:
+async def follow(engine: AsyncEngine, payment: Payment) -> Payment:
     """Let the reservation learn what payment_ms just said about its payment."""
-    await apply_payment(engine, payment or decode_payment(answer))
-    return answer
+    await apply_payment(engine, payment)
+    return payment
 
 
-async def payment_command(
-    engine: AsyncEngine,
-    client: PaymentMsClient,
-    payment_id: uuid.UUID,
-    action: str,
-    *,
-    body: object = None,
-    content: bytes | None = None,
-    idempotency_key: str | None = None,
-    retry: bool | None = None,
-) -> UpstreamResponse:
-    """``content``: the caller's raw body, for a route that reads none (payment_ms's idempotency
-    fingerprint covers it: the same key with another body is 422)."""
-    answer = await client.request(
-        "POST",
-        f"/api/payments/{payment_id}/{action}",
-        json=body,
-        content=content if body is None and content else None,
-        idempotency_key=idempotency_key,
-        retry=retry,
-    )
-    if answer.status == 404:
-        raise NotFoundError(NO_SUCH_PAYMENT)
-    return await follow(engine, ensure_ok(answer))
+class PaymentCommands:
+    """The commands on one payment, each moving its reservation along with the answer; a payment
+    payment_ms does not know is the gateway's own 404."""
+
+    def __init__(self, engine: AsyncEngine, client: PaymentMsClient) -> None:
+        self._engine = engine
+        self._client = client
+
+    # ``raw_body``: the caller's body on a route that reads none, passed on for payment_ms's idempotency
+    # fingerprint (the same key with another body is 422).
+
+    async def verify(
+        self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._follow(
+            self._client.verify(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+        )
+
+    async def cancel(
+        self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._follow(
+            self._client.cancel(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+        )
+
+    async def capture(
+        self, payment_id: uuid.UUID, data: CaptureCreate, *, idempotency_key: str | None
+    ) -> Payment:
+        return await self._follow(self._client.capture(payment_id, data, idempotency_key=idempotency_key))
+
+    async def refund(
+        self, payment_id: uuid.UUID, data: RefundCreate, *, idempotency_key: str | None
+    ) -> Payment:
+        return await self._follow(self._client.refund(payment_id, data, idempotency_key=idempotency_key))
+
+    async def confirm_cash(
+        self, payment_id: uuid.UUID, data: CashConfirmation, *, idempotency_key: str | None
+    ) -> Payment:
+        return await self._follow(
+            self._client.confirm_cash(payment_id, data, idempotency_key=idempotency_key)
+        )
+
+    async def _follow(self, command: Awaitable[Payment]) -> Payment:
+        try:
+            payment = await command
+        except UpstreamProblem as exc:
+            if exc.status_code == 404:
+                raise NotFoundError(NO_SUCH_PAYMENT) from None
+            raise
+        return await follow(self._engine, payment)

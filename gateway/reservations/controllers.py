@@ -6,7 +6,6 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
 from gateway.auth.tokens import AuthUser
-from gateway.dependencies import strictly
+from gateway.dependencies import Offset, strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE, USER
 from gateway.partners.services import GATEWAY_SUBSCRIBER_PURPOSE
 from gateway.reservations import services
@@ -27,8 +26,9 @@ from gateway.reservations.schemas import (
     ReservationView,
 )
 from shared.contracts import WebhookEnvelope
+from shared.jsonbody import decode_json_body
 from shared.models import Reservation
-from shared.problems import AuthenticationError, BadRequestError, problem_responses
+from shared.problems import AuthenticationError, problem_responses
 from shared.settings import get_paygate_settings
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
@@ -36,7 +36,6 @@ logger = logging.getLogger("gateway.reservations")
 
 ReservationId = Annotated[UUID, Parameter(description="Reservation id")]
 Limit = Annotated[int, Parameter(ge=1, le=500)]
-Offset = Annotated[int, Parameter(ge=0)]
 
 
 def to_view(reservation: Reservation) -> ReservationView:
@@ -183,10 +182,5 @@ class PaymentEventsController(Controller):
         except WebhookVerificationError as exc:
             logger.warning("payment event refused: %s", exc)
             raise AuthenticationError("Invalid webhook signature.") from None
-        try:
-            envelope = msgspec.json.decode(body, type=WebhookEnvelope)
-        except msgspec.ValidationError as exc:
-            raise BadRequestError(f"Not a payment event: {exc}") from None
-        except msgspec.DecodeError:
-            raise BadRequestError("Malformed JSON.") from None
+        envelope = decode_json_body(body, WebhookEnvelope, what="payment event")
         return {"applied": await services.apply_payment(db_engine, envelope.data)}

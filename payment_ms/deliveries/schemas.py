@@ -1,12 +1,7 @@
-"""Answers of the events/deliveries API: shared contracts (the gateway's admin API passes them through
-unchanged and documents them); the partner replay body is payment_ms's own."""
+"""Bodies and answers of the events/deliveries API: shared contracts (the gateway's admin API calls
+them through its typed client and documents them)."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from uuid import UUID
-
-import msgspec
 
 from shared.contracts import (
     Attempt,
@@ -16,6 +11,7 @@ from shared.contracts import (
     DeliveryStatus,
     Event,
     EventList,
+    PartnerReplay,
     ReplayCount,
 )
 
@@ -30,10 +26,3 @@ __all__ = [
     "PartnerReplay",
     "ReplayCount",
 ]
-
-
-class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /api/deliveries/replay``: every failed or canceled delivery of the partner since a time."""
-
-    partner_id: UUID
-    since: datetime

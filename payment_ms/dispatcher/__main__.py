@@ -15,8 +15,8 @@ from prometheus_client import start_http_server
 
 from paygate.commands import EXIT_CONFIG, database_failure
 from paygate.config_check import dispatcher_settings, enforce_startup_config
+from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
-from payment_ms.dispatcher.worker import Dispatcher
 from shared.observability import configure_logging
 from shared.settings import get_paygate_settings
 
@@ -28,23 +28,23 @@ def _fail(message: str, code: int) -> SystemExit:
 
 async def serve(settings: DispatcherSettings) -> None:
     paygate = get_paygate_settings()
-    allow_loopback = paygate.is_dev if settings.allow_loopback is None else settings.allow_loopback
+    allow_loopback = settings.loopback_allowed(paygate.is_dev)
 
     def start_metrics() -> None:
         if settings.metrics_port:
             start_http_server(settings.metrics_port, settings.metrics_host)
 
-    dispatcher = Dispatcher(
+    async with open_dispatcher(
         settings,
         database_url=paygate.database_url,
         service_token=paygate.service_token.get_secret_value(),
         allow_loopback=allow_loopback,
         on_ready=start_metrics,
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, dispatcher.stop)
-    await dispatcher.run()
+    ) as dispatcher:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, dispatcher.stop)
+        await dispatcher.run()
 
 
 def main() -> None:

@@ -165,19 +165,30 @@ async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.E
     reconciler = Reconciler(settings, dsn, purge=purge)
     try:
         while not stop.is_set():
-            try:
-                count = await reconciler.run_once(
-                    lambda pid: verify_payment(engine, pid),
-                    stop.is_set,
-                    release=lambda pid: release_expired_hold(engine, pid),
-                )
-                if count:
-                    logger.info("re-verified %d stuck payments", count)
-            except (asyncpg.PostgresError, OSError) as exc:
-                logger.warning("reconciliation skipped: %s", exc)
-            except Exception:
-                logger.exception("reconciliation pass failed")
+            await _reconcile_pass(
+                reconciler,
+                lambda pid: verify_payment(engine, pid),
+                stop,
+                release=lambda pid: release_expired_hold(engine, pid),
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.reconcile_interval_seconds)
     finally:
         await engine.dispose()
+
+
+async def _reconcile_pass(
+    reconciler: Reconciler,
+    verify: Callable[[uuid.UUID], Awaitable[object]],
+    stop: asyncio.Event,
+    release: Callable[[uuid.UUID], Awaitable[object]] | None = None,
+) -> None:
+    try:
+        count = await reconciler.run_once(verify, stop.is_set, release=release)
+    except (asyncpg.PostgresError, OSError) as exc:
+        logger.warning("reconciliation skipped: %s", exc)
+    except Exception:
+        logger.exception("reconciliation pass failed")
+    else:
+        if count:
+            logger.info("reconciled %d payments (stuck, or holds past their window)", count)

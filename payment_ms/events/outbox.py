@@ -2,8 +2,10 @@
 
 The event row and ``pg_notify`` go out in one statement (one round trip on the hot path). PostgreSQL
 delivers the notification only if the transaction commits, so a rolled-back change wakes nobody.
+Each event gets the next ``sequence`` of its payment: changes of a payment serialise on its row
+(``SELECT … FOR UPDATE``), so two of them never pick the same number (a unique index makes sure).
 ``created_at`` is the clock's time, not the transaction's: two events of one change (a capture is
-``payment.captured`` then ``payment.succeeded``) keep their order.
+``payment.captured`` then ``payment.succeeded``) keep their order there too.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.contracts import EventType, Payment
 from shared.observability import current_request_id
-
-NOTIFY_CHANNEL = "payment_events"
+from shared.outbox import NOTIFY_CHANNEL
 
 _INSERT_AND_NOTIFY = text(
     """
     WITH event AS (
-        INSERT INTO payment_events (payment_id, type, data, request_id, created_at)
-        VALUES (:payment_id, :type, :data, :request_id, clock_timestamp())
+        INSERT INTO payment_events (payment_id, type, data, request_id, sequence, created_at)
+        VALUES (
+            :payment_id, :type, :data, :request_id,
+            (SELECT coalesce(max(sequence), 0) + 1 FROM payment_events WHERE payment_id = :payment_id),
+            clock_timestamp()
+        )
         RETURNING id
     )
     SELECT id, pg_notify(:channel, id::text) FROM event

@@ -1,15 +1,14 @@
-"""``/api/payments``: the internal payments API (service token only)."""
+"""``/api/payments`` (``shared.routes``): the internal payments API (service token only)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
@@ -18,6 +17,7 @@ from payment_ms.payments import services
 from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
+from shared import routes
 from shared.contracts import (
     CaptureCreate,
     CashConfirmation,
@@ -25,10 +25,9 @@ from shared.contracts import (
     Payment,
     PaymentCreate,
     PaymentList,
-    PaymentStatus,
-    ProviderName,
     RefundCreate,
 )
+from shared.queries import PaymentFilter, StatsPeriod, query_dependency
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -38,12 +37,10 @@ OptionalKey = Annotated[
 ]
 PaymentId = Annotated[UUID, PathParameter(description="Payment id")]
 Engine = NamedDependency[AsyncEngine]
-Day = Annotated[date | None, QueryParameter(name="from", description="First UTC day")]
-LastDay = Annotated[date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")]
 
 
 class PaymentController(Controller):
-    path = "/api/payments"
+    path = "/"  # every route is a shared.routes template
     tags = ["payments"]
     guards = [require_service_token]
     dependencies = {
@@ -55,7 +52,7 @@ class PaymentController(Controller):
     }
 
     @post(
-        "/",
+        routes.PAYMENTS,
         operation_id="createPayment",
         summary="Create a payment and its provider checkout (idempotent)",
         responses={201: PAYMENT_RESPONSE},
@@ -76,48 +73,30 @@ class PaymentController(Controller):
         )
         return json_bytes(body, status)
 
-    @get("/", operation_id="listPayments", summary="List payments, newest first (cursor pagination)")
-    async def list_payments(
-        self,
-        engine: Engine,
-        status: FromQuery[PaymentStatus | None] = None,
-        provider: FromQuery[ProviderName | None] = None,
-        user_id: FromQuery[UUID | None] = None,
-        reservation_id: FromQuery[UUID | None] = None,
-        created_from: Annotated[datetime | None, QueryParameter(description="Inclusive lower bound")] = None,
-        created_to: Annotated[datetime | None, QueryParameter(description="Exclusive upper bound")] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    ) -> PaymentList:
-        return await services.list_payments(
-            engine,
-            status=status,
-            provider=provider,
-            user_id=user_id,
-            reservation_id=reservation_id,
-            created_from=created_from,
-            created_to=created_to,
-            cursor=cursor,
-            limit=limit,
-        )
+    @get(
+        routes.PAYMENTS,
+        operation_id="listPayments",
+        summary="List payments, newest first (cursor pagination)",
+        dependencies={"filters": query_dependency(PaymentFilter)},
+    )
+    async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
+        return await services.list_payments(engine, **filters.as_kwargs())
 
-    @get("/stats/daily", operation_id="dailyPaymentStats", summary="Count and sum per day/provider/status")
-    async def daily_stats(
-        self,
-        engine: Engine,
-        day_from: Annotated[date | None, QueryParameter(name="from", description="First UTC day")] = None,
-        day_to: Annotated[
-            date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")
-        ] = None,
-    ) -> DailyPaymentStats:
-        return await services.daily_stats(engine, day_from=day_from, day_to=day_to)
+    @get(
+        routes.PAYMENT_STATS_DAILY,
+        operation_id="dailyPaymentStats",
+        summary="Count and sum per day/provider/status",
+        dependencies={"period": query_dependency(StatsPeriod)},
+    )
+    async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
+        return await services.daily_stats(engine, **period.as_kwargs())
 
-    @get("/{payment_id:uuid}", operation_id="getPayment", summary="One payment")
+    @get(routes.PAYMENT, operation_id="getPayment", summary="One payment")
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
         return await services.get_payment(engine, payment_id)
 
     @post(
-        "/{payment_id:uuid}/verify",
+        routes.PAYMENT_VERIFY,
         operation_id="verifyPayment",
         summary="Ask the provider and apply the outcome (idempotent)",
         status_code=200,
@@ -137,7 +116,7 @@ class PaymentController(Controller):
         )
 
     @post(
-        "/{payment_id:uuid}/cancel",
+        routes.PAYMENT_CANCEL,
         operation_id="cancelPayment",
         summary="Cancel an unsettled payment and expire its provider session",
         status_code=200,
@@ -157,7 +136,7 @@ class PaymentController(Controller):
         )
 
     @post(
-        "/{payment_id:uuid}/capture",
+        routes.PAYMENT_CAPTURE,
         operation_id="capturePayment",
         summary="Capture an authorized payment (manual capture)",
         status_code=200,
@@ -182,7 +161,7 @@ class PaymentController(Controller):
         )
 
     @post(
-        "/{payment_id:uuid}/refunds",
+        routes.PAYMENT_REFUNDS,
         operation_id="refundPayment",
         summary="Refund part or all of a captured payment",
         status_code=201,
@@ -208,7 +187,7 @@ class PaymentController(Controller):
         )
 
     @post(
-        "/{payment_id:uuid}/confirm-cash",
+        routes.PAYMENT_CONFIRM_CASH,
         operation_id="confirmCashPayment",
         summary="Staff confirm a cash payment was received",
         status_code=200,

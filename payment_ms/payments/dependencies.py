@@ -12,20 +12,14 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
-from shared.problems import BadRequestError
+from shared.jsonbody import check_json_depth, decode_json_body
 
 T = TypeVar("T")
 
 
 def strict_body(struct_type: type[T]) -> Callable[[Request[Any, Any, Any]], Awaitable[T]]:
     async def provide(request: Request[Any, Any, Any]) -> T:
-        raw = await request.body()
-        try:
-            return msgspec.json.decode(raw or b"{}", type=struct_type, strict=True)
-        except msgspec.ValidationError as exc:
-            raise BadRequestError(f"invalid request body: {exc}") from None
-        except msgspec.DecodeError:
-            raise BadRequestError("the request body is not valid JSON") from None
+        return decode_json_body(await request.body() or b"{}", struct_type)
 
     return provide
 
@@ -36,6 +30,7 @@ async def raw_json(request: Request[Any, Any, Any]) -> object:
     raw = await request.body()
     if not raw.strip():
         return None
+    check_json_depth(raw)
     try:
         parsed: object = msgspec.json.decode(raw)
     except msgspec.DecodeError:

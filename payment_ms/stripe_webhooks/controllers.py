@@ -11,16 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.dependencies import provide_engine
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks import services, signature
+from shared import routes
 from shared.contracts import StripeWebhookReceipt
 from shared.problems import BadRequestError
 
 
 class StripeWebhookController(Controller):
-    path = "/api/providers/stripe"
+    path = "/"
     tags = ["providers"]
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
-    @post("/webhook", operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)")
+    @post(
+        routes.STRIPE_WEBHOOK, operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)"
+    )
     async def webhook(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> StripeWebhookReceipt:

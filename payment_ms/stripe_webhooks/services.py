@@ -34,6 +34,7 @@ from payment_ms.providers.stripe import (
     outcome_from_session,
     refund_from_object,
 )
+from shared.jsonbody import check_json_depth
 from shared.problems import BadRequestError, NotFoundError
 
 logger = logging.getLogger("payment_ms.stripe")
@@ -67,6 +68,7 @@ class _Event(msgspec.Struct):
 
 
 def parse_event(payload: bytes) -> _Event:
+    check_json_depth(payload)
     try:
         event = msgspec.json.decode(payload, type=_Event)
     except (msgspec.DecodeError, msgspec.ValidationError):

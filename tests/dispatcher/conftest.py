@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from payment_ms.events.outbox import record_event
@@ -130,9 +131,11 @@ async def add_partner(
     event_types: tuple[str, ...] = ("payment.succeeded",),
     *,
     secret: str | None = None,
-    previous_secret: str | None = None,
-    previous_expires_at: datetime | None = None,
+    retired: Sequence[tuple[str, datetime]] = (),
+    ordered: bool = False,
+    max_requests_per_second: int | None = None,
 ) -> tuple[uuid.UUID, str]:
+    """A partner row; ``retired``: (secret, signs until) of secrets replaced by rotations."""
     secret = secret or generate_secret()
     async with engine.begin() as conn:
         partner_id = await conn.scalar(
@@ -142,8 +145,12 @@ async def add_partner(
                 url=url,
                 event_types=list(event_types),
                 secret=secret,
-                previous_secret=previous_secret,
-                previous_secret_expires_at=previous_expires_at,
+                retired_secrets=[
+                    {"secret": s, "retired_at": until.isoformat(), "expires_at": until.isoformat()}
+                    for s, until in retired
+                ],
+                ordered=ordered,
+                max_requests_per_second=max_requests_per_second,
             )
             .returning(Partner.id)
         )
@@ -213,23 +220,23 @@ def dispatcher_settings(gateway_url: str, **overrides: Any) -> DispatcherSetting
 async def running_dispatcher(
     database_url: str, gateway_url: str, *, allow_loopback: bool = True, **overrides: Any
 ) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(
+    async with open_dispatcher(
         dispatcher_settings(gateway_url, **overrides),
         database_url=database_url,
         service_token=TEST_SERVICE_TOKEN,
         allow_loopback=allow_loopback,
-    )
-    task = asyncio.create_task(dispatcher.run())
-    ready = asyncio.create_task(dispatcher.ready.wait())
-    await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert dispatcher.ready.is_set(), "the dispatcher did not start"
-    try:
-        yield dispatcher
-    finally:
-        dispatcher.stop()
-        await asyncio.wait_for(task, 30)
+    ) as dispatcher:
+        task = asyncio.create_task(dispatcher.run())
+        ready = asyncio.create_task(dispatcher.ready.wait())
+        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        assert dispatcher.ready.is_set(), "the dispatcher did not start"
+        try:
+            yield dispatcher
+        finally:
+            dispatcher.stop()
+            await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

@@ -172,6 +172,18 @@ async def test_loopback_is_refused_when_not_allowed(
         ("https://10.1.2.3/allow-listed-network", True),
         ("https://[::ffff:10.1.2.3]/allow-listed-network", True),
         ("http://partner.internal/hook", True),
+        # multicast and the IPv4-translated range (RFC 2765), which Python calls global
+        ("https://224.0.0.1/hook", False),
+        ("https://239.255.255.250/hook", False),
+        ("https://[ff02::1]/hook", False),
+        ("https://[ff0e::1]/hook", False),
+        ("https://[::ffff:0:7f00:1]/hook", False),
+        ("https://[::ffff:0:808:808]/hook", False),
+        # numeric hosts a URL parser may read as loopback, stored before the registry refused them
+        ("https://127.1/hook", False),
+        ("https://0x7f.0.0.1/hook", False),
+        ("https://0177.0.0.1/hook", False),
+        ("https://127.0.0.1./hook", False),
     ],
 )
 def test_url_policy(url: str, allowed: bool) -> None:
@@ -223,6 +235,11 @@ async def test_the_resolved_address_is_checked_on_a_real_send(
         ("64:ff9b::a00:1", False),
         ("2002:a00:1::", False),
         ("64:ff9b::5db8:d70e", True),
+        ("224.0.0.1", False),
+        ("ff02::1", False),
+        ("ff0e::1", False),
+        ("::ffff:0:7f00:1", False),
+        ("::ffff:0:808:808", False),
     ],
 )
 def test_resolved_addresses_with_embedded_ipv4(address: str, allowed: bool) -> None:

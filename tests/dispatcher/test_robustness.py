@@ -42,7 +42,8 @@ async def test_dispatch_and_record_loops_survive_unexpected_errors(
         dispatcher.claim_once = fail_first(
             dispatcher.claim_once, asyncpg.InterfaceError("connection is closed"), claims
         )
-        dispatcher._write_outcomes = fail_first(dispatcher._write_outcomes, RuntimeError("injected"), writes)
+        recorder = dispatcher.recorder
+        recorder.write = fail_first(recorder.write, RuntimeError("injected"), writes)
         _, event_id = await add_event(db_engine)
         (got,) = await receiver.wait_count("steady", 1)
 
@@ -91,7 +92,7 @@ async def test_shutdown_hands_claims_back_even_when_the_last_results_cannot_be_w
                 return len(rows) == 2 and all(r["leased_by"] for r in rows)
 
             await eventually(both_leased, what="one delivery in flight, one queued")
-            dispatcher._flush_outcomes = broken
+            dispatcher.recorder.flush = broken
             hold.set()
     rows = await fetch(db_engine, "SELECT status, leased_by, due_at <= now() AS due FROM webhook_deliveries")
     # The answered delivery could not be recorded: it is handed back too and will be sent again.

@@ -93,6 +93,59 @@ async def test_bad_partners_are_refused_and_nothing_is_written(
     ).status_code == 201
 
 
+# Numeric hosts a browser-style URL parser reads as loopback, percent-encoded hosts, multicast and the
+# IPv4-translated range (::ffff:0:a.b.c.d, which Python calls global): refused even in test mode, where
+# loopback itself is allowed.
+SSRF_FORMS = [
+    "https://127.1/hook",
+    "https://0177.0.0.1/hook",
+    "https://0x7f.0.0.1/hook",
+    "https://%31%32%37.0.0.1/hook",
+    "https://127.0.0.1./hook",
+    "https://2130706433/hook",
+    "https://224.0.0.1/hook",
+    "https://239.255.255.250/hook",
+    "https://[ff02::1]/hook",
+    "https://[ff0e::1]/hook",
+    "https://[::ffff:0:7f00:1]/hook",
+    "https://[::ffff:0:808:808]/hook",
+]
+
+
+async def test_ssrf_forms_are_refused_at_registration(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    for url in SSRF_FORMS:
+        response = await http.post(base, json=_partner(url=url), headers=admin.headers)
+        assert response.status_code == 422, (url, response.status_code, response.text)
+        assert response.headers["content-type"] == PROBLEM, url
+    assert await _count(db_engine) == 0
+    created = await http.post(base, json=_partner(), headers=admin.headers)
+    partner_id = created.json()["id"]
+    for url in SSRF_FORMS:
+        patched = await http.patch(f"{base}/{partner_id}", json={"url": url}, headers=admin.headers)
+        assert patched.status_code == 422, (url, patched.status_code, patched.text)
+
+
+async def test_partner_hosts_are_stored_canonical(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    cases = {
+        "https://Hooks.ACME.example.:8443/paygate?x=1": "https://hooks.acme.example:8443/paygate?x=1",
+        "https://bücher.example/hook": "https://xn--bcher-kva.example/hook",
+        "https://[2606:2800:021F:cb07:6820:80da:af6b:8b2c]/hook": "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook",
+    }
+    for i, (given, stored) in enumerate(cases.items()):
+        created = await http.post(
+            f"{gateway.url}/admin/partners", json=_partner(f"p{i}", url=given), headers=admin.headers
+        )
+        assert created.status_code == 201, (given, created.text)
+        assert created.json()["url"] == stored
+
+
 async def test_admin_routes_need_an_admin(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
 ) -> None:
@@ -122,7 +175,14 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
     targets = await http.get(f"{gateway.url}/internal/partners?event_type=payment.succeeded", headers=SERVICE)
     assert targets.status_code == 200
     assert targets.json()["items"] == [
-        {"id": first["id"], "url": first["url"], "secrets": [second["secret"], first["secret"]]}
+        {
+            "id": first["id"],
+            "url": first["url"],
+            "secrets": [second["secret"], first["secret"]],
+            "enabled": True,
+            "ordered": False,
+            "max_requests_per_second": None,
+        }
     ]
     missing = await http.post(
         f"{gateway.url}/admin/partners/{uuid.uuid4()}/rotate-secret", headers=admin.headers

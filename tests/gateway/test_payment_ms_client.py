@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.transport import PaymentMsTransport
 from gateway.settings import GatewaySettings
 from shared.embedded_pg import free_port
 from shared.problems import UpstreamUnavailableError
@@ -59,8 +59,8 @@ async def upstream() -> AsyncIterator[FlakyUpstream]:
         await runner.cleanup()
 
 
-async def _client(url: str) -> PaymentMsClient:
-    client = PaymentMsClient(
+async def _client(url: str) -> PaymentMsTransport:
+    client = PaymentMsTransport(
         GatewaySettings(
             payment_ms_url=url,
             payment_ms_retries=RETRIES,

@@ -13,8 +13,8 @@
 - ``reservations.capture_method``: set by the admin who creates the reservation (NULL: the checkout
   chooses).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 20:10:00+00:00
 """
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -215,12 +215,14 @@ def downgrade() -> None:
 
     # Events of the new types cannot stay under the old check; partners lose those subscriptions.
     new_only = _quoted([e for e in _NEW_EVENTS if e not in _OLD_EVENTS])
-    op.execute(f"DELETE FROM payment_events WHERE type IN ({new_only})")
+    op.execute(f"DELETE FROM payment_events WHERE type IN ({new_only})")  # noqa: S608 (constants)
     op.execute(
-        f"UPDATE partners SET event_types = ARRAY(SELECT unnest(event_types) EXCEPT SELECT unnest(ARRAY[{new_only}]::varchar[]))"
+        "UPDATE partners SET event_types = ARRAY(SELECT unnest(event_types) EXCEPT"  # noqa: S608 (constants)
+        f" SELECT unnest(ARRAY[{new_only}]::varchar[]))"
     )
     op.execute(
-        "UPDATE partners SET event_types = ARRAY['payment.succeeded']::varchar[] WHERE cardinality(event_types) = 0"
+        "UPDATE partners SET event_types = ARRAY['payment.succeeded']::varchar[]"
+        " WHERE cardinality(event_types) = 0"
     )
     _event_checks(_OLD_EVENTS)
 

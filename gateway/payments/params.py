@@ -1,0 +1,18 @@
+"""Parameters and documented errors the payment controllers share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar.params import Parameter
+
+from gateway.openapi import ADMIN, INPUT, UPSTREAM, USER
+
+PaymentId = Annotated[UUID, Parameter(description="Payment id")]
+RequiredKey = Annotated[str, Parameter(header="Idempotency-Key", min_length=1, max_length=255)]
+OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)]
+
+USER_ERRORS = (*INPUT, *USER, 404, *UPSTREAM)
+ADMIN_ERRORS = (*INPUT, *ADMIN, 404, *UPSTREAM)
+COMMAND_ERRORS = (409, 422)

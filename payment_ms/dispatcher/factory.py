@@ -1,0 +1,73 @@
+"""Builds a dispatcher: its database pool, its HTTP clients and its partner directory exist before any of
+its loops starts, and are closed when it has stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import asyncpg
+
+from payment_ms.dispatcher.delivery import Clients, Deliverer
+from payment_ms.dispatcher.partners import PartnerDirectory
+from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
+from payment_ms.dispatcher.worker import Dispatcher
+from shared.db import asyncpg_dsn
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@contextlib.asynccontextmanager
+async def _clients(settings: DispatcherSettings, allow_loopback: bool) -> AsyncIterator[Clients]:
+    policy = UrlPolicy(settings.allowed_hosts, allow_loopback=allow_loopback)
+    connector = aiohttp.TCPConnector(
+        limit=settings.max_in_flight, resolver=GuardedResolver(policy), ttl_dns_cache=10
+    )
+    async with (
+        aiohttp.ClientSession() as internal,
+        aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, skip_auto_headers=("Accept-Encoding",)
+        ) as partners,
+    ):
+        timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
+        yield Clients(partners=partners, internal=internal, policy=policy, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def open_dispatcher(
+    settings: DispatcherSettings,
+    *,
+    database_url: str,
+    service_token: str,
+    allow_loopback: bool,
+    on_ready: Callable[[], None] | None = None,
+) -> AsyncIterator[Dispatcher]:
+    """``async with open_dispatcher(...) as d: await d.run()`` (``d.stop()`` ends ``run``)."""
+    dsn = asyncpg_dsn(database_url)
+    async with (
+        asyncpg.create_pool(dsn, min_size=2, max_size=6) as pool,
+        _clients(settings, allow_loopback) as clients,
+    ):
+        directory = PartnerDirectory(
+            clients.internal,
+            settings.gateway_url,
+            service_token,
+            ttl=settings.partner_cache_ttl_seconds,
+            timeout=settings.gateway_timeout_seconds,
+        )
+        yield Dispatcher(
+            settings,
+            worker_id=settings.worker_id or default_worker_id(),
+            dsn=dsn,
+            pool=pool,
+            directory=directory,
+            deliverer=Deliverer(settings, directory, clients, pool),
+            on_ready=on_ready,
+        )

@@ -1,0 +1,122 @@
+"""The list filters of payment_ms's API, declared once: payment_ms's controllers and the gateway's
+admin controllers read them from the query string with ``query_dependency`` (so both validate the
+same types and bounds and document the same parameters), and the gateway's client sends them back
+with ``to_params``."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import msgspec
+from litestar.di import Provide
+from litestar.params import QueryParameter
+
+from shared.contracts import DeliveryStatus, EventType, PaymentStatus, ProviderName
+
+MAX_PAGE = 200
+MAX_CURSOR = 200
+
+CreatedFrom = Annotated[datetime | None, QueryParameter(description="Inclusive lower bound on created_at")]
+CreatedTo = Annotated[datetime | None, QueryParameter(description="Exclusive upper bound on created_at")]
+Cursor = Annotated[
+    str | None, QueryParameter(max_length=MAX_CURSOR, description="next_cursor of the previous page")
+]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page size")]
+
+
+class Query(msgspec.Struct, kw_only=True, frozen=True):
+    """A set of query parameters; a field's ``name=`` is its name in the query string."""
+
+    def to_params(self) -> list[tuple[str, str]]:
+        """The filters that are set, as the query string carries them."""
+        params = []
+        for field in msgspec.structs.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+            params.append((field.encode_name, text))
+        return params
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+
+class PaymentFilter(Query, frozen=True):
+    status: PaymentStatus | None = None
+    provider: ProviderName | None = None
+    user_id: UUID | None = None
+    reservation_id: UUID | None = None
+    created_from: CreatedFrom = None
+    created_to: CreatedTo = None
+    cursor: Cursor = None
+    limit: Limit = 50
+
+
+class StatsPeriod(Query, frozen=True):
+    day_from: Annotated[date | None, QueryParameter(name="from", description="First UTC day")] = (
+        msgspec.field(default=None, name="from")
+    )
+    day_to: Annotated[date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")] = (
+        msgspec.field(default=None, name="to")
+    )
+
+
+class EventFilter(Query, frozen=True):
+    payment_id: UUID | None = None
+    event_type: Annotated[EventType | None, QueryParameter(name="type")] = msgspec.field(
+        default=None, name="type"
+    )
+    created_from: CreatedFrom = None
+    created_to: CreatedTo = None
+    cursor: Cursor = None
+    limit: Limit = 50
+
+
+class DeliveryFilter(Query, frozen=True):
+    status: DeliveryStatus | None = None
+    partner_id: UUID | None = None
+    event_id: UUID | None = None
+    created_from: CreatedFrom = None
+    created_to: CreatedTo = None
+    cursor: Cursor = None
+    limit: Limit = 50
+
+
+QueryT = TypeVar("QueryT", bound=Query)
+
+
+def _from_query(hint: Any) -> Any:
+    """``hint`` marked as a query parameter (Litestar 3 no longer infers it)."""
+    extras = getattr(hint, "__metadata__", ())
+    if any(isinstance(extra, QueryParameter) for extra in extras):
+        return hint
+    return Annotated[hint, QueryParameter()]
+
+
+def query_dependency(cls: type[QueryT]) -> Provide:
+    """A Litestar dependency that reads ``cls``'s fields from the query string (each with its type,
+    bounds and description, documented in OpenAPI) and answers the struct."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    parameters = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=_from_query(hints[field.name]),
+        )
+        for field in msgspec.structs.fields(cls)
+    ]
+
+    def provide(**values: Any) -> QueryT:
+        return cls(**values)
+
+    provide.__signature__ = inspect.Signature(parameters, return_annotation=cls)  # type: ignore[attr-defined]
+    provide.__annotations__ = {**{p.name: p.annotation for p in parameters}, "return": cls}
+    provide.__name__ = f"provide_{cls.__name__}"
+    return Provide(typing.cast(Callable[..., QueryT], provide), sync_to_thread=False)
