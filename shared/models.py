@@ -247,7 +247,8 @@ class Payment(Base):
             "refunded_amount >= 0 AND refunded_amount <= captured_amount", name="refunded_amount"
         ),
         CheckConstraint(
-            "pending_refund_amount >= 0 AND refunded_amount + pending_refund_amount <= captured_amount",
+            "pending_refund_amount >= 0 AND (refunded_amount > captured_amount"  # refused by the other check
+            " OR refunded_amount + pending_refund_amount <= captured_amount)",
             name="pending_refund_amount",
         ),
         CheckConstraint(

@@ -111,7 +111,8 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_payments_pending_refund_amount"),
         "payments",
-        "pending_refund_amount >= 0 AND refunded_amount + pending_refund_amount <= captured_amount",
+        "pending_refund_amount >= 0 AND (refunded_amount > captured_amount"  # refused by the other check
+        " OR refunded_amount + pending_refund_amount <= captured_amount)",
     )
     op.create_check_constraint(
         op.f("ck_payments_dispute_status"),

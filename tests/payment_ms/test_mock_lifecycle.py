@@ -215,3 +215,30 @@ async def test_event_carries_the_request_id(api: httpx.AsyncClient, db_engine: A
             )
         ).scalar_one()
     assert stored == request_id
+
+
+async def test_the_mock_event_delay_is_configurable(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    """``PAYMENT_MS_MOCK_EVENT_DELAY_SECONDS``: the event comes later; one the process does not live to
+    send is lost like a webhook (verify still settles the payment)."""
+    from payment_ms.checkout_page.services import MockEvents, record_choice
+    from payment_ms.payments.services import get_payment
+    from payment_ms.settings import PaymentSettings
+    from tests.dispatcher.conftest import eventually
+
+    soon = MockEvents(db_engine, PaymentSettings(_env_file=None, mock_event_delay_seconds=0.1))  # type: ignore[call-arg]
+    payment = await create_payment(api)
+    await record_choice(db_engine, soon, uuid.UUID(payment["id"]), "approve")
+
+    async def settled() -> bool:
+        return (await get_payment(db_engine, uuid.UUID(payment["id"]))).status == "succeeded"
+
+    await eventually(settled, what="the delayed mock event settled the payment")
+    await soon.aclose()
+
+    never = MockEvents(db_engine, PaymentSettings(_env_file=None, mock_event_delay_seconds=600))  # type: ignore[call-arg]
+    lost = await create_payment(api)
+    await record_choice(db_engine, never, uuid.UUID(lost["id"]), "approve")
+    await never.aclose()  # the process stops before the event went out
+    assert (await api.get(f"/api/payments/{lost['id']}")).json()["status"] == "pending"
+    assert (await api.post(f"/api/payments/{lost['id']}/verify")).json()["status"] == "succeeded"
+    assert await event_types(db_engine, lost["id"]) == ["payment.created", "payment.succeeded"]
