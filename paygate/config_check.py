@@ -163,9 +163,17 @@ def _gateway_problems() -> list[str]:
     return problems
 
 
+MOCK_PROVIDER_REFUSED = (
+    "PAYMENT_MS_DEFAULT_PROVIDER is mock: anyone who reaches its checkout page marks a payment paid, for "
+    "free; set stripe (or cash), or PAYMENT_MS_ALLOW_MOCK_PROVIDER=true for a demo"
+)
+
+
 def _payment_ms_problems() -> list[str]:
     settings = _payment_settings()
     problems: list[str] = []
+    if settings.default_provider == "mock" and not settings.allow_mock_provider:
+        problems.append(MOCK_PROVIDER_REFUSED)
     key = _value(settings.stripe_secret_key)
     if settings.default_provider == "stripe" or key:
         if not key:

@@ -23,7 +23,15 @@ class PaymentSettings(BaseSettings):
     gateway_url: str = Field(default="http://127.0.0.1:8000", description="Internal URL of the gateway.")
 
     default_provider: Literal["mock", "stripe", "cash"] = Field(
-        default="mock", description="Provider of a payment created without one."
+        default="mock",
+        description="Provider of a payment created without one. Outside dev the mock needs "
+        "PAYMENT_MS_ALLOW_MOCK_PROVIDER.",
+    )
+    allow_mock_provider: bool = Field(
+        default=False,
+        description="Outside dev, payment_ms refuses to start with the mock provider (anyone who reaches "
+        "its checkout page marks a payment paid, for free) and refuses mock payments, unless this is "
+        "true: demos only (compose's mock-checkout profile). Dev and test always allow it.",
     )
     max_amount: int = Field(
         default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."

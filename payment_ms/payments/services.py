@@ -63,6 +63,7 @@ from shared.problems import (
     InvalidInputError,
     NotFoundError,
 )
+from shared.settings import get_paygate_settings
 
 _encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
@@ -87,6 +88,11 @@ def _validate_new(data: PaymentCreate) -> str:
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
+    if provider == "mock" and not (settings.allow_mock_provider or get_paygate_settings().is_dev):
+        raise InvalidInputError(
+            "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
+            extra={"field": "provider"},
+        )
     if provider == "stripe":
         if not settings.stripe_secret_key.get_secret_value():
             raise InvalidInputError("the stripe provider is not configured")
