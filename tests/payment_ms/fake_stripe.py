@@ -50,6 +50,7 @@ class FakeStripe:
     refund_status: str = "succeeded"
     balance: int = 10**9  # refunds come out of it: 0 makes Stripe refuse with balance_insufficient
     hold: asyncio.Event | None = None  # set: POSTs wait for it (a request still executing)
+    outages: list[httpx.Response] = field(default_factory=list)  # answered first, in turn (before anything)
     _stored: dict[str, tuple[str, httpx.Response]] = field(default_factory=dict)
     _in_flight: set[str] = field(default_factory=set)
 
@@ -60,6 +61,8 @@ class FakeStripe:
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.outages:
+            return self.outages.pop(0)
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or key is None:
             return self._route(request)

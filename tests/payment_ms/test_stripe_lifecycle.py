@@ -308,3 +308,17 @@ async def test_the_fake_models_stripe_idempotency_and_we_honour_should_retry(
     with pytest.raises(Exception) as refused:
         await provider.refund(row, 200, "key-concurrent")  # type: ignore[arg-type]
     assert "idempotency_key_reused" in str(refused.value) and len(fake.requests) == before + 1
+
+
+async def test_stripe_should_retry_is_honoured(client: httpx.AsyncClient, fake: FakeStripe) -> None:
+    pid, _ = await _checkout(client, fake)
+    before = len(fake.requests)
+    # a 500 Stripe says not to retry: asked once, 503 for our caller
+    fake.outages = [httpx.Response(500, headers={"Stripe-Should-Retry": "false"}, json={"error": {}})]
+    down = await client.post(f"/api/payments/{pid}/verify")
+    assert down.status_code == 503 and len(fake.requests) == before + 1
+    # a 400 Stripe says to retry (a lock it could not take): retried, and the retry answers
+    fake.outages = [httpx.Response(400, headers={"Stripe-Should-Retry": "true"}, json={"error": {}})]
+    verified = await client.post(f"/api/payments/{pid}/verify")
+    assert verified.status_code == 200 and verified.json()["status"] == "pending"
+    assert len(fake.requests) == before + 3
