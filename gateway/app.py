@@ -7,15 +7,14 @@ import logging
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
+from gateway.openapi import DESCRIPTION
 from gateway.partners.controllers import (
     OperationalEventInternalController,
     PartnerAdminController,
@@ -34,6 +33,8 @@ from gateway.reservations.controllers import (
 from gateway.settings import get_gateway_settings
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
+from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
 
@@ -42,6 +43,26 @@ def create_app() -> Litestar:
     paygate_settings = get_paygate_settings()
     settings = get_gateway_settings()
     check_token_settings(settings, is_dev=paygate_settings.is_dev)
+    docs, docs_routes = api_docs(
+        paygate_settings,
+        title="paygate gateway",
+        description=DESCRIPTION,
+        security_schemes={
+            "BearerToken": SecurityScheme(
+                type="http", scheme="bearer", bearer_format="JWT", description="From POST /auth/login"
+            ),
+            "ServiceToken": SecurityScheme(
+                type="apiKey",
+                name=SERVICE_TOKEN_HEADER,
+                security_scheme_in="header",
+                description="The token shared by paygate's services (internal routes only)",
+            ),
+        },
+        finalizers=[
+            webhooks_section,
+            amount_limit(paygate_settings.max_amount, ["ReservationCreate"]),
+        ],
+    )
     app = create_service_app(
         "gateway",
         paygate_settings,
@@ -59,6 +80,7 @@ def create_app() -> Litestar:
             ProviderWebhookController,
             AdminPaymentsController,
             AdminDeliveriesController,
+            *docs_routes,
         ],
         lifespan=[payment_ms_lifespan(settings, paygate_settings.service_token.get_secret_value())],
         dependencies={
@@ -68,20 +90,7 @@ def create_app() -> Litestar:
             "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
         },
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
-        openapi=OpenAPIConfig(
-            title="paygate gateway",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                    "ServiceToken": SecurityScheme(
-                        type="apiKey", name="X-Service-Token", security_scheme_in="header"
-                    ),
-                }
-            ),
-        ),
+        openapi=docs,
     )
     if not settings.internal_events_url:  # dev/test only: outside dev enforce_startup_config stopped
         logging.getLogger("gateway").warning("%s (allowed in dev/test only)", EVENTS_URL_MISSING)

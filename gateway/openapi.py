@@ -7,10 +7,36 @@ handler lists ``INPUT`` so that 400 is documented as the problem+json it is.
 
 from __future__ import annotations
 
-INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field
-USER = (401,)  # requires_user: no bearer token, an invalid or expired one, or a disabled user
-ADMIN = (401, 403)  # requires_admin: as USER, and 403 for a user who is not an admin
-SERVICE = (401,)  # requires_service_token (or the signature of a payment event)
-UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down, or is too slow
+INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field (JSON nested too deep)
+DATABASE = (503,)  # the database refuses or drops connections (with Retry-After): every route that reads it
+# requires_user: no bearer token, an invalid or expired one, a disabled or deleted user
+USER = (401, *DATABASE)
+ADMIN = (401, 403, *DATABASE)  # requires_admin: as USER, and 403 for a user who is not an admin (now)
+SERVICE = (401, *DATABASE)  # requires_service_token (or the signature of a payment event)
+UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down (or its database is), or is too slow
 
-__all__ = ["ADMIN", "INPUT", "SERVICE", "UPSTREAM", "USER"]
+__all__ = ["ADMIN", "DATABASE", "INPUT", "SERVICE", "UPSTREAM", "USER"]
+
+DESCRIPTION = """\
+paygate's public API: users log in, see and pay their reservations through a hosted checkout, and
+admins manage reservations, payments, refunds and the partners that receive signed webhooks.
+
+**Authentication.** `POST /auth/login` answers a short-lived JWT; send it as
+`Authorization: Bearer <token>` (the `BearerToken` scheme). Admin routes (`/admin/*`) need the admin
+role (403 otherwise); a disabled or deleted user's tokens, and a changed role, take effect within
+seconds. Stripe's webhooks (`POST /payment-gateway/webhooks/stripe`) are authenticated by their
+`Stripe-Signature` instead.
+
+**Idempotency** (IETF draft "The Idempotency-Key HTTP Header Field"). `POST
+/payment-gateway/reservations/checkout` requires `Idempotency-Key` (1-255 characters): the same key
+with the same body answers the original payment, never a second one; the same key with another body
+is 422; the same key while the first request is still in flight is 409 (retry later). Verify,
+cancel, refund, capture and confirm-cash accept an optional `Idempotency-Key` with the same rules.
+Keys are kept at least 24 hours.
+
+**Errors** are `application/problem+json` (RFC 9457) with a stable `type`; 503 answers (the database or
+the payment service unavailable) carry `Retry-After`. **Money** is integer minor units plus an ISO
+4217 currency.
+
+**Events.** Partners receive the events of the `webhooks` section as Standard Webhooks-signed POSTs
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""

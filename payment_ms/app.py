@@ -7,18 +7,21 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.middleware import DefineMiddleware
-from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import SecurityScheme
 
 from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics import MetricsController, MetricsMiddleware
+from payment_ms.openapi import DESCRIPTION
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
+from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
 
@@ -35,11 +38,30 @@ async def providers_lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app() -> Litestar:
     enforce_startup_config("payment-ms")  # outside dev, missing or weak secrets stop here
+    paygate_settings = get_paygate_settings()
+    docs, docs_routes = api_docs(
+        paygate_settings,
+        title="paygate payment_ms (internal)",
+        description=DESCRIPTION,
+        security_schemes={
+            "ServiceToken": SecurityScheme(
+                type="apiKey",
+                name=SERVICE_TOKEN_HEADER,
+                security_scheme_in="header",
+                description="The token shared by paygate's services (PAYGATE_SERVICE_TOKEN)",
+            ),
+        },
+        finalizers=[
+            webhooks_section,
+            amount_limit(paygate_settings.max_amount, ["PaymentCreate", "RefundCreate"]),
+        ],
+    )
     return create_service_app(
         "payment-ms",
-        get_paygate_settings(),
+        paygate_settings,
         route_handlers=[
             MetricsController,
+            *docs_routes,
             # one Router so every payment_ms route is counted and timed
             Router(
                 "/",
@@ -55,5 +77,5 @@ def create_app() -> Litestar:
             ),
         ],
         lifespan=[providers_lifespan],
-        openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
+        openapi=docs,
     )

@@ -179,6 +179,7 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
             "id": first["id"],
             "url": first["url"],
             "secrets": [second["secret"], first["secret"]],
+            "payer_details": False,
             "enabled": True,
             "ordered": False,
             "max_requests_per_second": None,
@@ -264,3 +265,29 @@ async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncE
     assert [t.id for t in off] == [partner_id]
     assert len(on) == 1 and on[0].id == GATEWAY_SUBSCRIBER_ID
     assert on[0].secrets == [derived_secret("t" * 32, "gateway-payment-events")]
+
+
+async def test_payer_details_are_an_explicit_per_partner_setting(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    plain = (await http.post(base, json=_partner("plain"), headers=admin.headers)).json()
+    crm = await http.post(base, json=_partner("crm", payer_details=True), headers=admin.headers)
+    assert crm.status_code == 201, crm.text
+    assert plain["payer_details"] is False and crm.json()["payer_details"] is True
+
+    def listed(targets: httpx.Response) -> dict[str, bool]:
+        return {
+            t["id"]: t["payer_details"]
+            for t in targets.json()["items"]
+            if t["id"] != str(GATEWAY_SUBSCRIBER_ID)
+        }
+
+    internal = f"{gateway.url}/internal/partners?event_type=payment.succeeded"
+    assert listed(await http.get(internal, headers=SERVICE)) == {plain["id"]: False, crm.json()["id"]: True}
+    patched = await http.patch(f"{base}/{plain['id']}", json={"payer_details": True}, headers=admin.headers)
+    assert patched.status_code == 200 and patched.json()["payer_details"] is True
+    refused = await http.patch(f"{base}/{plain['id']}", json={"payer_details": "yes"}, headers=admin.headers)
+    assert refused.status_code == 400 and refused.headers["content-type"] == PROBLEM
+    assert listed(await http.get(internal, headers=SERVICE)) == {plain["id"]: True, crm.json()["id"]: True}
