@@ -115,7 +115,8 @@ CATALOG: dict[str, EventDefinition] = {
         _payment_event(
             "payment.refund_pending",
             "A refund was accepted by the provider but is not finished (Stripe `pending`/`requires_action`):"
-            " its amount is in `pending_refund_amount`, not yet in `refunded_amount`; the status stays.",
+            " its amount is in `pending_refund_amount`, not yet in `refunded_amount`; the status stays"
+            " (`succeeded` or `partially_refunded`).",
             "succeeded",
             pending_refund_amount=1000,
         ),
@@ -130,20 +131,20 @@ CATALOG: dict[str, EventDefinition] = {
         _payment_event(
             "payment.refund_failed",
             "A pending refund failed at the provider: its amount leaves `pending_refund_amount` and is"
-            " refundable again; the status stays.",
+            " refundable again; the status stays (`succeeded` or `partially_refunded`).",
             "succeeded",
         ),
         _payment_event(
             "payment.disputed",
             "The payer disputed the payment (a chargeback): `dispute` has its id, status, amount and"
-            " reason; the payment's status does not change.",
+            " reason; the payment's status does not change (`succeeded`, or refunded).",
             "succeeded",
             dispute={"id": "dp_1Qb2c3", "status": "needs_response", "amount": 2500, "reason": "fraudulent"},
         ),
         _payment_event(
             "payment.dispute_closed",
             "The dispute reached its final status (`won`, `lost`, `prevented` or `warning_closed`, in"
-            " `dispute.status`).",
+            " `dispute.status`); the payment's status stays (`succeeded`, or refunded).",
             "succeeded",
             dispute={"id": "dp_1Qb2c3", "status": "won", "amount": 2500, "reason": "fraudulent"},
         ),
