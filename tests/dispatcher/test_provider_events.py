@@ -13,6 +13,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.dispatcher.conftest import Receiver, add_partner, fetch
+from tests.fixtures.checkout_page import submit_choice
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.payment_ms.conftest import payment_body
 
@@ -28,7 +29,7 @@ async def _payer_chooses(payment_ms: RunningService, choice: str, **metadata: An
         )
         assert created.status_code == 201, created.text
         payment_id: str = created.json()["id"]
-        page = await client.post(f"/checkout/mock/{payment_id}", data={"choice": choice})
+        page = await submit_choice(client, payment_ms.url, created.json()["checkout_url"], choice)
         assert page.status_code == 303, page.text
     return payment_id
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.models import DeliveryAttempt, PaymentEvent, Reservation, WebhookDelivery
 from shared.security import SERVICE_TOKEN_HEADER
+from tests.fixtures.checkout_page import submit_choice
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import Account, MakeAccount, MakeReservation
 from tests.gateway.test_checkout import CANCEL_URL, RETURN_URL, reservation_state
@@ -76,8 +76,7 @@ async def test_capture_of_a_manual_capture_payment(
         cancel_url=CANCEL_URL,
     )
     pid = payment["id"]
-    path = urlsplit(payment["checkout_url"]).path
-    approved = await http.post(f"{payment_ms.url}{path}", data={"choice": "approve"})
+    approved = await submit_choice(http, payment_ms.url, payment["checkout_url"], "approve")
     assert approved.status_code == 303
     authorized = await http.post(f"{gateway.url}/payment-gateway/{pid}/verify", headers=owner.headers)
     assert authorized.json()["status"] == "authorized"

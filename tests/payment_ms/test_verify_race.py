@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.providers.base import Outcome
 from payment_ms.providers.mock import MockProvider
 from payment_ms.stripe_webhooks.signature import sign
+from tests.fixtures.checkout_page import page_path
 from tests.payment_ms.conftest import TOKEN_HEADERS, choose_on_mock_page, event_types, payment_body
 from tests.payment_ms.inprocess import (
     STRIPE,
@@ -107,7 +108,7 @@ async def test_an_approval_during_a_slow_verify_is_not_lost(
     assert await _provider_status(db_engine, payment["id"]) == ("succeeded", "approved")
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
     # and the page stays closed
-    page = await client.get(f"/checkout/mock/{payment['id']}", headers={"X-Service-Token": ""})
+    page = await client.get(page_path(payment["checkout_url"]), headers={"X-Service-Token": ""})
     assert 'value="approve"' not in page.text
 
 
