@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import uuid
-from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,25 +19,11 @@ from payment_ms.deliveries.schemas import (
     Event,
     EventList,
 )
-from shared.problems import BadRequestError, NotFoundError
+from payment_ms.pagination import page
+from shared.problems import NotFoundError
+from shared.queries import DeliveryFilter, EventFilter
 
 S = TypeVar("S", bound=msgspec.Struct)
-
-
-def encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> repo.Cursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, row_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
 
 
 def from_row(cls: type[S], row: RowMapping, **extra: Any) -> S:
@@ -47,65 +31,16 @@ def from_row(cls: type[S], row: RowMapping, **extra: Any) -> S:
     return cls(**{name: row[name] for name in cls.__struct_fields__ if name not in extra}, **extra)
 
 
-def _next(rows: list[RowMapping], limit: int) -> str | None:
-    return encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+async def list_events(engine: AsyncEngine, filters: EventFilter) -> EventList:
+    fetch = functools.partial(repo.list_events, filters=filters)
+    rows, next_cursor = await page(engine, fetch, filters.cursor, filters.limit)
+    return EventList(items=[from_row(Event, row) for row in rows], next_cursor=next_cursor)
 
 
-async def list_events(
-    engine: AsyncEngine,
-    *,
-    payment_id: uuid.UUID | None = None,
-    event_type: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> EventList:
-    after = decode_cursor(cursor)
-    async with engine.connect() as conn:
-        rows = list(
-            await repo.list_events(
-                conn,
-                payment_id=payment_id,
-                event_type=event_type,
-                created_from=created_from,
-                created_to=created_to,
-                after=after,
-                limit=limit + 1,
-            )
-        )
-    items = [from_row(Event, row) for row in rows[:limit]]
-    return EventList(items=items, next_cursor=_next(rows, limit))
-
-
-async def list_deliveries(
-    engine: AsyncEngine,
-    *,
-    status: str | None = None,
-    partner_id: uuid.UUID | None = None,
-    event_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> DeliveryList:
-    after = decode_cursor(cursor)
-    async with engine.connect() as conn:
-        rows = list(
-            await repo.list_deliveries(
-                conn,
-                status=status,
-                partner_id=partner_id,
-                event_id=event_id,
-                created_from=created_from,
-                created_to=created_to,
-                after=after,
-                limit=limit + 1,
-            )
-        )
-    return DeliveryList(
-        items=[from_row(Delivery, row) for row in rows[:limit]], next_cursor=_next(rows, limit)
-    )
+async def list_deliveries(engine: AsyncEngine, filters: DeliveryFilter) -> DeliveryList:
+    fetch = functools.partial(repo.list_deliveries, filters=filters)
+    rows, next_cursor = await page(engine, fetch, filters.cursor, filters.limit)
+    return DeliveryList(items=[from_row(Delivery, row) for row in rows], next_cursor=next_cursor)
 
 
 async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryDetail:

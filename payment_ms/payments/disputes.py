@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payment_ms.events.outbox import record_event
 from payment_ms.metrics import TRANSITIONS
 from payment_ms.payments import repositories as repo
-from payment_ms.payments.state import to_contract
+from payment_ms.payments.mapping import to_contract
 from shared.contracts import DISPUTE_STATUSES, EventType
 
 FINAL = frozenset({"won", "lost", "prevented", "warning_closed"})

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payment_ms.events.outbox import record_event
 from payment_ms.metrics import TRANSITIONS
 from payment_ms.payments import repositories as repo
-from payment_ms.payments.state import to_contract, transition
+from payment_ms.payments.mapping import to_contract
+from payment_ms.payments.state import transition
 from payment_ms.providers.base import ProviderRefund
 from shared.contracts import EventType, PaymentStatus
 

@@ -1,5 +1,5 @@
 """Applying the state machine to a LOCKED payment row: the only place a payment's status changes and
-its events are written (in the caller's transaction), and the row as the contract answers it."""
+its events are written (in the caller's transaction)."""
 
 from __future__ import annotations
 
@@ -11,47 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payment_ms.events.outbox import record_event
 from payment_ms.metrics import TRANSITIONS
 from payment_ms.payments import repositories as repo
+from payment_ms.payments.mapping import to_contract
 from payment_ms.payments.transitions import SETTLED, event_for, events_for
 from payment_ms.providers.base import Outcome
-from shared.contracts import Payment, PaymentDispute, PaymentStatus
+from shared.contracts import PaymentStatus
 from shared.problems import ConflictError
-
-
-def to_contract(row: RowMapping) -> Payment:
-    return Payment(
-        id=row["id"],
-        reservation_id=row["reservation_id"],
-        user_id=row["user_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        status=row["status"],
-        provider=row["provider"],
-        capture_method=row["capture_method"],
-        captured_amount=row["captured_amount"],
-        refunded_amount=row["refunded_amount"],
-        description=row["description"],
-        checkout_url=row["checkout_url"],
-        return_url=row["return_url"],
-        cancel_url=row["cancel_url"],
-        payer_email=row["payer_email"],
-        payer_name=row["payer_name"],
-        metadata=row["metadata"],
-        failure_reason=row["failure_reason"],
-        confirmed_by=row["confirmed_by"],
-        confirmed_at=row["confirmed_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        pending_refund_amount=row["pending_refund_amount"],
-        authorized_at=row["authorized_at"],
-        dispute=None
-        if row["dispute_id"] is None
-        else PaymentDispute(
-            id=row["dispute_id"],
-            status=row["dispute_status"],
-            amount=row["dispute_amount"],
-            reason=row["dispute_reason"],
-        ),
-    )
 
 
 async def transition(

@@ -19,6 +19,7 @@ from payment_ms.payments import repositories as repo
 from payment_ms.payments.disputes import DisputeFact, apply_dispute
 from payment_ms.payments.refunds import apply_refund
 from payment_ms.payments.state import apply_outcome
+from payment_ms.provider_events import repositories as events_repo
 from payment_ms.providers.base import Outcome, ProviderRefund
 
 logger = logging.getLogger("payment_ms.provider_events")
@@ -46,14 +47,14 @@ class ProviderEvent:
 
 async def already_seen(engine: AsyncEngine, provider: str, event_id: str) -> bool:
     async with engine.connect() as conn:
-        return await repo.provider_event_seen(conn, provider, event_id)
+        return await events_repo.provider_event_seen(conn, provider, event_id)
 
 
 async def accept(engine: AsyncEngine, event: ProviderEvent) -> bool:
     """Apply ``event``; False when it was processed before. An event about no payment we know is
     recorded and ignored (another system's, or one whose create never finished)."""
     async with engine.begin() as conn:
-        if not await repo.record_provider_event(conn, event.provider, event.event_id, event.type):
+        if not await events_repo.record_provider_event(conn, event.provider, event.event_id, event.type):
             return False
         row = await repo.lock_by_reference(
             conn,

@@ -23,7 +23,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.payments.disputes import DisputeFact
-from payment_ms.payments.services import get_payment, verify_payment
+from payment_ms.payments.queries import get_payment
+from payment_ms.payments.services import verify_payment
 from payment_ms.provider_events.intake import PaymentReference, ProviderEvent, accept, already_seen
 from payment_ms.providers.base import Outcome, ProviderRefund
 from payment_ms.providers.registry import get_provider
