@@ -14,9 +14,9 @@ from payment_ms.dispatcher.reconcile import Reconciler
 from payment_ms.payments.services import release_expired_hold, verify_payment
 from shared.db import asyncpg_dsn
 from tests.dispatcher.conftest import dispatcher_settings
+from tests.fixtures.checkout import checkout, choose, reservation_state
 from tests.fixtures.services import RunningService
 from tests.gateway.conftest import Account, MakeAccount
-from tests.gateway.test_checkout import checkout, choose, reservation_state
 from tests.payment_ms.conftest import event_types
 
 PROBLEM = "application/problem+json"

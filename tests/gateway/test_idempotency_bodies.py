@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.checkout import CANCEL_URL, checkout, choose, reservation_state
 from tests.fixtures.services import RunningService
 from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import CANCEL_URL, checkout, choose, reservation_state
 from tests.payment_ms.conftest import count_rows, event_types
 
 PROBLEM = "application/problem+json"

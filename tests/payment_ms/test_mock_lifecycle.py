@@ -225,9 +225,9 @@ async def test_the_mock_event_delay_is_configurable(api: httpx.AsyncClient, db_e
     """``PAYMENT_MS_MOCK_EVENT_DELAY_SECONDS``: the event comes later; one the process does not live to
     send is lost like a webhook (verify still settles the payment)."""
     from payment_ms.checkout_page.services import MockEvents, record_choice
-    from payment_ms.payments.services import get_payment
+    from payment_ms.payments.queries import get_payment
     from payment_ms.settings import PaymentSettings
-    from tests.dispatcher.conftest import eventually
+    from tests.fixtures.waiting import eventually
 
     soon = MockEvents(db_engine, PaymentSettings(_env_file=None, mock_event_delay_seconds=0.1))  # type: ignore[call-arg]
     payment = await create_payment(api)

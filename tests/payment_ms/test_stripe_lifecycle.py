@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.providers.registry import get_provider
 from payment_ms.providers.stripe import StripeProvider
 from payment_ms.settings import STRIPE_API_VERSION
-from tests.dispatcher.conftest import eventually
+from tests.fixtures.waiting import eventually
 from tests.payment_ms.conftest import TOKEN_HEADERS, event_types, payment_body
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
 from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_url
