@@ -161,6 +161,10 @@ async def list_payments(
         user_id=filters.user_id,
         reservation_id=filters.reservation_id,
     )
+    if filters.amount_min is not None:  # a filter on the scan in created_at order, never an order of its own
+        where.append(payments.c.amount >= filters.amount_min)
+    if filters.amount_max is not None:
+        where.append(payments.c.amount <= filters.amount_max)
     return await keyset_page(conn, payments, where, filters, after=after, limit=limit)
 
 
