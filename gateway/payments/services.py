@@ -256,8 +256,9 @@ class PaymentCommands:
         )
 
     async def capture(
-        self, payment_id: uuid.UUID, data: CaptureCreate, *, idempotency_key: str | None
+        self, payment_id: uuid.UUID, data: CaptureCreate | None = None, *, idempotency_key: str | None
     ) -> Payment:
+        """``data`` None (or without ``amount``): the whole authorization."""
         return await self._follow(self._client.capture(payment_id, data, idempotency_key=idempotency_key))
 
     async def refund(
