@@ -20,7 +20,9 @@ from payment_ms.providers.registry import close_providers
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.contracts import CashConfirmation, PaymentCreate, RefundCreate
+from shared.openapi import amount_limit, api_docs
+from shared.openapi_finalize import request_bodies
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
@@ -52,7 +54,13 @@ def create_app() -> Litestar:
             ),
         },
         finalizers=[
-            webhooks_section,
+            request_bodies(
+                {
+                    "createPayment": PaymentCreate,
+                    "refundPayment": RefundCreate,
+                    "confirmCashPayment": CashConfirmation,
+                }
+            ),
             amount_limit(paygate_settings.max_amount, ["PaymentCreate", "RefundCreate"]),
         ],
     )

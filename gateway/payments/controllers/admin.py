@@ -14,7 +14,7 @@ from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, OptionalKey, PaymentId
+from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, LIST_ERRORS, OptionalKey, PaymentId
 from shared.contracts import (
     CaptureCreate,
     CashConfirmation,
@@ -39,7 +39,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminListPayments",
         summary="All payments, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def list_(
         self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
@@ -51,7 +51,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminDailyStats",
         summary="Count and sum per UTC day, provider, status and currency",
         dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def daily_stats(
         self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
