@@ -25,10 +25,14 @@ PAYER_FIELDS = ("payer_email", "payer_name")
 
 
 class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every payment webhook (Standard Webhooks): the bytes signed are the bytes sent."""
+    """The body of every payment webhook (Standard Webhooks): the bytes signed are the bytes sent.
+
+    ``sequence``: 1, 2, 3… per payment in the order of its changes, so a receiver can order a payment's
+    events (a partner can also ask for ordered delivery) without comparing timestamps."""
 
     type: EventType
     timestamp: datetime
+    sequence: int
     data: PublicPayment
 
 
@@ -88,12 +92,15 @@ CATALOG: dict[str, EventDefinition] = {
             "A manual-capture payment was authorized (`authorized`): the funds are held, not yet taken.",
             "authorized",
             capture_method="manual",
+            authorized_at="2026-11-22T10:01:30.654321Z",
         ),
         _payment_event(
             "payment.captured",
             "An authorized payment was captured (`succeeded`); `captured_amount` says how much.",
             "succeeded",
             capture_method="manual",
+            captured_amount=2000,
+            authorized_at="2026-11-22T10:01:30.654321Z",
         ),
         _payment_event(
             "payment.succeeded", "The payment succeeded (`succeeded`): the reservation is paid.", "succeeded"
@@ -110,11 +117,40 @@ CATALOG: dict[str, EventDefinition] = {
             "canceled",
         ),
         _payment_event(
+            "payment.refund_pending",
+            "A refund was accepted by the provider but is not finished (Stripe `pending`/`requires_action`):"
+            " its amount is in `pending_refund_amount`, not yet in `refunded_amount`; the status stays"
+            " (`succeeded` or `partially_refunded`).",
+            "succeeded",
+            pending_refund_amount=1000,
+        ),
+        _payment_event(
             "payment.refunded",
             "A refund went through: `partially_refunded` while some is left, `refunded` when all of it"
-            " is (one event per refund; `refunded_amount` is the total so far).",
+            " is (one event per refund; `refunded_amount` is the total so far). Refunds made outside"
+            " paygate (Stripe's Dashboard) are announced too.",
             "partially_refunded",
             refunded_amount=1000,
+        ),
+        _payment_event(
+            "payment.refund_failed",
+            "A pending refund failed at the provider: its amount leaves `pending_refund_amount` and is"
+            " refundable again; the status stays (`succeeded` or `partially_refunded`).",
+            "succeeded",
+        ),
+        _payment_event(
+            "payment.disputed",
+            "The payer disputed the payment (a chargeback): `dispute` has its id, status, amount and"
+            " reason; the payment's status does not change (`succeeded`, or refunded).",
+            "succeeded",
+            dispute={"id": "dp_1Qb2c3", "status": "needs_response", "amount": 2500, "reason": "fraudulent"},
+        ),
+        _payment_event(
+            "payment.dispute_closed",
+            "The dispute reached its final status (`won`, `lost`, `prevented` or `warning_closed`, in"
+            " `dispute.status`); the payment's status stays (`succeeded`, or refunded).",
+            "succeeded",
+            dispute={"id": "dp_1Qb2c3", "status": "won", "amount": 2500, "reason": "fraudulent"},
         ),
     )
 }
@@ -141,11 +177,11 @@ def public_data(data_json: bytes | str, event_type: str, *, payer_details: bool)
 
 
 def public_body(
-    event_type: str, created_at: datetime, data_json: bytes | str, *, payer_details: bool
+    event_type: str, created_at: datetime, data_json: bytes | str, *, payer_details: bool, sequence: int
 ) -> bytes:
     """The exact bytes a subscriber receives (and that are signed) for one stored event."""
     data = public_data(data_json, event_type, payer_details=payer_details)
-    return _encoder.encode({"type": event_type, "timestamp": created_at, "data": data})
+    return _encoder.encode({"type": event_type, "timestamp": created_at, "sequence": sequence, "data": data})
 
 
 def body_schema(
@@ -157,10 +193,15 @@ def body_schema(
     schema = {
         "type": "object",
         "title": event_type,
-        "required": ["type", "timestamp", "data"],
+        "required": ["type", "timestamp", "sequence", "data"],
         "properties": {
             "type": {"const": event_type},
             "timestamp": {"type": "string", "format": "date-time", "description": "When the event happened"},
+            "sequence": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "1, 2, 3… per payment (data.id) in the order of its changes",
+            },
             "data": data_ref,
         },
     }
@@ -169,7 +210,12 @@ def body_schema(
 
 def example_body(event_type: str) -> dict[str, Any]:
     definition = CATALOG[event_type]
-    return {"type": event_type, "timestamp": definition.example["updated_at"], "data": definition.example}
+    return {
+        "type": event_type,
+        "timestamp": definition.example["updated_at"],
+        "sequence": 1,
+        "data": definition.example,
+    }
 
 
 def readme_table() -> str:

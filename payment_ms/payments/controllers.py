@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -14,11 +15,12 @@ from payment_ms.dependencies import provide_engine
 from payment_ms.guards import require_service_token
 from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
-from payment_ms.payments.dependencies import strict_body
+from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared import routes
 from shared.contracts import (
+    CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
     Payment,
@@ -52,6 +54,7 @@ class PaymentController(Controller):
         "engine": Provide(provide_engine, sync_to_thread=False),
         "new_payment": Provide(strict_body(PaymentCreate)),
         "refund": Provide(strict_body(RefundCreate)),
+        "capture": Provide(strict_body(CaptureCreate)),
         "confirmation": Provide(strict_body(CashConfirmation)),
     }
 
@@ -125,8 +128,8 @@ class PaymentController(Controller):
             payment_id,
             "verify",
             idempotency_key,
-            None,
-            lambda: services.verify_payment(engine, payment_id),
+            await raw_json(request),
+            lambda _: services.verify_payment(engine, payment_id),
         )
 
     @post(
@@ -145,8 +148,8 @@ class PaymentController(Controller):
             payment_id,
             "cancel",
             idempotency_key,
-            None,
-            lambda: services.cancel_payment(engine, payment_id),
+            await raw_json(request),
+            lambda command: services.cancel_payment(engine, payment_id, command),
         )
 
     @post(
@@ -157,7 +160,12 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def capture_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey = None
+        self,
+        request: Request,
+        engine: Engine,
+        payment_id: PaymentId,
+        capture: NamedDependency[CaptureCreate],
+        idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -165,8 +173,8 @@ class PaymentController(Controller):
             payment_id,
             "capture",
             idempotency_key,
-            None,
-            lambda: services.capture_payment(engine, payment_id),
+            capture,
+            lambda command: services.capture_payment(engine, payment_id, capture, command),
         )
 
     @post(
@@ -191,7 +199,7 @@ class PaymentController(Controller):
             "refund",
             idempotency_key,
             refund,
-            lambda: services.refund_payment(engine, payment_id, refund),
+            lambda command: services.refund_payment(engine, payment_id, refund, command),
             status=201,
         )
 
@@ -217,7 +225,7 @@ class PaymentController(Controller):
             "confirm-cash",
             idempotency_key,
             confirmation,
-            lambda: services.confirm_cash_payment(engine, payment_id, confirmation),
+            lambda _: services.confirm_cash_payment(engine, payment_id, confirmation),
         )
 
 
@@ -228,15 +236,19 @@ async def _idempotent(
     action: str,
     key: str | None,
     body: object,
-    run: services.PaymentAction,
+    run: Callable[[services.CommandRequest], Awaitable[Payment]],
     status: int = 200,
 ) -> Response[bytes]:
+    """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
+    takes none (IETF: the same key with another payload is another request, 422)."""
+    request_fingerprint = fingerprint("POST", request.url.path, body)
+    command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
     code, payload = await services.run_idempotent(
         engine,
         scope=f"payment:{payment_id}:{action}",
         key=key,
-        request_fingerprint=fingerprint("POST", request.url.path, body),
-        action=run,
+        request_fingerprint=request_fingerprint,
+        action=lambda: run(command),
         status=status,
     )
     return json_bytes(payload, code)

@@ -32,6 +32,7 @@ async def test_schema_and_ui(gateway: RunningService, http: httpx.AsyncClient) -
         "reservation_id",
         "return_url",
         "cancel_url",
+        "capture_method",
     }
     assert {"BearerToken", "ServiceToken"} <= set(schema["components"]["securitySchemes"])
     ui = await http.get(f"{gateway.url}/schema")
