@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncpg
+import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paygate.db_roles import RoleSetupError, ServiceRole, apply_roles
 from shared.db import asyncpg_dsn
 from shared.models import Base
 from shared.ownership import OWNED, OWNER_ONLY, READS, owner_of
 from tests.fixtures.database import role_urls, service_role_url
+from tests.fixtures.services import RunningService
 
 
 def test_every_table_has_exactly_one_owning_service() -> None:
@@ -81,3 +85,19 @@ async def test_roles_are_idempotent_and_refuse_the_owner(database_url: str) -> N
         await apply_roles(database_url, [owner])
     with pytest.raises(RoleSetupError, match="role of its own"):
         await apply_roles(database_url, [roles[0], ServiceRole("payment-ms", roles[0].name, None)])
+
+
+async def test_the_running_services_connect_as_their_roles(
+    gateway: RunningService,
+    payment_ms: RunningService,
+    http: httpx.AsyncClient,
+    db_engine: AsyncEngine,
+    database_url: str,
+) -> None:
+    _role_dsn(database_url, "gateway")
+    for service in (gateway, payment_ms):
+        assert (await http.get(f"{service.url}/ready")).status_code == 200  # each opened its pool
+    async with db_engine.connect() as conn:
+        query = text("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database()")
+        users = set((await conn.execute(query)).scalars())
+    assert {"paygate_gateway", "paygate_payment_ms"} <= users, users
