@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -72,6 +73,7 @@ class World:
     reservation: uuid.UUID
     spare: uuid.UUID
     payment: str
+    checkout_path: str  # the hosted page's path: its session token, not the payment id
 
 
 async def _seed(outage: Outage, http: httpx.AsyncClient) -> World:
@@ -109,6 +111,7 @@ async def _seed(outage: Outage, http: httpx.AsyncClient) -> World:
         paid,
         spare,
         started.json()["payment_id"],
+        urlsplit(started.json()["checkout_url"]).path,
     )
 
 
@@ -156,7 +159,7 @@ def _requests(outage: Outage, world: World) -> list[tuple[str, str, dict[str, ob
         ("POST", f"{ms}/api/payments/{pid}/verify", {"headers": SERVICE}),
         ("GET", f"{ms}/api/events", {"headers": SERVICE}),
         ("GET", f"{ms}/api/deliveries", {"headers": SERVICE}),
-        ("GET", f"{ms}/checkout/mock/{pid}", {}),
+        ("GET", f"{ms}{world.checkout_path}", {}),
     ]
 
 
