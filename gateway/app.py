@@ -11,6 +11,7 @@ from litestar.openapi.spec import SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.auth.tokens import check_token_settings
+from gateway.console.routes import console_router
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
@@ -25,12 +26,15 @@ from gateway.payments.controllers.admin import AdminPaymentsController
 from gateway.payments.controllers.payer import PaymentGatewayController
 from gateway.payments.controllers.providers import ProviderWebhookController
 from gateway.payments.dependencies import provide_payment_ms
+from gateway.portal.api import PartnerFeedController, PortalLinkAdminController
+from gateway.portal.routes import portal_router
 from gateway.reservations.controllers import (
     PaymentEventsController,
     ReservationAdminController,
     ReservationController,
 )
 from gateway.settings import get_gateway_settings
+from gateway.web.pages import static_router, template_config
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
 from shared.openapi import amount_limit, api_docs, webhooks_section
@@ -50,6 +54,9 @@ def create_app() -> Litestar:
         security_schemes={
             "BearerToken": SecurityScheme(
                 type="http", scheme="bearer", bearer_format="JWT", description="From POST /auth/login"
+            ),
+            "PartnerToken": SecurityScheme(
+                type="http", scheme="bearer", description="A partner API token (pgp_…) issued in the portal"
             ),
             "ServiceToken": SecurityScheme(
                 type="apiKey",
@@ -80,8 +87,14 @@ def create_app() -> Litestar:
             ProviderWebhookController,
             AdminPaymentsController,
             AdminDeliveriesController,
+            PortalLinkAdminController,
+            PartnerFeedController,
+            console_router(),
+            portal_router(),
+            static_router(),
             *docs_routes,
         ],
+        template_config=template_config(),
         lifespan=[payment_ms_lifespan(settings, paygate_settings.service_token.get_secret_value())],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -149,6 +149,7 @@ def dev_processes(
         "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": gateway_url,
         "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins(ports.gateway)),
+        "GATEWAY_PUBLIC_URL": gateway_url,  # where portal links point
         # The services' own settings agree with the ports they serve on (the flags win over these).
         "GATEWAY_PORT": str(ports.gateway),
         "PAYMENT_MS_PORT": str(ports.payment_ms),
@@ -230,6 +231,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
         info = {
             "gateway_url": f"http://{host}:{ports.gateway}",
             "payment_ms_url": f"http://{host}:{ports.payment_ms}",
+            "console_url": f"http://{host}:{ports.gateway}/console",
             "database_url": url,
             "logs": str(log_dir),
             "demo_receiver_url": f"http://{host}:{ports.demo_receiver}/webhooks" if demo_receiver else None,
@@ -242,6 +244,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
         (STATE_DIR / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
         _log(f"gateway     {info['gateway_url']}  (API docs: {info['gateway_url']}/schema)")
         _log(f"payment_ms  {info['payment_ms_url']}  (API docs: {info['payment_ms_url']}/schema)")
+        _log(f"console     {info['console_url']}  (sign in as the admin below)")
         _log(f"the CLI     {_cli_command()} --help  (or `uv run paygate …` with uv on PATH)")
         for login in (DEMO_ADMIN, DEMO_USER):
             _log(f"login       {login.email} / {login.password} ({login.role})")

@@ -94,7 +94,7 @@ class MetricsController(Controller):
 
     @get("/", operation_id="metrics", summary="Prometheus metrics")
     async def metrics(self, state: State) -> Response[bytes]:
-        from payment_ms.payments.services import count_by_status
+        from payment_ms.payments.queries import count_by_status
 
         try:
             counts = await count_by_status(state.db_engine)

@@ -2,7 +2,7 @@
 
 Ownership (each service writes only its own tables, they talk over HTTP):
 - gateway: ``users``, ``login_throttles``, ``reservations``, ``partners``, ``operational_events`` (the
-  outbox of ``endpoint.*`` events)
+  outbox of ``endpoint.*`` events), ``web_sessions``, ``portal_links``, ``partner_api_tokens``
 - payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
   ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``, ``endpoint_health``
 
@@ -77,6 +77,7 @@ EVENT_TYPES = (
     "payment.canceled",
     "payment.refunded",
 )
+WEB_SESSION_KINDS = ("console", "portal")
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "canceled")
 # Why a pending delivery is not due: an earlier event of its payment to an ordered partner is not
 # finished yet, or its partner is disabled (re-enabling resumes it).
@@ -208,6 +209,73 @@ class Partner(Base):
     max_requests_per_second: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class WebSession(Base):
+    """A signed-in browser of the operator console (an admin user) or of the partner portal (one partner).
+
+    The cookie carries a random token; only its SHA-256 is stored, so a database read leaks no session.
+    ``csrf_token`` is the value every form of that session must send back.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        CheckConstraint(_in("kind", WEB_SESSION_KINDS), name="kind"),
+        CheckConstraint(
+            "(kind = 'console' AND user_id IS NOT NULL AND partner_id IS NULL)"
+            " OR (kind = 'portal' AND partner_id IS NOT NULL AND user_id IS NULL)",
+            name="owner",
+        ),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+        Index("ix_web_sessions_partner_id", "partner_id"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    portal_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("portal_links.id", ondelete="CASCADE")
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PortalLink(Base):
+    """A short-lived, single-use link into the partner portal (only the token's SHA-256 is kept)."""
+
+    __tablename__ = "portal_links"
+    __table_args__ = (Index("ix_portal_links_partner_id_created_at", "partner_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PartnerApiToken(Base):
+    """A bearer token a partner issued itself in the portal, for its pull feed (SHA-256 kept only)."""
+
+    __tablename__ = "partner_api_tokens"
+    __table_args__ = (
+        CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
+        Index("ix_partner_api_tokens_partner_id_created_at", "partner_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created_at()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class OperationalEvent(Base):
@@ -440,6 +508,8 @@ class DeliveryAttempt(Base):
         UniqueConstraint(
             "delivery_id", "attempt_number", name="uq_delivery_attempts_delivery_id_attempt_number"
         ),
+        # Partner health and deliveries per minute read the last hours of attempts (revision 0004).
+        Index("ix_delivery_attempts_started_at", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

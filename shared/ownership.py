@@ -13,7 +13,16 @@ GATEWAY = "gateway"
 PAYMENT_MS = "payment-ms"  # the payment service and its webhook dispatcher
 
 OWNED: dict[str, tuple[str, ...]] = {
-    GATEWAY: ("users", "login_throttles", "reservations", "partners", "operational_events"),
+    GATEWAY: (
+        "users",
+        "login_throttles",
+        "reservations",
+        "partners",
+        "web_sessions",
+        "portal_links",
+        "partner_api_tokens",
+        "operational_events",
+    ),
     PAYMENT_MS: (
         "payments",
         "refunds",

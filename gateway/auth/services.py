@@ -24,6 +24,7 @@ from gateway.auth.schemas import AccessToken
 from gateway.auth.tokens import issue_access_token
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user_by_email, normalize_email
+from shared.models import User
 from shared.problems import AuthenticationError, TooManyRequestsError
 
 BAD_CREDENTIALS = "Email or password is incorrect."
@@ -64,8 +65,24 @@ async def login(
     password: str,
     client_address: str | None,
 ) -> AccessToken:
-    """One answer for an unknown email, a wrong password and a disabled account (same work, too).
+    user = await authenticate(
+        session, settings, email=email, password=password, client_address=client_address
+    )
+    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
+    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
 
+
+async def authenticate(
+    session: AsyncSession,
+    settings: GatewaySettings,
+    *,
+    email: str,
+    password: str,
+    client_address: str | None,
+) -> User:
+    """The active user with this email and password (the API's login and the console's sign-in).
+
+    One answer for an unknown email, a wrong password and a disabled account (same work, too).
     Attempts are counted BEFORE the password is checked (and given back on success), so concurrent
     guesses cannot get past a limit."""
     keys = ThrottleKeys.of(email, client_address)
@@ -112,5 +129,4 @@ async def login(
         await repositories.forget(session, keys.slowdown)
         await repositories.give_back_attempt(session, keys.address)
         await repositories.give_back_attempt(session, keys.account)
-    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
-    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
+    return user

@@ -25,7 +25,11 @@ from shared.contracts import (
     Delivery,
     DeliveryDetail,
     DeliveryList,
+    DeliveryStats,
+    Event,
+    EventFeed,
     EventList,
+    PartnerHealthList,
     PartnerReplay,
     Payment,
     PaymentCreate,
@@ -37,7 +41,7 @@ from shared.contracts import (
     StripeWebhookReceipt,
 )
 from shared.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, ApplicationError
-from shared.queries import DeliveryFilter, EventFilter, PaymentFilter, StatsPeriod
+from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, PaymentFilter, StatsPeriod
 
 T = TypeVar("T")
 
@@ -172,6 +176,25 @@ class PaymentMsClient:
         return _decode(
             await self.transport.request("GET", routes.EVENTS, params=filters.to_params()), EventList
         )
+
+    async def get_event(self, event_id: UUID) -> Event:
+        return _decode(
+            await self.transport.request("GET", routes.path(routes.EVENT, event_id=event_id)), Event
+        )
+
+    async def event_feed(self, query: FeedQuery) -> EventFeed:
+        answer = await self.transport.request("GET", routes.EVENT_FEED, params=query.to_params())
+        return _decode(answer, EventFeed)
+
+    async def delivery_stats(self, minutes: int = 60) -> DeliveryStats:
+        answer = await self.transport.request(
+            "GET", routes.DELIVERY_STATS, params=[("minutes", str(minutes))]
+        )
+        return _decode(answer, DeliveryStats)
+
+    async def partner_health(self, query: HealthQuery) -> PartnerHealthList:
+        answer = await self.transport.request("GET", routes.PARTNER_HEALTH, params=query.to_params())
+        return _decode(answer, PartnerHealthList)
 
     async def list_deliveries(self, filters: DeliveryFilter) -> DeliveryList:
         answer = await self.transport.request("GET", routes.DELIVERIES, params=filters.to_params())

@@ -3,12 +3,13 @@ admin API reads them through its client."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.deliveries import services
@@ -16,6 +17,7 @@ from payment_ms.deliveries.schemas import (
     Delivery,
     DeliveryDetail,
     DeliveryList,
+    Event,
     EventList,
     PartnerReplay,
     ReplayCount,
@@ -26,9 +28,15 @@ from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
 from payment_ms.guards import require_service_token
 from shared import routes
-from shared.contracts import SendTestEventRequest, SendTestEventResult
+from shared.contracts import (
+    DeliveryStats,
+    EventFeed,
+    PartnerHealthList,
+    SendTestEventRequest,
+    SendTestEventResult,
+)
 from shared.problems import InvalidInputError
-from shared.queries import DeliveryFilter, EventFilter, query_dependency
+from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
 from shared.settings import get_paygate_settings
 from shared.webhooks import secret_key
 
@@ -49,7 +57,22 @@ class EventController(Controller):
         dependencies={"filters": query_dependency(EventFilter)},
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
-        return await services.list_events(engine, **filters.as_kwargs())
+        return await services.list_events(engine, filters)
+
+    @get(
+        routes.EVENT_FEED,
+        operation_id="eventFeed",
+        summary="Events of the given types, oldest first after a cursor (a partner's pull feed)",
+        dependencies={"feed_query": query_dependency(FeedQuery)},
+    )
+    async def feed(self, engine: Engine, feed_query: NamedDependency[FeedQuery]) -> EventFeed:
+        return await services.event_feed(engine, feed_query)
+
+    @get(routes.EVENT, operation_id="getEvent", summary="One outbox event")
+    async def get_event(
+        self, engine: Engine, event_id: Annotated[UUID, PathParameter(description="Event id")]
+    ) -> Event:
+        return await services.get_event(engine, event_id)
 
 
 class DeliveryController(Controller):
@@ -65,7 +88,23 @@ class DeliveryController(Controller):
         dependencies={"filters": query_dependency(DeliveryFilter)},
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
-        return await services.list_deliveries(engine, **filters.as_kwargs())
+        return await services.list_deliveries(engine, filters)
+
+    @get(routes.DELIVERY_STATS, operation_id="deliveryStats", summary="The queue now and attempts per minute")
+    async def stats(
+        self, engine: Engine, minutes: Annotated[int, QueryParameter(ge=1, le=1440)] = 60
+    ) -> DeliveryStats:
+        return await services.delivery_stats(engine, minutes=minutes)
+
+    @get(
+        routes.PARTNER_HEALTH,
+        operation_id="partnerHealth",
+        summary="Per partner: attempts, successes, p95 duration and the last failure (default: 24 h)",
+        dependencies={"health_query": query_dependency(HealthQuery)},
+    )
+    async def health(self, engine: Engine, health_query: NamedDependency[HealthQuery]) -> PartnerHealthList:
+        since = health_query.since or datetime.now(UTC) - timedelta(hours=24)
+        return await services.partner_health(engine, since=since, partner_ids=health_query.partner_id)
 
     @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:

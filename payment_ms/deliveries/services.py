@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,25 +21,19 @@ from payment_ms.deliveries.schemas import (
     Event,
     EventList,
 )
-from shared.problems import BadRequestError, NotFoundError
+from payment_ms.pagination import decode_cursor, encode_cursor, page
+from shared.contracts import (
+    DeliveryStats,
+    EventFeed,
+    FeedEvent,
+    MinuteOutcomes,
+    PartnerHealth,
+    PartnerHealthList,
+)
+from shared.problems import NotFoundError
+from shared.queries import DeliveryFilter, EventFilter, FeedQuery
 
 S = TypeVar("S", bound=msgspec.Struct)
-
-
-def encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> repo.Cursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, row_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
 
 
 def from_row(cls: type[S], row: RowMapping, **extra: Any) -> S:
@@ -47,65 +41,16 @@ def from_row(cls: type[S], row: RowMapping, **extra: Any) -> S:
     return cls(**{name: row[name] for name in cls.__struct_fields__ if name not in extra}, **extra)
 
 
-def _next(rows: list[RowMapping], limit: int) -> str | None:
-    return encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+async def list_events(engine: AsyncEngine, filters: EventFilter) -> EventList:
+    fetch = functools.partial(repo.list_events, filters=filters)
+    rows, next_cursor = await page(engine, fetch, filters.cursor, filters.limit)
+    return EventList(items=[from_row(Event, row) for row in rows], next_cursor=next_cursor)
 
 
-async def list_events(
-    engine: AsyncEngine,
-    *,
-    payment_id: uuid.UUID | None = None,
-    event_type: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> EventList:
-    after = decode_cursor(cursor)
-    async with engine.connect() as conn:
-        rows = list(
-            await repo.list_events(
-                conn,
-                payment_id=payment_id,
-                event_type=event_type,
-                created_from=created_from,
-                created_to=created_to,
-                after=after,
-                limit=limit + 1,
-            )
-        )
-    items = [from_row(Event, row) for row in rows[:limit]]
-    return EventList(items=items, next_cursor=_next(rows, limit))
-
-
-async def list_deliveries(
-    engine: AsyncEngine,
-    *,
-    status: str | None = None,
-    partner_id: uuid.UUID | None = None,
-    event_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> DeliveryList:
-    after = decode_cursor(cursor)
-    async with engine.connect() as conn:
-        rows = list(
-            await repo.list_deliveries(
-                conn,
-                status=status,
-                partner_id=partner_id,
-                event_id=event_id,
-                created_from=created_from,
-                created_to=created_to,
-                after=after,
-                limit=limit + 1,
-            )
-        )
-    return DeliveryList(
-        items=[from_row(Delivery, row) for row in rows[:limit]], next_cursor=_next(rows, limit)
-    )
+async def list_deliveries(engine: AsyncEngine, filters: DeliveryFilter) -> DeliveryList:
+    fetch = functools.partial(repo.list_deliveries, filters=filters)
+    rows, next_cursor = await page(engine, fetch, filters.cursor, filters.limit)
+    return DeliveryList(items=[from_row(Delivery, row) for row in rows], next_cursor=next_cursor)
 
 
 async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryDetail:
@@ -115,3 +60,56 @@ async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryD
             raise NotFoundError(f"delivery {delivery_id} not found")
         attempt_rows = await repo.list_attempts(conn, delivery_id)
     return from_row(DeliveryDetail, row, attempts=[from_row(Attempt, a) for a in attempt_rows])
+
+
+async def get_event(engine: AsyncEngine, event_id: uuid.UUID) -> Event:
+    async with engine.connect() as conn:
+        row = await repo.get_event(conn, event_id)
+    if row is None:
+        raise NotFoundError(f"event {event_id} not found")
+    return from_row(Event, row)
+
+
+async def delivery_stats(engine: AsyncEngine, *, minutes: int) -> DeliveryStats:
+    async with engine.connect() as conn:
+        queue = await repo.queue_depth(conn)
+        per_minute = await repo.attempts_per_minute(conn, datetime.now(UTC) - timedelta(minutes=minutes))
+    return DeliveryStats(
+        pending=queue["pending"],
+        due=queue["due"],
+        oldest_due_seconds=queue["oldest_due_seconds"],
+        minutes=[from_row(MinuteOutcomes, row) for row in per_minute],
+    )
+
+
+async def partner_health(
+    engine: AsyncEngine, *, since: datetime, partner_ids: Sequence[uuid.UUID] | None = None
+) -> PartnerHealthList:
+    async with engine.connect() as conn:
+        rows = await repo.partner_health(conn, since, partner_ids)
+    return PartnerHealthList(since=since, items=[from_row(PartnerHealth, row) for row in rows])
+
+
+async def event_feed(engine: AsyncEngine, query: FeedQuery) -> EventFeed:
+    """Events in commit-safe order: an event's ``created_at`` is its transaction's start, so one that
+    commits late can carry an earlier time than one already served; only events older than
+    ``settle_seconds`` are served, so a transaction shorter than that can never be skipped by a cursor."""
+    settled_before = datetime.now(UTC) - timedelta(seconds=query.settle_seconds)
+    async with engine.connect() as conn:
+        rows = list(
+            await repo.event_feed(
+                conn,
+                types=query.types,
+                created_from=query.created_from,
+                settled_before=settled_before,
+                after=decode_cursor(query.after),
+                limit=query.limit + 1,
+            )
+        )
+    items = rows[: query.limit]
+    next_cursor = encode_cursor(items[-1]) if items else query.after
+    return EventFeed(
+        items=[from_row(FeedEvent, row) for row in items],
+        next_cursor=next_cursor,
+        has_more=len(rows) > query.limit,
+    )

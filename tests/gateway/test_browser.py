@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.checkout import checkout, reservation_state
 from tests.gateway.conftest import PASSWORD, MakeAccount, MakeReservation
 from tests.gateway.stack import Stack
-from tests.gateway.test_checkout import checkout, reservation_state
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser

@@ -170,16 +170,19 @@ async def test_admin_filters_are_typed_query_parameters(
         "reservation_id",
         "created_from",
         "created_to",
+        "amount_min",
+        "amount_max",
         "cursor",
         "limit",
     }
+    assert "minimum" in json.dumps(payments["amount_min"])
     assert "succeeded" in json.dumps(payments["status"]) and "stripe" in json.dumps(payments["provider"])
     assert payments["limit"]["maximum"] == 200 and payments["limit"]["minimum"] == 1
     assert "uuid" in json.dumps(payments["user_id"]) and "date-time" in json.dumps(payments["created_from"])
     assert set(query("/admin/payments/stats/daily")) == {"from", "to"}
     assert set(query("/admin/events")) >= {"payment_id", "type", "created_from", "created_to", "limit"}
     deliveries = query("/admin/deliveries")
-    assert set(deliveries) >= {"status", "partner_id", "event_id", "cursor", "limit"}
+    assert set(deliveries) >= {"status", "partner_id", "event_id", "payment_id", "cursor", "limit"}
     assert "failed" in json.dumps(deliveries["status"])
     assert "filters" not in paths["/admin/payments"]["get"]["summary"]
 

@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,12 +21,13 @@ from payment_ms.payments.idempotency import fingerprint
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks.signature import sign
 from shared.contracts import PaymentCreate
-from tests.payment_ms.conftest import TOKEN_HEADERS, count_rows, event_types, payment_body
+from tests.payment_ms.conftest import count_rows, event_types, payment_body
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
     WEBHOOK_SECRET_NEW,
     WEBHOOK_SECRET_OLD,
+    client,
     inprocess_url,
     payment_intent_object,
     session_object,
@@ -35,16 +35,10 @@ from tests.payment_ms.inprocess import (
     stripe_error,
 )
 
-__all__ = ["inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_a1b2c3d4e5f6"
 INTENT_ID = "pi_3MtwBwLkdIwHu7ix28a3tqPa"
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
 
 
 def _form(request: httpx.Request) -> dict[str, str]:
