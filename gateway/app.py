@@ -15,7 +15,7 @@ from gateway.console.routes import console_router
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
-from gateway.openapi import DESCRIPTION
+from gateway.openapi import DESCRIPTION, LINKS
 from gateway.partners.controllers import (
     OperationalEventInternalController,
     PartnerAdminController,
@@ -37,7 +37,8 @@ from gateway.settings import get_gateway_settings
 from gateway.web.pages import static_router, template_config
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.openapi import amount_limit, api_docs
+from shared.openapi_finalize import links
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
@@ -66,8 +67,8 @@ def create_app() -> Litestar:
             ),
         },
         finalizers=[
-            webhooks_section,
-            amount_limit(paygate_settings.max_amount, ["ReservationCreate"]),
+            amount_limit(paygate_settings.max_amount, ["ReservationCreate", "RefundCreate"]),
+            links(LINKS),
         ],
     )
     app = create_service_app(

@@ -11,23 +11,30 @@ from litestar.openapi.spec import SecurityScheme
 
 from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
+from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics import MetricsController, MetricsMiddleware
 from payment_ms.openapi import DESCRIPTION
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import close_providers
+from payment_ms.settings import settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.contracts import CashConfirmation, PaymentCreate, RefundCreate
+from shared.openapi import amount_limit, api_docs
+from shared.openapi_finalize import request_bodies
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
 
 
 @asynccontextmanager
-async def providers_lifespan(_: Litestar) -> AsyncIterator[None]:
+async def providers_lifespan(app: Litestar) -> AsyncIterator[None]:
+    events = MockEvents(app.state.db_engine, settings)
+    app.state.mock_events = events
     try:
         yield
     finally:
+        await events.aclose()
         await close_providers()
 
 
@@ -47,7 +54,13 @@ def create_app() -> Litestar:
             ),
         },
         finalizers=[
-            webhooks_section,
+            request_bodies(
+                {
+                    "createPayment": PaymentCreate,
+                    "refundPayment": RefundCreate,
+                    "confirmCashPayment": CashConfirmation,
+                }
+            ),
             amount_limit(paygate_settings.max_amount, ["PaymentCreate", "RefundCreate"]),
         ],
     )

@@ -4,7 +4,8 @@ Ownership (each service writes only its own tables, they talk over HTTP):
 - gateway: ``users``, ``login_throttles``, ``reservations``, ``partners``, ``operational_events`` (the
   outbox of ``endpoint.*`` events), ``web_sessions``, ``portal_links``, ``partner_api_tokens``
 - payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
-  ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``, ``endpoint_health``
+  ``provider_events``, ``payment_commands``, ``webhook_deliveries``, ``delivery_attempts``,
+  ``endpoint_health``
 
 Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
 Columns that point across the ownership line carry no foreign key on purpose: a service must be able to keep
@@ -15,7 +16,7 @@ its history when the other side deletes, and neither service's writes may wait o
 Within one service's tables the references are real foreign keys, ``idempotency_keys.payment_id`` included.
 
 Every state column is checked against its vocabulary and every counter and amount against its range, except
-values that come from outside (``payments.provider_status`` and ``stripe_events.type`` are the provider's
+values that come from outside (``payments.provider_status`` and ``provider_events.type`` are the provider's
 words; ``webhook_deliveries.last_status_code`` and ``delivery_attempts.status_code`` are what a partner's
 server answered, whatever that was).
 """
@@ -45,6 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.contracts import DISPUTE_STATUSES, EVENT_TYPES, REFUND_STATUSES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -67,16 +70,7 @@ PAYMENT_STATUSES = (
 )
 PAYMENT_PROVIDERS = ("mock", "stripe", "cash")
 CAPTURE_METHODS = ("automatic", "manual")
-EVENT_TYPES = (
-    "payment.created",
-    "payment.processing",
-    "payment.authorized",
-    "payment.captured",
-    "payment.succeeded",
-    "payment.failed",
-    "payment.canceled",
-    "payment.refunded",
-)
+PAYMENT_COMMANDS = ("capture", "refund", "cancel")
 WEB_SESSION_KINDS = ("console", "portal")
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "canceled")
 # Why a pending delivery is not due: an earlier event of its payment to an ordered partner is not
@@ -158,6 +152,9 @@ class Reservation(Base):
         CheckConstraint(
             f"payment_status IS NULL OR {_in('payment_status', PAYMENT_STATUSES)}", name="payment_status"
         ),
+        CheckConstraint(
+            f"capture_method IS NULL OR {_in('capture_method', CAPTURE_METHODS)}", name="capture_method"
+        ),
         Index("ix_reservations_user_id_created_at", "user_id", "created_at"),
         # Room on each page for the row's updates, so they stay HOT (revision 0003).
         {"postgresql_with": {"fillfactor": "80"}},
@@ -173,6 +170,9 @@ class Reservation(Base):
     # to payment_ms (see the module docstring), a reservation keeps its history whatever happens there.
     payment_id: Mapped[uuid.UUID | None] = mapped_column()
     payment_status: Mapped[str | None] = mapped_column(String(32))
+    # Set by the admin who creates it: ``manual`` holds the money (escrow) until an admin captures it;
+    # NULL lets the checkout request choose.
+    capture_method: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -316,10 +316,21 @@ class Payment(Base):
         CheckConstraint(
             "refunded_amount >= 0 AND refunded_amount <= captured_amount", name="refunded_amount"
         ),
+        CheckConstraint(
+            "pending_refund_amount >= 0 AND (refunded_amount > captured_amount"  # refused by the other check
+            " OR refunded_amount + pending_refund_amount <= captured_amount)",
+            name="pending_refund_amount",
+        ),
+        CheckConstraint(
+            f"dispute_status IS NULL OR {_in('dispute_status', DISPUTE_STATUSES)}", name="dispute_status"
+        ),
+        CheckConstraint("dispute_amount IS NULL OR dispute_amount >= 0", name="dispute_amount"),
         Index("ix_payments_reservation_id", "reservation_id"),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         Index("ix_payments_status_created_at", "status", "created_at"),
         Index("ix_payments_created_at", "created_at"),
+        # Reconciliation's "holds past their window".
+        Index("ix_payments_authorized_at", "authorized_at", postgresql_where=text("status = 'authorized'")),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -348,6 +359,12 @@ class Payment(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     confirmed_by: Mapped[str | None] = mapped_column(String(200))
     confirmed_at: Mapped[datetime | None] = mapped_column()
+    authorized_at: Mapped[datetime | None] = mapped_column()
+    pending_refund_amount: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    dispute_id: Mapped[str | None] = mapped_column(String(255))
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    dispute_amount: Mapped[int | None] = mapped_column(BigInteger)
+    dispute_reason: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -364,14 +381,54 @@ Index(
 
 
 class Refund(Base):
+    """One refund, made through paygate or (Stripe's Dashboard) outside it: ``pending`` until the
+    provider settles it, then ``succeeded`` or ``failed``, never back."""
+
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_in("status", REFUND_STATUSES), name="status"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), server_default="succeeded")
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+Index(
+    "uq_refunds_provider_refund_id",
+    Refund.provider_refund_id,
+    unique=True,
+    postgresql_where=Refund.provider_refund_id.isnot(None),
+)
+
+
+class PaymentCommand(Base):
+    """An operator's command on a payment (capture, refund, cancel) and the idempotency key it uses at
+    the provider: a retry of the same command (same ``request_key``) reuses it, a new command gets its
+    own, so a refusal the provider stored for one key never answers the next command."""
+
+    __tablename__ = "payment_commands"
+    __table_args__ = (
+        CheckConstraint(_in("action", PAYMENT_COMMANDS), name="action"),
+        UniqueConstraint(
+            "payment_id", "action", "request_key", name="uq_payment_commands_payment_id_action_request_key"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    # The caller's Idempotency-Key (NULL: a command without one, never retried as the same command).
+    request_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str] = mapped_column(String(128))
+    provider_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -452,11 +509,13 @@ class PaymentEvent(Base):
     fan_out_due_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class StripeEvent(Base):
-    """Stripe event ids already processed: duplicates are acknowledged and ignored."""
+class ProviderEvent(Base):
+    """Provider events already processed (Stripe's webhooks, the mock provider's own events), by the
+    provider's event id: a duplicate is acknowledged and changes nothing."""
 
-    __tablename__ = "stripe_events"
+    __tablename__ = "provider_events"
 
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = _created_at()

@@ -26,9 +26,10 @@ OWNED: dict[str, tuple[str, ...]] = {
     PAYMENT_MS: (
         "payments",
         "refunds",
+        "payment_commands",
         "idempotency_keys",
         "payment_events",
-        "stripe_events",
+        "provider_events",
         "webhook_deliveries",
         "delivery_attempts",
         "endpoint_health",

@@ -14,6 +14,7 @@ Cheat Sheet). Three counters per attempt, keyed on the normalised email and the 
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,29 +87,23 @@ async def authenticate(
     Attempts are counted BEFORE the password is checked (and given back on success), so concurrent
     guesses cannot get past a limit."""
     keys = ThrottleKeys.of(email, client_address)
-    window, lockout = settings.login_window_seconds, settings.login_lockout_seconds
+    lockout = settings.login_lockout_seconds
+    count = functools.partial(
+        repositories.count_attempt,
+        session,
+        window_seconds=settings.login_window_seconds,
+        lockout_seconds=lockout,
+    )
     async with session.begin():
-        _, address_lock = await repositories.count_attempt(
-            session,
-            keys.address,
-            max_failures=settings.login_max_failures_per_address,
-            window_seconds=window,
-            lockout_seconds=lockout,
-        )
-        pair_failures, pair_lock = await repositories.count_attempt(
-            session,
-            keys.account_address,
-            max_failures=settings.login_max_failures_per_account_address,
-            window_seconds=window,
-            lockout_seconds=lockout,
+        _, address_lock = await count(keys.address, max_failures=settings.login_max_failures_per_address)
+        pair_failures, pair_lock = await count(
+            keys.account_address, max_failures=settings.login_max_failures_per_account_address
         )
         slowed = await repositories.waiting_for(session, keys.slowdown)
         account_failures = 0
         refused = max((lock for lock in (address_lock, pair_lock, slowed) if lock is not None), default=None)
         if refused is None:  # only attempts whose password is checked count against the account
-            account_failures, _ = await repositories.count_attempt(
-                session, keys.account, max_failures=None, window_seconds=window, lockout_seconds=lockout
-            )
+            account_failures, _ = await count(keys.account, max_failures=None)
     if refused is not None:
         raise _too_many(refused)
 

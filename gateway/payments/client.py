@@ -20,6 +20,7 @@ from gateway.payments.transport import BadGatewayError, PaymentMsTransport, Upst
 from gateway.settings import GatewaySettings
 from shared import routes
 from shared.contracts import (
+    CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
     Delivery,
@@ -129,17 +130,28 @@ class PaymentMsClient:
         answer = await self.transport.request("GET", routes.PAYMENT_STATS_DAILY, params=period.to_params())
         return _decode(answer, DailyPaymentStats)
 
-    async def verify(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
+    # Verify and cancel read no body; the caller's (``raw_body``) is passed on as it came, because
+    # payment_ms's idempotency fingerprint covers it (the same key with another body is 422).
+
+    async def verify(
+        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+    ) -> Payment:
         """Verify is safe to repeat with or without a key: it asks the provider and applies the outcome."""
         return await self._command(
-            routes.PAYMENT_VERIFY, payment_id, idempotency_key=idempotency_key, retry=True
+            routes.PAYMENT_VERIFY, payment_id, idempotency_key=idempotency_key, retry=True, raw_body=raw_body
         )
 
-    async def cancel(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
-        return await self._command(routes.PAYMENT_CANCEL, payment_id, idempotency_key=idempotency_key)
+    async def cancel(
+        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._command(
+            routes.PAYMENT_CANCEL, payment_id, idempotency_key=idempotency_key, raw_body=raw_body
+        )
 
-    async def capture(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
-        return await self._command(routes.PAYMENT_CAPTURE, payment_id, idempotency_key=idempotency_key)
+    async def capture(
+        self, payment_id: UUID, data: CaptureCreate | None = None, *, idempotency_key: str | None = None
+    ) -> Payment:
+        return await self._command(routes.PAYMENT_CAPTURE, payment_id, data, idempotency_key=idempotency_key)
 
     async def refund(
         self, payment_id: UUID, data: RefundCreate, *, idempotency_key: str | None = None
@@ -161,11 +173,13 @@ class PaymentMsClient:
         *,
         idempotency_key: str | None,
         retry: bool | None = None,
+        raw_body: bytes | None = None,
     ) -> Payment:
         answer = await self.transport.request(
             "POST",
             routes.path(route, payment_id=payment_id),
             json=body,
+            content=raw_body if body is None and raw_body else None,
             idempotency_key=idempotency_key,
             retry=retry,
         )

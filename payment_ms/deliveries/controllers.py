@@ -27,6 +27,7 @@ from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliver
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
 from payment_ms.guards import require_service_token
+from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
     DeliveryStats,
@@ -35,7 +36,7 @@ from shared.contracts import (
     SendTestEventRequest,
     SendTestEventResult,
 )
-from shared.problems import InvalidInputError
+from shared.problems import InvalidInputError, problem_responses
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
 from shared.settings import get_paygate_settings
 from shared.webhooks import secret_key
@@ -48,6 +49,7 @@ class EventController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
@@ -55,6 +57,7 @@ class EventController(Controller):
         operation_id="listEvents",
         summary="Outbox events, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(EventFilter)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
         return await services.list_events(engine, filters)
@@ -64,11 +67,17 @@ class EventController(Controller):
         operation_id="eventFeed",
         summary="Events of the given types, oldest first after a cursor (a partner's pull feed)",
         dependencies={"feed_query": query_dependency(FeedQuery)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def feed(self, engine: Engine, feed_query: NamedDependency[FeedQuery]) -> EventFeed:
         return await services.event_feed(engine, feed_query)
 
-    @get(routes.EVENT, operation_id="getEvent", summary="One outbox event")
+    @get(
+        routes.EVENT,
+        operation_id="getEvent",
+        summary="One outbox event",
+        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
+    )
     async def get_event(
         self, engine: Engine, event_id: Annotated[UUID, PathParameter(description="Event id")]
     ) -> Event:
@@ -79,6 +88,7 @@ class DeliveryController(Controller):
     path = "/"
     tags = ["deliveries"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
@@ -86,11 +96,17 @@ class DeliveryController(Controller):
         operation_id="listDeliveries",
         summary="Webhook deliveries, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(DeliveryFilter)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
         return await services.list_deliveries(engine, filters)
 
-    @get(routes.DELIVERY_STATS, operation_id="deliveryStats", summary="The queue now and attempts per minute")
+    @get(
+        routes.DELIVERY_STATS,
+        operation_id="deliveryStats",
+        summary="The queue now and attempts per minute",
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
+    )
     async def stats(
         self, engine: Engine, minutes: Annotated[int, QueryParameter(ge=1, le=1440)] = 60
     ) -> DeliveryStats:
@@ -101,12 +117,18 @@ class DeliveryController(Controller):
         operation_id="partnerHealth",
         summary="Per partner: attempts, successes, p95 duration and the last failure (default: 24 h)",
         dependencies={"health_query": query_dependency(HealthQuery)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def health(self, engine: Engine, health_query: NamedDependency[HealthQuery]) -> PartnerHealthList:
         since = health_query.since or datetime.now(UTC) - timedelta(hours=24)
         return await services.partner_health(engine, since=since, partner_ids=health_query.partner_id)
 
-    @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")
+    @get(
+        routes.DELIVERY,
+        operation_id="getDelivery",
+        summary="One delivery with every attempt",
+        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
+    )
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:
         return await services.get_delivery(engine, delivery_id)
 
@@ -115,6 +137,7 @@ class DeliveryController(Controller):
         operation_id="replayDelivery",
         summary="Send a delivery again now (409 while a worker holds it)",
         status_code=202,
+        responses=problem_responses(*INPUT, *SERVICE, 404, 409, *UNAVAILABLE),
     )
     async def replay_delivery(self, engine: Engine, delivery_id: DeliveryId) -> Delivery:
         return services.from_row(Delivery, await replay_delivery(engine, delivery_id))
@@ -124,6 +147,7 @@ class DeliveryController(Controller):
         operation_id="replayPartnerDeliveries",
         summary="Send again a partner's failed (or with all, every finished) deliveries in [since, until)",
         status_code=202,
+        responses=problem_responses(*INPUT, *SERVICE, 422, *UNAVAILABLE),
     )
     async def replay_partner(self, engine: Engine, data: JSONBody[PartnerReplay]) -> ReplayCount:
         count = await replay_partner_deliveries(
@@ -138,6 +162,7 @@ class TestSendController(Controller):
     path = "/"
     tags = ["deliveries"]
     guards = [require_service_token]
+    security = SECURITY
     dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
 
     @post(
@@ -145,6 +170,7 @@ class TestSendController(Controller):
         operation_id="sendTestEvent",
         summary="Sign an example event and POST it to a URL now; the answer is the attempt",
         status_code=200,
+        responses=problem_responses(*INPUT, *SERVICE, 422),
     )
     async def send(
         self, data: JSONBody[SendTestEventRequest], dispatcher_settings: NamedDependency[DispatcherSettings]

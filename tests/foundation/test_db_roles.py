@@ -53,7 +53,7 @@ WRITES = {
 }
 OWN = {
     "gateway": "INSERT INTO login_throttles (key) VALUES ('ip:192.0.2.1') RETURNING key",
-    "payment-ms": "INSERT INTO stripe_events (id, type) VALUES ('evt_1', 'charge.succeeded') RETURNING id",
+    "payment-ms": "INSERT INTO provider_events (provider, id, type) VALUES ('mock', 'e1', 'x') RETURNING id",
 }
 
 

@@ -32,6 +32,7 @@ from shared.models import (
     Partner,
     PartnerApiToken,
     Payment,
+    PaymentCommand,
     PaymentEvent,
     PortalLink,
     Refund,
@@ -146,7 +147,14 @@ BASE_ROWS: dict[type, Row] = {
         "secret": "whsec_abc",
     },
     Payment: lambda _: _payment_row(),
-    Refund: lambda p: {"payment_id": p.payment_id, "amount": 100},
+    Refund: lambda p: {"payment_id": p.payment_id, "amount": 100, "provider_refund_id": "re_base"},
+    PaymentCommand: lambda p: {
+        "payment_id": p.payment_id,
+        "action": "capture",
+        "request_key": "k",
+        "request_fingerprint": "f",
+        "provider_key": "paygate-capture-base",
+    },
     IdempotencyKey: lambda p: {
         "scope": "user:x",
         "key": "k",
@@ -222,6 +230,14 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (Payment, {"captured_amount": 2000}, "ck_payments_captured_amount"),
     (Payment, {"captured_amount": 500, "refunded_amount": 600}, "ck_payments_refunded_amount"),
     (Payment, {"refunded_amount": -1}, "ck_payments_refunded_amount"),
+    (Payment, {"captured_amount": 500, "pending_refund_amount": 600}, "ck_payments_pending_refund_amount"),
+    (Payment, {"pending_refund_amount": -1}, "ck_payments_pending_refund_amount"),
+    (Payment, {"dispute_status": "forgotten"}, "ck_payments_dispute_status"),
+    (Payment, {"dispute_amount": -1}, "ck_payments_dispute_amount"),
+    (Reservation, {"capture_method": "later"}, "ck_reservations_capture_method"),
+    (Refund, {"status": "done"}, "ck_refunds_status"),
+    (PaymentCommand, {"action": "explode"}, "ck_payment_commands_action"),
+    (PaymentCommand, {"payment_id": uuid.uuid4()}, "fk_payment_commands_payment_id_payments"),
     (Refund, {"payment_id": uuid.uuid4()}, "fk_refunds_payment_id_payments"),
     (Refund, {"amount": 0}, "ck_refunds_amount_positive"),
     (IdempotencyKey, {"state": "done"}, "ck_idempotency_keys_state"),
@@ -273,6 +289,7 @@ DUPLICATES: list[tuple[type, str]] = [
     (IdempotencyKey, "pk_idempotency_keys"),
     (WebhookDelivery, "uq_webhook_deliveries_event_id_partner_id"),
     (DeliveryAttempt, "uq_delivery_attempts_delivery_id_attempt_number"),
+    (Refund, "uq_refunds_provider_refund_id"),
     (PortalLink, "uq_portal_links_token_hash"),
     (PartnerApiToken, "uq_partner_api_tokens_token_hash"),
 ]
@@ -328,6 +345,23 @@ async def test_one_stripe_session_per_provider_session_id(db_engine: AsyncEngine
         await _insert(conn, Payment, {**_payment_row(), "provider_session_id": None})
         await _insert(conn, Payment, {**_payment_row(), "provider_session_id": None})  # NULLs never clash
     assert await _refused_by(db_engine, insert(Payment).values(**row)) == "uq_payments_provider_session_id"
+
+
+COMMAND_UNIQUES = ("uq_payment_commands_payment_id_action_request_key", "uq_payment_commands_provider_key")
+
+
+async def test_a_command_and_its_provider_key_are_unique(db_engine: AsyncEngine, parents: Parents) -> None:
+    """One row per (payment, action, caller's key); one command per provider key. Commands without a
+    caller's key (NULL) never clash."""
+    row = BASE_ROWS[PaymentCommand](parents)
+    async with db_engine.begin() as conn:
+        await _insert(conn, PaymentCommand, row)
+        await _insert(conn, PaymentCommand, {**row, "request_key": None, "provider_key": "p1"})
+        await _insert(conn, PaymentCommand, {**row, "request_key": None, "provider_key": "p2"})
+    same_command = insert(PaymentCommand).values(**{**row, "provider_key": "p3"})
+    assert await _refused_by(db_engine, same_command) == COMMAND_UNIQUES[0]
+    same_key = insert(PaymentCommand).values(**{**row, "request_key": "other"})
+    assert await _refused_by(db_engine, same_key) == COMMAND_UNIQUES[1]
 
 
 async def test_idempotency_key_is_unique_per_caller_scope(db_engine: AsyncEngine) -> None:
@@ -470,7 +504,10 @@ async def test_every_rule_in_the_schema_has_a_refusal_test(db_engine: AsyncEngin
         )
         in_schema = {row[0] for row in rows}
     tested = (
-        {case[2] for case in REFUSED} | {case[1] for case in DUPLICATES} | {"uq_payments_provider_session_id"}
+        {case[2] for case in REFUSED}
+        | {case[1] for case in DUPLICATES}
+        | {"uq_payments_provider_session_id"}
+        | set(COMMAND_UNIQUES)
     )
     assert in_schema - tested == set(), "constraints without a refusal test"
     assert tested - in_schema == {"pk_idempotency_keys"}, "tests naming constraints the schema lacks"
