@@ -261,9 +261,11 @@ def invalid_values(service: str, settings: PaygateSettings | None = None) -> lis
             settings = PaygateSettings()
         except SETTINGS_ERRORS as exc:
             problems += describe_settings_error(exc, "PAYGATE_")
-    url_problem = database_url_problem(settings.database_url) if settings and settings.database_url else None
-    if url_problem:
-        problems.append(f"PAYGATE_DATABASE_URL {url_problem}")
+    for name in ("database_url", "gateway_database_url", "payment_ms_database_url"):
+        value = getattr(settings, name) if settings else ""
+        url_problem = database_url_problem(value) if value else None
+        if url_problem:
+            problems.append(f"PAYGATE_{name.upper()} {url_problem}")
     try:
         _SERVICE_SETTINGS[service]()
     except ConfigError as exc:

@@ -76,7 +76,7 @@ def create_service_app(
     configure_logging(service, level=settings.log_level, json_logs=settings.json_logs)
     app = Litestar(
         route_handlers=[HealthController, *route_handlers],
-        lifespan=[database_lifespan(settings), *lifespan],
+        lifespan=[database_lifespan(settings, service), *lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         request_class=LimitedJsonRequest,

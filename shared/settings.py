@@ -23,6 +23,15 @@ class PaygateSettings(BaseSettings):
         default="",
         description="postgresql+asyncpg://… URL. Empty in dev: the dev runner starts an embedded PostgreSQL.",
     )
+    gateway_database_url: str = Field(
+        default="",
+        description="The gateway's own role (paygate db roles grants it its tables only). Empty: "
+        "PAYGATE_DATABASE_URL, the owner's; make dev derives it.",
+    )
+    payment_ms_database_url: str = Field(
+        default="",
+        description="payment_ms's and its dispatcher's own role (its tables only). Empty: the owner's.",
+    )
     database_pool_size: int = Field(
         default=20, description="Connections each process keeps; about the requests it serves at once."
     )
@@ -68,6 +77,11 @@ class PaygateSettings(BaseSettings):
     @property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
+
+    def database_url_for(self, service: str) -> str:
+        """The URL ``service`` (``gateway``, ``payment-ms``) connects with: its own role when configured."""
+        own = {"gateway": self.gateway_database_url, "payment-ms": self.payment_ms_database_url}.get(service)
+        return own or self.database_url
 
     @property
     def is_dev(self) -> bool:

@@ -36,7 +36,7 @@ async def serve(settings: DispatcherSettings) -> None:
 
     async with open_dispatcher(
         settings,
-        database_url=paygate.database_url,
+        database_url=paygate.database_url_for("payment-ms"),  # the dispatcher is part of payment_ms
         service_token=paygate.service_token.get_secret_value(),
         allow_loopback=allow_loopback,
         on_ready=start_metrics,
@@ -57,7 +57,7 @@ def main() -> None:
     try:
         asyncio.run(serve(settings))
     except Exception as exc:
-        failure = database_failure(exc, paygate.database_url)
+        failure = database_failure(exc, paygate.database_url_for("payment-ms"))
         if failure is None:
             raise
         raise _fail(failure.message, failure.exit_code) from None
