@@ -37,7 +37,7 @@ from gateway.settings import get_gateway_settings
 from gateway.web.pages import static_router, template_config
 from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs
+from shared.openapi import amount_limit, api_docs, signed_event_receiver
 from shared.openapi_finalize import links
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings import get_paygate_settings
@@ -59,6 +59,13 @@ def create_app() -> Litestar:
             "PartnerToken": SecurityScheme(
                 type="http", scheme="bearer", description="A partner API token (pgp_…) issued in the portal"
             ),
+            "WebhookSignature": SecurityScheme(
+                type="apiKey",
+                name="webhook-signature",
+                security_scheme_in="header",
+                description="Standard Webhooks: HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` "
+                "with the secret derived from the service token (the dispatcher's built-in subscriber)",
+            ),
             "ServiceToken": SecurityScheme(
                 type="apiKey",
                 name=SERVICE_TOKEN_HEADER,
@@ -68,6 +75,7 @@ def create_app() -> Litestar:
         },
         finalizers=[
             amount_limit(paygate_settings.max_amount, ["ReservationCreate", "RefundCreate"]),
+            signed_event_receiver("receivePaymentEvent"),
             links(LINKS),
         ],
     )

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 import msgspec
+from litestar.params import HeaderParameter
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
@@ -247,6 +248,18 @@ class OperationalEventsProcessed(msgspec.Struct, forbid_unknown_fields=True, kw_
     """``POST /internal/operational-events/processed``: these were sent (or given up on) and logged."""
 
     ids: Annotated[list[UUID], msgspec.Meta(max_length=500)]
+
+
+# Stripe's signature header, on payment_ms's webhook and the gateway's passthrough. Optional to Litestar
+# so that a missing one is the same 400 problem as a bad one.
+StripeSignature = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Stripe-Signature",
+        description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe signs (required)",
+        max_length=4096,
+    ),
+]
 
 
 class StripeWebhookReceipt(msgspec.Struct, kw_only=True):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
@@ -32,7 +33,7 @@ from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
 from shared import events
-from shared.openapi_finalize import examples, integer_bounds, struct_schemas
+from shared.openapi_finalize import REF_TEMPLATE, examples, integer_bounds, struct_schemas
 from shared.settings import PaygateSettings
 
 SCHEMA_PATH = "/schema"
@@ -93,35 +94,38 @@ def _renderers(finalizers: Sequence[Finalizer]) -> list[OpenAPIRenderPlugin]:
     ]
 
 
+# The Standard Webhooks headers of every signed event: the catalog's webhooks and the gateway's receiver.
+STANDARD_WEBHOOK_HEADERS = [
+    {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": text,
+        "schema": {"type": "string", **extra},
+        "example": example,
+    }
+    for name, text, extra, example in (
+        (
+            "webhook-id",
+            "The event id: the same on every retry of this event (deduplicate on it).",
+            {"format": "uuid"},
+            events.CATALOG_EXAMPLE_ID,
+        ),
+        ("webhook-timestamp", "Unix seconds of this attempt.", {"pattern": "^[0-9]+$"}, "1795000000"),
+        (
+            "webhook-signature",
+            "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{id}.{timestamp}.{body}`, one per"
+            " secret that signs right now (two during a rotation).",
+            {"pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
+            "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+        ),
+    )
+]
+
+
 def webhooks_section(document: dict[str, Any]) -> None:
     """The event catalog as the document's ``webhooks`` (OpenAPI 3.1), with its schemas as components."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    headers = [
-        {
-            "name": name,
-            "in": "header",
-            "required": True,
-            "description": text,
-            "schema": {"type": "string", **extra},
-            "example": example,
-        }
-        for name, text, extra, example in (
-            (
-                "webhook-id",
-                "The event id: the same on every retry of this event (deduplicate on it).",
-                {"format": "uuid"},
-                events.CATALOG_EXAMPLE_ID,
-            ),
-            ("webhook-timestamp", "Unix seconds of this attempt.", {"pattern": "^[0-9]+$"}, "1795000000"),
-            (
-                "webhook-signature",
-                "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{id}.{timestamp}.{body}`, one per"
-                " secret that signs right now (two during a rotation).",
-                {"pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
-                "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
-            ),
-        )
-    ]
     hooks: dict[str, Any] = {}
     for name, definition in events.CATALOG.items():
         body, defs = events.body_schema(name, ref_template="#/components/schemas/{name}")
@@ -132,7 +136,7 @@ def webhooks_section(document: dict[str, Any]) -> None:
                 "summary": name,
                 "description": definition.fires_when,
                 "tags": ["webhooks"],
-                "parameters": headers,
+                "parameters": STANDARD_WEBHOOK_HEADERS,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": body, "example": events.example_body(name)}},
@@ -166,7 +170,9 @@ def api_docs(
         version="0.1.0",
         description=description,
         path=SCHEMA_PATH,
-        render_plugins=_renderers([struct_schemas, *finalizers, webhooks_section, integer_bounds, examples]),
+        render_plugins=_renderers(
+            [struct_schemas, *finalizers, webhooks_section, retry_after, integer_bounds, examples]
+        ),
         components=Components(security_schemes=security_schemes),
         security=security,
     )
@@ -185,6 +191,41 @@ def api_docs(
         )
 
     return config, [docs_asset]
+
+
+def signed_event_receiver(operation_id: str) -> Finalizer:
+    """The operation takes a signed event, as partners do: the Standard Webhooks headers (required)
+    and the envelope as its body (unknown fields tolerated: events grow fields)."""
+
+    def finalize(document: dict[str, Any]) -> None:
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        _, defs = msgspec.json.schema_components([events.WebhookEnvelope], ref_template=REF_TEMPLATE)
+        schemas.update(defs)
+        for item in document.get("paths", {}).values():
+            op = item.get("post", {})
+            if op.get("operationId") == operation_id:
+                op["parameters"] = [*op.get("parameters", []), *STANDARD_WEBHOOK_HEADERS]
+                body = {"$ref": REF_TEMPLATE.format(name="WebhookEnvelope")}
+                example = events.example_body("payment.succeeded")
+                media = {"schema": body, "example": example}
+                op["requestBody"] = {"required": True, "content": {"application/json": media}}
+
+    return finalize
+
+
+def retry_after(document: dict[str, Any]) -> None:
+    """Every 429 and 503 says when to come back (``Retry-After``, seconds)."""
+    header = {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "example": 5,
+    }
+    for item in document.get("paths", {}).values():
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                for status in ("429", "503"):
+                    if status in op.get("responses", {}):
+                        op["responses"][status].setdefault("headers", {})["Retry-After"] = header
 
 
 def amount_limit(maximum: int, schemas: Sequence[str]) -> Finalizer:

@@ -169,7 +169,9 @@ class PaymentEventsController(Controller):
         "/",
         operation_id="receivePaymentEvent",
         summary="A signed payment event",
+        description="The dispatcher's Standard Webhooks POST (a 401 when the signature does not verify).",
         status_code=HTTP_200_OK,
+        security=[{"WebhookSignature": []}],
         responses=problem_responses(*INPUT, *SERVICE),
     )
     async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:

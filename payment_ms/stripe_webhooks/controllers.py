@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.settings import settings
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
-from shared.contracts import StripeWebhookReceipt
+from shared.contracts import StripeSignature, StripeWebhookReceipt
 from shared.problems import BadRequestError, problem_responses
-
-# Optional to Litestar so that a missing one is the same 400 problem as a bad one.
-StripeSignature = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Stripe-Signature",
-        description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe signs (required)",
-        max_length=4096,
-    ),
-]
 
 
 class StripeWebhookController(Controller):

@@ -168,8 +168,10 @@ async def test_documents_keep_constraints_bounds_and_strictness(
         if "$ref" in entry.get("schema", {})
     }
     assert "RefundCreate" in bodies
-    for name in bodies:  # every JSON body we take refuses unknown fields, and says so
+    for name in bodies - {"WebhookEnvelope"}:  # every body we take refuses unknown fields, and says so
         assert schemas[name].get("additionalProperties") is False, name
+    # but an event receiver tolerates fields added to events later (Standard Webhooks)
+    assert "additionalProperties" not in schemas.get("WebhookEnvelope", {})
 
     for node in (n for n in _schemas_in(document) if n.get("type") == "integer"):
         assert ("minimum" in node or "exclusiveMinimum" in node) and "maximum" in node, node
@@ -270,3 +272,33 @@ def test_a_cors_preflight_on_a_guarded_route_needs_no_token(monkeypatch: pytest.
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
     assert "POST" in preflight.headers["access-control-allow-methods"]
+
+
+async def test_gateway_declares_its_signed_receivers_and_every_retry_after(
+    gateway: RunningService, service: RunningService, http: httpx.AsyncClient
+) -> None:
+    document = await _document(http, gateway)
+    events_in = document["paths"]["/internal/payment-events"]["post"]
+    assert events_in["security"] == [{"WebhookSignature": []}]
+    assert document["components"]["securitySchemes"]["WebhookSignature"]["name"] == "webhook-signature"
+    headers = {p["name"]: p for p in events_in["parameters"] if p["in"] == "header"}
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(headers)
+    assert all(headers[name]["required"] for name in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    body = events_in["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/WebhookEnvelope")
+    stripe = document["paths"]["/payment-gateway/webhooks/stripe"]["post"]
+    assert "Stripe-Signature" in {p["name"] for p in stripe["parameters"] if p["in"] == "header"}
+
+    unavailable = 0
+    for op in (
+        op
+        for item in (await _document(http, service))["paths"].values()
+        for m, op in item.items()
+        if m in METHODS
+    ):
+        for status in ("429", "503"):
+            if status in op["responses"]:
+                unavailable += 1
+                header = op["responses"][status]["headers"]["Retry-After"]
+                assert header["schema"]["type"] == "integer", op["operationId"]
+    assert unavailable > 5

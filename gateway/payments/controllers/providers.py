@@ -9,7 +9,7 @@ from litestar import Controller, Request, post
 
 from gateway.openapi import INPUT, UPSTREAM
 from gateway.payments.client import PaymentMsClient
-from shared.contracts import StripeWebhookReceipt
+from shared.contracts import StripeSignature, StripeWebhookReceipt
 from shared.problems import problem_responses
 
 
@@ -26,10 +26,13 @@ class ProviderWebhookController(Controller):
         responses=problem_responses(*INPUT, *UPSTREAM),
     )
     async def stripe_webhook(
-        self, request: Request[Any, Any, Any], payment_ms: PaymentMsClient
+        self,
+        request: Request[Any, Any, Any],
+        payment_ms: PaymentMsClient,
+        stripe_signature: StripeSignature = None,
     ) -> StripeWebhookReceipt:
         return await payment_ms.stripe_webhook(
             await request.body(),
             content_type=request.headers.get("content-type", "application/json"),
-            signature=request.headers.get("stripe-signature"),
+            signature=stripe_signature,
         )
