@@ -1,4 +1,6 @@
-"""The public gateway."""
+"""The public gateway: ``create_app(settings)`` (granian calls it without arguments: the settings then
+come from the environment, and a configuration that must not run stops here). Its internal routes are
+served on the internal listener only (``gateway.internal``)."""
 
 from __future__ import annotations
 
@@ -9,75 +11,69 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
-from gateway.auth.tokens import check_token_settings
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
-from gateway.partners.controllers import PartnerAdminController, PartnerInternalController
+from gateway.internal import create_internal_app, internal_listener
+from gateway.metrics.definitions import PROMETHEUS
+from gateway.openapi import SECURITY_SCHEMES
+from gateway.partners.controllers import PartnerAdminController
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers.admin import AdminPaymentsController
 from gateway.payments.controllers.payer import PaymentGatewayController
 from gateway.payments.controllers.providers import ProviderWebhookController
 from gateway.payments.dependencies import provide_payment_ms
-from gateway.reservations.controllers import (
-    PaymentEventsController,
-    ReservationAdminController,
-    ReservationController,
-)
-from gateway.settings import get_gateway_settings
-from paygate.config_check import EVENTS_URL_MISSING, enforce_startup_config
+from gateway.reservations.controllers import ReservationAdminController, ReservationController
+from gateway.settings import EVENTS_URL_MISSING, GatewaySettings, get_gateway_settings
 from shared.app_factory import create_service_app
-from shared.settings import get_paygate_settings
+from shared.settings_errors import settings_or_exit
+
+PUBLIC_ROUTES = [
+    AuthController,
+    MeController,
+    ReservationController,
+    ReservationAdminController,
+    PartnerAdminController,
+    PaymentGatewayController,
+    GatewayHealthController,
+    ProviderWebhookController,
+    AdminPaymentsController,
+    AdminDeliveriesController,
+]
 
 
-def create_app() -> Litestar:
-    enforce_startup_config("gateway")  # outside dev, missing or weak secrets stop here
-    paygate_settings = get_paygate_settings()
-    settings = get_gateway_settings()
-    check_token_settings(settings, is_dev=paygate_settings.is_dev)
+def _dependencies() -> dict[str, object]:
+    return {
+        "db_session": Provide(provide_db_session),
+        "db_engine": Provide(provide_db_engine, sync_to_thread=False),
+        "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
+        "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
+    }
+
+
+def create_app(settings: GatewaySettings | None = None) -> Litestar:
+    if settings is None:  # outside dev, missing or weak secrets stop here
+        settings = settings_or_exit("gateway", get_gateway_settings, "GATEWAY_")
+    service_token = settings.paygate.service_token.get_secret_value()
+    internal = create_internal_app(settings, _dependencies())
     app = create_service_app(
         "gateway",
-        paygate_settings,
-        route_handlers=[
-            AuthController,
-            MeController,
-            ReservationController,
-            ReservationAdminController,
-            PaymentEventsController,
-            PartnerAdminController,
-            PartnerInternalController,
-            PaymentGatewayController,
-            GatewayHealthController,
-            ProviderWebhookController,
-            AdminPaymentsController,
-            AdminDeliveriesController,
-        ],
-        lifespan=[payment_ms_lifespan(settings, paygate_settings.service_token.get_secret_value())],
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "db_engine": Provide(provide_db_engine, sync_to_thread=False),
-            "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
-            "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
-        },
+        settings,
+        route_handlers=PUBLIC_ROUTES,
+        lifespan=[payment_ms_lifespan(settings, service_token), internal_listener(settings, internal)],
+        middleware=[PROMETHEUS.middleware],
+        dependencies=_dependencies(),
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         openapi=OpenAPIConfig(
             title="paygate gateway",
             version="0.1.0",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                    "ServiceToken": SecurityScheme(
-                        type="apiKey", name="X-Service-Token", security_scheme_in="header"
-                    ),
-                }
-            ),
+            components=SECURITY_SCHEMES,
         ),
     )
-    if not settings.internal_events_url:  # dev/test only: outside dev enforce_startup_config stopped
+    if not settings.internal_events_url:  # dev/test only: outside dev the settings refused this
         logging.getLogger("gateway").warning("%s (allowed in dev/test only)", EVENTS_URL_MISSING)
     return app

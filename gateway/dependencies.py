@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.settings import GatewaySettings
 from shared.problems import BadRequestError
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
@@ -28,8 +28,10 @@ def provide_db_engine(state: State) -> AsyncEngine:
     return engine
 
 
-def provide_gateway_settings() -> GatewaySettings:
-    return get_gateway_settings()
+def provide_gateway_settings(state: State) -> GatewaySettings:
+    """The settings ``create_app`` was given."""
+    settings: GatewaySettings = state.settings
+    return settings
 
 
 async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:

@@ -7,10 +7,19 @@ handler lists ``INPUT`` so that 400 is documented as the problem+json it is.
 
 from __future__ import annotations
 
+from litestar.openapi.spec import Components, SecurityScheme
+
 INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field
 USER = (401,)  # requires_user: no bearer token, an invalid or expired one, or a disabled user
 ADMIN = (401, 403)  # requires_admin: as USER, and 403 for a user who is not an admin
 SERVICE = (401,)  # requires_service_token (or the signature of a payment event)
 UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down, or is too slow
 
-__all__ = ["ADMIN", "INPUT", "SERVICE", "UPSTREAM", "USER"]
+SECURITY_SCHEMES = Components(
+    security_schemes={
+        "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+        "ServiceToken": SecurityScheme(type="apiKey", name="X-Service-Token", security_scheme_in="header"),
+    }
+)
+
+__all__ = ["ADMIN", "INPUT", "SECURITY_SCHEMES", "SERVICE", "UPSTREAM", "USER"]

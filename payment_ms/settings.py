@@ -1,14 +1,17 @@
-"""payment_ms settings (prefix ``PAYMENT_MS_``)."""
+"""payment_ms settings (prefix ``PAYMENT_MS_``), built by ``get_payment_settings()`` (nothing at import)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ServiceSettings
 
 
-class PaymentSettings(BaseSettings):
+class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_", env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
@@ -56,5 +59,23 @@ class PaymentSettings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        key = self.stripe_secret_key.get_secret_value()
+        if self.default_provider != "stripe" and not key:
+            return problems
+        if not key:
+            problems.append("PAYMENT_MS_STRIPE_SECRET_KEY is not set (the Stripe provider is on)")
+        elif not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+            problems.append("PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)")
+        webhook_secrets = [secret.get_secret_value() for secret in self.stripe_webhook_secrets]
+        if not webhook_secrets:
+            problems.append("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set (the Stripe provider is on)")
+        elif not all(secret.startswith("whsec_") and len(secret) > 20 for secret in webhook_secrets):
+            problems.append("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds a value that is not a whsec_… secret")
+        return problems
 
-settings = PaymentSettings()
+
+@lru_cache
+def get_payment_settings() -> PaymentSettings:
+    return PaymentSettings()

@@ -10,7 +10,7 @@ from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.guards import requires_admin, requires_service_token
+from gateway.auth.guards import requires_admin
 from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
@@ -26,7 +26,7 @@ from gateway.settings import GatewaySettings
 from shared.contracts import EventType, PartnerTargetList
 from shared.models import Partner
 from shared.problems import problem_responses
-from shared.settings import get_paygate_settings
+from shared.security import requires_service_token
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 # 409: a partner with this name exists; 422: the url or the event types are refused
@@ -192,7 +192,7 @@ class PartnerInternalController(Controller):
                 db_session,
                 event_type,
                 settings=gateway_settings,
-                service_token=get_paygate_settings().service_token.get_secret_value(),
+                service_token=gateway_settings.paygate.service_token.get_secret_value(),
             )
         return PartnerTargetList(items=items)
 

@@ -16,7 +16,6 @@ from gateway.settings import GatewaySettings, get_gateway_settings
 from shared.contracts import PartnerTarget
 from shared.models import EVENT_TYPES, Partner
 from shared.problems import ConflictError, InvalidInputError, NotFoundError
-from shared.settings import get_paygate_settings
 from shared.webhooks import derived_secret, generate_secret
 
 GATEWAY_SUBSCRIBER_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -25,7 +24,7 @@ GATEWAY_SUBSCRIBER_PURPOSE = "gateway-payment-events"
 
 def _checked_url(url: str, settings: GatewaySettings) -> str:
     return validate_partner_url(
-        url, allowed_hosts=settings.partner_allowed_hosts, allow_loopback=get_paygate_settings().is_dev
+        url, allowed_hosts=settings.partner_allowed_hosts, allow_loopback=settings.paygate.is_dev
     )
 
 

@@ -29,7 +29,6 @@ from gateway.reservations.schemas import (
 from shared.contracts import WebhookEnvelope
 from shared.models import Reservation
 from shared.problems import AuthenticationError, BadRequestError, problem_responses
-from shared.settings import get_paygate_settings
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
 logger = logging.getLogger("gateway.reservations")
@@ -174,7 +173,7 @@ class PaymentEventsController(Controller):
     async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
         body = await request.body()
         secret = derived_secret(
-            get_paygate_settings().service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
+            request.app.state.settings.paygate.service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
         )
         try:
             verify(secret, dict(request.headers), body)

@@ -22,9 +22,9 @@ from payment_ms.deliveries.schemas import (
 )
 from payment_ms.dependencies import provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
-from payment_ms.guards import require_service_token
 from shared import routes
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
+from shared.security import requires_service_token
 
 Engine = NamedDependency[AsyncEngine]
 DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
@@ -33,7 +33,7 @@ DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
 class EventController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(
@@ -49,7 +49,7 @@ class EventController(Controller):
 class DeliveryController(Controller):
     path = "/"
     tags = ["deliveries"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @get(

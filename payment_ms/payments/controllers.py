@@ -11,7 +11,6 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from payment_ms.guards import require_service_token
 from payment_ms.payments import services
 from payment_ms.payments.dependencies import strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
@@ -26,6 +25,7 @@ from shared.contracts import (
     RefundCreate,
 )
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
+from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -40,7 +40,7 @@ Engine = NamedDependency[AsyncEngine]
 class PaymentController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     dependencies = {
         "engine": Provide(provide_engine, sync_to_thread=False),
         "new_payment": Provide(strict_body(PaymentCreate)),
@@ -65,6 +65,7 @@ class PaymentController(Controller):
         status, body = await services.create_payment(
             provide_engine(request.app.state),
             new_payment,
+            settings=request.app.state.settings,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint("POST", request.url.path, new_payment),
         )
@@ -220,6 +221,7 @@ async def _idempotent(
         key=key,
         request_fingerprint=fingerprint("POST", request.url.path, body),
         action=run,
+        lease_seconds=request.app.state.settings.idempotency_lease_seconds,
         status=status,
     )
     return json_bytes(payload, code)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.events.outbox import record_event
-from payment_ms.metrics import TRANSITIONS
+from payment_ms.metrics.definitions import TRANSITIONS
 from payment_ms.payments import idempotency
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.transitions import SETTLED, event_for
@@ -39,7 +39,7 @@ from payment_ms.providers.base import (
     call_provider,
 )
 from payment_ms.providers.registry import get_provider
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from shared.contracts import (
     CashConfirmation,
     DailyPaymentStat,
@@ -95,7 +95,7 @@ def encode_payment(payment: Payment) -> bytes:
 # ------------------------------------------------------------------------------------------- create
 
 
-def _validate_new(data: PaymentCreate) -> str:
+def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
     if not is_known_currency(data.currency):
         raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
     if data.amount > settings.max_amount:
@@ -192,7 +192,7 @@ async def _create_local(
     """Mock and cash: the session is made first (no network), then key, payment, event and notify are
     ONE statement; the answer is built here, stored with the key, and is the event's ``data``."""
     payment_id = uuid.uuid4()
-    session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+    session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
     payment = new_payment(payment_id, data, provider.name, session.checkout_url, datetime.now(UTC))
     body = encode_payment(payment)
     async with raw_connection(engine) as conn:
@@ -226,7 +226,12 @@ def _constraint(exc: IntegrityError) -> str | None:
 
 
 async def create_payment(
-    engine: AsyncEngine, data: PaymentCreate, *, idempotency_key: str, request_fingerprint: str
+    engine: AsyncEngine,
+    data: PaymentCreate,
+    *,
+    settings: PaymentSettings,
+    idempotency_key: str,
+    request_fingerprint: str,
 ) -> tuple[int, bytes]:
     """Create a payment and its provider session; answers (status, body bytes), replays included.
 
@@ -234,7 +239,7 @@ async def create_payment(
     concurrent duplicate waits on the key's row and then replays. Stripe's call runs between two
     transactions while the key is ``in_flight`` (a duplicate meanwhile gets 409).
     """
-    provider_name = _validate_new(data)
+    provider_name = _validate_new(data, settings)
     provider = get_provider(provider_name)
     scope = f"user:{data.user_id}"
     key = idempotency.validate_key(idempotency_key)
@@ -259,7 +264,7 @@ async def create_payment(
             await repo.insert_payment(conn, _new_row(payment_id, data, provider.name))
             await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
     try:
-        session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+        session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
         try:
             async with engine.begin() as conn:
                 row = await repo.update_payment(conn, payment_id, _session_fields(session))
@@ -463,7 +468,7 @@ async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
         provider = get_provider(row["provider"])
         if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
             return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
-        outcome = await call_provider(provider.name, "verify", provider.fetch_outcome(row))
+        outcome = await call_provider(provider, "verify", provider.fetch_outcome(row))
         async with engine.begin() as conn:
             locked = await _locked(conn, payment_id)
             if _same_provider_state(locked, row):
@@ -498,7 +503,7 @@ async def _command(
 
 async def cancel_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     async def act(conn: AsyncConnection, row: RowMapping, provider: Provider) -> dict[str, Any]:
-        provider_status = await call_provider(provider.name, "cancel", provider.cancel(row))
+        provider_status = await call_provider(provider, "cancel", provider.cancel(row))
         return {"provider_status": provider_status}
 
     return await _command(engine, payment_id, "canceled", act)
@@ -506,7 +511,7 @@ async def cancel_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
 
 async def capture_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     async def act(conn: AsyncConnection, row: RowMapping, provider: Provider) -> dict[str, Any]:
-        provider_status = await call_provider(provider.name, "capture", provider.capture(row))
+        provider_status = await call_provider(provider, "capture", provider.capture(row))
         return {"provider_status": provider_status, "captured_amount": row["amount"]}
 
     return await _command(engine, payment_id, "succeeded", act, only_from="authorized")
@@ -548,7 +553,7 @@ async def refund_payment(engine: AsyncEngine, payment_id: uuid.UUID, refund: Ref
         # Deterministic: a retry of the same refund after a timeout is the same refund at the provider.
         provider_key = f"paygate-refund-{payment_id}-{row['refunded_amount']}-{amount}"
         provider_refund_id = await call_provider(
-            provider.name, "refund", provider.refund(row, amount, provider_key)
+            provider, "refund", provider.refund(row, amount, provider_key)
         )
         await repo.insert_refund(
             conn,
@@ -572,6 +577,7 @@ async def run_idempotent(
     key: str | None,
     request_fingerprint: str,
     action: PaymentAction,
+    lease_seconds: float,
     status: int = 200,
 ) -> tuple[int, bytes]:
     """Run a payment command under an optional Idempotency-Key (scope ``payment:{id}:{action}``)."""
@@ -584,7 +590,7 @@ async def run_idempotent(
             scope=scope,
             key=key,
             request_fingerprint=request_fingerprint,
-            lease_seconds=settings.idempotency_lease_seconds,
+            lease_seconds=lease_seconds,
         )
     if isinstance(claim, idempotency.Replay):
         return claim.status, claim.body

@@ -28,7 +28,6 @@ from payment_ms.providers.base import (
     ProviderRefusedError,
     ProviderUnavailableError,
 )
-from payment_ms.settings import settings
 from shared.contracts import PaymentCreate, PaymentStatus
 
 BEHAVIOR_KEY = "mock_behavior"
@@ -60,14 +59,14 @@ class MockProvider(Provider):
         behavior = metadata.get(BEHAVIOR_KEY)
         if behavior == "slow":
             await asyncio.sleep(
-                settings.mock_slow_seconds
+                self.settings.mock_slow_seconds
             )  # simulating a slow provider, not waiting on state
         elif behavior == "provider_error":
             raise ProviderUnavailableError("the mock provider failed (mock_behavior=provider_error)")
 
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
         await self._behave(data.metadata)
-        url = settings.public_base_url.rstrip("/") + checkout_path(payment_id)
+        url = self.settings.public_base_url.rstrip("/") + checkout_path(payment_id)
         return CheckoutSession(session_id=f"mock_cs_{payment_id.hex}", checkout_url=url, provider_status=OPEN)
 
     async def fetch_outcome(self, payment: RowMapping) -> Outcome:

@@ -9,7 +9,6 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from payment_ms.settings import settings
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
 from shared.contracts import StripeWebhookReceipt
@@ -28,6 +27,7 @@ class StripeWebhookController(Controller):
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> StripeWebhookReceipt:
         payload = await request.body()
+        settings = request.app.state.settings
         try:
             signature.verify(
                 payload,

@@ -131,7 +131,9 @@ async def test_loopback_is_refused_when_not_allowed(
     db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
 ) -> None:
     await add_partner(db_engine, receiver.url("internal"))
-    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+    async with running_dispatcher(
+        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
+    ):
         await add_event(db_engine)
 
         async def failed() -> list[dict[str, Any]]:
@@ -211,7 +213,9 @@ async def test_the_resolved_address_is_checked_on_a_real_send(
     """``localhost`` passes the URL check (a name, https) and is refused once it resolves to loopback."""
     port = URL(receiver.base_url).port
     await add_partner(db_engine, f"https://localhost:{port}/by-name")
-    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+    async with running_dispatcher(
+        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
+    ):
         await add_event(db_engine)
 
         async def failed() -> list[dict[str, Any]]:

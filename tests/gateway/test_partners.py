@@ -172,7 +172,9 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
     expires = datetime.fromisoformat(second["previous_secret_expires_at"])
     assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=24)
 
-    targets = await http.get(f"{gateway.url}/internal/partners?event_type=payment.succeeded", headers=SERVICE)
+    targets = await http.get(
+        f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded", headers=SERVICE
+    )
     assert targets.status_code == 200
     assert targets.json()["items"] == [
         {"id": first["id"], "url": first["url"], "secrets": [second["secret"], first["secret"]]}
@@ -193,25 +195,29 @@ async def test_internal_targets_filter_and_disable(
     await http.post(url, json=_partner("c", enabled=False), headers=admin.headers)
 
     targets = await http.get(
-        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
     )
     assert [t["id"] for t in targets.json()["items"]] == [a["id"]]
     assert targets.json()["items"][0]["secrets"] == [a["secret"]]
 
-    bad = await http.get(f"{gateway.url}/internal/partners", params={"event_type": "nope"}, headers=SERVICE)
+    bad = await http.get(
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "nope"}, headers=SERVICE
+    )
     assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
 
     disabled = await http.post(
-        f"{gateway.url}/internal/partners/{a['id']}/disable", json={"reason": "410 Gone"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners/{a['id']}/disable",
+        json={"reason": "410 Gone"},
+        headers=SERVICE,
     )
     assert disabled.status_code == 200
     assert disabled.json()["enabled"] is False and disabled.json()["disabled_reason"] == "410 Gone"
     after = await http.get(
-        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
     )
     assert after.json()["items"] == []
     unknown = await http.post(
-        f"{gateway.url}/internal/partners/{uuid.uuid4()}/disable", json={}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners/{uuid.uuid4()}/disable", json={}, headers=SERVICE
     )
     assert unknown.status_code == 404
 
@@ -223,8 +229,8 @@ async def test_internal_endpoints_refuse_user_tokens_and_no_token(
     created = (
         await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)
     ).json()
-    list_url = f"{gateway.url}/internal/partners?event_type=payment.succeeded"
-    disable_url = f"{gateway.url}/internal/partners/{created['id']}/disable"
+    list_url = f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded"
+    disable_url = f"{gateway.internal_url}/internal/partners/{created['id']}/disable"
     for headers in (
         {},
         admin.headers,

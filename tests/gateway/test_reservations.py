@@ -120,7 +120,7 @@ async def _deliver(
         "webhook-signature": signature_header([key], msg_id, ts, body),
         "content-type": "application/json",
     }
-    return await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+    return await http.post(f"{gateway.internal_url}/internal/payment-events", content=body, headers=headers)
 
 
 async def _attach(db_engine: AsyncEngine, reservation_id: uuid.UUID, payment_id: uuid.UUID) -> None:
@@ -205,6 +205,8 @@ async def test_payment_events_need_a_valid_signature(
         WebhookEnvelope(type="payment.succeeded", timestamp=datetime.now(UTC), data=payment)
     )
     for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
-        response = await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+        response = await http.post(
+            f"{gateway.internal_url}/internal/payment-events", content=body, headers=headers
+        )
         assert response.status_code == 401
     assert await _status(http, gateway, owner, reservation_id) == ("pending", "pending")

@@ -53,25 +53,17 @@ def test_a_random_secret_is_accepted() -> None:
     assert weak_secret_reason(secrets.token_urlsafe(32)) is None
 
 
-def test_stripe_keys_are_required_only_when_stripe_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    import payment_ms.settings as payment_settings
-
+def test_stripe_keys_are_required_only_when_stripe_is_on() -> None:
     settings = PaygateSettings(
         env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
     )
     assert config_problems("payment-ms", settings) == []
-    monkeypatch.setattr(
-        payment_settings, "settings", payment_settings.PaymentSettings(default_provider="stripe")
-    )
-    problems = config_problems("payment-ms", settings)
+    problems = config_problems("payment-ms", settings, default_provider="stripe")
     assert any(p.startswith("PAYMENT_MS_STRIPE_SECRET_KEY is not set") for p in problems)
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set") for p in problems)
-    monkeypatch.setattr(
-        payment_settings,
-        "settings",
-        payment_settings.PaymentSettings(stripe_secret_key="pk_live_oops", stripe_webhook_secrets=["nope"]),
+    problems = config_problems(
+        "payment-ms", settings, stripe_secret_key="pk_live_oops", stripe_webhook_secrets=["nope"]
     )
-    problems = config_problems("payment-ms", settings)
     assert "PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)" in problems
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds") for p in problems)
     assert not any("pk_live_oops" in p or "nope" in p for p in problems)

@@ -25,13 +25,14 @@ from tests.payment_ms.conftest import TOKEN_HEADERS, choose_on_mock_page, event_
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
+    inprocess_settings,
     inprocess_url,
     payment_intent_object,
     session_object,
     stripe,
 )
 
-__all__ = ["inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_race_0123456789"
 INTENT_ID = "pi_3RaceLkdIwHu7ix28a3tqPa"
