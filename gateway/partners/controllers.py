@@ -26,6 +26,7 @@ from gateway.settings import GatewaySettings
 from shared.contracts import EventType, PartnerTargetList
 from shared.models import Partner
 from shared.problems import problem_responses
+from shared.queries import Cursor, Limit
 from shared.security import requires_service_token
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
@@ -87,7 +88,7 @@ class PartnerAdminController(Controller):
     @get(
         "/",
         operation_id="listPartners",
-        summary="Partners, oldest first",
+        summary="Partners, oldest first (cursor pagination)",
         responses=problem_responses(*INPUT, *ADMIN),
     )
     async def list_(
@@ -95,14 +96,14 @@ class PartnerAdminController(Controller):
         db_session: AsyncSession,
         event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
         enabled: bool | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> PartnerList:
         async with db_session.begin():
-            partners, total = await services.list_partners(
-                db_session, event_type=event_type, enabled=enabled, limit=limit, offset=offset
+            partners, next_cursor = await services.list_partners(
+                db_session, event_type=event_type, enabled=enabled, cursor=cursor, limit=limit
             )
-        return PartnerList(items=[_view(p) for p in partners], total=total)
+        return PartnerList(items=[_view(p) for p in partners], next_cursor=next_cursor)
 
     @get(
         "/{partner_id:uuid}",

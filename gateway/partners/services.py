@@ -4,7 +4,7 @@ command (engineer D) all call these. Each flushes inside the caller's transactio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from gateway.partners.urls import validate_partner_url
 from gateway.settings import GatewaySettings, get_gateway_settings
 from shared.contracts import PartnerTarget
 from shared.models import EVENT_TYPES, Partner
+from shared.pagination import decode_cursor, page
 from shared.problems import ConflictError, InvalidInputError, NotFoundError
 from shared.webhooks import derived_secret, generate_secret
 
@@ -80,13 +81,20 @@ async def list_partners(
     *,
     event_type: str | None = None,
     enabled: bool | None = None,
+    cursor: str | None = None,
     limit: int | None = None,
-    offset: int = 0,
-) -> tuple[Sequence[Partner], int]:
-    """Partners (optionally only those subscribed to ``event_type``/enabled) and their total count."""
-    return await repositories.list_(
-        session, event_type=event_type, enabled=enabled, limit=limit, offset=offset
+) -> tuple[list[Partner], str | None]:
+    """Partners (optionally only those subscribed to ``event_type``/enabled), oldest first: a page of
+    ``limit`` and the cursor of the next one, or every one without ``limit``."""
+    after = decode_cursor(cursor)
+    if limit is None:
+        return list(
+            await repositories.list_(session, event_type=event_type, enabled=enabled, after=after)
+        ), None
+    rows = await repositories.list_(
+        session, event_type=event_type, enabled=enabled, after=after, limit=limit + 1
     )
+    return page(rows, limit, lambda row: (row.created_at, row.id))
 
 
 async def update_partner(

@@ -29,13 +29,12 @@ from gateway.reservations.schemas import (
 from shared.contracts import WebhookEnvelope
 from shared.models import Reservation
 from shared.problems import AuthenticationError, BadRequestError, problem_responses
+from shared.queries import Cursor, Limit
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
 logger = logging.getLogger("gateway.reservations")
 
 ReservationId = Annotated[UUID, Parameter(description="Reservation id")]
-Limit = Annotated[int, Parameter(ge=1, le=500)]
-Offset = Annotated[int, Parameter(ge=0)]
 
 
 def to_view(reservation: Reservation) -> ReservationView:
@@ -63,7 +62,7 @@ class ReservationController(Controller):
     @get(
         "/",
         operation_id="listMyReservations",
-        summary="The caller's reservations, newest first",
+        summary="The caller's reservations, newest first (cursor pagination)",
         responses=problem_responses(*INPUT, *USER),
     )
     async def list_(
@@ -71,14 +70,14 @@ class ReservationController(Controller):
         current_user: AuthUser,
         db_session: AsyncSession,
         status: ReservationStatus | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ReservationList:
         async with db_session.begin():
-            rows, total = await services.list_reservations(
-                db_session, user_id=current_user.id, status=status, limit=limit, offset=offset
+            rows, next_cursor = await services.list_reservations(
+                db_session, user_id=current_user.id, status=status, cursor=cursor, limit=limit
             )
-        return ReservationList(items=[to_view(r) for r in rows], total=total)
+        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
     @get(
         "/{reservation_id:uuid}",
@@ -125,7 +124,7 @@ class ReservationAdminController(Controller):
     @get(
         "/",
         operation_id="listReservations",
-        summary="All reservations, newest first",
+        summary="All reservations, newest first (cursor pagination)",
         responses=problem_responses(*INPUT, *ADMIN),
     )
     async def list_(
@@ -133,14 +132,14 @@ class ReservationAdminController(Controller):
         db_session: AsyncSession,
         user_id: UUID | None = None,
         status: ReservationStatus | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ReservationList:
         async with db_session.begin():
-            rows, total = await services.list_reservations(
-                db_session, user_id=user_id, status=status, limit=limit, offset=offset
+            rows, next_cursor = await services.list_reservations(
+                db_session, user_id=user_id, status=status, cursor=cursor, limit=limit
             )
-        return ReservationList(items=[to_view(r) for r in rows], total=total)
+        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
     @get(
         "/{reservation_id:uuid}",

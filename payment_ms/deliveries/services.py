@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,34 +19,19 @@ from payment_ms.deliveries.schemas import (
     Event,
     EventList,
 )
-from shared.problems import BadRequestError, NotFoundError
+from shared.pagination import Position, decode_cursor, page
+from shared.problems import NotFoundError
 
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-def encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> repo.Cursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, row_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
+def _position(row: RowMapping) -> Position:
+    return row["created_at"], row["id"]
 
 
 def from_row(cls: type[S], row: RowMapping, **extra: Any) -> S:
     """A response struct from a row: every field of ``cls`` the caller did not give is a column."""
     return cls(**{name: row[name] for name in cls.__struct_fields__ if name not in extra}, **extra)
-
-
-def _next(rows: list[RowMapping], limit: int) -> str | None:
-    return encode_cursor(rows[limit - 1]) if len(rows) > limit else None
 
 
 async def list_events(
@@ -74,8 +57,8 @@ async def list_events(
                 limit=limit + 1,
             )
         )
-    items = [from_row(Event, row) for row in rows[:limit]]
-    return EventList(items=items, next_cursor=_next(rows, limit))
+    items, next_cursor = page(rows, limit, _position)
+    return EventList(items=[from_row(Event, row) for row in items], next_cursor=next_cursor)
 
 
 async def list_deliveries(
@@ -103,9 +86,8 @@ async def list_deliveries(
                 limit=limit + 1,
             )
         )
-    return DeliveryList(
-        items=[from_row(Delivery, row) for row in rows[:limit]], next_cursor=_next(rows, limit)
-    )
+    items, next_cursor = page(rows, limit, _position)
+    return DeliveryList(items=[from_row(Delivery, row) for row in items], next_cursor=next_cursor)
 
 
 async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryDetail:

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.payments import services
-from payment_ms.payments.dependencies import strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared import routes
+from shared.bodies import strict_body
 from shared.contracts import (
     CashConfirmation,
     DailyPaymentStats,

@@ -13,8 +13,6 @@ ConflictError, provider 503/504).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +29,7 @@ from payment_ms.metrics.definitions import TRANSITIONS
 from payment_ms.payments import idempotency
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.transitions import SETTLED, event_for
+from payment_ms.providers import cash
 from payment_ms.providers.base import (
     CheckoutSession,
     Outcome,
@@ -53,6 +52,7 @@ from shared.contracts import (
 from shared.db import raw_connection
 from shared.money import is_known_currency
 from shared.observability import current_request_id
+from shared.pagination import decode_cursor, page
 from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 
 _encode = msgspec.json.Encoder().encode
@@ -293,20 +293,6 @@ async def get_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     return to_contract(row)
 
 
-def _encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, payment_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(payment_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
-
-
 async def list_payments(
     engine: AsyncEngine,
     *,
@@ -319,7 +305,7 @@ async def list_payments(
     cursor: str | None = None,
     limit: int = 50,
 ) -> PaymentList:
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor)
     async with engine.connect() as conn:
         rows = await repo.list_payments(
             conn,
@@ -332,9 +318,8 @@ async def list_payments(
             after=after,
             limit=limit + 1,
         )
-    page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
-    return PaymentList(items=[to_contract(row) for row in page], next_cursor=next_cursor)
+    items, next_cursor = page(rows, limit, lambda row: (row["created_at"], row["id"]))
+    return PaymentList(items=[to_contract(row) for row in items], next_cursor=next_cursor)
 
 
 async def daily_stats(
@@ -525,7 +510,7 @@ async def confirm_cash_payment(
         if row["provider"] != "cash":
             raise ConflictError(f"payment {payment_id} is a {row['provider']} payment, not cash")
         changes = {
-            "provider_status": "confirmed",
+            "provider_status": cash.CONFIRMED,
             "captured_amount": row["amount"],
             "confirmed_by": confirmation.confirmed_by,
             "confirmed_at": func.now(),

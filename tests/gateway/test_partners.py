@@ -49,7 +49,9 @@ async def test_crud_and_secret_shown_once(
     fetched = await http.get(f"{base}/{partner_id}", headers=admin.headers)
     assert fetched.status_code == 200 and "secret" not in fetched.json()
     listed = await http.get(base, headers=admin.headers)
-    assert listed.json()["total"] == 1 and "secret" not in listed.json()["items"][0]
+    assert len(listed.json()["items"]) == 1 and listed.json()["next_cursor"] is None
+    assert "secret" not in listed.json()["items"][0]
+
     assert body["secret"] not in listed.text + fetched.text
 
     patched = await http.patch(
@@ -263,3 +265,25 @@ async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncE
     assert [t.id for t in off] == [partner_id]
     assert len(on) == 1 and on[0].id == GATEWAY_SUBSCRIBER_ID
     assert on[0].secrets == [derived_secret("t" * 32, "gateway-payment-events")]
+
+
+async def test_the_partner_list_pages_with_a_cursor(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    ids = []
+    for name in ("first", "second", "third"):
+        created = await http.post(
+            base, json=_partner(name, url=f"https://hooks.{name}.example/paygate"), headers=admin.headers
+        )
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    first = (await http.get(base, params={"limit": 2}, headers=admin.headers)).json()
+    assert [p["id"] for p in first["items"]] == ids[:2] and first["next_cursor"]  # oldest first
+    rest = (
+        await http.get(base, params={"limit": 2, "cursor": first["next_cursor"]}, headers=admin.headers)
+    ).json()
+    assert [p["id"] for p in rest["items"]] == ids[2:] and rest["next_cursor"] is None
+    refused = await http.get(base, params={"cursor": "not-a-cursor"}, headers=admin.headers)
+    assert refused.status_code == 400
