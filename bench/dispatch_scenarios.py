@@ -34,8 +34,11 @@ from shared.webhooks import WebhookVerificationError, verify
 
 NOTIFY = "SELECT pg_notify('payment_events', i::text) FROM unnest($1::uuid[]) AS i"
 INSERT_EVENTS = """
-INSERT INTO payment_events (id, payment_id, type, data)
-SELECT i, p, 'payment.succeeded', d::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS u(i, p, d)
+INSERT INTO payment_events (id, payment_id, type, data, sequence)
+SELECT i, p, 'payment.succeeded', d::jsonb,
+       coalesce((SELECT max(sequence) FROM payment_events e WHERE e.payment_id = p), 0)
+       + row_number() OVER (PARTITION BY p ORDER BY n)
+FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS u(i, p, d, n)
 """
 SEED_PAYMENTS = """
 INSERT INTO payments (reservation_id, user_id, amount, currency, provider, status, description)

@@ -66,13 +66,15 @@ async def _pool(app: Litestar) -> AsyncIterator[None]:
 
 OUTBOX = """
 WITH event AS (
-    INSERT INTO payment_events (payment_id, type, data) VALUES ($1, 'payment.created', $2::jsonb) RETURNING id
+    INSERT INTO payment_events (payment_id, type, data, sequence)
+    VALUES ($1, 'payment.created', $2::jsonb, 1) RETURNING id
 )
 SELECT id FROM event
 """
 OUTBOX_NOTIFY = """
 WITH event AS (
-    INSERT INTO payment_events (payment_id, type, data) VALUES ($1, 'payment.created', $2::jsonb) RETURNING id
+    INSERT INTO payment_events (payment_id, type, data, sequence)
+    VALUES ($1, 'payment.created', $2::jsonb, 1) RETURNING id
 )
 SELECT id, pg_notify('payment_events', id::text) FROM event
 """

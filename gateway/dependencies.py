@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.settings import GatewaySettings
-from shared.bodies import strict_json
+from shared.jsonbody import decode_json_body
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -35,6 +35,6 @@ def provide_gateway_settings(state: State) -> GatewaySettings:
 
 
 async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
-    """Re-check a JSON body strictly (``shared.bodies``). ``data`` stays in the handler's signature
-    for the OpenAPI schema."""
-    return await strict_json(request, type(data))
+    """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
+    would pass as an amount. ``data`` stays in the handler's signature for the OpenAPI schema."""
+    return decode_json_body(await request.body(), type(data))

@@ -22,7 +22,7 @@ from litestar.plugins.prometheus import PrometheusController
 
 from gateway.metrics.definitions import PROMETHEUS
 from gateway.openapi import SECURITY_SCHEMES
-from gateway.partners.controllers import PartnerInternalController
+from gateway.partners.controllers import OperationalEventInternalController, PartnerInternalController
 from gateway.reservations.controllers import PaymentEventsController
 from gateway.settings import GatewaySettings
 from shared.app_factory import create_service_app
@@ -39,7 +39,12 @@ def create_internal_app(settings: GatewaySettings, dependencies: dict[str, objec
     return create_service_app(
         "gateway",
         settings,
-        route_handlers=[PartnerInternalController, PaymentEventsController, MetricsController],
+        route_handlers=[
+            PartnerInternalController,
+            OperationalEventInternalController,
+            PaymentEventsController,
+            MetricsController,
+        ],
         database=False,
         configure_logs=False,
         middleware=[PROMETHEUS.middleware],

@@ -61,9 +61,27 @@ class GatewaySettings(ServiceSettings):
         description="A disabled user's unexpired token is refused within this many seconds (0: always).",
     )
 
-    # --- login throttling (shared by replicas through the login_throttles table)
-    login_max_failures_per_account: int = Field(default=5, gt=0)
-    login_max_failures_per_address: int = Field(default=30, gt=0)
+    # --- login throttling (shared by replicas through the login_throttles table); README "Login throttling"
+    login_max_failures_per_account_address: int = Field(
+        default=5,
+        gt=0,
+        description="Failures for one account from one client address, then that address is locked out "
+        "of that account (only: the owner elsewhere still logs in).",
+    )
+    login_max_failures_per_address: int = Field(
+        default=30,
+        gt=0,
+        description="Failures from one client address (any accounts), then it is locked out.",
+    )
+    login_account_slowdown_after: int = Field(
+        default=10,
+        gt=0,
+        description="Failures for one account (from every address) after which an address that has "
+        "failed on it must wait before its next try; an address that has not failed is never slowed.",
+    )
+    login_slowdown_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="That wait, doubled on each further failure of the address."
+    )
     login_window_seconds: int = Field(default=900, gt=0, description="Failures counted in this window.")
     login_lockout_seconds: int = Field(default=900, gt=0, description="How long a tripped key is locked.")
 

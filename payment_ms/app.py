@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
 
 from payment_ms.checkout_page.controllers import MockCheckoutController
-from payment_ms.deliveries.controllers import DeliveryController, EventController
+from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
 from payment_ms.payments.controllers import PaymentController
@@ -46,6 +46,7 @@ def create_app(settings: PaymentSettings | None = None) -> Litestar:
             StripeWebhookController,
             EventController,
             DeliveryController,
+            TestSendController,
         ],
         lifespan=[providers_lifespan(settings)],
         middleware=[PROMETHEUS.middleware],

@@ -5,7 +5,17 @@ from __future__ import annotations
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.dispatcher.settings import DispatcherSettings
+
 
 def provide_engine(state: State) -> AsyncEngine:
     engine: AsyncEngine = state.db_engine
     return engine
+
+
+def provide_dispatcher_settings(state: State) -> DispatcherSettings:
+    """The dispatcher's settings (URL policy, timeout) for test sends, read once per app."""
+    settings: DispatcherSettings | None = getattr(state, "dispatcher_settings", None)
+    if settings is None:
+        settings = state.dispatcher_settings = DispatcherSettings()
+    return settings

@@ -15,6 +15,7 @@ import msgspec
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
+BIGINT_MAX = 2**63 - 1  # amounts are BIGINT columns: a larger one is refused, not an overflow
 
 PaymentStatus = Literal[
     "pending", "processing", "authorized", "succeeded", "failed", "canceled", "partially_refunded", "refunded"
@@ -47,7 +48,9 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500  # Stripe's metadata limits: 50 keys, 40-character keys, 500-character values
 
-PositiveAmount = Annotated[int, msgspec.Meta(gt=0, description="Integer minor units (cents, yen…)")]
+PositiveAmount = Annotated[
+    int, msgspec.Meta(gt=0, le=BIGINT_MAX, description="Integer minor units (cents, yen…)")
+]
 CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}" + _END, description="ISO 4217 code, e.g. EUR")]
 Url = Annotated[
     str,
@@ -60,7 +63,10 @@ Email = Annotated[str, msgspec.Meta(max_length=320, pattern=EMAIL_PATTERN)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 MetadataKey = Annotated[str, msgspec.Meta(max_length=MAX_METADATA_KEY, pattern=SINGLE_LINE_PATTERN)]
 MetadataValue = (
-    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)] | int | bool | None
+    Annotated[str, msgspec.Meta(max_length=MAX_METADATA_VALUE, pattern=TEXT_PATTERN)]
+    | Annotated[int, msgspec.Meta(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+    | bool
+    | None
 )
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
 
@@ -147,17 +153,48 @@ class CashConfirmation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class PartnerTarget(msgspec.Struct, kw_only=True):
     """One entry of the gateway's ``GET /internal/partners?event_type=…`` (service token only).
 
-    ``secrets`` holds every secret that signs right now: the current one first, then the previous one
-    during the 24 h rotation overlap. Each yields one ``v1,<sig>`` in ``webhook-signature``.
+    ``secrets`` holds every secret that signs right now: the current one first, then every retired one
+    still inside its rotation overlap. Each yields one ``v1,<sig>`` in ``webhook-signature``.
+    ``enabled`` is false for a disabled partner (listed with ``include_disabled=true`` only): its waiting
+    deliveries are held, not sent. ``ordered``: a payment's later event waits for its earlier one.
+    ``max_requests_per_second``: the most this partner receives from one dispatcher (None: no limit).
     """
 
     id: UUID
     url: str
     secrets: list[str]
+    enabled: bool = True
+    ordered: bool = False
+    max_requests_per_second: int | None = None
 
 
 class PartnerTargetList(msgspec.Struct, kw_only=True):
     items: list[PartnerTarget]
+
+
+OperationalEventType = Literal["endpoint.disabled", "endpoint.enabled", "endpoint.secret_rotated"]
+
+
+class OperationalEvent(msgspec.Struct, kw_only=True):
+    """An ``endpoint.*`` event as the gateway records it (``GET /internal/operational-events``); the
+    dispatcher sends ``{"type", "timestamp", "data"}`` to the operator's endpoint, ``webhook-id`` = ``id``.
+    """
+
+    id: UUID
+    type: OperationalEventType
+    partner_id: UUID
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class OperationalEventList(msgspec.Struct, kw_only=True):
+    items: list[OperationalEvent]
+
+
+class OperationalEventsProcessed(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /internal/operational-events/processed``: these were sent (or given up on) and logged."""
+
+    ids: Annotated[list[UUID], msgspec.Meta(max_length=500)]
 
 
 class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
@@ -184,10 +221,12 @@ class Event(msgspec.Struct, kw_only=True):
     id: UUID
     payment_id: UUID
     type: EventType
-    data: dict[str, Any]
+    sequence: int
+    data: dict[str, Any] | None  # None once purged by the retention period (``purged_at``)
     request_id: str | None
     created_at: datetime
     fanned_out_at: datetime | None
+    purged_at: datetime | None
 
 
 class EventList(msgspec.Struct, kw_only=True):
@@ -202,7 +241,9 @@ class Delivery(msgspec.Struct, kw_only=True):
     url: str
     status: DeliveryStatus
     attempt_count: int
+    throttled_count: int  # attempts answered 429: they do not use up the retry schedule
     due_at: datetime
+    held: Literal["ordering", "disabled"] | None  # why a pending delivery waits
     leased_by: str | None
     last_status_code: int | None
     last_error: str | None
@@ -232,11 +273,42 @@ class DeliveryDetail(Delivery, kw_only=True):
 
 
 class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``POST /api/deliveries/replay``: every failed or canceled delivery of the partner since a time."""
+    """``POST /api/deliveries/replay``: a partner's failed and canceled deliveries created in
+    ``[since, until)`` (no ``until``: up to now), or with ``all`` every finished one (succeeded too: a
+    partner that lost its own data). Pending ones are on their way and are left alone."""
 
     partner_id: UUID
     since: datetime
+    until: datetime | None = None
+    all: bool = False
 
 
 class ReplayCount(msgspec.Struct, kw_only=True):
     replayed: int
+
+
+class SendTestEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /admin/partners/{id}/test``: which example event to send (default ``payment.succeeded``)."""
+
+    type: EventType = "payment.succeeded"
+
+
+class SendTestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """payment_ms's ``POST /api/test-sends`` (the gateway forwards a partner's url and secrets)."""
+
+    url: Url
+    secrets: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
+    type: EventType = "payment.succeeded"
+
+
+class SendTestEventResult(msgspec.Struct, kw_only=True):
+    """The one attempt of a test send: the same fields as a delivery attempt (nothing is stored)."""
+
+    webhook_id: str
+    type: EventType
+    url: str
+    delivered: bool
+    status_code: int | None
+    duration_ms: int
+    response_excerpt: str | None
+    error: str | None

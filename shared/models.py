@@ -1,9 +1,10 @@
 """SQLAlchemy 2 models of the one shared database.
 
 Ownership (each service writes only its own tables, they talk over HTTP):
-- gateway: ``users``, ``login_throttles``, ``reservations``, ``partners``
+- gateway: ``users``, ``login_throttles``, ``reservations``, ``partners``, ``operational_events`` (the
+  outbox of ``endpoint.*`` events)
 - payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
-  ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``
+  ``stripe_events``, ``webhook_deliveries``, ``delivery_attempts``, ``endpoint_health``
 
 Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
 Columns that point across the ownership line carry no foreign key on purpose: a service must be able to keep
@@ -77,6 +78,10 @@ EVENT_TYPES = (
     "payment.refunded",
 )
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "canceled")
+# Why a pending delivery is not due: an earlier event of its payment to an ordered partner is not
+# finished yet, or its partner is disabled (re-enabling resumes it).
+DELIVERY_HOLDS = ("ordering", "disabled")
+OPERATIONAL_EVENT_TYPES = ("endpoint.disabled", "endpoint.enabled", "endpoint.secret_rotated")
 IDEMPOTENCY_STATES = ("in_flight", "completed")
 
 
@@ -177,8 +182,9 @@ class Partner(Base):
         CheckConstraint("cardinality(event_types) > 0", name="event_types_not_empty"),
         CheckConstraint(f"event_types <@ {_array(EVENT_TYPES)}", name="event_types_known"),
         CheckConstraint("secret LIKE 'whsec_%'", name="secret_format"),
+        CheckConstraint("jsonb_typeof(retired_secrets) = 'array'", name="retired_secrets_array"),
         CheckConstraint(
-            "(previous_secret IS NULL) = (previous_secret_expires_at IS NULL)", name="previous_secret_pair"
+            "max_requests_per_second IS NULL OR max_requests_per_second > 0", name="max_requests_per_second"
         ),
         Index("ix_partners_event_types", "event_types", postgresql_using="gin"),
     )
@@ -189,11 +195,40 @@ class Partner(Base):
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None] = mapped_column()
     secret: Mapped[str] = mapped_column(String(200))
-    previous_secret: Mapped[str | None] = mapped_column(String(200))
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
+    # Secrets replaced by a rotation, newest first: ``[{"secret", "retired_at", "expires_at"}]``. Each
+    # keeps signing until its ``expires_at`` (retired + the overlap), however many rotations follow.
+    retired_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # Ordered delivery: a payment's later event waits until its earlier one is delivered or given up.
+    ordered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Requests per second the dispatcher sends to this partner at most (per dispatcher process); none.
+    max_requests_per_second: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class OperationalEvent(Base):
+    """The gateway's outbox of ``endpoint.*`` events, written in the same transaction as the change.
+
+    The dispatcher reads them through ``/internal/operational-events``, signs and sends them to the
+    operator's endpoint, logs and counts them, and marks them processed."""
+
+    __tablename__ = "operational_events"
+    __table_args__ = (
+        CheckConstraint(_in("type", OPERATIONAL_EVENT_TYPES), name="type"),
+        Index(
+            "ix_operational_events_unprocessed", "created_at", postgresql_where=text("processed_at IS NULL")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    type: Mapped[str] = mapped_column(String(64))
+    # No foreign key: the event outlives a deleted partner.
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+    processed_at: Mapped[datetime | None] = mapped_column()
 
 
 # ------------------------------------------------------------------------------------------ payment_ms
@@ -318,6 +353,9 @@ class PaymentEvent(Base):
     __table_args__ = (
         CheckConstraint(_in("type", EVENT_TYPES), name="type"),
         CheckConstraint("fan_out_attempts >= 0", name="fan_out_attempts"),
+        CheckConstraint("sequence > 0", name="sequence"),
+        CheckConstraint("(data IS NULL) = (purged_at IS NOT NULL)", name="purged_has_no_data"),
+        UniqueConstraint("payment_id", "sequence", name="uq_payment_events_payment_id_sequence"),
         Index("ix_payment_events_payment_id_created_at", "payment_id", "created_at"),
         Index("ix_payment_events_created_at", "created_at"),
         # The dispatcher's fan-out queue: events not yet turned into deliveries.
@@ -331,8 +369,12 @@ class PaymentEvent(Base):
     id: Mapped[uuid.UUID] = _uuid_pk()
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64))
-    # The exact ``data`` object of the webhook body: the payment as it was after the change.
-    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # 1, 2, 3… per payment, in the order of its changes: the ``sequence`` of the webhook envelope.
+    sequence: Mapped[int] = mapped_column(Integer)
+    # The exact ``data`` object of the webhook body: the payment as it was after the change. NULL once
+    # the retention period purged it (``purged_at``); the row, its type and times stay for audit.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    purged_at: Mapped[datetime | None] = mapped_column()
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = _created_at()
     fanned_out_at: Mapped[datetime | None] = mapped_column()
@@ -358,6 +400,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
+        CheckConstraint("throttled_count >= 0 AND throttled_count <= attempt_count", name="throttled_count"),
+        CheckConstraint(f"held IS NULL OR {_in('held', DELIVERY_HOLDS)}", name="held"),
         UniqueConstraint("event_id", "partner_id", name="uq_webhook_deliveries_event_id_partner_id"),
         # The dispatcher's "due deliveries": WHERE status = 'pending' AND due_at <= now() ORDER BY due_at.
         Index("ix_webhook_deliveries_due", "due_at", postgresql_where=text("status = 'pending'")),
@@ -372,7 +416,11 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(String(2048))
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempt_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Attempts answered 429: they back the partner off but do not use up the retry schedule.
+    throttled_count: Mapped[int] = mapped_column(Integer, server_default="0")
     due_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Set while a pending delivery waits (``DELIVERY_HOLDS``); ``due_at`` is then far in the future.
+    held: Mapped[str | None] = mapped_column(String(16))
     leased_by: Mapped[str | None] = mapped_column(String(200))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(1000))
@@ -401,3 +449,19 @@ class DeliveryAttempt(Base):
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(String(1000))
     worker: Mapped[str | None] = mapped_column(String(200))
+
+
+class EndpointHealth(Base):
+    """How a partner's deliveries have been going, shared by every dispatcher: the health policy disables
+    a partner whose attempts all failed for a span, or failed so many times in a row. Only failures write
+    here (a success resets a row that has failures), so a healthy partner costs nothing."""
+
+    __tablename__ = "endpoint_health"
+    __table_args__ = (CheckConstraint("consecutive_failures >= 0", name="consecutive_failures"),)
+
+    # The gateway's partner (no foreign key across the ownership line).
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The first failure since the last success: every attempt since then failed.
+    failing_since: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -40,7 +40,11 @@ def new_request_id() -> str:
 
 
 class RequestIdMiddleware:
-    """Pure ASGI (no per-request objects beyond what it needs): it sits on the checkout hot path."""
+    """Pure ASGI (no per-request objects beyond what it needs): it sits on the checkout hot path.
+
+    It wraps the whole application (``create_service_app``), not only the routes, so an unknown path,
+    a 405 or a CORS preflight gets its request id and access line too. The access line's ``client`` is
+    the scope's, which ``ClientAddressMiddleware`` (outside this one) made proxy-aware."""
 
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
         self.app = app
@@ -76,17 +80,21 @@ class RequestIdMiddleware:
         finally:
             if self.log_requests and access_logger.isEnabledFor(logging.INFO):
                 duration_ms = (time.perf_counter() - started) * 1000
+                peer = scope.get("client")
+                client = peer[0] if peer else "-"
                 access_logger.info(
-                    "%s %s %s %.1fms",
+                    "%s %s %s %.1fms %s",
                     method,
                     path,
                     status,
                     duration_ms,
+                    client,
                     extra={
                         "method": method,
                         "path": path,
                         "status": status,
                         "duration_ms": round(duration_ms, 2),
+                        "client": client,
                     },
                 )
             request_id_var.reset(token)

@@ -26,6 +26,7 @@ DELIVERIES = f"{API}/deliveries"
 DELIVERY = DELIVERIES + "/{delivery_id:uuid}"
 DELIVERY_REPLAY = f"{DELIVERY}/replay"
 DELIVERIES_REPLAY = f"{DELIVERIES}/replay"
+TEST_SENDS = f"{API}/test-sends"
 
 STRIPE_WEBHOOK = f"{API}/providers/stripe/webhook"
 

@@ -11,10 +11,13 @@ and never its value (``shared.settings_errors`` turns the errors into lines).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.proxies import X_FORWARDED_FOR, IPNetwork, parse_networks
 
 MIN_SECRET_LENGTH = 32
 MIN_DISTINCT_CHARACTERS = 10
@@ -46,6 +49,26 @@ class PaygateSettings(BaseSettings):
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on outside dev.")
     access_log: bool = Field(default=True, description="One log line per HTTP request.")
     max_body_bytes: int = Field(default=1_048_576, description="Requests with a larger body get 413.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='CIDRs of your reverse proxies, JSON (e.g. ["10.0.0.0/8"]). From a peer in them the '
+        "client address is the right-most untrusted hop of PAYGATE_PROXY_HEADER (login throttling, "
+        "access logs). Empty: the socket peer, and forwarding headers are ignored.",
+    )
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        default=X_FORWARDED_FOR,
+        description="The header your trusted proxies append the client to: x-forwarded-for or forwarded "
+        "(RFC 7239). Only that one is read, so a client cannot spoof the other.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        return [str(network) for network in parse_networks(value)]
+
+    @property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def is_dev(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader, ResponseHeader
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,9 @@ class AuthController(Controller):
         operation_id="login",
         summary="Exchange email and password for a short-lived access token",
         status_code=HTTP_200_OK,
+        # a token must not be kept by a browser, a proxy or a CDN (RFC 6749 section 5.1)
+        cache_control=CacheControlHeader(no_store=True),
+        response_headers=[ResponseHeader(name="Pragma", value="no-cache")],
         # 401: wrong credentials; 404: tokens come from an external identity provider; 429: throttled
         responses=problem_responses(*INPUT, 401, 404, 429),
     )

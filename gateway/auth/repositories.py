@@ -1,5 +1,8 @@
 """Login throttle counters in ``login_throttles``: one atomic upsert per attempt, so every gateway
-replica sees the same counts and concurrent guesses cannot slip past the limit."""
+replica sees the same counts and concurrent guesses cannot slip past the limit.
+
+A row is one key (``gateway.auth.services.ThrottleKeys``): a counter with its window and, once tripped,
+a lock. Slow-down rows use only ``locked_until``: the earliest time their client may try again."""
 
 from __future__ import annotations
 
@@ -32,8 +35,23 @@ _COUNT_ATTEMPT = text(
                AND t.failures + 1 > :max_failures
               THEN now() + make_interval(secs => :lockout)
           ELSE NULL END
-    RETURNING EXTRACT(EPOCH FROM (t.locked_until - now()))::float8 AS locked_for
+    RETURNING t.failures, EXTRACT(EPOCH FROM (t.locked_until - now()))::float8 AS locked_for
     """
+)
+
+# A counter that never locks by itself (the account's: it only decides whether the slow-down applies).
+_NEVER = 2**31 - 1
+
+_WAIT_UNTIL = text(
+    """
+    INSERT INTO login_throttles AS t (key, failures, window_started_at, locked_until)
+    VALUES (:key, 0, now(), now() + make_interval(secs => :seconds))
+    ON CONFLICT (key) DO UPDATE SET locked_until = EXCLUDED.locked_until, window_started_at = now()
+    """
+)
+_WAITING_FOR = text(
+    "SELECT EXTRACT(EPOCH FROM (locked_until - now()))::float8 FROM login_throttles "
+    "WHERE key = :key AND locked_until > now()"
 )
 
 _GIVE_BACK = text(
@@ -43,17 +61,39 @@ _GIVE_BACK = text(
 _FORGET = text("DELETE FROM login_throttles WHERE key = :key")
 
 
-async def count_attempt(
-    session: AsyncSession, key: str, *, max_failures: int, window_seconds: int, lockout_seconds: int
-) -> int | None:
-    """Count one attempt for ``key``; return the seconds it is locked for, or None when it may proceed."""
-    locked_for = await session.scalar(
-        _COUNT_ATTEMPT,
-        {"key": key, "window": window_seconds, "lockout": lockout_seconds, "max_failures": max_failures},
-    )
-    if locked_for is None or locked_for <= 0:
+def _seconds(remaining: float | None) -> int | None:
+    if remaining is None or remaining <= 0:
         return None
-    return max(1, math.ceil(locked_for))
+    return max(1, math.ceil(remaining))
+
+
+async def count_attempt(
+    session: AsyncSession, key: str, *, max_failures: int | None, window_seconds: int, lockout_seconds: int
+) -> tuple[int, int | None]:
+    """Count one attempt for ``key``: the attempts counted in its window (this one included) and the
+    seconds it is locked for, or None when it may proceed. ``max_failures=None``: a counter only."""
+    row = (
+        await session.execute(
+            _COUNT_ATTEMPT,
+            {
+                "key": key,
+                "window": window_seconds,
+                "lockout": lockout_seconds,
+                "max_failures": _NEVER if max_failures is None else max_failures,
+            },
+        )
+    ).one()
+    return row.failures, _seconds(row.locked_for)
+
+
+async def wait_until(session: AsyncSession, key: str, seconds: float) -> None:
+    """``key`` may not try again for ``seconds`` (the slow-down of one client on one account)."""
+    await session.execute(_WAIT_UNTIL, {"key": key, "seconds": seconds})
+
+
+async def waiting_for(session: AsyncSession, key: str) -> int | None:
+    """The seconds ``key`` must still wait, or None."""
+    return _seconds(await session.scalar(_WAITING_FOR, {"key": key}))
 
 
 async def give_back_attempt(session: AsyncSession, key: str) -> None:

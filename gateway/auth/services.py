@@ -1,8 +1,20 @@
-"""Login: Argon2id check, throttled per account and per client address."""
+"""Login: Argon2id check, throttled so that a stranger cannot lock the owner out (OWASP Authentication
+Cheat Sheet). Three counters per attempt, keyed on the normalised email and the client address
+(proxy-aware, ``shared.proxies``):
+
+- the account from this address: after ``login_max_failures_per_account_address`` failures this
+  address is locked out of this account, and of nothing else;
+- this address, whatever the account: after ``login_max_failures_per_address`` failures it is locked out;
+- the account, from every address: past ``login_account_slowdown_after`` failures (a distributed
+  guess) each address that fails on it must wait ``login_slowdown_seconds``, doubled per failure,
+  before it tries again. An address that has not failed on the account is never slowed or refused,
+  so the owner logging in from their own address always gets their password checked.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +27,33 @@ from gateway.users.services import get_user_by_email, normalize_email
 from shared.problems import AuthenticationError, TooManyRequestsError
 
 BAD_CREDENTIALS = "Email or password is incorrect."
+MAX_CLIENT_KEY = 64  # an address, IPv6 included; never longer than the key column allows
 
 
-def throttle_keys(email: str, client_address: str | None) -> tuple[str, str]:
-    return f"account:{normalize_email(email)}", f"ip:{client_address or 'unknown'}"
+@dataclass(frozen=True, slots=True)
+class ThrottleKeys:
+    account: str  # every address's failures on this account
+    address: str  # this address's failures on every account
+    account_address: str  # this address's failures on this account
+    slowdown: str  # when this address may try this account again
+
+    @classmethod
+    def of(cls, email: str, client_address: str | None) -> ThrottleKeys:
+        account = normalize_email(email)
+        address = (client_address or "unknown")[:MAX_CLIENT_KEY]
+        return cls(
+            account=f"account:{account}",
+            address=f"ip:{address}",
+            account_address=f"pair:{address}|{account}",
+            slowdown=f"slow:{address}|{account}",
+        )
+
+
+def _too_many(retry_after: int) -> TooManyRequestsError:
+    return TooManyRequestsError(
+        "Too many failed logins from this address; try again later.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 async def login(
@@ -29,34 +64,53 @@ async def login(
     password: str,
     client_address: str | None,
 ) -> AccessToken:
-    """One answer for an unknown email, a wrong password and a disabled account (same work, too)."""
-    account_key, address_key = throttle_keys(email, client_address)
+    """One answer for an unknown email, a wrong password and a disabled account (same work, too).
+
+    Attempts are counted BEFORE the password is checked (and given back on success), so concurrent
+    guesses cannot get past a limit."""
+    keys = ThrottleKeys.of(email, client_address)
     window, lockout = settings.login_window_seconds, settings.login_lockout_seconds
     async with session.begin():
-        locks = [
-            await repositories.count_attempt(
-                session, key, max_failures=limit, window_seconds=window, lockout_seconds=lockout
-            )
-            for key, limit in (
-                (account_key, settings.login_max_failures_per_account),
-                (address_key, settings.login_max_failures_per_address),
-            )
-        ]
-    retry_after = max((lock for lock in locks if lock is not None), default=None)
-    if retry_after is not None:
-        raise TooManyRequestsError(
-            "Too many failed logins; try again later.", headers={"Retry-After": str(retry_after)}
+        _, address_lock = await repositories.count_attempt(
+            session,
+            keys.address,
+            max_failures=settings.login_max_failures_per_address,
+            window_seconds=window,
+            lockout_seconds=lockout,
         )
+        pair_failures, pair_lock = await repositories.count_attempt(
+            session,
+            keys.account_address,
+            max_failures=settings.login_max_failures_per_account_address,
+            window_seconds=window,
+            lockout_seconds=lockout,
+        )
+        slowed = await repositories.waiting_for(session, keys.slowdown)
+        account_failures = 0
+        refused = max((lock for lock in (address_lock, pair_lock, slowed) if lock is not None), default=None)
+        if refused is None:  # only attempts whose password is checked count against the account
+            account_failures, _ = await repositories.count_attempt(
+                session, keys.account, max_failures=None, window_seconds=window, lockout_seconds=lockout
+            )
+    if refused is not None:
+        raise _too_many(refused)
 
     async with session.begin():  # ended before the slow hash check: no connection held meanwhile
         user = await get_user_by_email(session, email)
     password_hash = user.password_hash if user is not None else None
     valid = await asyncio.to_thread(verify_password, password_hash, password)
     if not valid or user is None or not user.is_active:
+        if account_failures >= settings.login_account_slowdown_after:
+            doubled = 2 ** min(pair_failures - 1, 20)
+            wait = min(settings.login_slowdown_seconds * doubled, lockout)
+            async with session.begin():
+                await repositories.wait_until(session, keys.slowdown, wait)
         raise AuthenticationError(BAD_CREDENTIALS)
 
     async with session.begin():
-        await repositories.forget(session, account_key)
-        await repositories.give_back_attempt(session, address_key)
+        await repositories.forget(session, keys.account_address)
+        await repositories.forget(session, keys.slowdown)
+        await repositories.give_back_attempt(session, keys.address)
+        await repositories.give_back_attempt(session, keys.account)
     token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
     return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)

@@ -9,13 +9,24 @@ from uuid import UUID
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.guards import requires_admin
-from gateway.deliveries.schemas import ReplaySince
+from gateway.deliveries.schemas import ReplayWindow
 from gateway.dependencies import strictly
+from gateway.partners.services import test_send_request
 from gateway.payments.client import PaymentMsClient
 from gateway.payments.params import ADMIN_ERRORS
-from shared.contracts import Delivery, DeliveryDetail, DeliveryList, EventList, PartnerReplay, ReplayCount
+from shared.contracts import (
+    Delivery,
+    DeliveryDetail,
+    DeliveryList,
+    EventList,
+    PartnerReplay,
+    ReplayCount,
+    SendTestEvent,
+    SendTestEventResult,
+)
 from shared.problems import problem_responses
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
 
@@ -73,7 +84,9 @@ class AdminDeliveriesController(Controller):
     @post(
         "/partners/{partner_id:uuid}/deliveries/replay",
         operation_id="adminReplayPartnerDeliveries",
-        summary="Deliver again every failed or canceled delivery of a partner created since a time",
+        summary="Deliver again a partner's failed and canceled deliveries created in [since, until)",
+        description="until defaults to now; all=true replays the succeeded ones too (a partner that "
+        "lost its own data). Pending deliveries are on their way and are left alone.",
         status_code=202,
         responses=problem_responses(*ADMIN_ERRORS),
     )
@@ -81,8 +94,32 @@ class AdminDeliveriesController(Controller):
         self,
         request: Request[Any, Any, Any],
         partner_id: PartnerId,
-        data: ReplaySince,
+        data: ReplayWindow,
         payment_ms: PaymentMsClient,
     ) -> ReplayCount:
-        since = (await strictly(request, data)).since
-        return await payment_ms.replay_partner_deliveries(PartnerReplay(partner_id=partner_id, since=since))
+        window = await strictly(request, data)
+        replay = PartnerReplay(partner_id=partner_id, since=window.since, until=window.until, all=window.all)
+        return await payment_ms.replay_partner_deliveries(replay)
+
+    @post(
+        "/partners/{partner_id:uuid}/test",
+        operation_id="adminSendTestEvent",
+        summary="Send the partner a signed example event now; the answer is the attempt",
+        description="Status, duration, the first 2 KB of the answer and the error, as a delivery attempt "
+        "records them. Nothing is stored; webhook-id is test_<random>. The body may name the event type "
+        "(default payment.succeeded). A disabled partner can be tested too.",
+        status_code=200,
+        responses=problem_responses(*ADMIN_ERRORS),
+    )
+    async def send_test(
+        self,
+        request: Request[Any, Any, Any],
+        partner_id: PartnerId,
+        db_session: AsyncSession,
+        payment_ms: PaymentMsClient,
+        data: SendTestEvent | None = None,
+    ) -> SendTestEventResult:
+        body = await strictly(request, data) if data is not None else SendTestEvent()
+        async with db_session.begin():
+            test = await test_send_request(db_session, partner_id, body.type)
+        return await payment_ms.send_test_event(test)

@@ -7,5 +7,10 @@ from datetime import datetime
 import msgspec
 
 
-class ReplaySince(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ReplayWindow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Deliveries created in ``[since, until)`` (no ``until``: up to now): the failed and canceled ones,
+    or with ``all`` the succeeded ones too."""
+
     since: datetime
+    until: datetime | None = None
+    all: bool = False

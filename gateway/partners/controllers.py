@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
@@ -23,7 +24,13 @@ from gateway.partners.schemas import (
     PartnerWithSecret,
 )
 from gateway.settings import GatewaySettings
-from shared.contracts import EventType, PartnerTargetList
+from shared.contracts import (
+    EventType,
+    OperationalEvent,
+    OperationalEventList,
+    OperationalEventsProcessed,
+    PartnerTargetList,
+)
 from shared.models import Partner
 from shared.problems import problem_responses
 from shared.queries import Cursor, Limit
@@ -35,17 +42,7 @@ WRITE_ERRORS = (409, 422)
 
 
 def _view(partner: Partner) -> PartnerView:
-    return PartnerView(
-        id=partner.id,
-        name=partner.name,
-        url=partner.url,
-        event_types=list(partner.event_types),
-        enabled=partner.enabled,
-        disabled_reason=partner.disabled_reason,
-        previous_secret_expires_at=partner.previous_secret_expires_at,
-        created_at=partner.created_at,
-        updated_at=partner.updated_at,
-    )
+    return services.partner_view(partner)
 
 
 def _with_secret(partner: Partner) -> PartnerWithSecret:
@@ -81,6 +78,8 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                ordered=data.ordered,
+                max_requests_per_second=data.max_requests_per_second,
                 settings=gateway_settings,
             )
         return _with_secret(partner)
@@ -118,7 +117,7 @@ class PartnerAdminController(Controller):
     @patch(
         "/{partner_id:uuid}",
         operation_id="updatePartner",
-        summary="Change name, url, event types, enabled",
+        summary="Change name, url, event types, enabled (with a reason), ordered delivery, rate limit",
         responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
     )
     async def update(
@@ -138,6 +137,11 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                reason=data.disabled_reason,
+                ordered=data.ordered,
+                max_requests_per_second=services.UNSET
+                if isinstance(data.max_requests_per_second, msgspec.UnsetType)
+                else data.max_requests_per_second,
                 settings=gateway_settings,
             )
         return _view(partner)
@@ -156,7 +160,8 @@ class PartnerAdminController(Controller):
     @post(
         "/{partner_id:uuid}/rotate-secret",
         operation_id="rotatePartnerSecret",
-        summary="New signing secret; the previous one keeps signing beside it for 24 h",
+        summary="New signing secret; every replaced one keeps signing for 24 h after its rotation",
+        description="The answer's signing_secrets says which secrets sign and until when.",
         status_code=HTTP_200_OK,
         responses=problem_responses(*INPUT, *ADMIN, 404),
     )
@@ -166,6 +171,17 @@ class PartnerAdminController(Controller):
         async with db_session.begin():
             partner = await services.rotate_secret(db_session, partner_id, settings=gateway_settings)
         return _with_secret(partner)
+
+    @post(
+        "/{partner_id:uuid}/finish-rotation",
+        operation_id="finishPartnerRotation",
+        summary="Finish a rotation early: only the current secret signs from now on",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(*INPUT, *ADMIN, 404),
+    )
+    async def finish_rotation(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+        async with db_session.begin():
+            return _view(await services.finish_rotation(db_session, partner_id))
 
 
 class PartnerInternalController(Controller):
@@ -187,6 +203,10 @@ class PartnerInternalController(Controller):
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
         event_type: Annotated[EventType, QueryParameter(name="event_type")],
+        include_disabled: Annotated[
+            bool,
+            QueryParameter(name="include_disabled", description="Disabled subscribers too (enabled: false)"),
+        ] = False,
     ) -> PartnerTargetList:
         async with db_session.begin():
             items = await services.delivery_targets(
@@ -194,6 +214,7 @@ class PartnerInternalController(Controller):
                 event_type,
                 settings=gateway_settings,
                 service_token=gateway_settings.paygate.service_token.get_secret_value(),
+                include_disabled=include_disabled,
             )
         return PartnerTargetList(items=items)
 
@@ -214,3 +235,39 @@ class PartnerInternalController(Controller):
         data = await strictly(request, data)
         async with db_session.begin():
             return _view(await services.disable_partner(db_session, partner_id, reason=data.reason))
+
+
+class OperationalEventInternalController(Controller):
+    """The ``endpoint.*`` outbox, read by the dispatcher (it sends, logs and counts them)."""
+
+    path = "/internal/operational-events"
+    tags = ["internal"]
+    guards = [requires_service_token]
+    security = [{"ServiceToken": []}]
+
+    @get(
+        "/",
+        operation_id="internalOperationalEvents",
+        summary="endpoint.* events not processed yet, oldest first",
+        responses=problem_responses(*INPUT, *SERVICE),
+    )
+    async def pending(
+        self, db_session: AsyncSession, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
+    ) -> OperationalEventList:
+        async with db_session.begin():
+            rows = await services.pending_operational_events(db_session, limit=limit)
+        return OperationalEventList(items=[OperationalEvent(**row) for row in rows])
+
+    @post(
+        "/processed",
+        operation_id="internalOperationalEventsProcessed",
+        summary="Mark endpoint.* events processed (sent or given up, logged)",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(*INPUT, *SERVICE),
+    )
+    async def processed(
+        self, request: Request[Any, Any, Any], data: OperationalEventsProcessed, db_session: AsyncSession
+    ) -> None:
+        data = await strictly(request, data)
+        async with db_session.begin():
+            await services.mark_operational_events_processed(db_session, data.ids)

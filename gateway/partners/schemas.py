@@ -12,6 +12,10 @@ from shared.contracts import SINGLE_LINE_PATTERN, TEXT_PATTERN, EventType, Url
 
 PartnerName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 EventTypes = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=16)]
+RequestRate = Annotated[
+    int, msgspec.Meta(ge=1, le=10_000, description="Most requests per second one dispatcher sends it")
+]
+Reason = Annotated[str, msgspec.Meta(max_length=200, pattern=TEXT_PATTERN)]
 
 
 class PartnerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -19,17 +23,34 @@ class PartnerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url
     event_types: EventTypes
     enabled: bool = True
+    ordered: bool = False
+    max_requests_per_second: RequestRate | None = None
 
 
 class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Only what is given changes; ``max_requests_per_second: null`` removes the limit."""
+
     name: PartnerName | None = None
     url: Url | None = None
     event_types: EventTypes | None = None
     enabled: bool | None = None
+    disabled_reason: Reason | None = None
+    ordered: bool | None = None
+    max_requests_per_second: RequestRate | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PartnerDisable(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(max_length=200, pattern=TEXT_PATTERN)] = "disabled"
+    reason: Reason = "disabled"
+
+
+class SigningSecretView(msgspec.Struct, kw_only=True):
+    """A secret that signs deliveries now, named by a fingerprint (the first 12 hex digits of its
+    SHA-256) and never shown: the current one (no end), and each retired one until ``signs_until``."""
+
+    fingerprint: str
+    current: bool
+    retired_at: datetime | None
+    signs_until: datetime | None
 
 
 class PartnerView(msgspec.Struct, kw_only=True):
@@ -39,6 +60,11 @@ class PartnerView(msgspec.Struct, kw_only=True):
     event_types: list[str]
     enabled: bool
     disabled_reason: str | None
+    disabled_at: datetime | None
+    ordered: bool
+    max_requests_per_second: int | None
+    signing_secrets: list[SigningSecretView]
+    # The latest end among the retired secrets that still sign (None: only the current one signs).
     previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime

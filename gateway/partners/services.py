@@ -1,19 +1,28 @@
 """The partner registry as plain functions: the admin API, the internal API and the ``paygate``
-command (engineer D) all call these. Each flushes inside the caller's transaction; the caller commits."""
+command (engineer D) all call these. Each flushes inside the caller's transaction; the caller commits.
+
+Disabling, re-enabling and rotating write an operational event (``endpoint.*``) in the same
+transaction: the dispatcher sends it to the operator's endpoint, logs and counts it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.partners import repositories
+from gateway.partners.schemas import PartnerView, SigningSecretView
 from gateway.partners.urls import validate_partner_url
 from gateway.settings import GatewaySettings, get_gateway_settings
-from shared.contracts import PartnerTarget
+from shared.contracts import PartnerTarget, SendTestEventRequest
 from shared.models import EVENT_TYPES, Partner
 from shared.pagination import decode_cursor, page
 from shared.problems import ConflictError, InvalidInputError, NotFoundError
@@ -21,6 +30,37 @@ from shared.webhooks import derived_secret, generate_secret
 
 GATEWAY_SUBSCRIBER_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 GATEWAY_SUBSCRIBER_PURPOSE = "gateway-payment-events"
+MAX_REQUESTS_PER_SECOND = 10_000
+
+logger = logging.getLogger("gateway.partners")
+
+
+class Unset:
+    """``update_partner``'s "leave as it is" for fields where None means something (no rate limit)."""
+
+
+UNSET = Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSecret:
+    """One secret that signs deliveries now (never the secret itself): the current one has no end."""
+
+    fingerprint: str
+    current: bool
+    retired_at: datetime | None
+    signs_until: datetime | None
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible name for a secret, so a partner can tell which of its secrets signs."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def _checked_rate(rate: int | None) -> int | None:
+    if rate is not None and not 1 <= rate <= MAX_REQUESTS_PER_SECOND:
+        raise InvalidInputError(f"max_requests_per_second must be between 1 and {MAX_REQUESTS_PER_SECOND}")
+    return rate
 
 
 def _checked_url(url: str, settings: GatewaySettings) -> str:
@@ -60,6 +100,8 @@ async def create_partner(
     url: str,
     event_types: Iterable[str],
     enabled: bool = True,
+    ordered: bool = False,
+    max_requests_per_second: int | None = None,
     settings: GatewaySettings | None = None,
 ) -> Partner:
     """A new partner with a fresh ``whsec_`` secret in ``partner.secret`` (show it once)."""
@@ -69,7 +111,12 @@ async def create_partner(
         url=_checked_url(url, settings),
         event_types=_checked_event_types(event_types),
         enabled=enabled,
+        disabled_reason=None if enabled else "created disabled",
+        disabled_at=None if enabled else datetime.now(UTC),
         secret=generate_secret(),
+        retired_secrets=[],
+        ordered=ordered,
+        max_requests_per_second=_checked_rate(max_requests_per_second),
     )
     session.add(partner)
     await _flush(session, partner)
@@ -105,8 +152,13 @@ async def update_partner(
     url: str | None = None,
     event_types: Iterable[str] | None = None,
     enabled: bool | None = None,
+    ordered: bool | None = None,
+    max_requests_per_second: int | Unset | None = UNSET,
+    reason: str | None = None,
     settings: GatewaySettings | None = None,
 ) -> Partner:
+    """``enabled=False`` disables with ``reason`` (see ``disable_partner``); ``True`` re-enables and the
+    dispatcher resumes the deliveries that waited."""
     settings = settings or get_gateway_settings()
     partner = await get_partner(session, partner_id, for_update=True)
     if name is not None:
@@ -115,12 +167,40 @@ async def update_partner(
         partner.url = _checked_url(url, settings)
     if event_types is not None:
         partner.event_types = _checked_event_types(event_types)
-    if enabled is not None:
-        partner.enabled = enabled
-        if enabled:
-            partner.disabled_reason = None
+    if ordered is not None:
+        partner.ordered = ordered
+    if not isinstance(max_requests_per_second, Unset):
+        partner.max_requests_per_second = _checked_rate(max_requests_per_second)
+    if enabled is True and not partner.enabled:
+        partner.enabled = True
+        partner.disabled_reason = None
+        partner.disabled_at = None
+        await _record(session, "endpoint.enabled", partner, {})
+    elif enabled is False and partner.enabled:
+        await _disable(session, partner, reason or "disabled by an operator")
     await _flush(session, partner)
     return partner
+
+
+async def _record(session: AsyncSession, event_type: str, partner: Partner, data: dict[str, Any]) -> None:
+    """The operational event of a change to ``partner``, in the caller's transaction."""
+    body = {"partner_id": str(partner.id), "name": partner.name, "url": partner.url, **data}
+    await repositories.add_operational_event(session, event_type, partner.id, body)
+    logger.info(
+        "%s: partner %s (%s) %s",
+        event_type,
+        partner.name,
+        partner.id,
+        data.get("reason", ""),
+        extra={"event_type": event_type, "partner_id": str(partner.id)},
+    )
+
+
+async def _disable(session: AsyncSession, partner: Partner, reason: str) -> None:
+    partner.enabled = False
+    partner.disabled_reason = reason[:200] or "disabled"
+    partner.disabled_at = datetime.now(UTC)
+    await _record(session, "endpoint.disabled", partner, {"reason": partner.disabled_reason})
 
 
 async def rotate_secret(
@@ -130,23 +210,47 @@ async def rotate_secret(
     now: datetime | None = None,
     settings: GatewaySettings | None = None,
 ) -> Partner:
-    """A new current secret; the old one keeps signing beside it for the overlap (24 h by default)."""
+    """A new current secret. The replaced one keeps signing for the overlap (24 h by default), and so
+    does every earlier one still inside its own overlap: rotating again never cuts a promise short."""
     settings = settings or get_gateway_settings()
+    now = now or datetime.now(UTC)
     partner = await get_partner(session, partner_id, for_update=True)
-    partner.previous_secret = partner.secret
-    partner.previous_secret_expires_at = (now or datetime.now(UTC)) + timedelta(
-        hours=settings.secret_rotation_overlap_hours
-    )
+    expires = now + timedelta(hours=settings.secret_rotation_overlap_hours)
+    retired = {"secret": partner.secret, "retired_at": now.isoformat(), "expires_at": expires.isoformat()}
+    partner.retired_secrets = [retired, *_live_retired(partner, now)]
     partner.secret = generate_secret()
+    await _record(session, "endpoint.secret_rotated", partner, {"signing": _signing_data(partner, now)})
+    await _flush(session, partner)
+    return partner
+
+
+async def finish_rotation(
+    session: AsyncSession, partner_id: uuid.UUID, *, now: datetime | None = None
+) -> Partner:
+    """Drop every retired secret now: only the current one signs from the next delivery on (within the
+    dispatcher's partner cache, a few seconds)."""
+    now = now or datetime.now(UTC)
+    partner = await get_partner(session, partner_id, for_update=True)
+    if _live_retired(partner, now):
+        partner.retired_secrets = []
+        await _record(
+            session,
+            "endpoint.secret_rotated",
+            partner,
+            {"finished_early": True, "signing": _signing_data(partner, now)},
+        )
+    else:
+        partner.retired_secrets = []
     await _flush(session, partner)
     return partner
 
 
 async def disable_partner(session: AsyncSession, partner_id: uuid.UUID, *, reason: str) -> Partner:
-    """Stop deliveries to a partner (the dispatcher calls this on a 410 Gone)."""
+    """Stop deliveries to a partner (the dispatcher calls this on a 410 Gone or when the health policy
+    gives up on it); its waiting deliveries stay and resume when it is enabled again."""
     partner = await get_partner(session, partner_id, for_update=True)
-    partner.enabled = False
-    partner.disabled_reason = reason[:200] or "disabled"
+    if partner.enabled:
+        await _disable(session, partner, reason)
     await _flush(session, partner)
     return partner
 
@@ -156,13 +260,43 @@ async def delete_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
     await session.flush()
 
 
+def _live_retired(partner: Partner, now: datetime) -> list[dict[str, Any]]:
+    """Retired secrets still inside their overlap, newest first."""
+    return [r for r in partner.retired_secrets or [] if datetime.fromisoformat(r["expires_at"]) > now]
+
+
 def signing_secrets(partner: Partner, *, now: datetime | None = None) -> list[str]:
-    """The current secret, then the previous one while its overlap lasts."""
-    secrets = [partner.secret]
-    expires = partner.previous_secret_expires_at
-    if partner.previous_secret and expires is not None and expires > (now or datetime.now(UTC)):
-        secrets.append(partner.previous_secret)
-    return secrets
+    """The current secret, then every retired one while its overlap lasts (newest first)."""
+    live = _live_retired(partner, now or datetime.now(UTC))
+    return [partner.secret, *(r["secret"] for r in live)]
+
+
+def signing_windows(partner: Partner, *, now: datetime | None = None) -> list[SigningSecret]:
+    """Which secrets sign now and until when, without the secrets."""
+    live = _live_retired(partner, now or datetime.now(UTC))
+    return [
+        SigningSecret(fingerprint(partner.secret), True, None, None),
+        *(
+            SigningSecret(
+                fingerprint(r["secret"]),
+                False,
+                datetime.fromisoformat(r["retired_at"]),
+                datetime.fromisoformat(r["expires_at"]),
+            )
+            for r in live
+        ),
+    ]
+
+
+def _signing_data(partner: Partner, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "fingerprint": w.fingerprint,
+            "current": w.current,
+            "signs_until": w.signs_until.isoformat() if w.signs_until else None,
+        }
+        for w in signing_windows(partner, now=now)
+    ]
 
 
 def gateway_subscriber(settings: GatewaySettings, service_token: str) -> PartnerTarget | None:
@@ -178,10 +312,78 @@ def gateway_subscriber(settings: GatewaySettings, service_token: str) -> Partner
 
 
 async def delivery_targets(
-    session: AsyncSession, event_type: str, *, settings: GatewaySettings, service_token: str
+    session: AsyncSession,
+    event_type: str,
+    *,
+    settings: GatewaySettings,
+    service_token: str,
+    include_disabled: bool = False,
 ) -> list[PartnerTarget]:
-    partners, _ = await list_partners(session, event_type=event_type, enabled=True)
+    """Subscribers of ``event_type`` with what the dispatcher needs to sign and pace their deliveries."""
+    partners, _ = await list_partners(
+        session, event_type=event_type, enabled=None if include_disabled else True
+    )
     now = datetime.now(UTC)
-    targets = [PartnerTarget(id=p.id, url=p.url, secrets=signing_secrets(p, now=now)) for p in partners]
+    targets = [
+        PartnerTarget(
+            id=p.id,
+            url=p.url,
+            secrets=signing_secrets(p, now=now),
+            enabled=p.enabled,
+            ordered=p.ordered,
+            max_requests_per_second=p.max_requests_per_second,
+        )
+        for p in partners
+    ]
     builtin = gateway_subscriber(settings, service_token)
     return [builtin, *targets] if builtin is not None else targets
+
+
+async def pending_operational_events(session: AsyncSession, *, limit: int = 100) -> list[dict[str, Any]]:
+    """``endpoint.*`` events not yet processed by a dispatcher, oldest first."""
+    rows = await repositories.unprocessed_operational_events(session, limit)
+    return [
+        {"id": r.id, "type": r.type, "partner_id": r.partner_id, "data": r.data, "created_at": r.created_at}
+        for r in rows
+    ]
+
+
+async def mark_operational_events_processed(session: AsyncSession, ids: Sequence[uuid.UUID]) -> int:
+    return await repositories.mark_operational_events_processed(session, ids)
+
+
+async def test_send_request(
+    session: AsyncSession, partner_id: uuid.UUID, event_type: str
+) -> SendTestEventRequest:
+    """What payment_ms needs to send a partner a test event: its URL and the secrets signing now."""
+    partner = await get_partner(session, partner_id)
+    return SendTestEventRequest(url=partner.url, secrets=signing_secrets(partner), type=event_type)  # type: ignore[arg-type]
+
+
+def partner_view(partner: Partner, *, now: datetime | None = None) -> PartnerView:
+    """A partner as the admin API and the ``paygate partners`` command show it (never its secrets)."""
+    windows = signing_windows(partner, now=now)
+    ends = [w.signs_until for w in windows if w.signs_until is not None]
+    return PartnerView(
+        id=partner.id,
+        name=partner.name,
+        url=partner.url,
+        event_types=list(partner.event_types),
+        enabled=partner.enabled,
+        disabled_reason=partner.disabled_reason,
+        disabled_at=partner.disabled_at,
+        ordered=partner.ordered,
+        max_requests_per_second=partner.max_requests_per_second,
+        signing_secrets=[
+            SigningSecretView(
+                fingerprint=w.fingerprint,
+                current=w.current,
+                retired_at=w.retired_at,
+                signs_until=w.signs_until,
+            )
+            for w in windows
+        ],
+        previous_secret_expires_at=max(ends) if ends else None,
+        created_at=partner.created_at,
+        updated_at=partner.updated_at,
+    )

@@ -34,6 +34,8 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
     ReplayCount,
+    SendTestEventRequest,
+    SendTestEventResult,
     StripeWebhookReceipt,
 )
 from shared.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, ApplicationError, UpstreamTimeoutError
@@ -194,6 +196,10 @@ class PaymentMsClient:
     async def replay_partner_deliveries(self, replay: PartnerReplay) -> ReplayCount:
         answer = await self._call("POST", routes.DELIVERIES_REPLAY, json=replay, retry=False)
         return _decode(answer, ReplayCount)
+
+    async def send_test_event(self, test: SendTestEventRequest) -> SendTestEventResult:
+        answer = await self.transport.request("POST", routes.TEST_SENDS, json=test, retry=False)
+        return _decode(answer, SendTestEventResult)
 
     # --- providers and health
     async def stripe_webhook(

@@ -6,7 +6,6 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -27,8 +26,9 @@ from gateway.reservations.schemas import (
     ReservationView,
 )
 from shared.contracts import WebhookEnvelope
+from shared.jsonbody import decode_json_body
 from shared.models import Reservation
-from shared.problems import AuthenticationError, BadRequestError, problem_responses
+from shared.problems import AuthenticationError, problem_responses
 from shared.queries import Cursor, Limit
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
@@ -179,10 +179,5 @@ class PaymentEventsController(Controller):
         except WebhookVerificationError as exc:
             logger.warning("payment event refused: %s", exc)
             raise AuthenticationError("Invalid webhook signature.") from None
-        try:
-            envelope = msgspec.json.decode(body, type=WebhookEnvelope)
-        except msgspec.ValidationError as exc:
-            raise BadRequestError(f"Not a payment event: {exc}") from None
-        except msgspec.DecodeError:
-            raise BadRequestError("Malformed JSON.") from None
+        envelope = decode_json_body(body, WebhookEnvelope, what="payment event")
         return {"applied": await services.apply_payment(db_engine, envelope.data)}

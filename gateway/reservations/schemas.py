@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts import TEXT_PATTERN, CurrencyCode, PositiveAmount
+from shared.contracts import TEXT_PATTERN, CurrencyCode
 
 ReservationStatus = Literal["payable", "pending", "paid", "refunded"]
 MAX_AMOUNT = 10**15  # far above any real price, far below BIGINT
@@ -16,7 +16,7 @@ MAX_AMOUNT = 10**15  # far above any real price, far below BIGINT
 
 class ReservationCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user_id: UUID
-    amount: Annotated[PositiveAmount, msgspec.Meta(le=MAX_AMOUNT)]
+    amount: Annotated[int, msgspec.Meta(gt=0, le=MAX_AMOUNT, description="Integer minor units (cents, yen…)")]
     currency: CurrencyCode
     description: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
 

@@ -1,20 +1,23 @@
-"""``paygate partners add|list|rotate-secret|enable|disable``: the partner registry from a shell.
+"""``paygate partners add|list|set|rotate-secret|finish-rotation|test|enable|disable``: the partner
+registry from a shell.
 
 A partner's signing secret is printed exactly twice in its life: by ``add`` and by ``rotate-secret``
-(each time the new one, once). ``list`` never shows secrets.
+(each time the new one, once). ``list`` never shows secrets: it names the ones signing by fingerprint
+and says until when each signs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paygate.commands import CommandError, database_url, run_with_session
+from paygate.commands import EXIT_REFUSED, CommandError, database_url, run_with_session
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -25,6 +28,16 @@ def _partner_id(raw: str) -> uuid.UUID:
         raise CommandError(f"{raw!r} is not a partner id (a UUID; see `paygate partners list`)") from None
 
 
+def _rate(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number of requests per second") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("between 1 and 10000 requests per second")
+    return value
+
+
 def _event_types(raw: str | None) -> list[str]:
     if not raw:
         return list(EVENT_TYPES)
@@ -32,19 +45,20 @@ def _event_types(raw: str | None) -> list[str]:
 
 
 def _view(partner: Partner) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+    from gateway.partners.services import partner_view
 
-    return {
-        "id": str(partner.id),
-        "name": partner.name,
-        "url": partner.url,
-        "event_types": list(partner.event_types),
-        "enabled": partner.enabled,
-        "disabled_reason": partner.disabled_reason,
-        "previous_secret_expires_at": iso(partner.previous_secret_expires_at),
-        "created_at": iso(partner.created_at),
-    }
+    view: dict[str, Any] = msgspec.to_builtins(partner_view(partner))
+    return view
+
+
+def _signing_lines(view: dict[str, Any]) -> list[str]:
+    lines = []
+    for window in view["signing_secrets"]:
+        if window["current"]:
+            lines.append(f"signing: {window['fingerprint']} (current)")
+        else:
+            lines.append(f"signing: {window['fingerprint']} (retired, signs until {window['signs_until']})")
+    return lines
 
 
 def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
@@ -55,8 +69,8 @@ def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
     print(f"{what} partner {partner.name} ({partner.id})")
     print(f"  url:     {partner.url}")
     print(f"  events:  {', '.join(partner.event_types)}")
-    if partner.previous_secret_expires_at:
-        print(f"  the previous secret keeps signing until {partner.previous_secret_expires_at.isoformat()}")
+    for line in _signing_lines(view):
+        print(f"  {line}")
     print(f"  secret:  {partner.secret}")
     print("  (shown this once: give it to the partner now; it verifies our signatures with it)")
 
@@ -73,6 +87,8 @@ def run_add(args: argparse.Namespace) -> int:
             url=args.url,
             event_types=_event_types(args.events),
             enabled=not args.disabled,
+            ordered=args.ordered,
+            max_requests_per_second=args.max_rate,
         )
 
     _print_with_secret(run_with_session(url, work), args.json, "created")
@@ -104,7 +120,11 @@ def run_list(args: argparse.Namespace) -> int:
         detail = ", ".join(view["event_types"])
         if view["disabled_reason"]:
             detail += f"  (disabled: {view['disabled_reason']})"
-        print(f"{'':36}  {'':7}  {'':20}  {detail}")
+        extras = (["ordered"] if view["ordered"] else []) + (
+            [f"at most {view['max_requests_per_second']}/s"] if view["max_requests_per_second"] else []
+        )
+        for line in [detail, *extras, *_signing_lines(view)]:
+            print(f"{'':36}  {'':7}  {'':20}  {line}")
     return 0
 
 
@@ -119,6 +139,89 @@ def run_rotate(args: argparse.Namespace) -> int:
 
     _print_with_secret(run_with_session(url, work), args.json, "rotated the secret of")
     return 0
+
+
+def run_finish_rotation(args: argparse.Namespace) -> int:
+    from gateway.partners.services import finish_rotation
+
+    url = database_url(args.database_url)
+    partner_id = _partner_id(args.partner_id)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return _view(await finish_rotation(session, partner_id))
+
+    view = run_with_session(url, work)
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    print(f"finished the rotation of partner {view['name']} ({view['id']}): only the current secret signs")
+    for line in _signing_lines(view):
+        print(f"  {line}")
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    from gateway.partners.services import UNSET, update_partner
+
+    url = database_url(args.database_url)
+    partner_id = _partner_id(args.partner_id)
+    rate: int | Any | None = None if args.no_max_rate else (args.max_rate if args.max_rate else UNSET)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        partner = await update_partner(
+            session, partner_id, ordered=args.ordered, max_requests_per_second=rate
+        )
+        return _view(partner)
+
+    view = run_with_session(url, work)
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    limit = (
+        f"at most {view['max_requests_per_second']} requests/s"
+        if view["max_requests_per_second"]
+        else "no rate limit"
+    )
+    print(f"partner {view['name']} ({view['id']}): {'ordered' if view['ordered'] else 'unordered'}, {limit}")
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """The same test send as ``POST /admin/partners/{id}/test``, from this process."""
+    from gateway.partners.services import test_send_request
+    from paygate.config_check import dispatcher_settings
+    from payment_ms.dispatcher.test_send import send_test_event
+    from shared.settings import get_paygate_settings
+
+    url = database_url(args.database_url)
+    partner_id = _partner_id(args.partner_id)
+    settings = dispatcher_settings()
+
+    async def work(session: AsyncSession) -> Any:
+        return await test_send_request(session, partner_id, args.type)
+
+    request = run_with_session(url, work)
+    result = asyncio.run(
+        send_test_event(
+            request.url,
+            request.secrets,
+            request.type,
+            settings=settings,
+            allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
+        )
+    )
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(result), indent=2))
+    else:
+        outcome = "delivered" if result.delivered else "NOT delivered"
+        answer = result.status_code if result.status_code is not None else "no answer"
+        print(f"test {result.type} to {result.url}: {outcome} ({answer}) in {result.duration_ms} ms")
+        print(f"  webhook-id: {result.webhook_id}")
+        if result.error:
+            print(f"  error:      {result.error}")
+        if result.response_excerpt:
+            print(f"  answer:     {result.response_excerpt[:500]}")
+    return 0 if result.delivered else EXIT_REFUSED
 
 
 def run_set_enabled(args: argparse.Namespace) -> int:
@@ -165,6 +268,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="comma-separated event types, e.g. payment.succeeded,payment.refunded (default: all)",
     )
     add.add_argument("--disabled", action="store_true", help="register without delivering yet")
+    add.add_argument("--ordered", action="store_true", help="ordered delivery (see the partner guide)")
+    add.add_argument("--max-rate", type=_rate, default=None, metavar="N", help="at most N requests/s")
     add.add_argument("--json", action="store_true", help="print JSON")
     add.set_defaults(handler=run_add)
 
@@ -177,19 +282,52 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     rotate = sub(
         "rotate-secret",
         "give a partner a new secret; the old one keeps signing beside it for 24 h",
-        "Generate a new signing secret and print it once. Deliveries carry signatures with both the "
-        "new and the previous secret for GATEWAY_SECRET_ROTATION_OVERLAP_HOURS (24), so the partner "
-        "can switch without losing events.",
+        "Generate a new signing secret and print it once. Every replaced secret keeps signing beside "
+        "it for GATEWAY_SECRET_ROTATION_OVERLAP_HOURS (24) after its own rotation, however many "
+        "rotations follow, so the partner can switch without losing events. finish-rotation ends it.",
     )
     rotate.add_argument("partner_id")
     rotate.add_argument("--json", action="store_true", help="print JSON")
     rotate.set_defaults(handler=run_rotate)
+
+    finish = sub(
+        "finish-rotation",
+        "finish a rotation early: only the current secret signs from now on",
+        "Drop every retired secret now (the partner has switched to the new one). Deliveries signed "
+        "after the dispatchers' partner cache refreshes (a few seconds) carry one signature.",
+    )
+    finish.add_argument("partner_id")
+    finish.add_argument("--json", action="store_true", help="print JSON")
+    finish.set_defaults(handler=run_finish_rotation)
+
+    settings = sub("set", "change a partner's delivery options: ordered delivery, rate limit")
+    settings.add_argument("partner_id")
+    order = settings.add_mutually_exclusive_group()
+    order.add_argument("--ordered", action="store_true", default=None, help="a payment's events in order")
+    order.add_argument("--unordered", dest="ordered", action="store_false", help="as fast as possible")
+    rate = settings.add_mutually_exclusive_group()
+    rate.add_argument("--max-rate", type=_rate, default=None, metavar="N", help="at most N requests/s")
+    rate.add_argument("--no-max-rate", action="store_true", help="remove the rate limit")
+    settings.add_argument("--json", action="store_true", help="print JSON")
+    settings.set_defaults(handler=run_set)
+
+    test = sub(
+        "test",
+        "send a signed example event to a partner's endpoint now and show the attempt",
+        "Sign an example event with the partner's secrets and POST it now, as a delivery would (same "
+        "URL policy, timeout, no redirects). Prints status, duration, the first 2 KB of the answer and "
+        "the error; nothing is stored. Exit 1 when the endpoint did not answer 2xx.",
+    )
+    test.add_argument("partner_id")
+    test.add_argument("--type", default="payment.succeeded", choices=EVENT_TYPES, help="the example event")
+    test.add_argument("--json", action="store_true", help="print JSON")
+    test.set_defaults(handler=run_test)
 
     disable = sub("disable", "stop deliveries to a partner")
     disable.add_argument("partner_id")
     disable.add_argument("--reason", default="disabled by an operator")
     disable.set_defaults(handler=run_set_enabled, enable=False)
 
-    enable = sub("enable", "resume deliveries to a disabled partner")
+    enable = sub("enable", "resume deliveries to a disabled partner (its waiting deliveries go out)")
     enable.add_argument("partner_id")
     enable.set_defaults(handler=run_set_enabled, enable=True)

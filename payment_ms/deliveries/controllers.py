@@ -20,11 +20,16 @@ from payment_ms.deliveries.schemas import (
     PartnerReplay,
     ReplayCount,
 )
-from payment_ms.dependencies import provide_engine
+from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
+from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.dispatcher.test_send import send_test_event
 from shared import routes
+from shared.contracts import SendTestEventRequest, SendTestEventResult
+from shared.problems import InvalidInputError
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
 from shared.security import requires_service_token
+from shared.webhooks import secret_key
 
 Engine = NamedDependency[AsyncEngine]
 DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
@@ -77,9 +82,42 @@ class DeliveryController(Controller):
     @post(
         routes.DELIVERIES_REPLAY,
         operation_id="replayPartnerDeliveries",
-        summary="Send again every failed or canceled delivery of a partner created since a time",
+        summary="Send again a partner's failed (or with all, every finished) deliveries in [since, until)",
         status_code=202,
     )
     async def replay_partner(self, engine: Engine, data: JSONBody[PartnerReplay]) -> ReplayCount:
-        count = await replay_partner_deliveries(engine, data.partner_id, data.since)
+        count = await replay_partner_deliveries(
+            engine, data.partner_id, data.since, data.until, include_all=data.all
+        )
         return ReplayCount(replayed=count)
+
+
+class TestSendController(Controller):
+    """Sends an example event now, for the gateway's ``POST /admin/partners/{id}/test``."""
+
+    path = "/"
+    tags = ["deliveries"]
+    guards = [requires_service_token]
+    dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
+
+    @post(
+        routes.TEST_SENDS,
+        operation_id="sendTestEvent",
+        summary="Sign an example event and POST it to a URL now; the answer is the attempt",
+        status_code=200,
+    )
+    async def send(
+        self, data: JSONBody[SendTestEventRequest], dispatcher_settings: NamedDependency[DispatcherSettings]
+    ) -> SendTestEventResult:
+        try:
+            for secret in data.secrets:
+                secret_key(secret)
+        except ValueError:
+            raise InvalidInputError("secrets must be whsec_ secrets") from None
+        return await send_test_event(
+            data.url,
+            data.secrets,
+            data.type,
+            settings=dispatcher_settings,
+            allow_loopback=dispatcher_settings.loopback_allowed(dispatcher_settings.paygate.is_dev),
+        )

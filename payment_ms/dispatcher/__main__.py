@@ -27,7 +27,7 @@ def _fail(message: str, code: int) -> SystemExit:
 
 async def serve(settings: DispatcherSettings) -> None:
     paygate = settings.paygate
-    allow_loopback = paygate.is_dev if settings.allow_loopback is None else settings.allow_loopback
+    allow_loopback = settings.loopback_allowed(paygate.is_dev)
 
     def start_metrics() -> None:
         if settings.metrics_port:

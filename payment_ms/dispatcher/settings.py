@@ -70,6 +70,11 @@ class DispatcherSettings(ServiceSettings):
     allow_loopback: bool | None = Field(
         default=None, description="Allow http and loopback targets; default: on when PAYGATE_ENV is dev/test."
     )
+
+    def loopback_allowed(self, is_dev: bool) -> bool:
+        """``allow_loopback``, or on in dev/test when it is not set."""
+        return is_dev if self.allow_loopback is None else self.allow_loopback
+
     metrics_port: int = Field(default=0, ge=0, description="Prometheus /metrics port; 0 turns it off.")
     metrics_host: str = "127.0.0.1"
     stats_interval_seconds: float = Field(default=5.0, gt=0, description="Queue depth gauges refresh.")

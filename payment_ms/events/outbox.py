@@ -2,6 +2,8 @@
 
 The event row and ``pg_notify`` go out in one statement (one round trip on the hot path). PostgreSQL
 delivers the notification only if the transaction commits, so a rolled-back change wakes nobody.
+Each event gets the next ``sequence`` of its payment: changes of a payment serialise on its row
+(``SELECT … FOR UPDATE``), so two of them never pick the same number (a unique index makes sure).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from shared.outbox import NOTIFY_CHANNEL
 _INSERT_AND_NOTIFY = text(
     """
     WITH event AS (
-        INSERT INTO payment_events (payment_id, type, data, request_id)
-        VALUES (:payment_id, :type, :data, :request_id)
+        INSERT INTO payment_events (payment_id, type, data, request_id, sequence)
+        VALUES (
+            :payment_id, :type, :data, :request_id,
+            (SELECT coalesce(max(sequence), 0) + 1 FROM payment_events WHERE payment_id = :payment_id)
+        )
         RETURNING id
     )
     SELECT id, pg_notify(:channel, id::text) FROM event

@@ -15,7 +15,6 @@ from payment_ms.payments import services
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared import routes
-from shared.bodies import strict_body
 from shared.contracts import (
     CashConfirmation,
     DailyPaymentStats,
@@ -24,6 +23,7 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
 )
+from shared.jsonbody import strict_body
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
 from shared.security import requires_service_token
 

@@ -50,8 +50,8 @@ WITH k AS (
     FROM k
     RETURNING id
 ), e AS (
-    INSERT INTO payment_events (payment_id, type, data, request_id)
-    SELECT id, 'payment.created', $22::jsonb, $23 FROM p
+    INSERT INTO payment_events (payment_id, type, data, request_id, sequence)
+    SELECT id, 'payment.created', $22::jsonb, $23, 1 FROM p
     RETURNING id
 )
 SELECT id, pg_notify('payment_events', id::text) FROM e

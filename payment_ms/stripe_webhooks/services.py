@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.services import apply_outcome
 from payment_ms.providers.stripe import outcome_from_session
+from shared.jsonbody import check_json_depth
 from shared.models import StripeEvent
 from shared.problems import BadRequestError
 
@@ -37,6 +38,7 @@ class _Event(msgspec.Struct):
 
 
 def parse_event(payload: bytes) -> _Event:
+    check_json_depth(payload)
     try:
         event = msgspec.json.decode(payload, type=_Event)
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,9 +131,11 @@ async def add_partner(
     event_types: tuple[str, ...] = ("payment.succeeded",),
     *,
     secret: str | None = None,
-    previous_secret: str | None = None,
-    previous_expires_at: datetime | None = None,
+    retired: Sequence[tuple[str, datetime]] = (),
+    ordered: bool = False,
+    max_requests_per_second: int | None = None,
 ) -> tuple[uuid.UUID, str]:
+    """A partner row; ``retired``: (secret, signs until) of secrets replaced by rotations."""
     secret = secret or generate_secret()
     async with engine.begin() as conn:
         partner_id = await conn.scalar(
@@ -143,8 +145,12 @@ async def add_partner(
                 url=url,
                 event_types=list(event_types),
                 secret=secret,
-                previous_secret=previous_secret,
-                previous_secret_expires_at=previous_expires_at,
+                retired_secrets=[
+                    {"secret": s, "retired_at": until.isoformat(), "expires_at": until.isoformat()}
+                    for s, until in retired
+                ],
+                ordered=ordered,
+                max_requests_per_second=max_requests_per_second,
             )
             .returning(Partner.id)
         )

@@ -84,15 +84,13 @@ async def test_rotated_secret_verifies_with_old_and_new_during_the_overlap(
         db_engine,
         receiver.url("rotating"),
         secret=new,
-        previous_secret=old,
-        previous_expires_at=datetime.now(UTC) + timedelta(hours=24),
+        retired=[(old, datetime.now(UTC) + timedelta(hours=24))],
     )
     await add_partner(
         db_engine,
         receiver.url("expired"),
         secret=new,
-        previous_secret=old,
-        previous_expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        retired=[(old, datetime.now(UTC) - timedelta(seconds=1))],
     )
     async with dispatch():
         await add_event(db_engine)

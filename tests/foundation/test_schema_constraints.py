@@ -25,8 +25,10 @@ from shared.models import (
     PAYMENT_PROVIDERS,
     PAYMENT_STATUSES,
     DeliveryAttempt,
+    EndpointHealth,
     IdempotencyKey,
     LoginThrottle,
+    OperationalEvent,
     Partner,
     Payment,
     PaymentEvent,
@@ -76,7 +78,9 @@ async def parents(db_engine: AsyncEngine) -> Parents:
         user_id = await _insert(conn, User, {"email": "parent@example.com", "password_hash": "h"})
         payment_id = await _insert(conn, Payment, _payment_row())
         event_id = await _insert(
-            conn, PaymentEvent, {"payment_id": payment_id, "type": "payment.created", "data": {}}
+            conn,
+            PaymentEvent,
+            {"payment_id": payment_id, "type": "payment.created", "data": {}, "sequence": 1},
         )
         delivery_id = await _insert(
             conn,
@@ -124,7 +128,12 @@ BASE_ROWS: dict[type, Row] = {
         "request_fingerprint": "f",
         "payment_id": p.payment_id,
     },
-    PaymentEvent: lambda p: {"payment_id": p.payment_id, "type": "payment.succeeded", "data": {}},
+    PaymentEvent: lambda p: {
+        "payment_id": p.payment_id,
+        "type": "payment.succeeded",
+        "data": {},
+        "sequence": 2,
+    },
     WebhookDelivery: lambda p: {
         "event_id": p.event_id,
         "partner_id": uuid.uuid4(),
@@ -136,6 +145,8 @@ BASE_ROWS: dict[type, Row] = {
         "started_at": datetime.now(UTC),
         "duration_ms": 5,
     },
+    OperationalEvent: lambda _: {"type": "endpoint.enabled", "partner_id": uuid.uuid4(), "data": {}},
+    EndpointHealth: lambda _: {"partner_id": uuid.uuid4(), "consecutive_failures": 3},
 }
 
 # (table, what breaks the rule, the constraint that must refuse it)
@@ -154,7 +165,8 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (Partner, {"event_types": []}, "ck_partners_event_types_not_empty"),
     (Partner, {"event_types": ["payment.succeeded", "payment.exploded"]}, "ck_partners_event_types_known"),
     (Partner, {"secret": "plain"}, "ck_partners_secret_format"),
-    (Partner, {"previous_secret": "whsec_old"}, "ck_partners_previous_secret_pair"),
+    (Partner, {"retired_secrets": {"secret": "whsec_old"}}, "ck_partners_retired_secrets_array"),
+    (Partner, {"max_requests_per_second": 0}, "ck_partners_max_requests_per_second"),
     (Payment, {"amount": 0}, "ck_payments_amount_positive"),
     (Payment, {"currency": "eur"}, "ck_payments_currency"),
     (Payment, {"currency": "E1R"}, "ck_payments_currency"),
@@ -183,13 +195,20 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (PaymentEvent, {"payment_id": uuid.uuid4()}, "fk_payment_events_payment_id_payments"),
     (PaymentEvent, {"type": "payment.exploded"}, "ck_payment_events_type"),
     (PaymentEvent, {"fan_out_attempts": -1}, "ck_payment_events_fan_out_attempts"),
+    (PaymentEvent, {"sequence": 0}, "ck_payment_events_sequence"),
+    (PaymentEvent, {"sequence": 1}, "uq_payment_events_payment_id_sequence"),
+    (PaymentEvent, {"purged_at": datetime.now(UTC)}, "ck_payment_events_purged_has_no_data"),
     (WebhookDelivery, {"event_id": uuid.uuid4()}, "fk_webhook_deliveries_event_id_payment_events"),
     (WebhookDelivery, {"status": "delivered"}, "ck_webhook_deliveries_status"),
     (WebhookDelivery, {"attempt_count": -1}, "ck_webhook_deliveries_attempt_count"),
+    (WebhookDelivery, {"throttled_count": 1}, "ck_webhook_deliveries_throttled_count"),
+    (WebhookDelivery, {"held": "forever"}, "ck_webhook_deliveries_held"),
     (DeliveryAttempt, {"delivery_id": uuid.uuid4()}, "fk_delivery_attempts_delivery_id_webhook_deliveries"),
     (DeliveryAttempt, {"attempt_number": 0}, "ck_delivery_attempts_attempt_number"),
     (DeliveryAttempt, {"duration_ms": -1}, "ck_delivery_attempts_duration_ms"),
     (DeliveryAttempt, {"response_excerpt": "x" * 2049}, "ck_delivery_attempts_excerpt_cap"),
+    (OperationalEvent, {"type": "endpoint.exploded"}, "ck_operational_events_type"),
+    (EndpointHealth, {"consecutive_failures": -1}, "ck_endpoint_health_consecutive_failures"),
 ]
 
 # Rules about two rows: the first is accepted, the second (same values) refused.
@@ -309,7 +328,8 @@ async def test_key_payment_and_event_in_one_statement_are_accepted(db_engine: As
             INSERT INTO payments (id, reservation_id, user_id, amount, currency, provider)
             SELECT payment_id, gen_random_uuid(), gen_random_uuid(), 100, 'EUR', 'mock' FROM k RETURNING id
         )
-        INSERT INTO payment_events (payment_id, type, data) SELECT id, 'payment.created', '{}' FROM p
+        INSERT INTO payment_events (payment_id, type, data, sequence)
+        SELECT id, 'payment.created', '{}', 1 FROM p
         """
     )
     async with db_engine.begin() as conn:

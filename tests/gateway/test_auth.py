@@ -46,6 +46,16 @@ async def test_login_and_me(
     assert claims["iss"] == "paygate-gateway" and claims["aud"] == "paygate"
 
 
+async def test_token_answers_are_never_cached(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    answer = await login(http, gateway.url, account.email)
+    assert answer.status_code == 200 and "access_token" in answer.json()
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["pragma"] == "no-cache"
+
+
 async def test_wrong_password_and_unknown_email_answer_the_same(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -73,7 +83,7 @@ async def test_login_validation_is_problem_json(gateway: RunningService, http: h
     assert response.status_code == 400
 
 
-async def test_account_throttling_locks_even_the_right_password(
+async def test_an_address_that_keeps_failing_is_locked_out_of_that_account(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()

@@ -179,7 +179,14 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
     )
     assert targets.status_code == 200
     assert targets.json()["items"] == [
-        {"id": first["id"], "url": first["url"], "secrets": [second["secret"], first["secret"]]}
+        {
+            "id": first["id"],
+            "url": first["url"],
+            "secrets": [second["secret"], first["secret"]],
+            "enabled": True,
+            "ordered": False,
+            "max_requests_per_second": None,
+        }
     ]
     missing = await http.post(
         f"{gateway.url}/admin/partners/{uuid.uuid4()}/rotate-secret", headers=admin.headers

@@ -134,7 +134,10 @@ async def test_partners_add_list_rotate_disable(paygate: Paygate, db_engine: Asy
     assert len(new_secrets) == 1 and new_secrets[0] != secrets[0]
     async with db_engine.connect() as conn:
         partner = (await conn.execute(select(Partner))).one()
-    assert partner.secret == new_secrets[0] and partner.previous_secret == secrets[0]
+    assert partner.secret == new_secrets[0] and partner.retired_secrets[0]["secret"] == secrets[0]
+    assert "whsec_" not in "".join(rotated.out.splitlines()[:-2]), "only the new secret is printed"
+    listed = paygate("partners", "list")
+    assert "(current)" in listed.out and "(retired, signs until" in listed.out
 
     disabled = paygate("partners", "disable", partner_id, "--reason", "maintenance")
     assert disabled.code == 0, disabled.output

@@ -63,6 +63,10 @@ async def test_requests_with_credentials_leave_no_credentials_in_the_logs(
                 headers={"Authorization": f"Bearer {token}", "X-Request-ID": "ops-log-me"},
             )
             assert me.status_code == 200
+            # a scan of paths that exist nowhere is logged too, with the client's address
+            for service, request_id in ((gateway, "ops-log-404"), (payment_ms, "ops-log-404-ms")):
+                unknown = await http.post(f"{service.url}/wp-login.php", headers={"X-Request-ID": request_id})
+                assert unknown.status_code == 404 and unknown.headers["x-request-id"] == request_id
 
             # A signed event with a signature made with the wrong secret: refused, and logged as such.
             body = b'{"type":"payment.succeeded","timestamp":"2026-11-22T10:00:00Z","data":{}}'
@@ -92,6 +96,7 @@ async def test_requests_with_credentials_leave_no_credentials_in_the_logs(
         payment_log = tmp_path / f"payment-ms-{payment_ms.url.rsplit(':', 1)[1]}.log"
         _wait_for_line(gateway_log, "ops-log-event")
         _wait_for_line(payment_log, "ops-log-payments")
+        _wait_for_line(payment_log, "ops-log-404-ms")
 
     text = gateway_log.read_text() + payment_log.read_text()
     for credential in (PASSWORD, token, TEST_SERVICE_TOKEN, signature, signature.split(",", 1)[1]):
@@ -102,9 +107,13 @@ async def test_requests_with_credentials_leave_no_credentials_in_the_logs(
     assert {"ops-log-login", "ops-log-me", "ops-log-event"} <= set(access)
     assert access["ops-log-me"]["status"] == 200 and access["ops-log-me"]["path"] == "/me"
     assert access["ops-log-event"]["status"] == 401
+    assert access["ops-log-404"]["status"] == 404 and access["ops-log-404"]["path"] == "/wp-login.php"
+    assert access["ops-log-404"]["method"] == "POST" and access["ops-log-404"]["client"] == "127.0.0.1"
+    assert access["ops-log-me"]["client"] == "127.0.0.1"
     assert all(r["service"] == "gateway" for r in records)
     payment_access = [r for r in _records(payment_log) if r["logger"] == "paygate.access"]
     assert sorted(r["status"] for r in payment_access if r["request_id"] == "ops-log-payments") == [200, 401]
+    assert [r["status"] for r in payment_access if r["request_id"] == "ops-log-404-ms"] == [404]
 
 
 @pytest.mark.parametrize(
