@@ -6,16 +6,11 @@ worker answers for itself)."""
 
 from __future__ import annotations
 
-from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import Counter, Histogram
 
-PROMETHEUS = PrometheusConfig(
-    app_name="gateway",
-    prefix="gateway",
-    group_path=True,  # the route template, never the raw path: bounded label values
-    buckets=[0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    exclude=["^/metrics"],
-)
+from shared.metrics import request_metrics
+
+PROMETHEUS = request_metrics("gateway")
 
 UPSTREAM_CALLS = Counter(
     "gateway_payment_ms_calls_total",

@@ -7,16 +7,11 @@ across all processes."""
 
 from __future__ import annotations
 
-from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import Counter, Gauge, Histogram
 
-PROMETHEUS = PrometheusConfig(
-    app_name="payment_ms",
-    prefix="payment_ms",
-    group_path=True,  # the route template, never the raw path: bounded label values
-    buckets=[0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    exclude=["^/metrics"],
-)
+from shared.metrics import request_metrics
+
+PROMETHEUS = request_metrics("payment_ms")
 
 PAYMENTS_BY_STATUS = Gauge("payment_ms_payments", "Payments in the database by status", ["status"])
 TRANSITIONS = Counter("payment_ms_payment_events_total", "Payment events written (state changes)", ["type"])

@@ -1,0 +1,151 @@
+"""The gateway's tables (see ``shared.models`` for who writes what)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import (
+    CURRENCY_CHECK,
+    EVENT_TYPES,
+    OPERATIONAL_EVENT_TYPES,
+    PAYMENT_STATUSES,
+    RESERVATION_STATUSES,
+    USER_ROLES,
+    Base,
+    _array,
+    _created_at,
+    _in,
+    _uuid_pk,
+)
+
+# --------------------------------------------------------------------------------------------- gateway
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", USER_ROLES), name="role"),
+        CheckConstraint("email = lower(email) AND length(email) BETWEEN 3 AND 320", name="email"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), server_default="user")
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (``account:<email>`` or ``ip:<address>``) in a sliding window.
+
+    In the database rather than in memory so N gateway replicas share one count.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    locked_until: Mapped[datetime | None] = mapped_column()
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(_in("status", RESERVATION_STATUSES), name="status"),
+        CheckConstraint(
+            f"payment_status IS NULL OR {_in('payment_status', PAYMENT_STATUSES)}", name="payment_status"
+        ),
+        Index("ix_reservations_user_id_created_at", "user_id", "created_at"),
+        # Room on each page for the row's updates, so they stay HOT (revision 0003).
+        {"postgresql_with": {"fillfactor": "80"}},
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), server_default="payable")
+    # The live or last payment and its status as last heard. payment_id has NO foreign key: payments belong
+    # to payment_ms (see the module docstring), a reservation keeps its history whatever happens there.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column()
+    payment_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint("cardinality(event_types) > 0", name="event_types_not_empty"),
+        CheckConstraint(f"event_types <@ {_array(EVENT_TYPES)}", name="event_types_known"),
+        CheckConstraint("secret LIKE 'whsec_%'", name="secret_format"),
+        CheckConstraint("jsonb_typeof(retired_secrets) = 'array'", name="retired_secrets_array"),
+        CheckConstraint(
+            "max_requests_per_second IS NULL OR max_requests_per_second > 0", name="max_requests_per_second"
+        ),
+        Index("ix_partners_event_types", "event_types", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None] = mapped_column()
+    secret: Mapped[str] = mapped_column(String(200))
+    # Secrets replaced by a rotation, newest first: ``[{"secret", "retired_at", "expires_at"}]``. Each
+    # keeps signing until its ``expires_at`` (retired + the overlap), however many rotations follow.
+    retired_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    # Ordered delivery: a payment's later event waits until its earlier one is delivered or given up.
+    ordered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Requests per second the dispatcher sends to this partner at most (per dispatcher process); none.
+    max_requests_per_second: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class OperationalEvent(Base):
+    """The gateway's outbox of ``endpoint.*`` events, written in the same transaction as the change.
+
+    The dispatcher reads them through ``/internal/operational-events``, signs and sends them to the
+    operator's endpoint, logs and counts them, and marks them processed."""
+
+    __tablename__ = "operational_events"
+    __table_args__ = (
+        CheckConstraint(_in("type", OPERATIONAL_EVENT_TYPES), name="type"),
+        Index(
+            "ix_operational_events_unprocessed", "created_at", postgresql_where=text("processed_at IS NULL")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    type: Mapped[str] = mapped_column(String(64))
+    # No foreign key: the event outlives a deleted partner.
+    partner_id: Mapped[uuid.UUID] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+    processed_at: Mapped[datetime | None] = mapped_column()
