@@ -141,7 +141,8 @@ HEADER = """\
 # every container. A commented line shows the default; uncomment it to change the value.
 #
 # Outside dev (PAYGATE_ENV other than dev/test) start-up refuses missing or weak secrets:
-# PAYGATE_SERVICE_TOKEN, GATEWAY_JWT_SECRET, and the Stripe keys when the Stripe provider is on.
+# PAYGATE_SERVICE_TOKEN, GATEWAY_JWT_SECRET, and the Stripe keys when the Stripe provider is on; and the
+# mock provider (PAYMENT_MS_DEFAULT_PROVIDER's default) unless PAYMENT_MS_ALLOW_MOCK_PROVIDER=true.
 # Make them long and random, e.g.  python -c "import secrets; print(secrets.token_urlsafe(48))"
 """
 

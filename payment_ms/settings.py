@@ -10,6 +10,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
+MOCK_PROVIDER_REFUSED = (
+    "PAYMENT_MS_DEFAULT_PROVIDER is mock: anyone who reaches its checkout page marks a payment paid, for "
+    "free; set stripe (or cash), or PAYMENT_MS_ALLOW_MOCK_PROVIDER=true for a demo"
+)
+
 
 class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_", env_file=".env", extra="ignore")
@@ -23,7 +28,15 @@ class PaymentSettings(ServiceSettings):
     gateway_url: str = Field(default="http://127.0.0.1:8000", description="Internal URL of the gateway.")
 
     default_provider: Literal["mock", "stripe", "cash"] = Field(
-        default="mock", description="Provider of a payment created without one."
+        default="mock",
+        description="Provider of a payment created without one. Outside dev the mock needs "
+        "PAYMENT_MS_ALLOW_MOCK_PROVIDER.",
+    )
+    allow_mock_provider: bool = Field(
+        default=False,
+        description="Outside dev, payment_ms refuses to start with the mock provider (anyone who reaches "
+        "its checkout page marks a payment paid, for free) and refuses mock payments, unless this is "
+        "true: demos only (compose's mock-checkout profile). Dev and test always allow it.",
     )
     max_amount: int = Field(
         default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."
@@ -61,6 +74,8 @@ class PaymentSettings(ServiceSettings):
 
     def production_problems(self) -> list[str]:
         problems = super().production_problems()
+        if self.default_provider == "mock" and not self.allow_mock_provider:
+            problems.append(MOCK_PROVIDER_REFUSED)
         key = self.stripe_secret_key.get_secret_value()
         if self.default_provider != "stripe" and not key:
             return problems

@@ -105,6 +105,11 @@ def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
+    if provider == "mock" and not (settings.allow_mock_provider or settings.paygate.is_dev):
+        raise InvalidInputError(
+            "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
+            extra={"field": "provider"},
+        )
     if provider == "stripe":
         if not settings.stripe_secret_key.get_secret_value():
             raise InvalidInputError("the stripe provider is not configured")

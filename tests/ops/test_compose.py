@@ -96,6 +96,12 @@ def test_the_mock_checkout_page_is_published_only_in_its_profile_and_only_its_pa
     assert "location / { return 404; }" in nginx, "nothing else of payment_ms is reachable"
 
 
+def test_payment_ms_refuses_the_mock_provider_unless_the_demo_opts_in() -> None:
+    env = _environment("payment-ms")
+    assert env["PAYMENT_MS_ALLOW_MOCK_PROVIDER"] == "${PAYMENT_MS_ALLOW_MOCK_PROVIDER:-false}"
+    assert "PAYMENT_MS_ALLOW_MOCK_PROVIDER=true docker compose --profile mock-checkout" in COMPOSE_TEXT
+
+
 def test_the_dispatcher_can_be_scaled() -> None:
     dispatcher = SERVICES["dispatcher"]
     assert "container_name" not in dispatcher and "ports" not in dispatcher

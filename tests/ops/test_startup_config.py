@@ -7,9 +7,11 @@ import secrets
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from paygate.config_check import config_problems, weak_secret_reason
@@ -57,12 +59,16 @@ def test_stripe_keys_are_required_only_when_stripe_is_on() -> None:
     settings = PaygateSettings(
         env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
     )
-    assert config_problems("payment-ms", settings) == []
+    assert config_problems("payment-ms", settings, default_provider="cash") == []
     problems = config_problems("payment-ms", settings, default_provider="stripe")
     assert any(p.startswith("PAYMENT_MS_STRIPE_SECRET_KEY is not set") for p in problems)
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set") for p in problems)
     problems = config_problems(
-        "payment-ms", settings, stripe_secret_key="pk_live_oops", stripe_webhook_secrets=["nope"]
+        "payment-ms",
+        settings,
+        default_provider="cash",
+        stripe_secret_key="pk_live_oops",
+        stripe_webhook_secrets=["nope"],
     )
     assert "PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)" in problems
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds") for p in problems)
@@ -168,3 +174,82 @@ def test_a_sound_production_configuration_starts(database_url: str, tmp_path: Pa
     text = (tmp_path / "gateway.log").read_text()
     assert "refuses" not in text
     assert STRONG["PAYGATE_SERVICE_TOKEN"] not in text and STRONG["GATEWAY_JWT_SECRET"] not in text
+
+
+def test_production_refuses_the_mock_provider_unless_opted_in(
+    database_url: str, tmp_path: Path, paygate: Paygate
+) -> None:
+    """The default provider is the mock, whose checkout page approves a payment for free: outside dev
+    payment_ms refuses to start with it, and `paygate config check` says why, until the operator opts in."""
+    base = {
+        "PAYGATE_ENV": "prod",
+        "PAYGATE_DATABASE_URL": database_url,
+        "PAYGATE_SERVICE_TOKEN": STRONG["PAYGATE_SERVICE_TOKEN"],
+    }
+    check = paygate("config", "check", "payment-ms", **base)
+    assert check.code == 2 and "PAYMENT_MS_DEFAULT_PROVIDER is mock" in check.out, check.output
+    opted_in = paygate("config", "check", "payment-ms", PAYMENT_MS_ALLOW_MOCK_PROVIDER="true", **base)
+    assert opted_in.code == 0 and "payment-ms: ok" in opted_in.out, opted_in.output
+
+    log = tmp_path / "refused.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            asgi_command("payment-ms", "127.0.0.1", free_port()),
+            env=clean_env(tmp_path, **base),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=out,
+        )
+        try:
+            assert _wait_exit(proc) != 0
+        finally:
+            proc.kill()
+            proc.wait()
+    assert "payment-ms refuses to start" in log.read_text()
+    assert "PAYMENT_MS_DEFAULT_PROVIDER is mock" in log.read_text()
+
+    port = free_port()
+    server = ManagedProcess(
+        "payment-ms",
+        asgi_command("payment-ms", "127.0.0.1", port),
+        clean_env(tmp_path, PAYMENT_MS_ALLOW_MOCK_PROVIDER="true", **base),
+        f"http://127.0.0.1:{port}/ready",
+        tmp_path / "opted-in.log",
+    )
+    server.start()
+    try:
+        server.wait_healthy()
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/api/payments",
+            json={
+                "reservation_id": str(uuid.uuid4()),
+                "user_id": str(uuid.uuid4()),
+                "amount": 100,
+                "currency": "EUR",
+            },
+            headers={"X-Service-Token": STRONG["PAYGATE_SERVICE_TOKEN"], "Idempotency-Key": uuid.uuid4().hex},
+            timeout=10,
+        )
+        assert created.status_code == 201 and created.json()["provider"] == "mock", created.text
+    finally:
+        server.stop()
+
+
+def test_outside_dev_a_payment_cannot_ask_for_the_mock_without_the_opt_in() -> None:
+    from payment_ms.payments.services import _validate_new
+    from payment_ms.settings import PaymentSettings
+    from shared.contracts import PaymentCreate
+    from shared.problems import InvalidInputError
+
+    create = PaymentCreate(
+        reservation_id=uuid.uuid4(), user_id=uuid.uuid4(), amount=100, currency="EUR", provider="mock"
+    )
+    prod = PaygateSettings(
+        env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
+    )
+    settings = PaymentSettings(paygate=prod, default_provider="cash")
+    with pytest.raises(InvalidInputError, match="PAYMENT_MS_ALLOW_MOCK_PROVIDER"):
+        _validate_new(create, settings)
+    assert _validate_new(msgspec.structs.replace(create, provider=None), settings) == "cash"
+    opted_in = PaymentSettings(paygate=prod, default_provider="cash", allow_mock_provider=True)
+    assert _validate_new(create, opted_in) == "mock"
