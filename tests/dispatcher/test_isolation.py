@@ -104,7 +104,7 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
     db_engine: AsyncEngine, database_url: str, log_dir: Path, receiver: Receiver
 ) -> None:
     await add_partner(db_engine, receiver.url("patient"))
-    port = free_port()
+    port = free_port()  # where the dispatcher finds the gateway (its internal listener) once it is up
     async with running_dispatcher(database_url, f"http://127.0.0.1:{port}"):
         _, event_id = await add_event(db_engine)
 
@@ -121,7 +121,7 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
         assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == []
 
         with ExitStack() as stack:
-            gateway = run_service("gateway", service_env(database_url), log_dir, port=port)
+            gateway = run_service("gateway", service_env(database_url), log_dir, internal_port=port)
             await asyncio.to_thread(stack.enter_context, gateway)
             (got,) = await receiver.wait_count("patient", 1, timeout=15)
     assert got.msg_id == str(event_id)
