@@ -9,8 +9,6 @@ import logging
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from gateway.auth.controllers import AuthController, MeController
 from gateway.deliveries.controllers import AdminDeliveriesController
@@ -18,7 +16,7 @@ from gateway.dependencies import provide_db_engine, provide_db_session, provide_
 from gateway.health.controllers import GatewayHealthController
 from gateway.internal import create_internal_app, internal_listener
 from gateway.metrics.definitions import PROMETHEUS
-from gateway.openapi import SECURITY_SCHEMES
+from gateway.openapi import BEARER_TOKEN, DESCRIPTION
 from gateway.partners.controllers import PartnerAdminController
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers.admin import AdminPaymentsController
@@ -28,6 +26,7 @@ from gateway.payments.dependencies import provide_payment_ms
 from gateway.reservations.controllers import ReservationAdminController, ReservationController
 from gateway.settings import EVENTS_URL_MISSING, GatewaySettings, get_gateway_settings
 from shared.app_factory import create_service_app
+from shared.openapi import amount_limit, api_docs, webhooks_section
 from shared.settings_errors import settings_or_exit
 
 PUBLIC_ROUTES = [
@@ -58,21 +57,22 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         settings = settings_or_exit("gateway", get_gateway_settings, "GATEWAY_")
     service_token = settings.paygate.service_token.get_secret_value()
     internal = create_internal_app(settings, _dependencies())
+    docs, docs_routes = api_docs(
+        settings.paygate,
+        title="paygate gateway",
+        description=DESCRIPTION,
+        security_schemes={"BearerToken": BEARER_TOKEN},
+        finalizers=[webhooks_section, amount_limit(settings.paygate.max_amount, ["ReservationCreate"])],
+    )
     app = create_service_app(
         "gateway",
         settings,
-        route_handlers=PUBLIC_ROUTES,
+        route_handlers=[*PUBLIC_ROUTES, *docs_routes],
         lifespan=[payment_ms_lifespan(settings, service_token), internal_listener(settings, internal)],
         middleware=[PROMETHEUS.middleware],
         dependencies=_dependencies(),
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
-        openapi=OpenAPIConfig(
-            title="paygate gateway",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-            components=SECURITY_SCHEMES,
-        ),
+        openapi=docs,
     )
     if not settings.internal_events_url:  # dev/test only: outside dev the settings refused this
         logging.getLogger("gateway").warning("%s (allowed in dev/test only)", EVENTS_URL_MISSING)

@@ -17,15 +17,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import uvicorn
 from litestar import Litestar
-from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusController
 
 from gateway.metrics.definitions import PROMETHEUS
-from gateway.openapi import SECURITY_SCHEMES
+from gateway.openapi import INTERNAL_DESCRIPTION, SERVICE_TOKEN
 from gateway.partners.controllers import OperationalEventInternalController, PartnerInternalController
 from gateway.reservations.controllers import PaymentEventsController
 from gateway.settings import GatewaySettings
 from shared.app_factory import create_service_app
+from shared.openapi import api_docs
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 
@@ -36,6 +36,12 @@ class MetricsController(PrometheusController):
 
 def create_internal_app(settings: GatewaySettings, dependencies: dict[str, object]) -> Litestar:
     """The internal routes; their state is set to the public app's when the listener starts."""
+    docs, docs_routes = api_docs(
+        settings.paygate,
+        title="paygate gateway (internal)",
+        description=INTERNAL_DESCRIPTION,
+        security_schemes={"ServiceToken": SERVICE_TOKEN},
+    )
     return create_service_app(
         "gateway",
         settings,
@@ -44,17 +50,13 @@ def create_internal_app(settings: GatewaySettings, dependencies: dict[str, objec
             OperationalEventInternalController,
             PaymentEventsController,
             MetricsController,
+            *docs_routes,
         ],
         database=False,
         configure_logs=False,
         middleware=[PROMETHEUS.middleware],
         dependencies=dependencies,
-        openapi=OpenAPIConfig(
-            title="paygate gateway (internal)",
-            version="0.1.0",
-            path="/schema",
-            components=SECURITY_SCHEMES,
-        ),
+        openapi=docs,
     )
 
 

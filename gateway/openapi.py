@@ -7,19 +7,66 @@ handler lists ``INPUT`` so that 400 is documented as the problem+json it is.
 
 from __future__ import annotations
 
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
-INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field
-USER = (401,)  # requires_user: no bearer token, an invalid or expired one, or a disabled user
-ADMIN = (401, 403)  # requires_admin: as USER, and 403 for a user who is not an admin
-SERVICE = (401,)  # requires_service_token (or the signature of a payment event)
-UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down, or is too slow
+from shared.security import SERVICE_TOKEN_HEADER
 
-SECURITY_SCHEMES = Components(
-    security_schemes={
-        "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-        "ServiceToken": SecurityScheme(type="apiKey", name="X-Service-Token", security_scheme_in="header"),
-    }
+INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field (JSON nested too deep)
+DATABASE = (503,)  # the database refuses or drops connections (with Retry-After): every route that reads it
+# requires_user: no bearer token, an invalid or expired one, a disabled or deleted user
+USER = (401, *DATABASE)
+ADMIN = (401, 403, *DATABASE)  # requires_admin: as USER, and 403 for a user who is not an admin (now)
+SERVICE = (401, *DATABASE)  # requires_service_token (or the signature of a payment event)
+UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down (or its database is), or is too slow
+
+__all__ = [
+    "ADMIN",
+    "BEARER_TOKEN",
+    "DATABASE",
+    "INPUT",
+    "INTERNAL_DESCRIPTION",
+    "SERVICE",
+    "SERVICE_TOKEN",
+    "UPSTREAM",
+    "USER",
+]
+
+DESCRIPTION = """\
+paygate's public API: users log in, see and pay their reservations through a hosted checkout, and
+admins manage reservations, payments, refunds and the partners that receive signed webhooks.
+
+**Authentication.** `POST /auth/login` answers a short-lived JWT; send it as
+`Authorization: Bearer <token>` (the `BearerToken` scheme). Admin routes (`/admin/*`) need the admin
+role (403 otherwise); a disabled or deleted user's tokens, and a changed role, take effect within
+seconds. Stripe's webhooks (`POST /payment-gateway/webhooks/stripe`) are authenticated by their
+`Stripe-Signature` instead.
+
+**Idempotency** (IETF draft "The Idempotency-Key HTTP Header Field"). `POST
+/payment-gateway/reservations/checkout` requires `Idempotency-Key` (1-255 characters): the same key
+with the same body answers the original payment, never a second one; the same key with another body
+is 422; the same key while the first request is still in flight is 409 (retry later). Verify,
+cancel, refund, capture and confirm-cash accept an optional `Idempotency-Key` with the same rules.
+Keys are kept at least 24 hours.
+
+**Errors** are `application/problem+json` (RFC 9457) with a stable `type`; 503 answers (the database or
+the payment service unavailable) carry `Retry-After`. **Money** is integer minor units plus an ISO
+4217 currency.
+
+**Events.** Partners receive the events of the `webhooks` section as Standard Webhooks-signed POSTs
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+BEARER_TOKEN = SecurityScheme(
+    type="http", scheme="bearer", bearer_format="JWT", description="From POST /auth/login"
 )
-
-__all__ = ["ADMIN", "INPUT", "SECURITY_SCHEMES", "SERVICE", "UPSTREAM", "USER"]
+SERVICE_TOKEN = SecurityScheme(
+    type="apiKey",
+    name=SERVICE_TOKEN_HEADER,
+    security_scheme_in="header",
+    description="The token shared by paygate's services (internal routes only)",
+)
+INTERNAL_DESCRIPTION = """\
+The gateway's internal listener (`GATEWAY_INTERNAL_PORT`, never published): the dispatcher reads the
+partners to deliver to (with their signing secrets) and the operational events here, and delivers
+payment events to the gateway itself; `/metrics` is Prometheus'. Service token (`X-Service-Token`)
+only, except the payment events, which carry a Standard Webhooks signature.
+"""

@@ -58,7 +58,8 @@ class GatewaySettings(ServiceSettings):
         default=5.0,
         ge=0,
         le=300,
-        description="A disabled user's unexpired token is refused within this many seconds (0: always).",
+        description="A disabled or deleted user's unexpired token is refused, and a changed role applies, "
+        "within this many seconds (0: the user row is read on every request).",
     )
 
     # --- login throttling (shared by replicas through the login_throttles table); README "Login throttling"

@@ -88,7 +88,7 @@ def _run_dev(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from paygate.commands import config, deliveries, demo, migrate, partners, serve, users
+    from paygate.commands import config, deliveries, demo, docs, migrate, partners, serve, users
 
     parser = argparse.ArgumentParser(
         prog="paygate",
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_parser(commands)
     demo.add_parser(commands)
     config.add_parsers(commands)
+    docs.add_parser(commands)
     return parser
 
 

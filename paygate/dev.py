@@ -43,6 +43,15 @@ class DevPorts:
     gateway_internal: int = 8010  # /internal/* and /metrics of the gateway
 
 
+def _cli_command() -> str:
+    """How to run ``paygate`` from here without uv on PATH: the project environment's own script."""
+    script = Path(sys.prefix) / "bin" / "paygate"
+    try:
+        return f"./{script.relative_to(Path.cwd())}"
+    except ValueError:
+        return str(script)
+
+
 def _log(message: str) -> None:
     print(f"[paygate dev] {message}", flush=True)
 
@@ -207,9 +216,10 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
             ],
         }
         (STATE_DIR / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
-        _log(f"gateway     {info['gateway_url']}  (OpenAPI: {info['gateway_url']}/schema)")
+        _log(f"gateway     {info['gateway_url']}  (API docs: {info['gateway_url']}/schema)")
         _log(f"internal    {info['gateway_internal_url']}  (/internal/*, /metrics; never expose it)")
-        _log(f"payment_ms  {info['payment_ms_url']}")
+        _log(f"payment_ms  {info['payment_ms_url']}  (API docs: {info['payment_ms_url']}/schema)")
+        _log(f"the CLI     {_cli_command()} --help  (or `uv run paygate …` with uv on PATH)")
         for login in (DEMO_ADMIN, DEMO_USER):
             _log(f"login       {login.email} / {login.password} ({login.role})")
         if demo_receiver:

@@ -7,17 +7,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
-from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import SecurityScheme
 
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
+from payment_ms.openapi import DESCRIPTION
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers import registry
 from payment_ms.settings import PaymentSettings, get_payment_settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
+from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings_errors import settings_or_exit
 
 
@@ -36,11 +39,29 @@ def providers_lifespan(settings: PaymentSettings) -> Callable[[Litestar], Abstra
 def create_app(settings: PaymentSettings | None = None) -> Litestar:
     if settings is None:  # outside dev, missing or weak secrets stop here
         settings = settings_or_exit("payment-ms", get_payment_settings, "PAYMENT_MS_")
+    docs, docs_routes = api_docs(
+        settings.paygate,
+        title="paygate payment_ms (internal)",
+        description=DESCRIPTION,
+        security_schemes={
+            "ServiceToken": SecurityScheme(
+                type="apiKey",
+                name=SERVICE_TOKEN_HEADER,
+                security_scheme_in="header",
+                description="The token shared by paygate's services (PAYGATE_SERVICE_TOKEN)",
+            ),
+        },
+        finalizers=[
+            webhooks_section,
+            amount_limit(settings.paygate.max_amount, ["PaymentCreate", "RefundCreate"]),
+        ],
+    )
     return create_service_app(
         "payment-ms",
         settings,
         route_handlers=[
             MetricsController,
+            *docs_routes,
             PaymentController,
             MockCheckoutController,
             StripeWebhookController,
@@ -50,5 +71,5 @@ def create_app(settings: PaymentSettings | None = None) -> Litestar:
         ],
         lifespan=[providers_lifespan(settings)],
         middleware=[PROMETHEUS.middleware],
-        openapi=OpenAPIConfig(title="paygate payment_ms (internal)", version="0.1.0"),
+        openapi=docs,
     )

@@ -38,9 +38,6 @@ class PaymentSettings(ServiceSettings):
         "its checkout page marks a payment paid, for free) and refuses mock payments, unless this is "
         "true: demos only (compose's mock-checkout profile). Dev and test always allow it.",
     )
-    max_amount: int = Field(
-        default=100_000_000, gt=0, description="Largest payment, in minor units of any currency."
-    )
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="Idempotency keys are kept at least this long (purge_expired_keys)."
     )

@@ -88,8 +88,9 @@ class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capture_method: CaptureMethod = "automatic"
 
 
-class Payment(msgspec.Struct, kw_only=True):
-    """A payment as payment_ms answers it, and the ``data`` of every payment webhook."""
+class PublicPayment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A payment as partners see it in webhooks (``shared.events``): what was paid, by which provider,
+    and where it stands now. No checkout or redirect URLs, no metadata, no operator names."""
 
     id: UUID
     reservation_id: UUID
@@ -102,17 +103,25 @@ class Payment(msgspec.Struct, kw_only=True):
     captured_amount: int
     refunded_amount: int
     description: str
-    checkout_url: str | None
-    return_url: str | None
-    cancel_url: str | None
-    payer_email: str | None
-    payer_name: str | None
-    metadata: dict[str, Any]
     failure_reason: str | None
-    confirmed_by: str | None
     confirmed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Only for partners registered with payer details on (``payer_details``); absent otherwise.
+    payer_email: str | msgspec.UnsetType | None = msgspec.UNSET
+    payer_name: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Payment(PublicPayment, kw_only=True):
+    """A payment as payment_ms answers it: the public shape and what only the gateway may see."""
+
+    payer_email: str | None
+    payer_name: str | None
+    checkout_url: str | None
+    return_url: str | None
+    cancel_url: str | None
+    metadata: dict[str, Any]
+    confirmed_by: str | None
 
 
 class PaymentList(msgspec.Struct, kw_only=True):
@@ -163,6 +172,7 @@ class PartnerTarget(msgspec.Struct, kw_only=True):
     id: UUID
     url: str
     secrets: list[str]
+    payer_details: bool = False  # its webhooks carry the payer's email and name
     enabled: bool = True
     ordered: bool = False
     max_requests_per_second: int | None = None
@@ -202,14 +212,6 @@ class StripeWebhookReceipt(msgspec.Struct, kw_only=True):
 
     received: bool
     duplicate: bool  # the event id was processed before: nothing changed
-
-
-class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every webhook, Standard Webhooks style: the bytes signed are the bytes sent."""
-
-    type: EventType
-    timestamp: datetime
-    data: Payment
 
 
 # --- the events/deliveries API of payment_ms (the gateway's admin API passes them through)

@@ -56,9 +56,55 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
         driver: asyncpg.Connection = pooled.driver_connection
         try:
             yield driver
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
-            await conn.invalidate()
+        except Exception as exc:
+            if is_database_unavailable(exc) or isinstance(exc, asyncpg.InterfaceError):
+                await conn.invalidate()
             raise
+
+
+# What a database that refuses, drops or cannot yet take connections raises, directly (raw asyncpg)
+# or under SQLAlchemy's wrappers. Not query errors (a constraint, a syntax error): those are bugs or
+# bad input, and stay what they are.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # connection failed or dropped mid-query
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, crashed (57P0x)
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) means the database cannot be reached right now: a 503 with
+    Retry-After for the caller, never a 500. A connection refused or reset is a plain ``OSError``
+    from the driver's connect, so an ``OSError`` counts only when the driver raised it."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "closed" in str(current):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.TimeoutError):  # no pooled connection came free in time
+            return True
+        if isinstance(current, OSError) and _raised_by_driver(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
 
 
 EXIT_DATABASE = 3  # the exit code of a process that cannot reach its database

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from iso4217 import Currency
 
+from shared.problems import InvalidInputError
+
 CURRENCY_EXPONENTS: dict[str, int] = {
     currency.code: currency.exponent for currency in Currency if currency.exponent is not None
 }
@@ -14,6 +16,14 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 
 def is_known_currency(code: str) -> bool:
     return code in CURRENCY_EXPONENTS
+
+
+def check_amount(amount: int, maximum: int) -> None:
+    """Both services refuse amounts above ``PAYGATE_MAX_AMOUNT`` the same way (422, field ``amount``)."""
+    if amount > maximum:
+        raise InvalidInputError(
+            f"amount exceeds the maximum of {maximum} minor units", extra={"field": "amount"}
+        )
 
 
 def format_minor_units(amount: int, currency: str) -> str:

@@ -2,7 +2,9 @@
 
 Services raise ``ApplicationError`` subclasses; Litestar's own ``HTTPException`` (validation, malformed
 JSON, 404 routes, 405, body too large) and anything unexpected are rendered the same way, so a client
-only ever sees ``application/problem+json`` for an error. Unexpected errors say nothing about internals.
+only ever sees ``application/problem+json`` for an error. Unexpected errors say nothing about internals;
+a database that refuses or drops connections is a 503 with ``Retry-After`` (``database-unavailable``),
+not a 500, on every route.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
+
+from shared.db import is_database_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://paygate.dev/problems/"
@@ -147,7 +151,22 @@ def _http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException)
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def _unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_database_unavailable(exc):  # refused, dropped, restarting: the client retries, it is no bug
+        logger.warning(
+            "database unavailable on %s %s (%s)", request.method, request.url.path, type(exc).__name__
+        )
+        return problem_response(
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "The database is unavailable",
+            "The service cannot reach its database right now; retry shortly.",
+            code="database-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error", instance=request.url.path
@@ -174,7 +193,7 @@ _PROBLEM_DESCRIPTIONS = {
     422: "Well-formed but refused (e.g. Idempotency-Key reused with another body, amount too large)",
     429: "Too many attempts; see Retry-After",
     502: "The payment service answered unexpectedly",
-    503: "A service this request depends on is unavailable",
+    503: "A service this request depends on (the database, payment_ms) is unavailable; see Retry-After",
     504: "A service this request depends on did not answer in time",
 }
 

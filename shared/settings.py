@@ -49,6 +49,17 @@ class PaygateSettings(BaseSettings):
     log_json: bool | None = Field(default=None, description="JSON log lines; default: on outside dev.")
     access_log: bool = Field(default=True, description="One log line per HTTP request.")
     max_body_bytes: int = Field(default=1_048_576, description="Requests with a larger body get 413.")
+    api_docs: bool = Field(
+        default=True,
+        description="Serve /schema (the docs UI, openapi.json, openapi.yaml); false: no /schema at all.",
+    )
+    max_amount: int = Field(
+        default=100_000_000,
+        gt=0,
+        le=10**15,
+        description="Largest amount, in minor units of any currency: the gateway refuses reservations above "
+        "it and payment_ms payments above it.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description='CIDRs of your reverse proxies, JSON (e.g. ["10.0.0.0/8"]). From a peer in them the '

@@ -54,7 +54,10 @@ def payment_ms(database_url: str, log_dir: Path) -> Iterator[RunningService]:
 
 @pytest.fixture(scope="session")
 def gateway(database_url: str, payment_ms: RunningService, log_dir: Path) -> Iterator[RunningService]:
-    env = service_env(database_url, GATEWAY_PAYMENT_MS_URL=payment_ms.url)
+    # a short identity window: tests of disabled, deleted and demoted users wait less
+    env = service_env(
+        database_url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_DISABLED_USER_CHECK_SECONDS="0.5"
+    )
     with run_service("gateway", env, log_dir) as service:
         yield service
 

@@ -17,7 +17,7 @@ from gateway.auth.schemas import AccessToken, LoginRequest, Me
 from gateway.auth.tokens import AuthUser, can_issue_tokens
 from gateway.dependencies import strictly
 from gateway.metrics.definitions import LOGINS
-from gateway.openapi import INPUT, USER
+from gateway.openapi import DATABASE, INPUT, USER
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
 from shared.problems import AuthenticationError, NotFoundError, TooManyRequestsError, problem_responses
@@ -36,7 +36,7 @@ class AuthController(Controller):
         cache_control=CacheControlHeader(no_store=True),
         response_headers=[ResponseHeader(name="Pragma", value="no-cache")],
         # 401: wrong credentials; 404: tokens come from an external identity provider; 429: throttled
-        responses=problem_responses(*INPUT, 401, 404, 429),
+        responses=problem_responses(*INPUT, 401, 404, 429, *DATABASE),
     )
     async def login(
         self,

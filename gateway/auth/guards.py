@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,7 +15,8 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.tokens import AuthUser, InvalidTokenError, decode_access_token
+from gateway.auth.repositories import Identity, current_identity
+from gateway.auth.tokens import AuthUser, InvalidTokenError, can_issue_tokens, decode_access_token
 from gateway.settings import GatewaySettings
 from shared.db import raw_connection
 from shared.problems import AuthenticationError
@@ -53,43 +55,56 @@ def authenticate_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUse
     return user
 
 
-class DisabledUsers:
-    """Whether a token's user was disabled since the token was issued, asked of the database at most
-    once per ``GATEWAY_DISABLED_USER_CHECK_SECONDS`` per user (a primary-key read, not one per request).
-
-    Only a user row that exists and is inactive refuses: tokens of an external identity provider may
-    name users this database does not hold, and ownership checks find nothing of theirs anyway.
+class CurrentIdentities:
+    """The token's user as the database holds it now (active? which role?), read at most once per
+    ``GATEWAY_DISABLED_USER_CHECK_SECONDS`` per user and process (a primary-key read, not one per
+    request). A disabled or deleted user, and a changed role, take effect within that window whatever
+    the token says: the token only names the user.
     """
 
     MAX_ENTRIES = 50_000
 
     def __init__(self) -> None:
-        self._checked: dict[uuid.UUID, tuple[bool, float]] = {}
+        self._read: dict[uuid.UUID, tuple[Identity | None, float]] = {}
 
-    async def is_disabled(self, engine: AsyncEngine, user_id: uuid.UUID, *, max_age: float) -> bool:
+    async def get(self, engine: AsyncEngine, user_id: uuid.UUID, *, max_age: float) -> Identity | None:
+        """The user's row (None: no such user), at most ``max_age`` seconds old."""
         now = time.monotonic()
-        known = self._checked.get(user_id)
+        known = self._read.get(user_id)
         if known is not None and now - known[1] < max_age:
             return known[0]
         async with raw_connection(engine) as conn:
-            active = await conn.fetchval("SELECT is_active FROM users WHERE id = $1", user_id)
-        disabled = active is False
-        if len(self._checked) >= self.MAX_ENTRIES:
-            self._checked.clear()
-        self._checked[user_id] = (disabled, now)
-        return disabled
+            identity = await current_identity(conn, user_id)
+        if len(self._read) >= self.MAX_ENTRIES:
+            self._read.clear()
+        self._read[user_id] = (identity, now)
+        return identity
 
 
-_disabled_users = DisabledUsers()
+_identities = CurrentIdentities()
+
+
+def _refused(why: str) -> AuthenticationError:
+    logger.info("access token refused: %s", why)
+    return AuthenticationError("The access token is invalid or expired.", headers=_BEARER_CHALLENGE)
 
 
 async def _active_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
+    """The token's user with the role its row has now; the handlers' ``current_user`` is this one."""
     user = authenticate_user(connection)
-    engine = connection.app.state.db_engine
-    max_age = _settings(connection).disabled_user_check_seconds
-    if await _disabled_users.is_disabled(engine, user.id, max_age=max_age):
-        logger.info("access token of a disabled user refused")
-        raise AuthenticationError("The access token is invalid or expired.", headers=_BEARER_CHALLENGE)
+    settings = _settings(connection)
+    identity = await _identities.get(
+        connection.app.state.db_engine, user.id, max_age=settings.disabled_user_check_seconds
+    )
+    if identity is None:
+        if can_issue_tokens(settings):  # our own token, and its user was deleted since
+            raise _refused("the user no longer exists")
+        return user  # an external identity provider's user this database does not hold: its claims
+    if not identity.is_active:
+        raise _refused("the user is disabled")
+    if identity.role != user.role:
+        user = replace(user, role=identity.role)
+        connection.scope["user"] = user
     return user
 
 

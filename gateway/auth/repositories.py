@@ -2,12 +2,16 @@
 replica sees the same counts and concurrent guesses cannot slip past the limit.
 
 A row is one key (``gateway.auth.services.ThrottleKeys``): a counter with its window and, once tripped,
-a lock. Slow-down rows use only ``locked_until``: the earliest time their client may try again."""
+a lock. Slow-down rows use only ``locked_until``: the earliest time their client may try again.
+``current_identity`` is the guards' read of a token's user."""
 
 from __future__ import annotations
 
 import math
+import uuid
+from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,3 +106,15 @@ async def give_back_attempt(session: AsyncSession, key: str) -> None:
 
 async def forget(session: AsyncSession, key: str) -> None:
     await session.execute(_FORGET, {"key": key})
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    is_active: bool
+    role: str
+
+
+async def current_identity(conn: asyncpg.Connection, user_id: uuid.UUID) -> Identity | None:
+    """The user's state now, on a raw connection (the guards' hot path): None when there is no such user."""
+    row = await conn.fetchrow("SELECT is_active, role FROM users WHERE id = $1", user_id)
+    return None if row is None else Identity(is_active=row["is_active"], role=row["role"])

@@ -78,6 +78,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 ordered=data.ordered,
                 max_requests_per_second=data.max_requests_per_second,
                 settings=gateway_settings,
@@ -117,7 +118,7 @@ class PartnerAdminController(Controller):
     @patch(
         "/{partner_id:uuid}",
         operation_id="updatePartner",
-        summary="Change name, url, event types, enabled (with a reason), ordered delivery, rate limit",
+        summary="Change name, url, events, enabled (with a reason), payer details, ordering, rate limit",
         responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
     )
     async def update(
@@ -137,6 +138,7 @@ class PartnerAdminController(Controller):
                 url=data.url,
                 event_types=data.event_types,
                 enabled=data.enabled,
+                payer_details=data.payer_details,
                 reason=data.disabled_reason,
                 ordered=data.ordered,
                 max_requests_per_second=services.UNSET

@@ -23,6 +23,7 @@ class PartnerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url
     event_types: EventTypes
     enabled: bool = True
+    payer_details: bool = False  # its webhooks carry the payer's email and name
     ordered: bool = False
     max_requests_per_second: RequestRate | None = None
 
@@ -34,6 +35,7 @@ class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: Url | None = None
     event_types: EventTypes | None = None
     enabled: bool | None = None
+    payer_details: bool | None = None
     disabled_reason: Reason | None = None
     ordered: bool | None = None
     max_requests_per_second: RequestRate | msgspec.UnsetType | None = msgspec.UNSET
@@ -59,6 +61,7 @@ class PartnerView(msgspec.Struct, kw_only=True):
     url: str
     event_types: list[str]
     enabled: bool
+    payer_details: bool
     disabled_reason: str | None
     disabled_at: datetime | None
     ordered: bool

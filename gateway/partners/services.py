@@ -100,6 +100,7 @@ async def create_partner(
     url: str,
     event_types: Iterable[str],
     enabled: bool = True,
+    payer_details: bool = False,
     ordered: bool = False,
     max_requests_per_second: int | None = None,
     settings: GatewaySettings | None = None,
@@ -111,6 +112,7 @@ async def create_partner(
         url=_checked_url(url, settings),
         event_types=_checked_event_types(event_types),
         enabled=enabled,
+        payer_details=payer_details,
         disabled_reason=None if enabled else "created disabled",
         disabled_at=None if enabled else datetime.now(UTC),
         secret=generate_secret(),
@@ -152,6 +154,7 @@ async def update_partner(
     url: str | None = None,
     event_types: Iterable[str] | None = None,
     enabled: bool | None = None,
+    payer_details: bool | None = None,
     ordered: bool | None = None,
     max_requests_per_second: int | Unset | None = UNSET,
     reason: str | None = None,
@@ -167,6 +170,8 @@ async def update_partner(
         partner.url = _checked_url(url, settings)
     if event_types is not None:
         partner.event_types = _checked_event_types(event_types)
+    if payer_details is not None:
+        partner.payer_details = payer_details
     if ordered is not None:
         partner.ordered = ordered
     if not isinstance(max_requests_per_second, Unset):
@@ -329,6 +334,7 @@ async def delivery_targets(
             id=p.id,
             url=p.url,
             secrets=signing_secrets(p, now=now),
+            payer_details=p.payer_details,
             enabled=p.enabled,
             ordered=p.ordered,
             max_requests_per_second=p.max_requests_per_second,
@@ -370,6 +376,7 @@ def partner_view(partner: Partner, *, now: datetime | None = None) -> PartnerVie
         url=partner.url,
         event_types=list(partner.event_types),
         enabled=partner.enabled,
+        payer_details=partner.payer_details,
         disabled_reason=partner.disabled_reason,
         disabled_at=partner.disabled_at,
         ordered=partner.ordered,

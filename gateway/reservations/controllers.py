@@ -25,7 +25,7 @@ from gateway.reservations.schemas import (
     ReservationStatus,
     ReservationView,
 )
-from shared.contracts import WebhookEnvelope
+from shared.events import WebhookEnvelope
 from shared.jsonbody import decode_json_body
 from shared.models import Reservation
 from shared.problems import AuthenticationError, problem_responses

@@ -12,12 +12,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.reservations import repositories
-from shared.contracts import Payment
+from shared.contracts import PublicPayment
 from shared.db import raw_connection
 from shared.models import Reservation, User
-from shared.money import is_known_currency
+from shared.money import check_amount, is_known_currency
 from shared.pagination import decode_cursor, page
 from shared.problems import InvalidInputError, NotFoundError
+from shared.settings import get_paygate_settings
 
 # How far along its life a payment is; a reservation only ever moves forward on this scale.
 PAYMENT_PROGRESS = {
@@ -48,6 +49,7 @@ async def create_reservation(
 ) -> Reservation:
     if not is_known_currency(currency):
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
+    check_amount(amount, get_paygate_settings().max_amount)
     if await session.get(User, user_id) is None:
         raise InvalidInputError("user_id: no such user")
     reservation = Reservation(user_id=user_id, amount=amount, currency=currency, description=description)
@@ -82,7 +84,7 @@ async def list_reservations(
     return page(rows, limit, lambda row: (row.created_at, row.id))
 
 
-async def apply_payment(engine: AsyncEngine, payment: Payment) -> bool:
+async def apply_payment(engine: AsyncEngine, payment: PublicPayment) -> bool:
     """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one
     (and only forward: the same news again, or older news arriving late, changes nothing)."""
     if payment.status not in PAYMENT_PROGRESS:

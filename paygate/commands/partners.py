@@ -69,6 +69,7 @@ def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
     print(f"{what} partner {partner.name} ({partner.id})")
     print(f"  url:     {partner.url}")
     print(f"  events:  {', '.join(partner.event_types)}")
+    print(f"  payer details (email, name) in its webhooks: {'yes' if partner.payer_details else 'no'}")
     for line in _signing_lines(view):
         print(f"  {line}")
     print(f"  secret:  {partner.secret}")
@@ -87,6 +88,7 @@ def run_add(args: argparse.Namespace) -> int:
             url=args.url,
             event_types=_event_types(args.events),
             enabled=not args.disabled,
+            payer_details=args.payer_details,
             ordered=args.ordered,
             max_requests_per_second=args.max_rate,
         )
@@ -118,6 +120,8 @@ def run_list(args: argparse.Namespace) -> int:
         state = "yes" if view["enabled"] else "no"
         print(f"{view['id']:36}  {state:7}  {view['name'][:20]:20}  {view['url']}")
         detail = ", ".join(view["event_types"])
+        if view["payer_details"]:
+            detail += "  (with payer details)"
         if view["disabled_reason"]:
             detail += f"  (disabled: {view['disabled_reason']})"
         extras = (["ordered"] if view["ordered"] else []) + (
@@ -240,6 +244,21 @@ def run_set_enabled(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_payer_details(args: argparse.Namespace) -> int:
+    from gateway.partners.services import update_partner
+
+    url = database_url(args.database_url)
+    partner_id = _partner_id(args.partner_id)
+
+    async def work(session: AsyncSession) -> Partner:
+        return await update_partner(session, partner_id, payer_details=args.state == "on")
+
+    partner = run_with_session(url, work)
+    state = "carry" if partner.payer_details else "no longer carry"
+    print(f"webhooks to partner {partner.name} ({partner.id}) {state} the payer's email and name")
+    return 0
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     partners = commands.add_parser(
         "partners",
@@ -268,6 +287,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="comma-separated event types, e.g. payment.succeeded,payment.refunded (default: all)",
     )
     add.add_argument("--disabled", action="store_true", help="register without delivering yet")
+    add.add_argument(
+        "--payer-details",
+        action="store_true",
+        help="its webhooks carry the payer's email and name (default: the minimal payload without them)",
+    )
     add.add_argument("--ordered", action="store_true", help="ordered delivery (see the partner guide)")
     add.add_argument("--max-rate", type=_rate, default=None, metavar="N", help="at most N requests/s")
     add.add_argument("--json", action="store_true", help="print JSON")
@@ -331,3 +355,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     enable = sub("enable", "resume deliveries to a disabled partner (its waiting deliveries go out)")
     enable.add_argument("partner_id")
     enable.set_defaults(handler=run_set_enabled, enable=True)
+
+    payer = sub(
+        "payer-details",
+        "whether a partner's webhooks carry the payer's email and name",
+        "Turn the payer's details (payer_email, payer_name) in a partner's webhooks on or off. Off by "
+        "default: partners get the minimal payload unless registered to receive them.",
+    )
+    payer.add_argument("partner_id")
+    payer.add_argument("state", choices=("on", "off"))
+    payer.set_defaults(handler=run_payer_details)

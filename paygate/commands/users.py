@@ -103,7 +103,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             name,
             help=text,
             description=f"{text[0].upper()}{text[1:]}. The password is prompted for, or read from stdin "
-            "with --password-stdin (e.g. `printf '%%s\\n' \"$PW\" | paygate "
+            "with --password-stdin (e.g. `printf '%s\\n' \"$PW\" | paygate "
             f"{name} EMAIL --password-stdin`). Exit 1 if the email is taken.",
         )
         parser.add_argument("email")

@@ -36,6 +36,7 @@ class Target:
     id: UUID
     url: str
     keys: tuple[bytes, ...]
+    payer_details: bool = False  # the partner is registered to receive the payer's email and name
 
 
 class PartnerDirectory:
@@ -95,7 +96,7 @@ class PartnerDirectory:
                 except ValueError:
                     logger.warning("partner %s has a malformed secret; it is not used", item.id)
             if keys:
-                targets[item.id] = Target(item.id, item.url, tuple(keys))
+                targets[item.id] = Target(item.id, item.url, tuple(keys), item.payer_details)
         self._cache[event_type] = (time.monotonic() + self._ttl, targets)
         return targets
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
 import aiohttp
-import msgspec
 from yarl import URL
 
 from payment_ms.dispatcher.partners import Target
 from payment_ms.dispatcher.ssrf import BlockedDestinationError, UrlPolicy
+from shared.events import public_body
 from shared.security import REQUEST_ID_HEADER
 from shared.webhooks import signature_header
 
@@ -30,7 +30,7 @@ class Claimed:
     partner_id: UUID
     event_type: str
     msg_id: str
-    body: bytes
+    event: EventBody
     attempt_number: int
     lease_deadline: float
     request_id: str | None = None  # of the request that caused the event (gateway -> payment_ms)
@@ -48,11 +48,23 @@ class AttemptResult:
     retry_after: str | None = None
 
 
-def envelope(event_type: str, created_at: datetime, data_json: str) -> bytes:
-    """The webhook body, serialised once per event: ``data`` is embedded as PostgreSQL gave it."""
-    return msgspec.json.encode(
-        {"type": event_type, "timestamp": created_at, "data": msgspec.Raw(data_json.encode())}
-    )
+@dataclass(slots=True)
+class EventBody:
+    """One event's webhook bodies, shared by the deliveries of a batch and serialised at most once each:
+    the public shape (``shared.events``), with or without the payer's details."""
+
+    event_type: str
+    created_at: datetime
+    data_json: str
+    _bodies: dict[bool, bytes] = field(default_factory=dict)
+
+    def for_target(self, target: Target) -> bytes:
+        body = self._bodies.get(target.payer_details)
+        if body is None:
+            body = self._bodies[target.payer_details] = public_body(
+                self.event_type, self.created_at, self.data_json, payer_details=target.payer_details
+            )
+        return body
 
 
 def signed_headers(target: Target, msg_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
@@ -93,11 +105,12 @@ async def send(
         url = URL(target.url)
         if policy is not None:
             policy.check_url(url)
-        headers = signed_headers(target, claimed.msg_id, claimed.body)
+        body = claimed.event.for_target(target)
+        headers = signed_headers(target, claimed.msg_id, body)
         if forward_request_id and claimed.request_id:
             headers[REQUEST_ID_HEADER] = claimed.request_id
         async with session.post(
-            url, data=claimed.body, headers=headers, allow_redirects=False, timeout=client_timeout
+            url, data=body, headers=headers, allow_redirects=False, timeout=client_timeout
         ) as response:
             result.status_code = response.status
             result.retry_after = response.headers.get("Retry-After")

@@ -16,53 +16,26 @@ import aiohttp
 import msgspec
 
 from payment_ms.dispatcher.partners import Target
-from payment_ms.dispatcher.sender import Claimed, envelope, send
+from payment_ms.dispatcher.sender import Claimed, EventBody, send
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
-from shared.contracts import EventType, Payment, PaymentStatus, SendTestEventResult
+from shared.contracts import EventType, SendTestEventResult
+from shared.events import CATALOG
 from shared.webhooks import secret_key
 
-# The payment status each example event shows (the payment as it is after that change).
-_STATUS: dict[str, PaymentStatus] = {
-    "payment.created": "pending",
-    "payment.processing": "processing",
-    "payment.authorized": "authorized",
-    "payment.captured": "succeeded",
-    "payment.succeeded": "succeeded",
-    "payment.failed": "failed",
-    "payment.canceled": "canceled",
-    "payment.refunded": "refunded",
-}
 
-
-def example_payment(event_type: EventType, now: datetime) -> Payment:
-    """A made-up payment in the state ``event_type`` leaves it in (ids are random, nothing exists)."""
-    status = _STATUS.get(event_type, "succeeded")
-    captured = 2500 if status in ("succeeded", "refunded") else 0
-    return Payment(
-        id=uuid.uuid4(),
-        reservation_id=uuid.uuid4(),
-        user_id=uuid.uuid4(),
-        amount=2500,
-        currency="EUR",
-        status=status,
-        provider="mock",
-        capture_method="manual" if event_type in ("payment.authorized", "payment.captured") else "automatic",
-        captured_amount=captured,
-        refunded_amount=captured if status == "refunded" else 0,
-        description="paygate test event",
-        checkout_url=None,
-        return_url=None,
-        cancel_url=None,
-        payer_email=None,
-        payer_name=None,
-        metadata={"paygate_test": True},
-        failure_reason="card_declined" if status == "failed" else None,
-        confirmed_by=None,
-        confirmed_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+def example_data(event_type: EventType, now: datetime) -> str:
+    """The catalog's example of ``event_type`` (``shared.events``), made up afresh: random ids, now."""
+    data = {
+        **CATALOG[event_type].example,
+        "id": str(uuid.uuid4()),
+        "reservation_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "description": "paygate test event",
+        "created_at": now.isoformat(),
+        "updated_at": now.isoformat(),
+    }
+    return msgspec.json.encode(data).decode()
 
 
 async def send_test_event(
@@ -76,8 +49,7 @@ async def send_test_event(
     """Sign an example ``event_type`` with every one of ``secrets`` and POST it to ``url`` now."""
     now = datetime.now(UTC)
     msg_id = f"test_{uuid.uuid4().hex}"
-    data = msgspec.json.encode(example_payment(event_type, now)).decode()
-    body = envelope(event_type, now, data)
+    body = EventBody(event_type, now, example_data(event_type, now))
     target = Target(uuid.UUID(int=0), url, tuple(secret_key(s) for s in secrets))
     claimed = Claimed(
         id=uuid.uuid4(),
@@ -85,7 +57,7 @@ async def send_test_event(
         partner_id=target.id,
         event_type=event_type,
         msg_id=msg_id,
-        body=body,
+        event=body,
         attempt_number=1,
         lease_deadline=time.monotonic() + settings.request_timeout_seconds,
     )

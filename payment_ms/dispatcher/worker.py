@@ -27,7 +27,7 @@ from payment_ms.dispatcher.fanout import fan_out_once
 from payment_ms.dispatcher.listener import NotificationListener
 from payment_ms.dispatcher.outcomes import Outcome, OutcomeRecorder, Record, Release
 from payment_ms.dispatcher.partners import PartnerDirectory
-from payment_ms.dispatcher.sender import Claimed, envelope
+from payment_ms.dispatcher.sender import Claimed, EventBody
 from payment_ms.dispatcher.settings import DispatcherSettings
 
 logger = logging.getLogger("paygate.dispatcher")
@@ -38,14 +38,14 @@ LISTEN_START_TIMEOUT_SECONDS = 10.0
 
 
 def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claimed]:
-    """Claimed rows as deliveries to send; each event's body is serialised once for all its partners."""
-    bodies: dict[Any, bytes] = {}
+    """Claimed rows as deliveries to send; each event's bodies are serialised once for all its partners."""
+    bodies: dict[Any, EventBody] = {}
     claimed = []
     for row in rows:
         event_id = row["event_id"]
         body = bodies.get(event_id)
         if body is None:
-            body = bodies[event_id] = envelope(row["type"], row["created_at"], row["data"])
+            body = bodies[event_id] = EventBody(row["type"], row["created_at"], row["data"])
         claimed.append(
             Claimed(
                 id=row["id"],
@@ -53,7 +53,7 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
                 partner_id=row["partner_id"],
                 event_type=row["type"],
                 msg_id=str(event_id),
-                body=body,
+                event=body,
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=lease_deadline,
                 request_id=row["request_id"],

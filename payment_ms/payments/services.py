@@ -50,7 +50,7 @@ from shared.contracts import (
     RefundCreate,
 )
 from shared.db import raw_connection
-from shared.money import is_known_currency
+from shared.money import check_amount, is_known_currency
 from shared.observability import current_request_id
 from shared.pagination import decode_cursor, page
 from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
@@ -98,10 +98,7 @@ def encode_payment(payment: Payment) -> bytes:
 def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
     if not is_known_currency(data.currency):
         raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
-    if data.amount > settings.max_amount:
-        raise InvalidInputError(
-            f"amount exceeds the maximum of {settings.max_amount} minor units", extra={"field": "amount"}
-        )
+    check_amount(data.amount, settings.paygate.max_amount)
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")

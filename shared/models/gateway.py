@@ -115,6 +115,8 @@ class Partner(Base):
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    # Whether its webhooks carry the payer's email and name (off: the minimal public payload).
+    payer_details: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     disabled_at: Mapped[datetime | None] = mapped_column()
     secret: Mapped[str] = mapped_column(String(200))
     # Secrets replaced by a rotation, newest first: ``[{"secret", "retired_at", "expires_at"}]``. Each

@@ -134,6 +134,7 @@ async def add_partner(
     retired: Sequence[tuple[str, datetime]] = (),
     ordered: bool = False,
     max_requests_per_second: int | None = None,
+    payer_details: bool = False,
 ) -> tuple[uuid.UUID, str]:
     """A partner row; ``retired``: (secret, signs until) of secrets replaced by rotations."""
     secret = secret or generate_secret()
@@ -151,6 +152,7 @@ async def add_partner(
                 ],
                 ordered=ordered,
                 max_requests_per_second=max_requests_per_second,
+                payer_details=payer_details,
             )
             .returning(Partner.id)
         )
@@ -159,9 +161,13 @@ async def add_partner(
 
 
 async def add_event(
-    engine: AsyncEngine, event_type: EventType = "payment.succeeded", payment_id: uuid.UUID | None = None
+    engine: AsyncEngine,
+    event_type: EventType = "payment.succeeded",
+    payment_id: uuid.UUID | None = None,
+    **payment_values: Any,
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A payment (new unless given) and one outbox event, written by payment_ms's own outbox code."""
+    """A payment (new unless given; ``payment_values`` set its other columns) and one outbox event,
+    written by payment_ms's own outbox code."""
     async with engine.begin() as conn:
         if payment_id is None:
             row = (
@@ -175,6 +181,7 @@ async def add_event(
                             currency="EUR",
                             provider="mock",
                             description="ticket",
+                            **payment_values,
                         )
                         .returning(*Payment.__table__.c)
                     )

@@ -4,6 +4,7 @@ what a process may claim next, what goes on the wire, what is handed back."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from payment_ms.dispatcher.backlog import (
     backlog_limit,
     failing_backlog_limit,
 )
-from payment_ms.dispatcher.sender import Claimed
+from payment_ms.dispatcher.sender import Claimed, EventBody
 from payment_ms.dispatcher.settings import LEASE_MARGIN_SECONDS, DispatcherSettings
 
 NOW = 1000.0
@@ -51,7 +52,7 @@ def claimed(partner: uuid.UUID, lease_left: float = 60.0) -> Claimed:
         partner_id=partner,
         event_type="payment.succeeded",
         msg_id=str(event),
-        body=b"{}",
+        event=EventBody("payment.succeeded", datetime.now(UTC), "{}"),
         attempt_number=1,
         lease_deadline=NOW + lease_left,
     )

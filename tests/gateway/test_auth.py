@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
 import httpx
 import jwt
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import DEV_JWT_SECRET
 from shared.models import User
+from tests.dispatcher.conftest import eventually
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-from tests.gateway.conftest import PASSWORD, MakeAccount, login
+from tests.gateway.conftest import PASSWORD, Account, MakeAccount, login
 
 PROBLEM = "application/problem+json"
 
@@ -158,25 +158,56 @@ async def test_bad_tokens_are_refused(
     assert (await _me(gateway, http, account.token)).status_code == 200
 
 
-async def test_a_disabled_users_token_stops_working(
+async def _status(http: httpx.AsyncClient, url: str, account: Account) -> int:
+    return (await http.get(url, headers=account.headers)).status_code
+
+
+async def test_a_disabled_or_deleted_users_token_stops_working(
     gateway: RunningService,
     http: httpx.AsyncClient,
     make_account: MakeAccount,
     db_engine: AsyncEngine,
 ) -> None:
-    user, admin = await make_account(), await make_account(role="admin")
-    routes = [(user, "/reservations"), (admin, "/admin/reservations")]
+    user, admin, deleted = await make_account(), await make_account(role="admin"), await make_account()
+    routes = [(user, "/reservations"), (admin, "/admin/reservations"), (deleted, "/reservations")]
     for account, path in routes:
-        assert (await http.get(f"{gateway.url}{path}", headers=account.headers)).status_code == 200
+        assert await _status(http, f"{gateway.url}{path}", account) == 200
     async with db_engine.begin() as conn:
         await conn.execute(update(User).where(User.id.in_([user.id, admin.id])).values(is_active=False))
-    # The gateway asks the database again after GATEWAY_DISABLED_USER_CHECK_SECONDS (5 s by default).
-    deadline = time.monotonic() + 20
+        await conn.execute(delete(User).where(User.id == deleted.id))
+    # refused once the gateway reads the user again (GATEWAY_DISABLED_USER_CHECK_SECONDS, 0.5 s here)
     for account, path in routes:
-        while True:
-            answer = await http.get(f"{gateway.url}{path}", headers=account.headers)
-            if answer.status_code == 401 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
-        assert answer.status_code == 401, (path, answer.status_code)
-        assert answer.headers["content-type"] == PROBLEM
+        url = f"{gateway.url}{path}"
+        await _until_status(http, url, account, 401)
+        answer = await http.get(url, headers=account.headers)
+        assert answer.status_code == 401 and answer.headers["content-type"] == PROBLEM
+
+
+async def test_a_demoted_admin_loses_admin_rights_within_the_window(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    db_engine: AsyncEngine,
+) -> None:
+    admin = await make_account(role="admin")
+    admin_route, user_route = f"{gateway.url}/admin/reservations", f"{gateway.url}/reservations"
+    assert await _status(http, admin_route, admin) == 200
+    async with db_engine.begin() as conn:
+        await conn.execute(update(User).where(User.id == admin.id).values(role="user"))
+    # the same token: its "role": "admin" claim no longer counts, the user row does
+    await _until_status(http, admin_route, admin, 403)
+    me = await http.get(f"{gateway.url}/me", headers=admin.headers)
+    assert me.status_code == 200 and me.json()["role"] == "user"
+    assert await _status(http, user_route, admin) == 200  # still a user
+    async with db_engine.begin() as conn:  # and promoted again: the same token is an admin's again
+        await conn.execute(update(User).where(User.id == admin.id).values(role="admin"))
+    await _until_status(http, admin_route, admin, 200)
+
+
+async def _until_status(http: httpx.AsyncClient, url: str, account: Account, expected: int) -> None:
+    """Wait (on the answer, with a deadline well past the 0.5 s window) until ``url`` answers ``expected``."""
+
+    async def answers() -> bool:
+        return await _status(http, url, account) == expected
+
+    await eventually(answers, timeout=10, what=f"{url} answers {expected}")

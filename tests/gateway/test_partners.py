@@ -183,6 +183,7 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
             "id": first["id"],
             "url": first["url"],
             "secrets": [second["secret"], first["secret"]],
+            "payer_details": False,
             "enabled": True,
             "ordered": False,
             "max_requests_per_second": None,
@@ -294,3 +295,29 @@ async def test_the_partner_list_pages_with_a_cursor(
     assert [p["id"] for p in rest["items"]] == ids[2:] and rest["next_cursor"] is None
     refused = await http.get(base, params={"cursor": "not-a-cursor"}, headers=admin.headers)
     assert refused.status_code == 400
+
+
+async def test_payer_details_are_an_explicit_per_partner_setting(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    plain = (await http.post(base, json=_partner("plain"), headers=admin.headers)).json()
+    crm = await http.post(base, json=_partner("crm", payer_details=True), headers=admin.headers)
+    assert crm.status_code == 201, crm.text
+    assert plain["payer_details"] is False and crm.json()["payer_details"] is True
+
+    def listed(targets: httpx.Response) -> dict[str, bool]:
+        return {
+            t["id"]: t["payer_details"]
+            for t in targets.json()["items"]
+            if t["id"] != str(GATEWAY_SUBSCRIBER_ID)
+        }
+
+    internal = f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded"
+    assert listed(await http.get(internal, headers=SERVICE)) == {plain["id"]: False, crm.json()["id"]: True}
+    patched = await http.patch(f"{base}/{plain['id']}", json={"payer_details": True}, headers=admin.headers)
+    assert patched.status_code == 200 and patched.json()["payer_details"] is True
+    refused = await http.patch(f"{base}/{plain['id']}", json={"payer_details": "yes"}, headers=admin.headers)
+    assert refused.status_code == 400 and refused.headers["content-type"] == PROBLEM
+    assert listed(await http.get(internal, headers=SERVICE)) == {plain["id"]: True, crm.json()["id"]: True}

@@ -11,7 +11,8 @@ import msgspec
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.contracts import Payment, WebhookEnvelope
+from shared.contracts import Payment
+from shared.events import public_body
 from shared.models import Reservation
 from shared.webhooks import derived_secret, secret_key, signature_header
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
@@ -139,7 +140,7 @@ async def _deliver(
     event_type: str,
     secret: str | None = None,
 ) -> httpx.Response:
-    body = msgspec.json.encode(WebhookEnvelope(type=event_type, timestamp=datetime.now(UTC), data=payment))  # type: ignore[arg-type]
+    body = public_body(event_type, datetime.now(UTC), msgspec.json.encode(payment), payer_details=False)
     key = secret_key(secret or derived_secret(TEST_SERVICE_TOKEN, "gateway-payment-events"))
     msg_id, ts = str(uuid.uuid4()), int(time.time())
     headers = {
@@ -229,8 +230,8 @@ async def test_payment_events_need_a_valid_signature(
     payment = _payment(reservation_id, owner.id, payment_id, "succeeded")
     forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
     assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM
-    body = msgspec.json.encode(
-        WebhookEnvelope(type="payment.succeeded", timestamp=datetime.now(UTC), data=payment)
+    body = public_body(
+        "payment.succeeded", datetime.now(UTC), msgspec.json.encode(payment), payer_details=False
     )
     for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
         response = await http.post(

@@ -243,3 +243,33 @@ def test_every_database_command_reports_an_unreachable_database(
 def test_a_missing_database_url_is_a_configuration_error(paygate_inproc: Paygate) -> None:
     result = paygate_inproc("partners", "list", PAYGATE_DATABASE_URL="")
     assert_clean_failure(result, 2, "PAYGATE_DATABASE_URL is not set")
+
+
+def test_partner_payer_details_are_off_unless_asked_for(paygate_inproc: Paygate) -> None:
+    plain = paygate_inproc("partners", "add", "--name", "plain", "--url", "http://127.0.0.1:9/a", "--json")
+    assert plain.code == 0, plain.output
+    assert json.loads(plain.out)["payer_details"] is False
+    added = paygate_inproc(
+        "partners", "add", "--name", "crm", "--url", "http://127.0.0.1:9/b", "--payer-details", "--json"
+    )
+    assert added.code == 0, added.output
+    partner_id = json.loads(added.out)["id"]
+    assert json.loads(added.out)["payer_details"] is True
+
+    off = paygate_inproc("partners", "payer-details", partner_id, "off")
+    assert off.code == 0 and "no longer carry" in off.out, off.output
+    listed = json.loads(paygate_inproc("partners", "list", "--json").out)["items"]
+    assert {p["name"]: p["payer_details"] for p in listed} == {"plain": False, "crm": False}
+    on = paygate_inproc("partners", "payer-details", partner_id, "on")
+    assert on.code == 0, on.output
+    listed = json.loads(paygate_inproc("partners", "list", "--json").out)["items"]
+    assert {p["name"]: p["payer_details"] for p in listed} == {"plain": False, "crm": True}
+    assert paygate_inproc("partners", "payer-details", partner_id, "maybe").code == 2
+    assert paygate_inproc("partners", "payer-details", str(uuid.uuid4()), "on").code == 1
+
+
+def test_create_user_help_shows_a_stdin_example_that_works_when_pasted(paygate_inproc: Paygate) -> None:
+    shown = paygate_inproc("create-user", "--help")
+    assert shown.code == 0
+    assert "printf '%s\\n' \"$PW\" | paygate create-" in shown.out
+    assert "%%" not in shown.out

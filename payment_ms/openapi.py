@@ -1,0 +1,21 @@
+"""What payment_ms's OpenAPI document says about the service as a whole."""
+
+from __future__ import annotations
+
+DESCRIPTION = """\
+paygate's internal payment service: it persists payments, talks to the provider (mock, Stripe, cash),
+enforces the payment state machine and idempotency, and records an event for every change, which its
+dispatcher delivers to partners (the `webhooks` section). Only the gateway and paygate's own processes
+call it; it is not meant to be reachable from the internet.
+
+**Authentication.** Every `/api/*` route needs the service token in `X-Service-Token` (the
+`ServiceToken` scheme, `PAYGATE_SERVICE_TOKEN`), compared in constant time. Stripe's webhooks are
+authenticated by `Stripe-Signature`; the hosted mock checkout page is for payers' browsers.
+
+**Idempotency.** `POST /api/payments` requires `Idempotency-Key` (1-255 characters); verify, cancel,
+capture, confirm-cash and refunds accept an optional one. The same key with the same request answers
+the original response byte for byte; with another request 422; while the first is in flight 409.
+Keys are kept at least `PAYMENT_MS_IDEMPOTENCY_TTL_HOURS` (24 h).
+
+**Errors** are `application/problem+json` (RFC 9457); a database outage is 503 with `Retry-After`.
+**Money** is integer minor units plus an ISO 4217 currency, at most `PAYGATE_MAX_AMOUNT`."""
