@@ -101,13 +101,16 @@ async def test_docs_ui_renders_every_operation_with_the_network_unplugged(
 def test_docs_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """PAYGATE_API_DOCS=false (production, say): no /schema, no document, no assets on either service."""
     from gateway.app import create_app as gateway_app
+    from gateway.settings import GatewaySettings
     from payment_ms.app import create_app as payment_ms_app
+    from payment_ms.settings import PaymentSettings
 
     monkeypatch.setenv("PAYGATE_API_DOCS", "false")
     get_paygate_settings.cache_clear()
     try:
-        for create_app in (gateway_app, payment_ms_app):
-            client = TestClient(create_app())  # no lifespan: these routes need no database
+        # each app takes the settings it runs with, built here from this environment
+        for app in (gateway_app(GatewaySettings()), payment_ms_app(PaymentSettings())):
+            client = TestClient(app)  # no lifespan: these routes need no database
             for path in (
                 "/schema",
                 "/schema/openapi.json",

@@ -32,7 +32,8 @@ async def test_schema_and_ui(gateway: RunningService, http: httpx.AsyncClient) -
         "return_url",
         "cancel_url",
     }
-    assert {"BearerToken", "ServiceToken"} <= set(schema["components"]["securitySchemes"])
+    # the service token's routes are on the internal listener (tests/gateway/test_internal_listener.py)
+    assert set(schema["components"]["securitySchemes"]) == {"BearerToken"}
     ui = await http.get(f"{gateway.url}/schema")
     assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
 
