@@ -28,11 +28,12 @@ from bench.report import Report, Result, Target
 from bench.seed import BenchPartner, enable_only
 from bench.stack import Stack
 from bench.stats import percentile
-from shared.contracts import Payment
+from payment_ms.payments.mapping import to_contract
 from shared.db import asyncpg_dsn
+from shared.outbox import NOTIFY_CHANNEL
 from shared.webhooks import WebhookVerificationError, verify
 
-NOTIFY = "SELECT pg_notify('payment_events', i::text) FROM unnest($1::uuid[]) AS i"
+NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', i::text) FROM unnest($1::uuid[]) AS i"
 INSERT_EVENTS = """
 INSERT INTO payment_events (id, payment_id, type, data, sequence)
 SELECT i, p, 'payment.succeeded', d::jsonb,
@@ -64,6 +65,17 @@ class Batch:
     committed: dict[uuid.UUID, float]
 
 
+# What the seeded rows look like once paid (the payload of a ``payment.succeeded``).
+SUCCEEDED = {
+    "status": "succeeded",
+    "refunded_amount": 0,
+    "metadata": {},
+    "failure_reason": None,
+    "confirmed_by": None,
+    "confirmed_at": None,
+}
+
+
 async def payment_payloads(conn: asyncpg.Connection, count: int) -> list[tuple[uuid.UUID, str]]:
     """(payment id, ``data`` JSON) pairs from real payment rows, recycled when there are fewer rows."""
     rows = await conn.fetch("SELECT * FROM payments ORDER BY created_at LIMIT $1", count)
@@ -72,30 +84,7 @@ async def payment_payloads(conn: asyncpg.Connection, count: int) -> list[tuple[u
         rows = await conn.fetch("SELECT * FROM payments ORDER BY created_at LIMIT $1", count)
     payloads = []
     for row in rows:
-        payment = Payment(
-            id=row["id"],
-            reservation_id=row["reservation_id"],
-            user_id=row["user_id"],
-            amount=row["amount"],
-            currency=row["currency"],
-            status="succeeded",
-            provider=row["provider"],
-            capture_method=row["capture_method"],
-            captured_amount=row["amount"],
-            refunded_amount=0,
-            description=row["description"],
-            checkout_url=row["checkout_url"],
-            return_url=row["return_url"],
-            cancel_url=row["cancel_url"],
-            payer_email=row["payer_email"],
-            payer_name=row["payer_name"],
-            metadata={},
-            failure_reason=None,
-            confirmed_by=None,
-            confirmed_at=None,
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        payment = to_contract({**dict(row), **SUCCEEDED, "captured_amount": row["amount"]})
         payloads.append((row["id"], msgspec.json.encode(payment).decode()))
     return [payloads[i % len(payloads)] for i in range(count)]
 

@@ -32,12 +32,12 @@ from litestar import Litestar, Response, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
-from payment_ms.payments.idempotency import KEY_ROW
-from payment_ms.payments.repositories import insert_created_payment
-from payment_ms.payments.services import new_payment
+from payment_ms.payments.mapping import new_payment
+from payment_ms.payments.repositories import find_key, insert_created_payment
 from payment_ms.providers.base import CheckoutSession
 from shared.contracts import PaymentCreate
 from shared.db import asyncpg_dsn
+from shared.outbox import NOTIFY_EVENT
 
 INSERT = """
 INSERT INTO payments
@@ -71,27 +71,24 @@ WITH event AS (
 )
 SELECT id FROM event
 """
-OUTBOX_NOTIFY = """
-WITH event AS (
-    INSERT INTO payment_events (payment_id, type, data, sequence)
-    VALUES ($1, 'payment.created', $2::jsonb, 1) RETURNING id
-)
-SELECT id, pg_notify('payment_events', id::text) FROM event
-"""
+OUTBOX_NOTIFY = OUTBOX.replace("SELECT id FROM event", NOTIFY_EVENT)
+
+
+def _insert_args(data: PaymentCreate) -> tuple[object, ...]:
+    return (
+        data.reservation_id,
+        data.user_id,
+        data.amount,
+        data.currency,
+        data.description,
+        data.return_url,
+        data.cancel_url,
+    )
 
 
 async def _with_event(data: PaymentCreate, state: State, outbox: str) -> Created:
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            INSERT,
-            data.reservation_id,
-            data.user_id,
-            data.amount,
-            data.currency,
-            data.description,
-            data.return_url,
-            data.cancel_url,
-        )
+        row = await conn.fetchrow(INSERT, *_insert_args(data))
         event = msgspec.json.encode({"id": str(row["id"]), "amount": data.amount, "currency": data.currency})
         await conn.execute(outbox, row["id"], event.decode())
     return Created(id=str(row["id"]), status=row["status"])
@@ -136,7 +133,7 @@ async def create_contract(
             request_id=None,
         )
         if not created:  # the key exists: same request -> its stored answer
-            row = await conn.fetchrow(KEY_ROW, scope, idempotency_key)
+            row = await find_key(conn, scope=scope, key=idempotency_key)
             if row is None or row["request_fingerprint"] != fingerprint:
                 return Response(b'{"title":"key reused"}', status_code=422, media_type="application/json")
             body = bytes(row["response_body"])
@@ -145,16 +142,7 @@ async def create_contract(
 
 @post("/payments", operation_id="floorCreatePayment", status_code=201)
 async def create_payment(data: JSONBody[PaymentCreate], state: State) -> Created:
-    row = await state.pool.fetchrow(
-        INSERT,
-        data.reservation_id,
-        data.user_id,
-        data.amount,
-        data.currency,
-        data.description,
-        data.return_url,
-        data.cancel_url,
-    )
+    row = await state.pool.fetchrow(INSERT, *_insert_args(data))
     return Created(id=str(row["id"]), status=row["status"])
 
 

@@ -49,6 +49,18 @@ class PaymentSettings(ServiceSettings):
     provider_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A provider call taking longer fails with 504 (mock 'slow' mode)."
     )
+    mock_checkout_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86_400,
+        description="How long a mock checkout link works; an unpaid one then reads as canceled (expired).",
+    )
+    merchant_name: str = Field(
+        default="paygate demo shop",
+        min_length=1,
+        max_length=100,
+        description="Who the payer pays, as the hosted mock checkout page names it.",
+    )
     mock_slow_seconds: float = Field(
         default=2.0, ge=0, description="How long the mock provider stalls when metadata.mock_behavior=slow."
     )

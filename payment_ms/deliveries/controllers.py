@@ -48,7 +48,7 @@ class EventController(Controller):
         dependencies={"filters": query_dependency(EventFilter)},
     )
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
-        return await services.list_events(engine, **filters.as_kwargs())
+        return await services.list_events(engine, filters)
 
 
 class DeliveryController(Controller):
@@ -64,7 +64,7 @@ class DeliveryController(Controller):
         dependencies={"filters": query_dependency(DeliveryFilter)},
     )
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
-        return await services.list_deliveries(engine, **filters.as_kwargs())
+        return await services.list_deliveries(engine, filters)
 
     @get(routes.DELIVERY, operation_id="getDelivery", summary="One delivery with every attempt")
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:

@@ -10,7 +10,7 @@ sent only while enough of its lease is left for the request to finish; otherwise
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -54,28 +54,19 @@ class Taken:
     release: list[Claimed]
 
 
+@dataclass(kw_only=True)
 class Backlog:
-    def __init__(
-        self,
-        *,
-        max_in_flight: int,
-        batch_size: int,
-        per_partner_concurrency: int,
-        backlog_limit: int,
-        failing_backlog_limit: int,
-        lease_needed: float,
-    ) -> None:
-        self.max_in_flight = max_in_flight
-        self.batch_size = batch_size
-        self.per_partner_concurrency = per_partner_concurrency
-        self.backlog_limit = backlog_limit
-        self.failing_backlog_limit = failing_backlog_limit
-        self.lease_needed = lease_needed
-        self.failing: set[UUID] = set()  # partners whose last attempt did not succeed
-        self.held: dict[UUID, int] = defaultdict(int)
-        self.held_total = 0
-        self._queues: dict[UUID, deque[Claimed]] = defaultdict(deque)
-        self._active: dict[UUID, int] = defaultdict(int)
+    max_in_flight: int
+    batch_size: int
+    per_partner_concurrency: int
+    backlog_limit: int
+    failing_backlog_limit: int
+    lease_needed: float  # seconds of lease a request needs (its timeout and a margin)
+    failing: set[UUID] = field(default_factory=set)  # partners whose last attempt did not succeed
+    held: dict[UUID, int] = field(default_factory=lambda: defaultdict(int))
+    held_total: int = 0
+    _queues: dict[UUID, deque[Claimed]] = field(default_factory=lambda: defaultdict(deque))
+    _active: dict[UUID, int] = field(default_factory=lambda: defaultdict(int))  # requests on the wire
 
     @classmethod
     def from_settings(cls, settings: DispatcherSettings) -> Backlog:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import aiohttp
@@ -73,19 +75,26 @@ class PartnerDirectory:
             pending.add_done_callback(lambda _: self._pending.pop(event_type, None))
         return await asyncio.shield(pending)
 
-    async def _fetch(self, event_type: str) -> dict[UUID, Target]:
+    async def _ask(self, method: str, path: str, ok: Callable[[int], bool], **kwargs: Any) -> bytes:
+        """One request to the gateway; anything but an ``ok`` answer is ``GatewayUnavailableError``."""
         try:
-            async with self._session.get(
-                f"{self._base}/internal/partners",
-                params={"event_type": event_type},
-                headers=self._headers,
-                timeout=self._timeout,
+            async with self._session.request(
+                method, f"{self._base}{path}", headers=self._headers, timeout=self._timeout, **kwargs
             ) as response:
                 body = await response.read()
-                if response.status != 200:
-                    raise GatewayUnavailableError(f"gateway answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        if not ok(response.status):
+            raise GatewayUnavailableError(f"gateway answered {response.status}")
+        return body
+
+    async def _fetch(self, event_type: str) -> dict[UUID, Target]:
+        body = await self._ask(
+            "GET", "/internal/partners", lambda status: status == 200, params={"event_type": event_type}
+        )
+        try:
             listing = self._decoder.decode(body)
-        except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError) as exc:
+        except msgspec.DecodeError as exc:
             raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
         targets: dict[UUID, Target] = {}
         for item in listing.items:
@@ -103,15 +112,7 @@ class PartnerDirectory:
     async def disable(self, partner_id: UUID, reason: str) -> None:
         """Ask the gateway to disable a partner's endpoint (it answered 410 Gone)."""
         try:
-            async with self._session.post(
-                f"{self._base}/internal/partners/{partner_id}/disable",
-                json={"reason": reason},
-                headers=self._headers,
-                timeout=self._timeout,
-            ) as response:
-                if response.status >= 300:
-                    raise GatewayUnavailableError(f"gateway answered {response.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            path = f"/internal/partners/{partner_id}/disable"
+            await self._ask("POST", path, lambda status: status < 300, json={"reason": reason})
         finally:
             self.invalidate()

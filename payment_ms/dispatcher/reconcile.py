@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.settings import DispatcherSettings
 from shared.db import create_engine
 
@@ -27,14 +28,6 @@ logger = logging.getLogger("paygate.dispatcher.reconcile")
 RECONCILE_LOCK = 0x7061_7967  # "payg"
 MAX_PAUSE_SECONDS = 3600.0
 PURGE_EVERY_SECONDS = 3600.0
-
-_STUCK = """
-SELECT id FROM payments
-WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1::float8)
-  AND NOT (id = ANY($2::uuid[]))
-ORDER BY updated_at
-LIMIT $3
-"""
 
 
 class Reconciler:
@@ -59,10 +52,12 @@ class Reconciler:
         return [payment_id for payment_id, until in self._resting_until.items() if until > now]
 
     async def stuck_payments(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
-        rows = await conn.fetch(
-            _STUCK, self.settings.reconcile_after_seconds, self._resting(), self.settings.reconcile_batch
+        return await repo.stuck_payments(
+            conn,
+            older_than=self.settings.reconcile_after_seconds,
+            excluded=self._resting(),
+            limit=self.settings.reconcile_batch,
         )
-        return [row["id"] for row in rows]
 
     async def run_once(
         self,
@@ -72,7 +67,7 @@ class Reconciler:
         """Verify every stuck payment once, under the lock; returns how many were asked about."""
         conn = await asyncpg.connect(self.dsn)
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RECONCILE_LOCK):
+            if not await repo.try_advisory_lock(conn, RECONCILE_LOCK):
                 return 0
             try:
                 await self._purge_if_due()
@@ -80,7 +75,7 @@ class Reconciler:
             finally:
                 # Closing the connection would release it too; unlocking keeps the intent explicit.
                 with contextlib.suppress(Exception):
-                    await conn.execute("SELECT pg_advisory_unlock($1)", RECONCILE_LOCK)
+                    await repo.advisory_unlock(conn, RECONCILE_LOCK)
         finally:
             try:
                 await conn.close(timeout=2)

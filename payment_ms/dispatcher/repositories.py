@@ -135,6 +135,15 @@ FROM webhook_deliveries WHERE status = 'pending' AND due_at <= now()
 
 _UNFANNED = "SELECT count(*) FROM payment_events WHERE fanned_out_at IS NULL"
 
+# Reconciliation: payments a provider left unsettled, oldest first.
+_STUCK = """
+SELECT id FROM payments
+WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1::float8)
+  AND NOT (id = ANY($2::uuid[]))
+ORDER BY updated_at
+LIMIT $3
+"""
+
 
 async def claim_events(conn: Connection, limit: int) -> list[Record]:
     return await conn.fetch(_CLAIM_EVENTS, limit)
@@ -215,3 +224,20 @@ async def queue_stats(conn: Connection) -> tuple[int, float, int]:
     unfanned = await conn.fetchval(_UNFANNED)
     assert row is not None
     return int(row["depth"]), float(row["oldest_age"]), int(unfanned)
+
+
+async def stuck_payments(
+    conn: Connection, *, older_than: float, excluded: Sequence[UUID], limit: int
+) -> list[UUID]:
+    """Pending/processing payments unchanged for ``older_than`` seconds, but for ``excluded``."""
+    rows = await conn.fetch(_STUCK, older_than, list(excluded), limit)
+    return [row["id"] for row in rows]
+
+
+async def try_advisory_lock(conn: Connection, lock: int) -> bool:
+    """A session-level advisory lock on this connection (False: another session holds it)."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))
+
+
+async def advisory_unlock(conn: Connection, lock: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", lock)

@@ -62,6 +62,19 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
     return claimed
 
 
+async def claim(conn: repo.Connection, worker_id: str, request: ClaimRequest, lease: float) -> list[Any]:
+    """Lease what ``request`` (the backlog's bounds) allows for ``lease`` seconds."""
+    return await repo.claim_deliveries(
+        conn,
+        worker=worker_id,
+        limit=request.limit,
+        lease_seconds=lease,
+        excluded_partners=request.excluded,
+        allowances=request.allowances,
+        default_allowance=request.default_allowance,
+    )
+
+
 async def stats_loop(pool: asyncpg.Pool, interval: float) -> None:
     """Refresh the queue gauges (all workers) every ``interval`` seconds until cancelled."""
     while True:
@@ -101,10 +114,10 @@ class Dispatcher:
         self.backlog = Backlog.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self.deliverer = deliverer
-        self.recorder = OutcomeRecorder(pool, worker_id, on_written=self._wake_up)
-        self.listener = NotificationListener(dsn, on_notify=self._notified)
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self.recorder = OutcomeRecorder(pool, worker_id, on_written=self._wake.set)
+        self.listener = NotificationListener(dsn, on_notify=self._notified)
         # Look for unfanned events only when told (NOTIFY), when the last batch was full, or on a timeout:
         # the loop also runs after every batch of results, and that must not cost a fan-out query.
         self._events_waiting = True
@@ -117,9 +130,6 @@ class Dispatcher:
         """Stop claiming; in-flight deliveries finish, the rest is handed back (SIGTERM calls this)."""
         self._stopping = True
         self._stopped.set()
-        self._wake.set()
-
-    def _wake_up(self) -> None:
         self._wake.set()
 
     def _notified(self) -> None:
@@ -236,7 +246,8 @@ class Dispatcher:
         # Taken before the query: the lease runs from the database's now(), which is not earlier, so
         # this local deadline never outlasts the lease.
         deadline = time.monotonic() + self.settings.lease_seconds
-        rows = await self._claim(request)
+        async with self._pool.acquire() as conn:
+            rows = await claim(conn, self.worker_id, request, self.settings.lease_seconds)
         touched = set()
         for claimed in claimed_from_rows(rows, deadline):
             self.backlog.add(claimed)
@@ -245,18 +256,6 @@ class Dispatcher:
         for partner in touched:
             self._pump(partner)
         return len(rows), request.limit
-
-    async def _claim(self, request: ClaimRequest) -> list[Any]:
-        async with self._pool.acquire() as conn:
-            return await repo.claim_deliveries(
-                conn,
-                worker=self.worker_id,
-                limit=request.limit,
-                lease_seconds=self.settings.lease_seconds,
-                excluded_partners=request.excluded,
-                allowances=request.allowances,
-                default_allowance=request.default_allowance,
-            )
 
     # ------------------------------------------------------------------------------------ sending
 

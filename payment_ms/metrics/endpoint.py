@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.plugins.prometheus import PrometheusController
 
 from payment_ms.metrics.definitions import PAYMENTS_BY_STATUS
-from payment_ms.payments.services import count_by_status
+from payment_ms.payments.queries import count_by_status
 from shared.models import PAYMENT_STATUSES
 
 

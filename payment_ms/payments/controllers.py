@@ -11,7 +11,7 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from payment_ms.payments import services
+from payment_ms.payments import creation, queries, services
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared import routes
@@ -62,7 +62,7 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
         # per request, on the checkout hot path.
-        status, body = await services.create_payment(
+        status, body = await creation.create_payment(
             provide_engine(request.app.state),
             new_payment,
             settings=request.app.state.settings,
@@ -78,7 +78,7 @@ class PaymentController(Controller):
         dependencies={"filters": query_dependency(PaymentFilter)},
     )
     async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
-        return await services.list_payments(engine, **filters.as_kwargs())
+        return await queries.list_payments(engine, filters)
 
     @get(
         routes.PAYMENT_STATS_DAILY,
@@ -87,11 +87,11 @@ class PaymentController(Controller):
         dependencies={"period": query_dependency(StatsPeriod)},
     )
     async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
-        return await services.daily_stats(engine, **period.as_kwargs())
+        return await queries.daily_stats(engine, **period.as_kwargs())
 
     @get(routes.PAYMENT, operation_id="getPayment", summary="One payment")
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
-        return await services.get_payment(engine, payment_id)
+        return await queries.get_payment(engine, payment_id)
 
     @post(
         routes.PAYMENT_VERIFY,

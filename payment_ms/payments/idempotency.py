@@ -22,16 +22,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import msgspec
-from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.models import IdempotencyKey
+from payment_ms.payments import repositories as repo
 from shared.problems import ConflictError, InvalidInputError
-
-idempotency_keys: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 MAX_KEY_LENGTH = 255
 
@@ -71,56 +67,21 @@ async def claim(
     the completed row: that is how the single-transaction create answers 50 duplicates identically.
     """
     lease = timedelta(seconds=lease_seconds)
-    inserted = await conn.execute(
-        insert(idempotency_keys)
-        .values(
-            scope=scope,
-            key=key,
-            request_fingerprint=request_fingerprint,
-            state="in_flight",
-            locked_until=func.now() + lease,
-        )
-        .on_conflict_do_nothing()
-        .returning(idempotency_keys.c.key)
+    inserted = await repo.insert_key(
+        conn, scope=scope, key=key, request_fingerprint=request_fingerprint, lease=lease
     )
-    if inserted.first() is not None:
+    if inserted:
         return Claimed()
-    row = (
-        (
-            await conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-                )
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
-    replay = answer_for_existing(row, request_fingerprint)
+    replay = answer_for_existing(await repo.find_key(conn, scope=scope, key=key), request_fingerprint)
     if replay is not None:
         return replay
-    taken = await conn.execute(
-        update(idempotency_keys)
-        .where(
-            idempotency_keys.c.scope == scope,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.state == "in_flight",
-            idempotency_keys.c.locked_until <= func.now(),
-        )
-        .values(locked_until=func.now() + lease)
-        .returning(idempotency_keys.c.payment_id)
-    )
-    took_over = taken.first()
-    if took_over is None:
+    taken, payment_id = await repo.take_over_key(conn, scope=scope, key=key, lease=lease)
+    if not taken:
         raise still_in_progress()
-    return Claimed(payment_id=took_over.payment_id)
+    return Claimed(payment_id=payment_id)
 
 
 _RETRY = {"Retry-After": "1"}
-KEY_ROW = (
-    "SELECT request_fingerprint, state, response_status, response_body FROM idempotency_keys"
-    " WHERE scope = $1 AND key = $2"
-)
 
 
 def still_in_progress() -> ConflictError:
@@ -128,7 +89,7 @@ def still_in_progress() -> ConflictError:
 
 
 def answer_for_existing(
-    row: Mapping[str, Any] | asyncpg.Record | None, request_fingerprint: str
+    row: RowMapping | Mapping[str, Any] | None, request_fingerprint: str
 ) -> Replay | None:
     """What a request whose key already exists gets: the stored answer (completed), ``None`` (still in
     flight: the caller decides), or an error (another request's key, or a key released meanwhile)."""
@@ -141,47 +102,8 @@ def answer_for_existing(
     return None
 
 
-async def attach_payment(conn: AsyncConnection, *, scope: str, key: str, payment_id: uuid.UUID) -> None:
-    """Remember which payment an in-flight create made, so a retry after a crash reuses it."""
-    await conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(payment_id=payment_id)
-    )
-
-
-async def complete(
-    conn: AsyncConnection, *, scope: str, key: str, status: int, body: bytes, payment_id: uuid.UUID | None
-) -> None:
-    await conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(
-            state="completed",
-            response_status=status,
-            response_body=body,
-            payment_id=payment_id,
-            locked_until=None,
-        )
-    )
-
-
-async def release(conn: AsyncConnection, *, scope: str, key: str) -> None:
-    await conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.scope == scope,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.state == "in_flight",
-        )
-    )
-
-
-async def purge_expired_keys(conn: AsyncConnection, *, ttl_hours: int) -> int:
-    """Delete completed keys older than the TTL (in-flight ones are left to their lease)."""
-    result = await conn.execute(
-        delete(idempotency_keys).where(
-            idempotency_keys.c.state == "completed",
-            idempotency_keys.c.created_at < func.now() - timedelta(hours=ttl_hours),
-        )
-    )
-    return result.rowcount
+# The key's other writes, under the names the payment code uses.
+attach_payment = repo.attach_payment_to_key  # an in-flight create's payment: a retry after a crash reuses it
+complete = repo.complete_key
+release = repo.delete_in_flight_key
+purge_expired_keys = repo.delete_expired_keys

@@ -1,27 +1,35 @@
-"""SQLAlchemy Core statements on an ``AsyncConnection`` (callers own the transaction), and the one raw
-asyncpg statement of the create hot path. payment_ms reads and writes rows, not ORM objects: on this
-machine an ORM unit of work cost ~3.5x a raw insert, and the Core create (BEGIN, four statements,
-COMMIT) still cost ~6x the single statement that now replaces it (BENCHMARKS.md, "checkout")."""
+"""Payments, refunds and idempotency keys: SQLAlchemy Core statements on an ``AsyncConnection``
+(callers own the transaction), and the one raw asyncpg statement of the create hot path. payment_ms
+reads and writes rows, not ORM objects: an ORM unit of work, and even the Core create (BEGIN, four
+statements, COMMIT), cost several times the single statement that now replaces it (BENCHMARKS.md,
+"checkout")."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import Date, RowMapping, Table, and_, cast, func, insert, or_, select, text, update
+from sqlalchemy import Date, RowMapping, Table, cast, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_ms.pagination import Cursor, keyset_page, matching
 from payment_ms.providers.base import CheckoutSession
 from shared.contracts import Payment
+from shared.models import IdempotencyKey
 from shared.models import Payment as PaymentModel
 from shared.models import Refund as RefundModel
+from shared.outbox import INSERT_EVENT, NOTIFY_EVENT
+from shared.queries import PaymentFilter
+from shared.sql import NamedQuery
 
 payments: Table = PaymentModel.__table__  # type: ignore[assignment]
 refunds: Table = RefundModel.__table__  # type: ignore[assignment]
+idempotency_keys: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 
 async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
@@ -34,11 +42,13 @@ async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> RowMa
 # NOTIFY. A concurrent duplicate's key INSERT waits for this statement's commit, then does nothing,
 # and the caller replays the stored answer. Measured against the Core unit of work it replaced
 # (key, payment, event, key update: BEGIN + 4 statements + COMMIT): BENCHMARKS.md, "checkout".
-_CREATE_WITH_KEY = """
+# The event fragments are constants of shared.outbox, not input.
+_CREATE_WITH_KEY = NamedQuery(
+    f"""
 WITH k AS (
     INSERT INTO idempotency_keys
         (scope, key, request_fingerprint, state, response_status, response_body, payment_id)
-    VALUES ($1, $2, $3, 'completed', 201, $4, $5)
+    VALUES (:scope, :key, :request_fingerprint, 'completed', 201, :response_body, :id)
     ON CONFLICT DO NOTHING
     RETURNING payment_id
 ), p AS (
@@ -46,16 +56,19 @@ WITH k AS (
         (id, reservation_id, user_id, amount, currency, provider, capture_method, description, payer_email,
          payer_name, return_url, cancel_url, checkout_url, provider_session_id, provider_status, metadata,
          created_at, updated_at)
-    SELECT payment_id, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $21
+    SELECT payment_id, :reservation_id, :user_id, :amount, :currency, :provider, :capture_method,
+           :description, :payer_email, :payer_name, :return_url, :cancel_url, :checkout_url,
+           :provider_session_id, :provider_status, :metadata::jsonb, :created_at, :created_at
     FROM k
     RETURNING id
-), e AS (
-    INSERT INTO payment_events (payment_id, type, data, request_id, sequence)
-    SELECT id, 'payment.created', $22::jsonb, $23, 1 FROM p
+), event AS (
+    {INSERT_EVENT}
+    SELECT id, 'payment.created', :data::jsonb, :request_id, 1 FROM p
     RETURNING id
 )
-SELECT id, pg_notify('payment_events', id::text) FROM e
-"""
+{NOTIFY_EVENT}
+"""  # noqa: S608
+)
 
 
 async def insert_created_payment(
@@ -69,33 +82,35 @@ async def insert_created_payment(
     body: bytes,
     request_id: str | None,
 ) -> bool:
-    """False when the key already existed (nothing written): answer with what it holds instead."""
-    text_body = body.decode()
+    """False when the key already existed (nothing written): answer with what it holds instead.
+    ``body`` (the encoded ``payment``) is both the stored answer and the event's ``data``."""
     event = await conn.fetchrow(
-        _CREATE_WITH_KEY,
-        scope,
-        key,
-        request_fingerprint,
-        body,
-        payment.id,
-        payment.reservation_id,
-        payment.user_id,
-        payment.amount,
-        payment.currency,
-        payment.provider,
-        payment.capture_method,
-        payment.description,
-        payment.payer_email,
-        payment.payer_name,
-        payment.return_url,
-        payment.cancel_url,
-        payment.checkout_url,
-        session.session_id,
-        session.provider_status,
-        msgspec.json.encode(payment.metadata).decode(),
-        payment.created_at,
-        text_body,
-        request_id,
+        _CREATE_WITH_KEY.sql,
+        *_CREATE_WITH_KEY.args(
+            scope=scope,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            response_body=body,
+            id=payment.id,
+            reservation_id=payment.reservation_id,
+            user_id=payment.user_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            provider=payment.provider,
+            capture_method=payment.capture_method,
+            description=payment.description,
+            payer_email=payment.payer_email,
+            payer_name=payment.payer_name,
+            return_url=payment.return_url,
+            cancel_url=payment.cancel_url,
+            checkout_url=payment.checkout_url,
+            provider_session_id=session.session_id,
+            provider_status=session.provider_status,
+            metadata=msgspec.json.encode(payment.metadata).decode(),
+            created_at=payment.created_at,
+            data=body.decode(),
+            request_id=request_id,
+        ),
     )
     return event is not None
 
@@ -150,42 +165,17 @@ async def insert_refund(
 
 
 async def list_payments(
-    conn: AsyncConnection,
-    *,
-    status: str | None,
-    provider: str | None,
-    user_id: uuid.UUID | None,
-    reservation_id: uuid.UUID | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: PaymentFilter
 ) -> Sequence[RowMapping]:
-    """Newest first, keyset-paginated on (created_at, id): stable under inserts, no OFFSET scans."""
-    query = select(payments)
-    conditions = []
-    if status is not None:
-        conditions.append(payments.c.status == status)
-    if provider is not None:
-        conditions.append(payments.c.provider == provider)
-    if user_id is not None:
-        conditions.append(payments.c.user_id == user_id)
-    if reservation_id is not None:
-        conditions.append(payments.c.reservation_id == reservation_id)
-    if created_from is not None:
-        conditions.append(payments.c.created_at >= created_from)
-    if created_to is not None:
-        conditions.append(payments.c.created_at < created_to)
-    if after is not None:
-        created_at, last_id = after
-        conditions.append(
-            or_(
-                payments.c.created_at < created_at,
-                and_(payments.c.created_at == created_at, payments.c.id < last_id),
-            )
-        )
-    query = query.where(*conditions).order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit)
-    return (await conn.execute(query)).mappings().all()
+    """Newest first (``payment_ms.pagination``)."""
+    where = matching(
+        payments,
+        status=filters.status,
+        provider=filters.provider,
+        user_id=filters.user_id,
+        reservation_id=filters.reservation_id,
+    )
+    return await keyset_page(conn, payments, where, filters, after=after, limit=limit)
 
 
 async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) -> Sequence[RowMapping]:
@@ -208,3 +198,115 @@ async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) ->
         .order_by(day, payments.c.provider, payments.c.status, payments.c.currency)
     )
     return (await conn.execute(query)).mappings().all()
+
+
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    result = await conn.execute(select(payments.c.status, func.count()).group_by(payments.c.status))
+    return {status: count for status, count in result.all()}
+
+
+# ------------------------------------------------------------------------------- idempotency keys
+
+
+async def insert_key(
+    conn: AsyncConnection, *, scope: str, key: str, request_fingerprint: str, lease: timedelta
+) -> bool:
+    """The key, in flight for ``lease``; False when it exists already (nothing written)."""
+    inserted = await conn.execute(
+        pg_insert(idempotency_keys)
+        .values(
+            scope=scope,
+            key=key,
+            request_fingerprint=request_fingerprint,
+            state="in_flight",
+            locked_until=func.now() + lease,
+        )
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.key)
+    )
+    return inserted.first() is not None
+
+
+_FIND_KEY = NamedQuery(
+    "SELECT request_fingerprint, state, response_status, response_body, payment_id FROM idempotency_keys"
+    " WHERE scope = :scope AND key = :key"
+)
+_FIND_KEY_CORE = text(_FIND_KEY.source)
+
+
+async def find_key(
+    conn: AsyncConnection | asyncpg.Connection, *, scope: str, key: str
+) -> RowMapping | Mapping[str, Any] | None:
+    """The key's row, on either kind of connection (the single-statement create holds only the raw
+    one: it looks the key up right after its statement found it taken)."""
+    if isinstance(conn, AsyncConnection):
+        result = await conn.execute(_FIND_KEY_CORE, {"scope": scope, "key": key})
+        return result.mappings().one_or_none()
+    row: Mapping[str, Any] | None = await conn.fetchrow(_FIND_KEY.sql, *_FIND_KEY.args(scope=scope, key=key))
+    return row
+
+
+async def take_over_key(
+    conn: AsyncConnection, *, scope: str, key: str, lease: timedelta
+) -> tuple[bool, uuid.UUID | None]:
+    """Renew the lease of an in-flight key whose lease ran out: (taken, the payment it had made)."""
+    taken = await conn.execute(
+        update(idempotency_keys)
+        .where(
+            idempotency_keys.c.scope == scope,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.state == "in_flight",
+            idempotency_keys.c.locked_until <= func.now(),
+        )
+        .values(locked_until=func.now() + lease)
+        .returning(idempotency_keys.c.payment_id)
+    )
+    row = taken.first()
+    return (False, None) if row is None else (True, row.payment_id)
+
+
+async def attach_payment_to_key(
+    conn: AsyncConnection, *, scope: str, key: str, payment_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        .values(payment_id=payment_id)
+    )
+
+
+async def complete_key(
+    conn: AsyncConnection, *, scope: str, key: str, status: int, body: bytes, payment_id: uuid.UUID | None
+) -> None:
+    await conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        .values(
+            state="completed",
+            response_status=status,
+            response_body=body,
+            payment_id=payment_id,
+            locked_until=None,
+        )
+    )
+
+
+async def delete_in_flight_key(conn: AsyncConnection, *, scope: str, key: str) -> None:
+    await conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.scope == scope,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.state == "in_flight",
+        )
+    )
+
+
+async def delete_expired_keys(conn: AsyncConnection, *, ttl_hours: int) -> int:
+    """Completed keys older than the TTL (in-flight ones are left to their lease)."""
+    result = await conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.state == "completed",
+            idempotency_keys.c.created_at < func.now() - timedelta(hours=ttl_hours),
+        )
+    )
+    return result.rowcount

@@ -1,4 +1,5 @@
-"""Payments: create, read, and every state change, as plain async functions.
+"""Payments: every state change, as plain async functions (creating one: ``creation``; reading:
+``queries``; the row <-> contract mapping: ``mapping``).
 
 They take the ``AsyncEngine`` explicitly and open their own transactions, because a provider's network
 call must sit between them (never inside a transaction that holds the row for long on the hot path).
@@ -13,359 +14,35 @@ ConflictError, provider 503/504).
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import msgspec
-from sqlalchemy import RowMapping, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import RowMapping, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.events.outbox import record_event
 from payment_ms.metrics.definitions import TRANSITIONS
 from payment_ms.payments import idempotency
 from payment_ms.payments import repositories as repo
+from payment_ms.payments.mapping import encode_payment, to_contract
 from payment_ms.payments.transitions import SETTLED, event_for
 from payment_ms.providers import cash
 from payment_ms.providers.base import (
-    CheckoutSession,
     Outcome,
     Provider,
-    ProviderInconsistentError,
     call_provider,
 )
 from payment_ms.providers.registry import get_provider
-from payment_ms.settings import PaymentSettings
 from shared.contracts import (
     CashConfirmation,
-    DailyPaymentStat,
-    DailyPaymentStats,
     Payment,
-    PaymentCreate,
-    PaymentList,
     PaymentStatus,
     RefundCreate,
 )
-from shared.db import raw_connection
-from shared.money import check_amount, is_known_currency
-from shared.observability import current_request_id
-from shared.pagination import decode_cursor, page
-from shared.problems import BadRequestError, ConflictError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, InvalidInputError, NotFoundError
 
-_encode = msgspec.json.Encoder().encode
 PaymentAction = Callable[[], Awaitable[Payment]]
-MAX_STATS_DAYS = 366
-DEFAULT_STATS_DAYS = 30
-
-
-def to_contract(row: RowMapping) -> Payment:
-    return Payment(
-        id=row["id"],
-        reservation_id=row["reservation_id"],
-        user_id=row["user_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        status=row["status"],
-        provider=row["provider"],
-        capture_method=row["capture_method"],
-        captured_amount=row["captured_amount"],
-        refunded_amount=row["refunded_amount"],
-        description=row["description"],
-        checkout_url=row["checkout_url"],
-        return_url=row["return_url"],
-        cancel_url=row["cancel_url"],
-        payer_email=row["payer_email"],
-        payer_name=row["payer_name"],
-        metadata=row["metadata"],
-        failure_reason=row["failure_reason"],
-        confirmed_by=row["confirmed_by"],
-        confirmed_at=row["confirmed_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def encode_payment(payment: Payment) -> bytes:
-    return _encode(payment)
-
-
-# ------------------------------------------------------------------------------------------- create
-
-
-def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
-    if not is_known_currency(data.currency):
-        raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
-    check_amount(data.amount, settings.paygate.max_amount)
-    provider = data.provider or settings.default_provider
-    if provider == "cash" and data.capture_method == "manual":
-        raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
-    if provider == "mock" and not (settings.allow_mock_provider or settings.paygate.is_dev):
-        raise InvalidInputError(
-            "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
-            extra={"field": "provider"},
-        )
-    if provider == "stripe":
-        if not settings.stripe_secret_key.get_secret_value():
-            raise InvalidInputError("the stripe provider is not configured")
-        if not data.return_url:
-            raise InvalidInputError("stripe payments need a return_url", extra={"field": "return_url"})
-    return provider
-
-
-def _new_row(payment_id: uuid.UUID, data: PaymentCreate, provider: str) -> dict[str, Any]:
-    return {
-        "id": payment_id,
-        "reservation_id": data.reservation_id,
-        "user_id": data.user_id,
-        "amount": data.amount,
-        "currency": data.currency,
-        "provider": provider,
-        "capture_method": data.capture_method,
-        "description": data.description,
-        "payer_email": data.payer_email,
-        "payer_name": data.payer_name,
-        "return_url": data.return_url,
-        "cancel_url": data.cancel_url,
-        "metadata": data.metadata,
-    }
-
-
-def _session_fields(session: CheckoutSession) -> dict[str, Any]:
-    return {
-        "provider_session_id": session.session_id,
-        "checkout_url": session.checkout_url,
-        "provider_status": session.provider_status,
-    }
-
-
-async def _finish_create(
-    conn: AsyncConnection, row: RowMapping, *, scope: str, key: str
-) -> tuple[int, bytes]:
-    payment = to_contract(row)
-    await record_event(conn, payment, "payment.created")
-    TRANSITIONS.labels("payment.created").inc()
-    body = encode_payment(payment)
-    await idempotency.complete(conn, scope=scope, key=key, status=201, body=body, payment_id=payment.id)
-    return 201, body
-
-
-def new_payment(
-    payment_id: uuid.UUID, data: PaymentCreate, provider: str, checkout_url: str | None, now: datetime
-) -> Payment:
-    """A just-created payment as it is answered and recorded (``pending``, nothing captured yet)."""
-    return Payment(
-        id=payment_id,
-        reservation_id=data.reservation_id,
-        user_id=data.user_id,
-        amount=data.amount,
-        currency=data.currency,
-        status="pending",
-        provider=provider,  # type: ignore[arg-type]
-        capture_method=data.capture_method,
-        captured_amount=0,
-        refunded_amount=0,
-        description=data.description,
-        checkout_url=checkout_url,
-        return_url=data.return_url,
-        cancel_url=data.cancel_url,
-        payer_email=data.payer_email,
-        payer_name=data.payer_name,
-        metadata=dict(data.metadata),
-        failure_reason=None,
-        confirmed_by=None,
-        confirmed_at=None,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-async def _create_local(
-    engine: AsyncEngine,
-    provider: Provider,
-    data: PaymentCreate,
-    *,
-    scope: str,
-    key: str,
-    request_fingerprint: str,
-) -> tuple[int, bytes]:
-    """Mock and cash: the session is made first (no network), then key, payment, event and notify are
-    ONE statement; the answer is built here, stored with the key, and is the event's ``data``."""
-    payment_id = uuid.uuid4()
-    session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
-    payment = new_payment(payment_id, data, provider.name, session.checkout_url, datetime.now(UTC))
-    body = encode_payment(payment)
-    async with raw_connection(engine) as conn:
-        created = await repo.insert_created_payment(
-            conn,
-            payment,
-            session,
-            scope=scope,
-            key=key,
-            request_fingerprint=request_fingerprint,
-            body=body,
-            request_id=current_request_id(),
-        )
-        if created:
-            TRANSITIONS.labels("payment.created").inc()
-            return 201, body
-        existing = await conn.fetchrow(idempotency.KEY_ROW, scope, key)
-    replay = idempotency.answer_for_existing(existing, request_fingerprint)
-    if replay is None:
-        raise idempotency.still_in_progress()
-    return replay.status, replay.body
-
-
-SESSION_UNIQUE = "uq_payments_provider_session_id"
-
-
-def _constraint(exc: IntegrityError) -> str | None:
-    """The name of the constraint asyncpg reports under SQLAlchemy's wrapper."""
-    cause = getattr(exc.orig, "__cause__", None)
-    return getattr(cause, "constraint_name", None) or getattr(exc.orig, "constraint_name", None)
-
-
-async def create_payment(
-    engine: AsyncEngine,
-    data: PaymentCreate,
-    *,
-    settings: PaymentSettings,
-    idempotency_key: str,
-    request_fingerprint: str,
-) -> tuple[int, bytes]:
-    """Create a payment and its provider session; answers (status, body bytes), replays included.
-
-    Mock and cash need no network: key, payment, event and notify commit in ONE transaction, and a
-    concurrent duplicate waits on the key's row and then replays. Stripe's call runs between two
-    transactions while the key is ``in_flight`` (a duplicate meanwhile gets 409).
-    """
-    provider_name = _validate_new(data, settings)
-    provider = get_provider(provider_name)
-    scope = f"user:{data.user_id}"
-    key = idempotency.validate_key(idempotency_key)
-    claim = functools.partial(
-        idempotency.claim,
-        scope=scope,
-        key=key,
-        request_fingerprint=request_fingerprint,
-        lease_seconds=settings.idempotency_lease_seconds,
-    )
-    if not provider.remote:
-        return await _create_local(
-            engine, provider, data, scope=scope, key=key, request_fingerprint=request_fingerprint
-        )
-
-    async with engine.begin() as conn:
-        claimed = await claim(conn)
-        if isinstance(claimed, idempotency.Replay):
-            return claimed.status, claimed.body
-        payment_id = claimed.payment_id or uuid.uuid4()
-        if claimed.payment_id is None:
-            await repo.insert_payment(conn, _new_row(payment_id, data, provider.name))
-            await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
-    try:
-        session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
-        try:
-            async with engine.begin() as conn:
-                row = await repo.update_payment(conn, payment_id, _session_fields(session))
-                return await _finish_create(conn, row, scope=scope, key=key)
-        except IntegrityError as exc:
-            if _constraint(exc) != SESSION_UNIQUE:
-                raise
-            raise ProviderInconsistentError(
-                f"{provider.name} answered with a checkout session another payment already has"
-            ) from None
-    except BaseException:
-        async with engine.begin() as conn:
-            await idempotency.release(conn, scope=scope, key=key)
-            await repo.delete_payment(conn, payment_id)
-        raise
-
-
-# ------------------------------------------------------------------------------------------- read
-
-
-async def get_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
-    async with engine.connect() as conn:
-        row = await repo.get_payment(conn, payment_id)
-    if row is None:
-        raise NotFoundError(f"payment {payment_id} not found")
-    return to_contract(row)
-
-
-async def list_payments(
-    engine: AsyncEngine,
-    *,
-    status: str | None = None,
-    provider: str | None = None,
-    user_id: uuid.UUID | None = None,
-    reservation_id: uuid.UUID | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> PaymentList:
-    after = decode_cursor(cursor)
-    async with engine.connect() as conn:
-        rows = await repo.list_payments(
-            conn,
-            status=status,
-            provider=provider,
-            user_id=user_id,
-            reservation_id=reservation_id,
-            created_from=created_from,
-            created_to=created_to,
-            after=after,
-            limit=limit + 1,
-        )
-    items, next_cursor = page(rows, limit, lambda row: (row["created_at"], row["id"]))
-    return PaymentList(items=[to_contract(row) for row in items], next_cursor=next_cursor)
-
-
-async def daily_stats(
-    engine: AsyncEngine, *, day_from: date | None, day_to: date | None
-) -> DailyPaymentStats:
-    day_to = day_to or datetime.now(UTC).date()
-    if day_to == date.max:  # the query's end is the day after ``to``, which does not exist
-        raise BadRequestError(f"to must be before {date.max.isoformat()}")
-    if day_from is None:
-        if day_to.toordinal() - date.min.toordinal() < DEFAULT_STATS_DAYS - 1:
-            raise BadRequestError(
-                f"the default range ({DEFAULT_STATS_DAYS} days up to to) starts before "
-                f"{date.min.isoformat()}; give from"
-            )
-        day_from = day_to - timedelta(days=DEFAULT_STATS_DAYS - 1)
-    if day_from > day_to:
-        raise BadRequestError("from must not be after to")
-    if (day_to - day_from).days >= MAX_STATS_DAYS:
-        raise BadRequestError(f"at most {MAX_STATS_DAYS} days per query")
-    async with engine.connect() as conn:
-        rows = await repo.daily_stats(conn, day_from=day_from, day_to=day_to)
-    return DailyPaymentStats(
-        day_from=day_from.isoformat(),
-        day_to=day_to.isoformat(),
-        items=[
-            DailyPaymentStat(
-                day=row["day"].isoformat(),
-                provider=row["provider"],
-                status=row["status"],
-                currency=row["currency"],
-                count=row["count"],
-                amount=int(row["amount"]),
-            )
-            for row in rows
-        ],
-    )
-
-
-async def count_by_status(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as conn:
-        result = await conn.execute(
-            select(repo.payments.c.status, func.count()).group_by(repo.payments.c.status)
-        )
-        return {status: count for status, count in result.all()}
 
 
 # ------------------------------------------------------------------------------------ transitions

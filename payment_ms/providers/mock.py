@@ -1,9 +1,10 @@
 """The mock provider: a hosted checkout page served by payment_ms itself.
 
-The page (``{PAYMENT_MS_PUBLIC_BASE_URL}/checkout/mock/{payment_id}``) records the payer's choice in
-``payments.provider_status`` (``open`` → ``approved`` | ``declined`` | ``abandoned``), playing the
-provider's own records; verify reads it: approved → succeeded (or authorized with manual capture),
-declined → failed, abandoned → canceled, still open → pending.
+The page (``{PAYMENT_MS_PUBLIC_BASE_URL}/checkout/mock/{session token}``, see ``mock_sessions``) records
+the payer's choice in ``payments.provider_status`` (``open`` → ``approved`` | ``declined`` |
+``abandoned``), playing the provider's own records; verify reads it: approved → succeeded (or authorized
+with manual capture), declined → failed, abandoned → canceled, still open → pending, open past the
+link's expiry (``PAYMENT_MS_MOCK_CHECKOUT_TTL_SECONDS``) → canceled.
 
 Failure modes, chosen per payment without code changes through ``metadata.mock_behavior``:
 - ``decline``: the payer's "approve" is declined (as a refused card would be);
@@ -17,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping
 
+from payment_ms.providers import mock_sessions
 from payment_ms.providers.base import (
     CheckoutSession,
     Outcome,
@@ -40,8 +43,20 @@ CAPTURED = "captured"
 RELEASED = "released"
 
 
-def checkout_path(payment_id: uuid.UUID) -> str:
-    return f"/checkout/mock/{payment_id}"
+CHECKOUT_PREFIX = "/checkout/mock"
+
+
+def checkout_path(token: str) -> str:
+    return f"{CHECKOUT_PREFIX}/{token}"
+
+
+def session_of(payment: RowMapping) -> mock_sessions.MockSession | None:
+    """The checkout session a mock payment's ``checkout_url`` carries (None for one without)."""
+    url = payment["checkout_url"] or ""
+    try:
+        return mock_sessions.read(url.rsplit("/", 1)[-1])
+    except mock_sessions.InvalidSessionTokenError:
+        return None
 
 
 def payer_choice(metadata: Mapping[str, Any], choice: str) -> str:
@@ -66,12 +81,17 @@ class MockProvider(Provider):
 
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
         await self._behave(data.metadata)
-        url = self.settings.public_base_url.rstrip("/") + checkout_path(payment_id)
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.mock_checkout_ttl_seconds)
+        token = mock_sessions.issue(payment_id, expires_at)
+        url = self.settings.public_base_url.rstrip("/") + checkout_path(token)
         return CheckoutSession(session_id=f"mock_cs_{payment_id.hex}", checkout_url=url, provider_status=OPEN)
 
     async def fetch_outcome(self, payment: RowMapping) -> Outcome:
         await self._behave(payment["metadata"])
         state = payment["provider_status"]
+        session = session_of(payment)
+        if state == OPEN and session is not None and session.expired():
+            return Outcome("canceled", EXPIRED, failure_reason="the mock checkout expired unpaid")
         if state == APPROVED:
             status: PaymentStatus = "authorized" if payment["capture_method"] == "manual" else "succeeded"
             return Outcome(status, state, provider_payment_id=f"mock_pi_{payment['id'].hex}")

@@ -6,20 +6,16 @@ import logging
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.services import apply_outcome
 from payment_ms.providers.stripe import outcome_from_session
+from payment_ms.stripe_webhooks import repositories as stripe_repo
 from shared.jsonbody import check_json_depth
-from shared.models import StripeEvent
 from shared.problems import BadRequestError
 
 logger = logging.getLogger("payment_ms.stripe")
-
-stripe_events: Table = StripeEvent.__table__  # type: ignore[assignment]
 
 SESSION_EVENTS = frozenset(
     {
@@ -52,13 +48,7 @@ async def handle_event(engine: AsyncEngine, payload: bytes) -> bool:
     """Returns False for a duplicate (already processed) event id; unknown types are recorded and ignored."""
     event = parse_event(payload)
     async with engine.begin() as conn:
-        inserted = await conn.execute(
-            insert(stripe_events)
-            .values(id=event.id, type=event.type)
-            .on_conflict_do_nothing()
-            .returning(stripe_events.c.id)
-        )
-        if inserted.first() is None:
+        if not await stripe_repo.record_event_id(conn, event.id, event.type):
             return False
         if event.type not in SESSION_EVENTS:
             return True

@@ -10,36 +10,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiohttp import web
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from payment_ms.events.outbox import record_event
-from payment_ms.payments.services import to_contract
+from payment_ms.payments.mapping import to_contract
 from shared.contracts import EventType
 from shared.models import Partner, Payment
 from shared.webhooks import generate_secret
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-
-T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail with its last answer at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {what or check} (last: {value!r})")
-        await asyncio.sleep(0.02)
+from tests.fixtures.waiting import eventually
 
 
 @dataclass
@@ -160,6 +148,15 @@ async def add_partner(
     return partner_id, secret
 
 
+async def insert_payment(conn: AsyncConnection, **values: Any) -> RowMapping:
+    """A payment row (a mock ticket unless ``values`` say otherwise), as the database stored it."""
+    defaults = {"amount": 2500, "currency": "EUR", "provider": "mock", "description": "ticket"}
+    statement = insert(Payment).values(
+        reservation_id=uuid.uuid4(), user_id=uuid.uuid4(), **{**defaults, **values}
+    )
+    return (await conn.execute(statement.returning(*Payment.__table__.c))).mappings().one()
+
+
 async def add_event(
     engine: AsyncEngine,
     event_type: EventType = "payment.succeeded",
@@ -170,25 +167,7 @@ async def add_event(
     written by payment_ms's own outbox code."""
     async with engine.begin() as conn:
         if payment_id is None:
-            row = (
-                (
-                    await conn.execute(
-                        insert(Payment)
-                        .values(
-                            reservation_id=uuid.uuid4(),
-                            user_id=uuid.uuid4(),
-                            amount=2500,
-                            currency="EUR",
-                            provider="mock",
-                            description="ticket",
-                            **payment_values,
-                        )
-                        .returning(*Payment.__table__.c)
-                    )
-                )
-                .mappings()
-                .one()
-            )
+            row = await insert_payment(conn, **payment_values)
         else:
             row = (
                 (await conn.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id}))

@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.dispatcher.conftest import Receiver, add_event, add_partner, eventually, fetch, respond
+from tests.dispatcher.conftest import Receiver, add_event, add_partner, fetch, respond
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.fixtures.waiting import eventually
 
 TOKEN = {"X-Service-Token": TEST_SERVICE_TOKEN}
 

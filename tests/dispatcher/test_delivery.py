@@ -15,15 +15,8 @@ from standardwebhooks import Webhook
 
 from payment_ms.dispatcher import replay_delivery
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import (
-    Received,
-    Receiver,
-    add_event,
-    add_partner,
-    eventually,
-    fetch,
-    respond,
-)
+from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch, respond
+from tests.fixtures.waiting import eventually
 
 
 async def delivery_rows(engine: AsyncEngine) -> list[dict[str, Any]]:

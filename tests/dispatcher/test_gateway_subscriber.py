@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.contracts import EventType
 from shared.embedded_pg import free_port
 from shared.models import Payment, Reservation, User
-from tests.dispatcher.conftest import add_event, eventually, fetch, running_dispatcher
+from tests.dispatcher.conftest import add_event, fetch, running_dispatcher
 from tests.fixtures.services import run_service, service_env
+from tests.fixtures.waiting import eventually
 
 GATEWAY_SUBSCRIBER = "00000000-0000-0000-0000-000000000001"
 

@@ -16,16 +16,9 @@ from yarl import URL
 
 from payment_ms.dispatcher.ssrf import BlockedDestinationError, GuardedResolver, UrlPolicy
 from shared.embedded_pg import free_port
-from tests.dispatcher.conftest import (
-    Received,
-    Receiver,
-    add_event,
-    add_partner,
-    eventually,
-    fetch,
-    running_dispatcher,
-)
+from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch, running_dispatcher
 from tests.fixtures.services import run_service, service_env
+from tests.fixtures.waiting import eventually
 
 
 async def test_a_hanging_partner_does_not_hold_up_a_healthy_one(

@@ -24,10 +24,10 @@ from tests.dispatcher.conftest import (
     Receiver,
     add_event,
     add_partner,
-    eventually,
     fetch,
 )
 from tests.fixtures.services import RunningService, service_env
+from tests.fixtures.waiting import eventually
 
 
 @contextmanager

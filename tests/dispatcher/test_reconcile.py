@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.dispatcher.reconcile import RECONCILE_LOCK, Reconciler, reconcile_loop
 from payment_ms.providers.mock import APPROVED, DECLINED
 from shared.db import asyncpg_dsn
-from shared.models import IdempotencyKey, Payment
-from tests.dispatcher.conftest import Receiver, add_partner, dispatcher_settings, eventually, fetch
+from shared.models import IdempotencyKey
+from tests.dispatcher.conftest import Receiver, add_partner, dispatcher_settings, fetch, insert_payment
+from tests.fixtures.waiting import eventually
 
 
 async def add_approved_payment(
@@ -24,20 +25,16 @@ async def add_approved_payment(
 ) -> uuid.UUID:
     """The mock payer answered on the hosted page, but nobody called verify and no webhook came."""
     async with engine.begin() as conn:
-        payment_id = await conn.scalar(
-            insert(Payment)
-            .values(
-                reservation_id=uuid.uuid4(),
-                user_id=uuid.uuid4(),
-                amount=120000,
-                currency="JPY",
-                provider="mock",
-                provider_session_id=f"mock_cs_{uuid.uuid4().hex}",
-                provider_status=provider_status,
-                status=status,
-            )
-            .returning(Payment.id)
+        row = await insert_payment(
+            conn,
+            amount=120000,
+            currency="JPY",
+            description="",
+            provider_session_id=f"mock_cs_{uuid.uuid4().hex}",
+            provider_status=provider_status,
+            status=status,
         )
+        payment_id = row["id"]
         await conn.execute(
             text(
                 "UPDATE payments SET created_at = created_at - make_interval(secs => :age),"

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.embedded_pg import free_port
 from shared.observability import _ContextFilter
-from tests.dispatcher.conftest import Receiver, add_partner, eventually, fetch, running_dispatcher
+from tests.dispatcher.conftest import Receiver, add_partner, fetch, running_dispatcher
 from tests.fixtures.services import RunningService, run_service, service_env
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import MakeAccount, MakeReservation, make_account, make_reservation
 
 __all__ = ["make_account", "make_reservation"]  # fixtures used here

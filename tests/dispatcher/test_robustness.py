@@ -15,7 +15,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, eventually, fetch
+from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
+from tests.fixtures.waiting import eventually
 
 
 def fail_first(real: Callable[..., Any], error: BaseException, calls: dict[str, int]) -> Callable[..., Any]:

@@ -13,7 +13,8 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, eventually, fetch
+from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
+from tests.fixtures.waiting import eventually
 
 LONG_POLL = 30.0
 

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from paygate.processes import PROJECT_ROOT
 from paygate.seed import DEMO_USER
 from shared.db import asyncpg_dsn
 from shared.embedded_pg import free_port
+from tests.fixtures.waiting import wait_until
 
 
 def _parents() -> dict[int, int]:
@@ -65,15 +65,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -157,7 +148,7 @@ def _run_once(
     receiver_log = state_dir / "logs" / "demo-receiver.log"
     receiver_lines = ""
     try:
-        _wait_for(lambda: dev_json.exists() or runner.poll() is not None, 90, "dev.json")
+        wait_until(lambda: dev_json.exists() or runner.poll() is not None, 90, "dev.json")
         assert runner.poll() is None, runner.stdout.read() if runner.stdout else ""
         info = json.loads(dev_json.read_text())
         assert info["gateway_url"] == f"http://127.0.0.1:{ports['gateway']}"
@@ -171,7 +162,7 @@ def _run_once(
             assert info["demo_receiver_url"] == f"http://127.0.0.1:{ports['receiver']}/webhooks"
             payment = _check_out(info["gateway_url"])
             expected = f"payment.created payment={payment} status=pending amount=120000 JPY"
-            _wait_for(
+            wait_until(
                 lambda: receiver_log.exists() and expected in receiver_log.read_text(),
                 60,
                 "the demo receiver to verify payment.created",
@@ -192,8 +183,8 @@ def _run_once(
 
 
 def _assert_nothing_left(run: Run, ports: dict[str, int]) -> None:
-    _wait_for(lambda: not any(_alive(pid) for pid in run.pids), 20, "every dev process to exit")
-    _wait_for(lambda: all(_port_free(port) for port in ports.values()), 20, "every dev port to be free")
+    wait_until(lambda: not any(_alive(pid) for pid in run.pids), 20, "every dev process to exit")
+    wait_until(lambda: all(_port_free(port) for port in ports.values()), 20, "every dev port to be free")
 
 
 def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:

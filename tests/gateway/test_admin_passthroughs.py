@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -15,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.models import DeliveryAttempt, PaymentEvent, Reservation, WebhookDelivery
 from shared.security import SERVICE_TOKEN_HEADER
+from tests.fixtures.checkout import CANCEL_URL, RETURN_URL, reservation_state
+from tests.fixtures.checkout_page import submit_choice
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-from tests.gateway.conftest import Account, MakeAccount, MakeReservation
-from tests.gateway.test_checkout import CANCEL_URL, RETURN_URL, reservation_state
+from tests.gateway.conftest import Account, Checkouts
 
 PROBLEM = "application/problem+json"
 
@@ -56,15 +56,14 @@ async def _payment_for(
 
 
 async def test_capture_of_a_manual_capture_payment(
+    checkouts: Checkouts,
     gateway: RunningService,
     payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    admin, owner = await make_account("admin"), await make_account()
-    reservation_id = await make_reservation(owner)
+    admin, owner = await checkouts.account("admin"), await checkouts.account()
+    reservation_id = await checkouts.reservation(owner)
     payment = await _payment_for(
         http,
         payment_ms,
@@ -76,8 +75,7 @@ async def test_capture_of_a_manual_capture_payment(
         cancel_url=CANCEL_URL,
     )
     pid = payment["id"]
-    path = urlsplit(payment["checkout_url"]).path
-    approved = await http.post(f"{payment_ms.url}{path}", data={"choice": "approve"})
+    approved = await submit_choice(http, payment_ms.url, payment["checkout_url"], "approve")
     assert approved.status_code == 303
     authorized = await http.post(f"{gateway.url}/payment-gateway/{pid}/verify", headers=owner.headers)
     assert authorized.json()["status"] == "authorized"
@@ -101,15 +99,14 @@ async def test_capture_of_a_manual_capture_payment(
 
 
 async def test_confirm_cash_records_the_calling_admin(
+    checkouts: Checkouts,
     gateway: RunningService,
     payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    admin, owner = await make_account("admin"), await make_account()
-    reservation_id = await make_reservation(owner)
+    admin, owner = await checkouts.account("admin"), await checkouts.account()
+    reservation_id = await checkouts.reservation(owner)
     cash = await _payment_for(http, payment_ms, db_engine, owner, reservation_id, provider="cash")
     assert cash["status"] == "pending" and cash["checkout_url"] is None
     pid = cash["id"]
@@ -169,20 +166,19 @@ async def _delivery_status(db_engine: AsyncEngine, delivery_id: uuid.UUID) -> st
 
 
 async def test_deliveries_list_detail_and_replays(
+    checkouts: Checkouts,
     gateway: RunningService,
     payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    admin, owner = await make_account("admin"), await make_account()
+    admin, owner = await checkouts.account("admin"), await checkouts.account()
     await _payment_for(
         http,
         payment_ms,
         db_engine,
         owner,
-        await make_reservation(owner),
+        await checkouts.reservation(owner),
         return_url=RETURN_URL,
         cancel_url=CANCEL_URL,
     )

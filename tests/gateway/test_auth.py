@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import DEV_JWT_SECRET
 from shared.models import User
-from tests.dispatcher.conftest import eventually
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import PASSWORD, Account, MakeAccount, login
 
 PROBLEM = "application/problem+json"

@@ -4,82 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.models import Payment, PaymentEvent, Reservation
+from shared.models import PaymentEvent
+from tests.fixtures.checkout import (
+    CANCEL_URL,
+    PROBLEM,
+    RETURN_URL,
+    Checkouts,
+    checkout,
+    payment_count,
+    reservation_state,
+)
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import Account, MakeAccount, MakeReservation
-
-PROBLEM = "application/problem+json"
-RETURN_URL = "http://127.0.0.1:5173/paid"
-CANCEL_URL = "http://127.0.0.1:5173/canceled"
-
-
-async def checkout(
-    http: httpx.AsyncClient,
-    gateway: RunningService,
-    account: Account,
-    reservation_id: uuid.UUID | str,
-    *,
-    key: str | None = None,
-    **overrides: Any,
-) -> httpx.Response:
-    body = {
-        "reservation_id": str(reservation_id),
-        "return_url": RETURN_URL,
-        "cancel_url": CANCEL_URL,
-        **overrides,
-    }
-    headers = {**account.headers, "Idempotency-Key": key or uuid.uuid4().hex}
-    return await http.post(f"{gateway.url}/payment-gateway/reservations/checkout", json=body, headers=headers)
-
-
-async def choose(
-    http: httpx.AsyncClient, payment_ms: RunningService, checkout_url: str, choice: str
-) -> httpx.Response:
-    """What the payer's browser does on the hosted page (payment_ms's public base URL is not the test
-    port, so the page is reached on the same path of the running payment_ms)."""
-    path = urlsplit(checkout_url).path
-    page = await http.get(f"{payment_ms.url}{path}")
-    assert page.status_code == 200 and f'value="{choice}"' in page.text
-    return await http.post(f"{payment_ms.url}{path}", data={"choice": choice}, follow_redirects=False)
-
-
-async def reservation_state(
-    db_engine: AsyncEngine, reservation_id: uuid.UUID
-) -> tuple[str, uuid.UUID | None, str | None]:
-    async with AsyncSession(db_engine) as session:
-        row = await session.get(Reservation, reservation_id)
-        assert row is not None
-        return row.status, row.payment_id, row.payment_status
-
-
-async def payment_count(db_engine: AsyncEngine) -> int:
-    async with AsyncSession(db_engine) as session:
-        return await session.scalar(select(func.count()).select_from(Payment)) or 0
 
 
 async def test_checkout_approve_verify_marks_the_reservation_paid(
+    checkouts: Checkouts,
     gateway: RunningService,
-    payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner, amount=120000, currency="JPY")
-    started = await checkout(http, gateway, owner, reservation_id)
+    owner, reservation_id = await checkouts.payer(amount=120000, currency="JPY")
+    started = await checkouts.start(owner, reservation_id)
     assert started.status_code == 201, started.text
     body = started.json()
-    assert body["status"] == "pending" and body["checkout_url"].endswith(
-        f"/checkout/mock/{body['payment_id']}"
-    )
+    assert body["status"] == "pending" and "/checkout/mock/" in body["checkout_url"]
+    assert body["payment_id"] not in body["checkout_url"]
     assert await reservation_state(db_engine, reservation_id) == (
         "pending",
         uuid.UUID(body["payment_id"]),
@@ -91,7 +45,7 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
     ).json()
     assert (payment["amount"], payment["currency"], payment["user_id"]) == (120000, "JPY", str(owner.id))
 
-    redirect = await choose(http, payment_ms, body["checkout_url"], "approve")
+    redirect = await checkouts.choose(body["checkout_url"], "approve")
     assert redirect.status_code == 303 and redirect.headers["location"].startswith(RETURN_URL)
 
     verified = await http.post(
@@ -108,22 +62,20 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
         f"{gateway.url}/payment-gateway/{body['payment_id']}/verify", headers=owner.headers
     )
     assert again.json()["status"] == "succeeded"
-    second = await checkout(http, gateway, owner, reservation_id)
+    second = await checkouts.start(owner, reservation_id)
     assert second.status_code == 409 and second.headers["content-type"] == PROBLEM
     assert await payment_count(db_engine) == 1
 
 
 async def test_cancel_then_pay_again_and_decline(
+    checkouts: Checkouts,
     gateway: RunningService,
     payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    first = (await checkout(http, gateway, owner, reservation_id)).json()
+    owner, reservation_id = await checkouts.payer()
+    first = (await checkouts.start(owner, reservation_id)).json()
     canceled = await http.post(
         f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
     )
@@ -139,9 +91,9 @@ async def test_cancel_then_pay_again_and_decline(
     )
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
 
-    second = (await checkout(http, gateway, owner, reservation_id)).json()
+    second = (await checkouts.start(owner, reservation_id)).json()
     assert second["payment_id"] != first["payment_id"]
-    declined = await choose(http, payment_ms, second["checkout_url"], "decline")
+    declined = await checkouts.choose(second["checkout_url"], "decline")
     assert declined.status_code == 303  # back to the shop; verify tells the outcome
     verified = await http.post(
         f"{gateway.url}/payment-gateway/{second['payment_id']}/verify", headers=owner.headers
@@ -155,21 +107,19 @@ async def test_cancel_then_pay_again_and_decline(
 
 
 async def test_same_key_answers_the_same_payment_and_races_create_one(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    first = await checkout(http, gateway, owner, reservation_id, key="order-1")
-    retry = await checkout(http, gateway, owner, reservation_id, key="order-1")
+    owner, reservation_id = await checkouts.payer()
+    first = await checkouts.start(owner, reservation_id, key="order-1")
+    retry = await checkouts.start(owner, reservation_id, key="order-1")
     assert first.status_code == retry.status_code == 201
     assert first.json() == retry.json()
     assert await payment_count(db_engine) == 1
 
-    other = await make_reservation(owner)
+    other = await checkouts.reservation(owner)
     answers = await asyncio.gather(*(checkout(http, gateway, owner, other) for _ in range(8)))
     created = [a for a in answers if a.status_code == 201]
     assert len(created) == 1, [a.status_code for a in answers]
@@ -181,14 +131,12 @@ async def test_same_key_answers_the_same_payment_and_races_create_one(
 
 
 async def test_checkout_input_is_checked_and_nothing_is_created(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
+    owner, reservation_id = await checkouts.payer()
     cases = {
         "open redirect": {"return_url": "https://evil.example/steal"},
         "cancel elsewhere": {"cancel_url": "https://evil.example/x"},
@@ -197,7 +145,7 @@ async def test_checkout_input_is_checked_and_nothing_is_created(
         "client currency": {"currency": "USD"},
     }
     for reason, overrides in cases.items():
-        response = await checkout(http, gateway, owner, reservation_id, **overrides)
+        response = await checkouts.start(owner, reservation_id, **overrides)
         assert response.status_code in (400, 422), reason
         assert response.headers["content-type"] == PROBLEM, reason
     no_key = await http.post(
@@ -206,26 +154,24 @@ async def test_checkout_input_is_checked_and_nothing_is_created(
         headers=owner.headers,
     )
     assert no_key.status_code == 400
-    too_long = await checkout(http, gateway, owner, reservation_id, key="k" * 256)
+    too_long = await checkouts.start(owner, reservation_id, key="k" * 256)
     assert too_long.status_code == 400
-    unknown = await checkout(http, gateway, owner, uuid.uuid4())
+    unknown = await checkouts.start(owner, uuid.uuid4())
     assert unknown.status_code == 404
     assert await payment_count(db_engine) == 0
     assert await reservation_state(db_engine, reservation_id) == ("payable", None, None)
 
 
 async def test_nobody_reaches_someone_elses_payment(
+    checkouts: Checkouts,
     gateway: RunningService,
-    payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    alice, mallory = await make_account(), await make_account()
-    reservation_id = await make_reservation(alice)
-    payment = (await checkout(http, gateway, alice, reservation_id)).json()
-    await choose(http, payment_ms, payment["checkout_url"], "approve")
+    alice, mallory = await checkouts.account(), await checkouts.account()
+    reservation_id = await checkouts.reservation(alice)
+    payment = (await checkouts.start(alice, reservation_id)).json()
+    await checkouts.choose(payment["checkout_url"], "approve")
     pid, missing = payment["payment_id"], str(uuid.uuid4())
 
     base = f"{gateway.url}/payment-gateway"
@@ -238,7 +184,7 @@ async def test_nobody_reaches_someone_elses_payment(
             and theirs.json()["title"] == nothing.json()["title"]
         )
         assert (await http.request(method, f"{base}/{pid}{suffix}")).status_code == 401
-    stolen = await checkout(http, gateway, mallory, reservation_id)
+    stolen = await checkouts.start(mallory, reservation_id)
     assert stolen.status_code == 404
     for method, path in (
         ("GET", "/admin/payments"),
@@ -260,17 +206,15 @@ async def test_nobody_reaches_someone_elses_payment(
 
 
 async def test_admin_passthroughs(
+    checkouts: Checkouts,
     gateway: RunningService,
-    payment_ms: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    admin, owner = await make_account("admin"), await make_account()
-    reservation_id = await make_reservation(owner)
-    payment = (await checkout(http, gateway, owner, reservation_id)).json()
-    await choose(http, payment_ms, payment["checkout_url"], "approve")
+    admin, owner = await checkouts.account("admin"), await checkouts.account()
+    reservation_id = await checkouts.reservation(owner)
+    payment = (await checkouts.start(owner, reservation_id)).json()
+    await checkouts.choose(payment["checkout_url"], "approve")
     await http.post(f"{gateway.url}/payment-gateway/{payment['payment_id']}/verify", headers=owner.headers)
 
     listed = await http.get(
@@ -307,14 +251,12 @@ async def test_admin_passthroughs(
 
 
 async def test_request_id_reaches_payment_ms(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
+    owner, reservation_id = await checkouts.payer()
     request_id = f"trace-{uuid.uuid4().hex}"
     response = await http.post(
         f"{gateway.url}/payment-gateway/reservations/checkout",

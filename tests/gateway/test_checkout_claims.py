@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.checkout import PROBLEM, payment_count, reservation_state
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import PROBLEM, checkout, payment_count, reservation_state
+from tests.gateway.conftest import Checkouts
 
 
 async def _leave_a_claim(db_engine: AsyncEngine, reservation_id: uuid.UUID, *, age_seconds: int) -> None:
@@ -26,24 +25,21 @@ async def _leave_a_claim(db_engine: AsyncEngine, reservation_id: uuid.UUID, *, a
 
 
 async def test_a_live_claim_is_409_and_a_dead_one_is_taken_over(
+    checkouts: Checkouts,
     gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
+    owner, reservation_id = await checkouts.payer()
 
     await _leave_a_claim(db_engine, reservation_id, age_seconds=0)
-    busy = await checkout(http, gateway, owner, reservation_id)
+    busy = await checkouts.start(owner, reservation_id)
     assert busy.status_code == 409 and busy.headers["content-type"] == PROBLEM
     assert busy.headers["retry-after"] == "1"
     assert await payment_count(db_engine) == 0
 
     # The test gateway's GATEWAY_PAYMENT_MS_TIMEOUT is far below an hour: the claim has run out.
     await _leave_a_claim(db_engine, reservation_id, age_seconds=3600)
-    taken = await checkout(http, gateway, owner, reservation_id)
+    taken = await checkouts.start(owner, reservation_id)
     assert taken.status_code == 201, taken.text
     payment_id = uuid.UUID(taken.json()["payment_id"])
     assert await reservation_state(db_engine, reservation_id) == ("pending", payment_id, "pending")
@@ -51,16 +47,14 @@ async def test_a_live_claim_is_409_and_a_dead_one_is_taken_over(
 
 
 async def test_a_refused_create_releases_the_claim(
+    checkouts: Checkouts,
     gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
+    owner = await checkouts.account()
     # payment_ms refuses a currency the gateway's reservation row allows (a code outside ISO 4217).
-    reservation_id = await make_reservation(owner, currency="XXZ")
-    refused = await checkout(http, gateway, owner, reservation_id)
+    reservation_id = await checkouts.reservation(owner, currency="XXZ")
+    refused = await checkouts.start(owner, reservation_id)
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM, refused.text
     assert await reservation_state(db_engine, reservation_id) == ("payable", None, None)
     assert await payment_count(db_engine) == 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.models import IdempotencyKey, Reservation
+from tests.fixtures.checkout import payment_count, reservation_state
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import checkout, payment_count, reservation_state
+from tests.gateway.conftest import Checkouts
 
 PROBLEM = "application/problem+json"
 
@@ -26,16 +25,13 @@ async def _keys(db_engine: AsyncEngine, scope: str) -> list[tuple[str, uuid.UUID
 
 
 async def test_the_clients_key_is_forwarded_to_payment_ms(
+    checkouts: Checkouts,
     gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
+    owner, reservation_id = await checkouts.payer()
     key = f"order-{uuid.uuid4().hex}"
-    first = await checkout(http, gateway, owner, reservation_id, key=key)
+    first = await checkouts.start(owner, reservation_id, key=key)
     assert first.status_code == 201, first.text
     payment_id = uuid.UUID(first.json()["payment_id"])
     # payment_ms recorded the very key the client sent, scoped to the paying user
@@ -49,24 +45,20 @@ async def test_the_clients_key_is_forwarded_to_payment_ms(
             .where(Reservation.id == reservation_id)
             .values(payment_id=None, payment_status=None, status="payable")
         )
-    retry = await checkout(http, gateway, owner, reservation_id, key=key)
+    retry = await checkouts.start(owner, reservation_id, key=key)
     assert retry.status_code == 201, retry.text
     assert retry.json()["payment_id"] == str(payment_id)
     assert await payment_count(db_engine) == 1
 
 
 async def test_another_key_while_a_payment_is_live_is_409(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
+    checkouts: Checkouts,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    first = await checkout(http, gateway, owner, reservation_id, key="first-key")
+    owner, reservation_id = await checkouts.payer()
+    first = await checkouts.start(owner, reservation_id, key="first-key")
     assert first.status_code == 201
-    second = await checkout(http, gateway, owner, reservation_id, key="second-key")
+    second = await checkouts.start(owner, reservation_id, key="second-key")
     assert second.status_code == 409 and second.headers["content-type"] == PROBLEM
     assert second.json()["reservation_status"] == "pending"
     assert second.json()["payment_id"] == first.json()["payment_id"]

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.models import Base, Partner, Payment, Reservation
+from tests.fixtures.checkout import CANCEL_URL, RETURN_URL, reservation_state
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import CANCEL_URL, RETURN_URL, checkout, reservation_state
+from tests.gateway.conftest import Checkouts, MakeAccount
 
 PROBLEM = "application/problem+json"
 
@@ -99,14 +99,10 @@ async def test_partner_name_and_url_with_control_characters_are_400(
 
 
 async def test_checkout_urls_with_control_characters_are_400(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
+    checkouts: Checkouts,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
+    owner, reservation_id = await checkouts.payer()
     cases = [
         {"return_url": RETURN_URL + "\u0000"},
         {"cancel_url": CANCEL_URL.replace("canceled", "cancel\u0000ed")},
@@ -114,8 +110,8 @@ async def test_checkout_urls_with_control_characters_are_400(
         {"return_url": "javascript:alert(1)"},
     ]
     for overrides in cases:
-        _is_refused(await checkout(http, gateway, owner, reservation_id, **overrides), overrides)
+        _is_refused(await checkouts.start(owner, reservation_id, **overrides), overrides)
     assert await _count(db_engine, Payment) == 0
     assert await reservation_state(db_engine, reservation_id) == ("payable", None, None)
-    unknown = await checkout(http, gateway, owner, uuid.uuid4(), return_url=RETURN_URL + "\u0000")
+    unknown = await checkouts.start(owner, uuid.uuid4(), return_url=RETURN_URL + "\u0000")
     _is_refused(unknown, "unknown reservation, bad url")

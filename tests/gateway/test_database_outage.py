@@ -20,8 +20,8 @@ from gateway.users.services import create_user
 from paygate.migrations import upgrade
 from shared.db import create_engine
 from shared.models import Reservation
-from tests.dispatcher.conftest import eventually
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService, run_service, service_env
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import PASSWORD, MakeAccount
 
 with warnings.catch_warnings():

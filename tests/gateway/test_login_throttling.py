@@ -160,7 +160,7 @@ async def test_an_untrusted_peers_forwarded_for_is_ignored(
 
 async def _access_line(log: Path, request_id: str) -> dict[str, object]:
     """The access line of ``request_id`` (written after the response was sent: wait for it)."""
-    from tests.dispatcher.conftest import eventually
+    from tests.fixtures.waiting import eventually
 
     async def find() -> dict[str, object] | None:
         for line in log.read_text().splitlines():

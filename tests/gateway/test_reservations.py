@@ -16,7 +16,7 @@ from shared.events import public_body
 from shared.models import Reservation
 from shared.webhooks import derived_secret, secret_key, signature_header
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-from tests.gateway.conftest import Account, MakeAccount, MakeReservation
+from tests.gateway.conftest import Account, Checkouts, MakeAccount
 
 PROBLEM = "application/problem+json"
 
@@ -161,6 +161,14 @@ async def _attach(db_engine: AsyncEngine, reservation_id: uuid.UUID, payment_id:
         )
 
 
+async def _attached(checkouts: Checkouts, db_engine: AsyncEngine) -> tuple[Account, uuid.UUID, uuid.UUID]:
+    """A payer's reservation with a payment started (as far as the gateway knows)."""
+    owner, reservation_id = await checkouts.payer()
+    payment_id = uuid.uuid4()
+    await _attach(db_engine, reservation_id, payment_id)
+    return owner, reservation_id, payment_id
+
+
 async def _status(
     http: httpx.AsyncClient, gateway: RunningService, owner: Account, reservation_id: uuid.UUID
 ) -> tuple[str, str | None]:
@@ -169,16 +177,12 @@ async def _status(
 
 
 async def test_reservation_follows_signed_payment_events(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    payment_id = uuid.uuid4()
-    await _attach(db_engine, reservation_id, payment_id)
+    owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
 
     succeeded = _payment(reservation_id, owner.id, payment_id, "succeeded")
     first = await _deliver(http, gateway, succeeded, "payment.succeeded")
@@ -199,16 +203,12 @@ async def test_reservation_follows_signed_payment_events(
 
 
 async def test_failed_payment_makes_the_reservation_payable_and_stale_payments_are_ignored(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    payment_id = uuid.uuid4()
-    await _attach(db_engine, reservation_id, payment_id)
+    owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
     other = _payment(reservation_id, owner.id, uuid.uuid4(), "succeeded")  # not the current payment
     assert (await _deliver(http, gateway, other, "payment.succeeded")).json() == {"applied": False}
     failed = _payment(reservation_id, owner.id, payment_id, "failed")
@@ -217,16 +217,12 @@ async def test_failed_payment_makes_the_reservation_payable_and_stale_payments_a
 
 
 async def test_payment_events_need_a_valid_signature(
+    checkouts: Checkouts,
     gateway: RunningService,
     http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
     db_engine: AsyncEngine,
 ) -> None:
-    owner = await make_account()
-    reservation_id = await make_reservation(owner)
-    payment_id = uuid.uuid4()
-    await _attach(db_engine, reservation_id, payment_id)
+    owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
     payment = _payment(reservation_id, owner.id, payment_id, "succeeded")
     forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
     assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM

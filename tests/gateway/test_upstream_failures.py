@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.embedded_pg import free_port
+from tests.fixtures.checkout import checkout, reservation_state
 from tests.fixtures.services import RunningService, run_service, service_env
 from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import checkout, reservation_state
 
 PROBLEM = "application/problem+json"
 

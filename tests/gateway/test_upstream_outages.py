@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.embedded_pg import free_port
-from tests.dispatcher.conftest import eventually
+from tests.fixtures.checkout import checkout, payment_count, reservation_state
 from tests.fixtures.services import RunningService, run_service, service_env
+from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import MakeAccount, MakeReservation
-from tests.gateway.test_checkout import checkout, payment_count, reservation_state
 
 PROBLEM = "application/problem+json"
 DEADLINE_SECONDS = 1.5  # GATEWAY_PAYMENT_MS_TIMEOUT of the gateway under test

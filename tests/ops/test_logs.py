@@ -19,6 +19,7 @@ from shared.models import User
 from shared.observability import ReadableFormatter, redact
 from shared.webhooks import generate_secret, secret_key, sign
 from tests.fixtures.services import TEST_SERVICE_TOKEN, run_service, service_env
+from tests.fixtures.waiting import wait_until
 
 PASSWORD = "correct horse battery staple"
 
@@ -30,12 +31,7 @@ def _records(path: Path) -> list[dict[str, object]]:
 
 def _wait_for_line(path: Path, needle: str, timeout: float = 10.0) -> None:
     """Access lines are written after the response is sent: wait for them, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in path.read_text():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{needle!r} never appeared in {path.name}")
+    wait_until(lambda: needle in path.read_text(), timeout, f"{needle!r} in {path.name}")
 
 
 async def test_requests_with_credentials_leave_no_credentials_in_the_logs(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from paygate.config_check import config_problems, weak_secret_reason
 from paygate.processes import ManagedProcess, asgi_command
 from shared.embedded_pg import free_port
 from shared.settings import PaygateSettings
+from tests.fixtures.waiting import wait_until
 from tests.ops.conftest import Paygate, assert_clean_failure, clean_env
 
 WEAK_TOKEN = "hunter2-token"
@@ -28,12 +28,8 @@ STRONG = {
 
 
 def _wait_exit(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return proc.returncode
-        time.sleep(0.05)
-    raise AssertionError("the process did not stop on its own")
+    wait_until(lambda: proc.poll() is not None, timeout, "the process to stop on its own")
+    return proc.returncode
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.checkout_page import submit_choice
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 
 TOKEN_HEADERS = {"X-Service-Token": TEST_SERVICE_TOKEN}
@@ -51,12 +51,8 @@ async def create_payment(api: httpx.AsyncClient, **overrides: Any) -> dict[str, 
 
 
 async def choose_on_mock_page(api: httpx.AsyncClient, payment: dict[str, Any], choice: str) -> httpx.Response:
-    """What a browser does: load the hosted page, then submit one of its forms."""
-    path = urlsplit(payment["checkout_url"]).path
-    page = await api.get(path, headers={"X-Service-Token": ""})
-    assert page.status_code == 200, page.text
-    assert f'value="{choice}"' in page.text
-    return await api.post(path, data={"choice": choice}, headers={"X-Service-Token": ""})
+    """What a browser does: load the hosted page, then submit one of its forms (no service token)."""
+    return await submit_choice(api, "", payment["checkout_url"], choice, **{"X-Service-Token": ""})
 
 
 async def count_rows(db_engine: AsyncEngine, table: str, payment_id: str | None = None) -> int:

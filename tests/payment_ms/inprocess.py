@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import respx
 import uvicorn
@@ -17,6 +18,7 @@ from payment_ms.settings import PaymentSettings
 from shared.embedded_pg import free_port
 from shared.settings import PaygateSettings, get_paygate_settings
 from tests.fixtures.services import TEST_SERVICE_TOKEN
+from tests.payment_ms.conftest import TOKEN_HEADERS
 
 STRIPE = "https://api.stripe.com"
 STRIPE_KEY = "sk_test_paygate_0123456789"
@@ -76,6 +78,13 @@ async def inprocess_url(database_url: str, inprocess_settings: PaymentSettings) 
             get_paygate_settings.cache_clear()
             root.handlers[:] = handlers
             root.setLevel(level)
+
+
+@pytest.fixture
+async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """payment_ms's API with the service token, on the in-process server."""
+    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
+        yield c
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import asyncpg_dsn
+from tests.fixtures.checkout_page import CSRF_FIELD, page_path
 from tests.payment_ms.conftest import choose_on_mock_page, count_rows, create_payment, event_types
 
 
@@ -21,7 +22,7 @@ async def test_create_returns_pending_payment_with_checkout_url(
     payment = await create_payment(api, amount=1234, currency="JPY")
     assert payment["status"] == "pending"
     assert payment["amount"] == 1234 and payment["currency"] == "JPY"
-    assert payment["checkout_url"].endswith(f"/checkout/mock/{payment['id']}")
+    assert "/checkout/mock/" in payment["checkout_url"] and payment["id"] not in payment["checkout_url"]
     fetched = await api.get(f"/api/payments/{payment['id']}")
     assert fetched.status_code == 200
     assert fetched.json() == payment
@@ -50,7 +51,7 @@ async def test_approve_then_verify_succeeds_once(api: httpx.AsyncClient, db_engi
     assert again.json() == verified.json()
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
     # the page is closed now
-    closed = await api.get(f"/checkout/mock/{payment['id']}")
+    closed = await api.get(page_path(payment["checkout_url"]))
     assert closed.status_code == 409 and "no longer open" in closed.text
 
 
@@ -93,11 +94,14 @@ async def test_mock_provider_error_is_503_and_writes_nothing(
 
 async def test_page_without_return_url_shows_the_result(api: httpx.AsyncClient) -> None:
     payment = await create_payment(api, return_url=None, cancel_url=None)
+    page = page_path(payment["checkout_url"])
+    csrf = CSRF_FIELD.search((await api.get(page)).text)
+    assert csrf is not None
     response = await choose_on_mock_page(api, payment, "approve")
     assert response.status_code == 200
     assert 'id="result">approved<' in response.text
-    second = await api.post(f"/checkout/mock/{payment['id']}", data={"choice": "decline"})
-    assert second.status_code == 409
+    second = await api.post(page, data={"choice": "decline", "csrf_token": csrf.group(1)})
+    assert second.status_code == 409 and second.headers["content-type"].startswith("text/html")
 
 
 async def test_cancel_pending_then_illegal_moves_are_409(
@@ -106,7 +110,7 @@ async def test_cancel_pending_then_illegal_moves_are_409(
     payment = await create_payment(api)
     canceled = await api.post(f"/api/payments/{payment['id']}/cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
-    page = await api.get(f"/checkout/mock/{payment['id']}")
+    page = await api.get(page_path(payment["checkout_url"]))
     assert page.status_code == 409
     for action, body in (("cancel", None), ("capture", None), ("refunds", {"amount": 1})):
         response = await api.post(f"/api/payments/{payment['id']}/{action}", json=body)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,12 +21,13 @@ from payment_ms.payments.idempotency import fingerprint
 from payment_ms.settings import PaymentSettings
 from payment_ms.stripe_webhooks.signature import sign
 from shared.contracts import PaymentCreate
-from tests.payment_ms.conftest import TOKEN_HEADERS, count_rows, event_types, payment_body
+from tests.payment_ms.conftest import count_rows, event_types, payment_body
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
     WEBHOOK_SECRET_NEW,
     WEBHOOK_SECRET_OLD,
+    client,
     inprocess_settings,
     inprocess_url,
     payment_intent_object,
@@ -36,17 +36,11 @@ from tests.payment_ms.inprocess import (
     stripe_error,
 )
 
-__all__ = ["inprocess_settings", "inprocess_url", "stripe"]
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]
 STRIPE_ATTEMPTS = PaymentSettings.model_fields["stripe_max_attempts"].default  # fixtures used by name below
 
 SESSION_ID = "cs_test_a1b2c3d4e5f6"
 INTENT_ID = "pi_3MtwBwLkdIwHu7ix28a3tqPa"
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
 
 
 def _form(request: httpx.Request) -> dict[str, str]:

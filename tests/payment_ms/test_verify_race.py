@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.providers.base import Outcome
 from payment_ms.providers.mock import MockProvider
 from payment_ms.stripe_webhooks.signature import sign
-from tests.payment_ms.conftest import TOKEN_HEADERS, choose_on_mock_page, event_types, payment_body
+from tests.fixtures.checkout_page import page_path
+from tests.payment_ms.conftest import choose_on_mock_page, event_types, payment_body
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
+    client,
     inprocess_settings,
     inprocess_url,
     payment_intent_object,
@@ -32,17 +33,11 @@ from tests.payment_ms.inprocess import (
     stripe,
 )
 
-__all__ = ["inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_race_0123456789"
 INTENT_ID = "pi_3RaceLkdIwHu7ix28a3tqPa"
 DEADLINE = 10.0
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
 
 
 class Gate:
@@ -105,7 +100,7 @@ async def test_an_approval_during_a_slow_verify_is_not_lost(
     assert await _provider_status(db_engine, payment["id"]) == ("succeeded", "approved")
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
     # and the page stays closed
-    page = await client.get(f"/checkout/mock/{payment['id']}", headers={"X-Service-Token": ""})
+    page = await client.get(page_path(payment["checkout_url"]), headers={"X-Service-Token": ""})
     assert 'value="approve"' not in page.text
 
 

@@ -1,0 +1,113 @@
+"""The two ways a payment is created write the same rows: the single raw statement of a provider with no
+network call (mock, cash) and Stripe's two transactions around its API call. Same request bytes, same
+Idempotency-Key, same request id; only what is the provider's own (ids, the checkout URL, its state)
+and what the clock or a new id decides may differ."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_ms.settings import PaymentSettings
+from tests.payment_ms.conftest import payment_body
+from tests.payment_ms.inprocess import (
+    STRIPE,
+    client,
+    inprocess_settings,
+    inprocess_url,
+    session_object,
+    stripe,
+)
+
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
+
+# What the provider, the clock or a fresh id decides.
+PROVIDER_COLUMNS = {
+    "provider",
+    "checkout_url",
+    "provider_session_id",
+    "provider_status",
+    "provider_payment_id",
+}
+IDS_AND_TIMES = {"id", "payment_id", "created_at", "updated_at", "fan_out_due_at"}
+PAYMENT_FIELDS_THAT_DIFFER = {"id", "provider", "checkout_url", "created_at", "updated_at"}
+
+
+def _without(values: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in keys}
+
+
+def _payment_json(raw: Any) -> dict[str, Any]:
+    payment = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+    return _without(payment, PAYMENT_FIELDS_THAT_DIFFER)
+
+
+async def _rows(db_engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
+    """Every payment, event and idempotency row, minus the columns allowed to differ."""
+    async with db_engine.connect() as conn:
+        tables = {
+            table: [dict(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).mappings()]
+            for table in ("payments", "payment_events", "idempotency_keys")
+        }
+    for event in tables["payment_events"]:
+        event["data"] = _payment_json(event["data"])
+    for key in tables["idempotency_keys"]:
+        key["response_body"] = _payment_json(bytes(key["response_body"]))
+    return {
+        table: [_without(row, PROVIDER_COLUMNS | IDS_AND_TIMES) for row in rows]
+        for table, rows in tables.items()
+    }
+
+
+async def _create(client: httpx.AsyncClient, body: dict[str, Any], key: str) -> httpx.Response:
+    headers = {"Idempotency-Key": key, "X-Request-ID": "req-create-paths"}
+    response = await client.post("/api/payments", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def test_the_single_statement_and_the_two_transaction_create_write_the_same_rows(
+    client: httpx.AsyncClient,
+    stripe: respx.MockRouter,
+    db_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    inprocess_settings: PaymentSettings,
+) -> None:
+    def checkout_session(request: httpx.Request) -> httpx.Response:
+        payment_id = parse_qs(request.content.decode())["client_reference_id"][0]
+        return httpx.Response(200, json=session_object("cs_test_same_rows", payment_id))
+
+    route = stripe.post(f"{STRIPE}/v1/checkout/sessions").mock(side_effect=checkout_session)
+    # The same bytes for both: no "provider" in the body, the default provider decides.
+    body = payment_body(user_id=str(uuid.UUID(int=7)))
+    del body["provider"]
+    key = "same-key-both-paths"
+
+    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")  # the app's own settings
+    local = (await _create(client, body, key)).json()
+    local_rows = await _rows(db_engine)
+    async with db_engine.begin() as conn:
+        await conn.execute(text("TRUNCATE payments, payment_events, idempotency_keys CASCADE"))
+
+    monkeypatch.setattr(inprocess_settings, "default_provider", "stripe")
+    remote = (await _create(client, body, key)).json()
+    remote_rows = await _rows(db_engine)
+
+    assert route.call_count == 1
+    assert (local["provider"], remote["provider"]) == ("mock", "stripe")
+    assert _payment_json(local) == _payment_json(remote)
+    assert [len(rows) for rows in local_rows.values()] == [1, 1, 1]
+    assert local_rows == remote_rows
+    # what the comparison covers, so it cannot pass by comparing nothing
+    assert local_rows["payment_events"][0]["type"] == "payment.created"
+    assert local_rows["payment_events"][0]["request_id"] == "req-create-paths"
+    assert local_rows["idempotency_keys"][0]["state"] == "completed"
+    assert local_rows["payments"][0]["metadata"] == {"order": "A-1"}
