@@ -232,7 +232,7 @@ def test_production_refuses_the_mock_provider_unless_opted_in(
 
 
 def test_outside_dev_a_payment_cannot_ask_for_the_mock_without_the_opt_in() -> None:
-    from payment_ms.payments.services import _validate_new
+    from payment_ms.payments.creation import _validate_new
     from payment_ms.settings import PaymentSettings
     from shared.contracts import PaymentCreate
     from shared.problems import InvalidInputError
