@@ -63,7 +63,7 @@ class BenchConfig:
         return data
 
 
-ALL_SCENARIOS = ["checkout", "read", "dispatch", "latency", "isolation"]
+ALL_SCENARIOS = ["checkout", "read", "dispatch", "latency", "isolation", "console"]
 
 
 def load_config() -> BenchConfig:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from bench.config import BenchConfig, load_config
+from bench.console_scenarios import console_sizes, run_console
 from bench.dispatch_scenarios import DispatchBench
 from bench.http_scenarios import HttpData, read_targets, run_checkout, run_read
 from bench.memory import MemoryTracker
@@ -113,6 +114,10 @@ def run(config: BenchConfig) -> int:
             run_read(stack, wrk, data, payments, report, measured)
         if DISPATCH_SCENARIOS & set(config.scenarios):
             asyncio.run(run_dispatch(stack, config, partners, report, memory))
+        if "console" in config.scenarios:  # last: its 1,000,000 deliveries would weigh on the others
+            sizes = console_sizes(config.quick)
+            run_console(stack, report, payments=sizes[0], deliveries=sizes[1], requests=sizes[2])
+            memory.sample("after console", stack.pids())
         memory.sample("end", stack.pids())
     except KeyboardInterrupt:
         report.errors.append("interrupted")

@@ -9,24 +9,30 @@ import logging
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.openapi.spec import SecurityScheme
 
 from gateway.auth.controllers import AuthController, MeController
+from gateway.console.routes import console_router
 from gateway.deliveries.controllers import AdminDeliveriesController
 from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
 from gateway.internal import create_internal_app, internal_listener
 from gateway.metrics.definitions import PROMETHEUS
-from gateway.openapi import BEARER_TOKEN, DESCRIPTION
+from gateway.openapi import BEARER_TOKEN, DESCRIPTION, LINKS
 from gateway.partners.controllers import PartnerAdminController
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers.admin import AdminPaymentsController
 from gateway.payments.controllers.payer import PaymentGatewayController
 from gateway.payments.controllers.providers import ProviderWebhookController
 from gateway.payments.dependencies import provide_payment_ms
+from gateway.portal.api import PartnerFeedController, PortalLinkAdminController
+from gateway.portal.routes import portal_router
 from gateway.reservations.controllers import ReservationAdminController, ReservationController
 from gateway.settings import EVENTS_URL_MISSING, GatewaySettings, get_gateway_settings
+from gateway.web.pages import static_router, template_config
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.openapi import amount_limit, api_docs
+from shared.openapi_finalize import links
 from shared.settings_errors import settings_or_exit
 
 PUBLIC_ROUTES = [
@@ -40,6 +46,8 @@ PUBLIC_ROUTES = [
     ProviderWebhookController,
     AdminPaymentsController,
     AdminDeliveriesController,
+    PortalLinkAdminController,
+    PartnerFeedController,
 ]
 
 
@@ -61,13 +69,22 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         settings.paygate,
         title="paygate gateway",
         description=DESCRIPTION,
-        security_schemes={"BearerToken": BEARER_TOKEN},
-        finalizers=[webhooks_section, amount_limit(settings.paygate.max_amount, ["ReservationCreate"])],
+        security_schemes={
+            "BearerToken": BEARER_TOKEN,
+            "PartnerToken": SecurityScheme(
+                type="http", scheme="bearer", description="A partner API token (pgp_…) issued in the portal"
+            ),
+        },
+        finalizers=[
+            amount_limit(settings.paygate.max_amount, ["ReservationCreate", "RefundCreate"]),
+            links(LINKS),
+        ],
     )
     app = create_service_app(
         "gateway",
         settings,
-        route_handlers=[*PUBLIC_ROUTES, *docs_routes],
+        route_handlers=[*PUBLIC_ROUTES, console_router(), portal_router(), static_router(), *docs_routes],
+        template_config=template_config(),
         lifespan=[payment_ms_lifespan(settings, service_token), internal_listener(settings, internal)],
         middleware=[PROMETHEUS.middleware],
         dependencies=_dependencies(),

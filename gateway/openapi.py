@@ -70,3 +70,24 @@ partners to deliver to (with their signing secrets) and the operational events h
 payment events to the gateway itself; `/metrics` is Prometheus'. Service token (`X-Service-Token`)
 only, except the payment events, which carry a Standard Webhooks signature.
 """
+
+
+def _link(operation_id: str, source: str, description: str) -> dict[str, object]:
+    return {"operationId": operation_id, "parameters": {"payment_id": source}, "description": description}
+
+
+# checkout -> get -> verify -> cancel: where each answer leads (OpenAPI links)
+LINKS = {
+    ("checkout", "201"): {
+        "getPayment": _link("getMyPayment", "$response.body#/payment_id", "The payment just created"),
+        "verifyPayment": _link("verifyMyPayment", "$response.body#/payment_id", "After the payer returns"),
+        "cancelPayment": _link("cancelMyPayment", "$response.body#/payment_id", "The payer gives up"),
+    },
+    ("getMyPayment", "200"): {
+        "verifyPayment": _link("verifyMyPayment", "$response.body#/id", "Ask the provider now"),
+        "cancelPayment": _link("cancelMyPayment", "$response.body#/id", "Cancel while unsettled"),
+    },
+    ("verifyMyPayment", "200"): {
+        "cancelPayment": _link("cancelMyPayment", "$response.body#/id", "Cancel while unsettled"),
+    },
+}

@@ -119,6 +119,27 @@ class GatewaySettings(ServiceSettings):
     )
     secret_rotation_overlap_hours: int = Field(default=24, gt=0, le=168)
 
+    # --- operator console and partner portal
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where browsers reach this gateway: the base of the portal links it issues.",
+    )
+    console_session_seconds: int = Field(
+        default=8 * 3600, gt=0, le=7 * 86_400, description="How long a console sign-in lasts."
+    )
+    portal_link_ttl_seconds: int = Field(
+        default=900, gt=0, le=7 * 86_400, description="How long a partner portal link can be opened (once)."
+    )
+    portal_session_seconds: int = Field(
+        default=3600, gt=0, le=86_400, description="How long a partner's portal session lasts."
+    )
+    partner_feed_settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="The pull feed serves events older than this, so one committed late is never skipped.",
+    )
+
     @field_validator("internal_events_url")
     @classmethod
     def _events_url(cls, value: str) -> str:

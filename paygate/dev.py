@@ -123,6 +123,7 @@ def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[M
         "GATEWAY_INTERNAL_EVENTS_URL": f"{internal_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": internal_url,
         "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins(ports.gateway)),
+        "GATEWAY_PUBLIC_URL": gateway_url,  # where portal links point
         # The services' own settings agree with the ports they serve on (the flags win over these).
         "GATEWAY_PORT": str(ports.gateway),
         "GATEWAY_INTERNAL_PORT": str(ports.gateway_internal),
@@ -206,6 +207,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
             "gateway_url": f"http://{host}:{ports.gateway}",
             "gateway_internal_url": f"http://{host}:{ports.gateway_internal}",
             "payment_ms_url": f"http://{host}:{ports.payment_ms}",
+            "console_url": f"http://{host}:{ports.gateway}/console",
             "database_url": url,
             "logs": str(log_dir),
             "demo_receiver_url": f"http://{host}:{ports.demo_receiver}/webhooks" if demo_receiver else None,
@@ -219,6 +221,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
         _log(f"gateway     {info['gateway_url']}  (API docs: {info['gateway_url']}/schema)")
         _log(f"internal    {info['gateway_internal_url']}  (/internal/*, /metrics; never expose it)")
         _log(f"payment_ms  {info['payment_ms_url']}  (API docs: {info['payment_ms_url']}/schema)")
+        _log(f"console     {info['console_url']}  (sign in as the admin below)")
         _log(f"the CLI     {_cli_command()} --help  (or `uv run paygate …` with uv on PATH)")
         for login in (DEMO_ADMIN, DEMO_USER):
             _log(f"login       {login.email} / {login.password} ({login.role})")

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.openapi.spec import SecurityScheme
 
 from payment_ms.checkout_page.controllers import MockCheckoutController
+from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
@@ -19,18 +20,23 @@ from payment_ms.providers import registry
 from payment_ms.settings import PaymentSettings, get_payment_settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
-from shared.openapi import amount_limit, api_docs, webhooks_section
+from shared.contracts import CashConfirmation, PaymentCreate, RefundCreate
+from shared.openapi import amount_limit, api_docs
+from shared.openapi_finalize import request_bodies
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.settings_errors import settings_or_exit
 
 
 def providers_lifespan(settings: PaymentSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await registry.use_settings(settings)
+        events = MockEvents(app.state.db_engine, settings)
+        app.state.mock_events = events
         try:
             yield
         finally:
+            await events.aclose()
             await registry.close_providers()
 
     return lifespan
@@ -52,7 +58,13 @@ def create_app(settings: PaymentSettings | None = None) -> Litestar:
             ),
         },
         finalizers=[
-            webhooks_section,
+            request_bodies(
+                {
+                    "createPayment": PaymentCreate,
+                    "refundPayment": RefundCreate,
+                    "confirmCashPayment": CashConfirmation,
+                }
+            ),
             amount_limit(settings.paygate.max_amount, ["PaymentCreate", "RefundCreate"]),
         ],
     )

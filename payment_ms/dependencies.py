@@ -5,12 +5,18 @@ from __future__ import annotations
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.checkout_page.services import MockEvents
 from payment_ms.dispatcher.settings import DispatcherSettings
 
 
 def provide_engine(state: State) -> AsyncEngine:
     engine: AsyncEngine = state.db_engine
     return engine
+
+
+def provide_mock_events(state: State) -> MockEvents:
+    events: MockEvents = state.mock_events
+    return events
 
 
 def provide_dispatcher_settings(state: State) -> DispatcherSettings:

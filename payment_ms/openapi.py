@@ -19,3 +19,11 @@ Keys are kept at least `PAYMENT_MS_IDEMPOTENCY_TTL_HOURS` (24 h).
 
 **Errors** are `application/problem+json` (RFC 9457); a database outage is 503 with `Retry-After`.
 **Money** is integer minor units plus an ISO 4217 currency, at most `PAYGATE_MAX_AMOUNT`."""
+
+# The error statuses payment_ms handlers document (``shared.problems.problem_responses``).
+INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field
+SERVICE = (401,)  # require_service_token: no or a wrong X-Service-Token
+UNAVAILABLE = (503,)  # the database (or the provider) is unavailable: Retry-After
+WRITE = (409, 422)  # 409: a concurrent request holds the key or the row; 422: refused input or key reuse
+PROVIDER = (502,)  # the provider answered something inconsistent
+SECURITY: list[dict[str, list[str]]] = [{"ServiceToken": []}]

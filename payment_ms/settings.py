@@ -15,6 +15,9 @@ MOCK_PROVIDER_REFUSED = (
     "free; set stripe (or cash), or PAYMENT_MS_ALLOW_MOCK_PROVIDER=true for a demo"
 )
 
+# The Stripe API version paygate is written against (docs.stripe.com/api/versioning, December 2026).
+STRIPE_API_VERSION = "2026-09-30.endive"
+
 
 class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_", env_file=".env", extra="ignore")
@@ -49,6 +52,11 @@ class PaymentSettings(ServiceSettings):
     provider_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A provider call taking longer fails with 504 (mock 'slow' mode)."
     )
+    mock_event_delay_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="The mock provider sends its event this long after the payer's choice (0: at once).",
+    )
     mock_checkout_ttl_seconds: int = Field(
         default=3600,
         ge=60,
@@ -67,6 +75,12 @@ class PaymentSettings(ServiceSettings):
 
     stripe_secret_key: SecretStr = Field(default=SecretStr(""), description="sk_test_… / sk_live_…")
     stripe_api_base: str = Field(default="https://api.stripe.com", description="Stripe's API origin.")
+    stripe_api_version: str = Field(
+        default=STRIPE_API_VERSION,
+        min_length=1,
+        description="Stripe-Version sent on every request: the response shapes paygate reads are this "
+        "version's (set the webhook endpoint to the same version in Stripe's Dashboard).",
+    )
     stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated whsec_… signing secrets; several during a rotation.",

@@ -8,7 +8,7 @@ amount and ``10.5`` is not an integer.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -22,6 +22,8 @@ PaymentStatus = Literal[
 ]
 ProviderName = Literal["mock", "stripe", "cash"]
 CaptureMethod = Literal["automatic", "manual"]
+# Every event type, in ONE place: the outbox's database check, the partners' subscriptions, the CLI and
+# the docs all read this Literal (``EVENT_TYPES`` is its values, in this order).
 EventType = Literal[
     "payment.created",
     "payment.processing",
@@ -30,8 +32,26 @@ EventType = Literal[
     "payment.succeeded",
     "payment.failed",
     "payment.canceled",
+    "payment.refund_pending",
     "payment.refunded",
+    "payment.refund_failed",
+    "payment.disputed",
+    "payment.dispute_closed",
 ]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+DisputeStatus = Literal[
+    "warning_needs_response",
+    "warning_under_review",
+    "warning_closed",
+    "needs_response",
+    "under_review",
+    "won",
+    "lost",
+    "prevented",
+]
+DISPUTE_STATUSES: tuple[str, ...] = get_args(DisputeStatus)
+RefundStatus = Literal["pending", "succeeded", "failed"]
+REFUND_STATUSES: tuple[str, ...] = get_args(RefundStatus)
 
 # Text that reaches PostgreSQL must not carry control characters: NUL is refused by TEXT and JSONB
 # (a 500 if it got that far), and the others have no business in names, addresses or keys. Free text
@@ -88,6 +108,15 @@ class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     capture_method: CaptureMethod = "automatic"
 
 
+class PaymentDispute(msgspec.Struct, kw_only=True):
+    """A chargeback the provider reported (Stripe's ``charge.dispute.*``); amount in ISO minor units."""
+
+    id: str
+    status: DisputeStatus
+    amount: int
+    reason: str
+
+
 class PublicPayment(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A payment as partners see it in webhooks (``shared.events``): what was paid, by which provider,
     and where it stands now. No checkout or redirect URLs, no metadata, no operator names."""
@@ -107,12 +136,18 @@ class PublicPayment(msgspec.Struct, kw_only=True, omit_defaults=True):
     confirmed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Refunds the provider has accepted but not finished (Stripe ``pending``/``requires_action``): not in
+    # ``refunded_amount`` until they succeed, and not refundable again meanwhile.
+    pending_refund_amount: int = 0
+    # Manual capture: when the hold was placed (reconciliation releases it after the window).
+    authorized_at: datetime | None = None
+    dispute: PaymentDispute | None = None
     # Only for partners registered with payer details on (``payer_details``); absent otherwise.
     payer_email: str | msgspec.UnsetType | None = msgspec.UNSET
     payer_name: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
-class Payment(PublicPayment, kw_only=True):
+class Payment(PublicPayment, kw_only=True, omit_defaults=False):
     """A payment as payment_ms answers it: the public shape and what only the gateway may see."""
 
     payer_email: str | None
@@ -153,6 +188,13 @@ class RefundCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     amount: PositiveAmount | None = None
     reason: Description | None = None
+
+
+class CaptureCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``POST /api/payments/{id}/capture``: no amount captures the whole authorization; a smaller one
+    captures that much and releases the rest (never more than was authorized)."""
+
+    amount: PositiveAmount | None = None
 
 
 class CashConfirmation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -314,3 +356,53 @@ class SendTestEventResult(msgspec.Struct, kw_only=True):
     duration_ms: int
     response_excerpt: str | None
     error: str | None
+
+
+# --- what the operator console and the partner portal read from payment_ms
+
+
+class MinuteOutcomes(msgspec.Struct, kw_only=True):
+    minute: datetime  # the start of one UTC minute
+    succeeded: int  # attempts answered 2xx
+    failed: int  # every other attempt
+
+
+class DeliveryStats(msgspec.Struct, kw_only=True):
+    """``GET /api/deliveries/stats``: the queue now and the attempts of the last ``minutes``."""
+
+    pending: int  # deliveries waiting (due or scheduled)
+    due: int  # of which due now
+    oldest_due_seconds: float | None  # age of the oldest due delivery, None when nothing is due
+    minutes: list[MinuteOutcomes]  # oldest first, only minutes with attempts
+
+
+class PartnerHealth(msgspec.Struct, kw_only=True):
+    partner_id: UUID
+    attempts: int
+    succeeded: int
+    p95_ms: int | None
+    last_failure_at: datetime | None
+    last_failure: str | None  # the status code or the error of the last failed attempt
+
+
+class PartnerHealthList(msgspec.Struct, kw_only=True):
+    """``GET /api/deliveries/health``: per partner, the attempts since ``since``."""
+
+    since: datetime
+    items: list[PartnerHealth]
+
+
+class FeedEvent(msgspec.Struct, kw_only=True):
+    id: UUID
+    type: EventType
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class EventFeed(msgspec.Struct, kw_only=True):
+    """``GET /api/events/feed`` and a partner's ``GET /partner/v1/events``: oldest first after a cursor;
+    ``next_cursor`` is where the next poll starts (the same cursor again when nothing new came)."""
+
+    items: list[FeedEvent]
+    next_cursor: str | None
+    has_more: bool

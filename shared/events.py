@@ -88,12 +88,15 @@ CATALOG: dict[str, EventDefinition] = {
             "A manual-capture payment was authorized (`authorized`): the funds are held, not yet taken.",
             "authorized",
             capture_method="manual",
+            authorized_at="2026-11-22T10:01:30.654321Z",
         ),
         _payment_event(
             "payment.captured",
             "An authorized payment was captured (`succeeded`); `captured_amount` says how much.",
             "succeeded",
             capture_method="manual",
+            captured_amount=2000,
+            authorized_at="2026-11-22T10:01:30.654321Z",
         ),
         _payment_event(
             "payment.succeeded", "The payment succeeded (`succeeded`): the reservation is paid.", "succeeded"
@@ -110,11 +113,40 @@ CATALOG: dict[str, EventDefinition] = {
             "canceled",
         ),
         _payment_event(
+            "payment.refund_pending",
+            "A refund was accepted by the provider but is not finished (Stripe `pending`/`requires_action`):"
+            " its amount is in `pending_refund_amount`, not yet in `refunded_amount`; the status stays"
+            " (`succeeded` or `partially_refunded`).",
+            "succeeded",
+            pending_refund_amount=1000,
+        ),
+        _payment_event(
             "payment.refunded",
             "A refund went through: `partially_refunded` while some is left, `refunded` when all of it"
-            " is (one event per refund; `refunded_amount` is the total so far).",
+            " is (one event per refund; `refunded_amount` is the total so far). Refunds made outside"
+            " paygate (Stripe's Dashboard) are announced too.",
             "partially_refunded",
             refunded_amount=1000,
+        ),
+        _payment_event(
+            "payment.refund_failed",
+            "A pending refund failed at the provider: its amount leaves `pending_refund_amount` and is"
+            " refundable again; the status stays (`succeeded` or `partially_refunded`).",
+            "succeeded",
+        ),
+        _payment_event(
+            "payment.disputed",
+            "The payer disputed the payment (a chargeback): `dispute` has its id, status, amount and"
+            " reason; the payment's status does not change (`succeeded`, or refunded).",
+            "succeeded",
+            dispute={"id": "dp_1Qb2c3", "status": "needs_response", "amount": 2500, "reason": "fraudulent"},
+        ),
+        _payment_event(
+            "payment.dispute_closed",
+            "The dispute reached its final status (`won`, `lost`, `prevented` or `warning_closed`, in"
+            " `dispute.status`); the payment's status stays (`succeeded`, or refunded).",
+            "succeeded",
+            dispute={"id": "dp_1Qb2c3", "status": "won", "amount": 2500, "reason": "fraudulent"},
         ),
     )
 }

@@ -5,8 +5,9 @@
 - ``/schema/openapi.json`` and ``/schema/openapi.yaml`` (``.yml`` too): the document.
 - ``PAYGATE_API_DOCS=false`` removes all of it (e.g. in production).
 
-Litestar builds the document from the handlers; ``finalize`` then adds what Litestar cannot know (the
-event catalog as OpenAPI 3.1 ``webhooks``) once, before any of the renderers sees it.
+Litestar builds the document from the handlers; the finalizers (``shared.openapi_finalize``) then add
+what Litestar cannot know or loses (the event catalog as OpenAPI 3.1 ``webhooks``, msgspec's exact
+schemas, integer bounds, examples, links) once, before any of the renderers sees it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
 from shared import events
+from shared.openapi_finalize import examples, integer_bounds, struct_schemas
 from shared.settings import PaygateSettings
 
 SCHEMA_PATH = "/schema"
@@ -164,7 +166,7 @@ def api_docs(
         version="0.1.0",
         description=description,
         path=SCHEMA_PATH,
-        render_plugins=_renderers(finalizers),
+        render_plugins=_renderers([struct_schemas, *finalizers, webhooks_section, integer_bounds, examples]),
         components=Components(security_schemes=security_schemes),
         security=security,
     )
@@ -194,10 +196,11 @@ def amount_limit(maximum: int, schemas: Sequence[str]) -> Finalizer:
             amount = components.get(name, {}).get("properties", {}).get("amount")
             if amount is None:
                 continue
-            for branch in amount.get("oneOf", [amount]):
+            for branch in amount.get("anyOf", amount.get("oneOf", [amount])):
                 if branch.get("type") == "integer":
                     branch["maximum"] = maximum
-                    branch.setdefault("minimum", 1)
+                    branch.pop("exclusiveMinimum", None)
+                    branch["minimum"] = 1
             amount["description"] = (
                 f"Integer minor units (cents, yen…), 1 to {maximum} "
                 "(PAYGATE_MAX_AMOUNT, the same in both services)"

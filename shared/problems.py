@@ -59,6 +59,16 @@ class InvalidInputError(ApplicationError):
     title = "Invalid input"
 
 
+class IdempotencyKeyReusedError(InvalidInputError):
+    """IETF Idempotency-Key draft: the same key with another request (its fingerprint differs)."""
+
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key reused for a different request"
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used for a different request")
+
+
 class AuthenticationError(ApplicationError):
     status_code = 401
     code = "unauthenticated"

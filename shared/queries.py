@@ -39,8 +39,9 @@ class Query(msgspec.Struct, kw_only=True, frozen=True):
             value = getattr(self, field.name)
             if value is None:
                 continue
-            text = value.isoformat() if isinstance(value, date | datetime) else str(value)
-            params.append((field.encode_name, text))
+            for item in value if isinstance(value, list | tuple) else (value,):  # a list: repeated
+                text = item.isoformat() if isinstance(item, date | datetime) else str(item)
+                params.append((field.encode_name, text))
         return params
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -54,6 +55,11 @@ class PaymentFilter(Query, frozen=True):
     reservation_id: UUID | None = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
+    # a filter on the scan in created_at order, never an order of its own
+    amount_min: Annotated[int | None, QueryParameter(ge=1, description="Smallest amount (minor units)")] = (
+        None
+    )
+    amount_max: Annotated[int | None, QueryParameter(ge=1, description="Largest amount (minor units)")] = None
     cursor: Cursor = None
     limit: Limit = 50
 
@@ -82,10 +88,31 @@ class DeliveryFilter(Query, frozen=True):
     status: DeliveryStatus | None = None
     partner_id: UUID | None = None
     event_id: UUID | None = None
+    payment_id: Annotated[
+        UUID | None, QueryParameter(description="The deliveries of one payment's events")
+    ] = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
     cursor: Cursor = None
     limit: Limit = 50
+
+
+class FeedQuery(Query, frozen=True):
+    """A partner's pull feed: its event types, from its registration on, oldest first after ``after``;
+    events younger than ``settle_seconds`` are held back (see ``payment_ms.deliveries.services``)."""
+
+    types: Annotated[list[EventType], QueryParameter(name="type", min_items=1, max_items=16)] = msgspec.field(
+        name="type"
+    )
+    created_from: CreatedFrom = None
+    settle_seconds: Annotated[float, QueryParameter(ge=0, le=60, description="Hold back the newest")] = 2.0
+    after: Cursor = None
+    limit: Limit = 50
+
+
+class HealthQuery(Query, frozen=True):
+    since: Annotated[datetime | None, QueryParameter(description="Default: 24 hours ago")] = None
+    partner_id: Annotated[list[UUID] | None, QueryParameter(max_items=500)] = None
 
 
 QueryT = TypeVar("QueryT", bound=Query)
@@ -107,7 +134,7 @@ def query_dependency(cls: type[QueryT]) -> Provide:
         inspect.Parameter(
             field.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=field.default,
+            default=inspect.Parameter.empty if field.required else field.default,
             annotation=_from_query(hints[field.name]),
         )
         for field in msgspec.structs.fields(cls)

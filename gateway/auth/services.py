@@ -14,6 +14,7 @@ Cheat Sheet). Three counters per attempt, keyed on the normalised email and the 
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from gateway.auth.schemas import AccessToken
 from gateway.auth.tokens import issue_access_token
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user_by_email, normalize_email
+from shared.models import User
 from shared.problems import AuthenticationError, TooManyRequestsError
 
 BAD_CREDENTIALS = "Email or password is incorrect."
@@ -64,34 +66,44 @@ async def login(
     password: str,
     client_address: str | None,
 ) -> AccessToken:
-    """One answer for an unknown email, a wrong password and a disabled account (same work, too).
+    user = await authenticate(
+        session, settings, email=email, password=password, client_address=client_address
+    )
+    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
+    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
 
+
+async def authenticate(
+    session: AsyncSession,
+    settings: GatewaySettings,
+    *,
+    email: str,
+    password: str,
+    client_address: str | None,
+) -> User:
+    """The active user with this email and password (the API's login and the console's sign-in).
+
+    One answer for an unknown email, a wrong password and a disabled account (same work, too).
     Attempts are counted BEFORE the password is checked (and given back on success), so concurrent
     guesses cannot get past a limit."""
     keys = ThrottleKeys.of(email, client_address)
-    window, lockout = settings.login_window_seconds, settings.login_lockout_seconds
+    lockout = settings.login_lockout_seconds
+    count = functools.partial(
+        repositories.count_attempt,
+        session,
+        window_seconds=settings.login_window_seconds,
+        lockout_seconds=lockout,
+    )
     async with session.begin():
-        _, address_lock = await repositories.count_attempt(
-            session,
-            keys.address,
-            max_failures=settings.login_max_failures_per_address,
-            window_seconds=window,
-            lockout_seconds=lockout,
-        )
-        pair_failures, pair_lock = await repositories.count_attempt(
-            session,
-            keys.account_address,
-            max_failures=settings.login_max_failures_per_account_address,
-            window_seconds=window,
-            lockout_seconds=lockout,
+        _, address_lock = await count(keys.address, max_failures=settings.login_max_failures_per_address)
+        pair_failures, pair_lock = await count(
+            keys.account_address, max_failures=settings.login_max_failures_per_account_address
         )
         slowed = await repositories.waiting_for(session, keys.slowdown)
         account_failures = 0
         refused = max((lock for lock in (address_lock, pair_lock, slowed) if lock is not None), default=None)
         if refused is None:  # only attempts whose password is checked count against the account
-            account_failures, _ = await repositories.count_attempt(
-                session, keys.account, max_failures=None, window_seconds=window, lockout_seconds=lockout
-            )
+            account_failures, _ = await count(keys.account, max_failures=None)
     if refused is not None:
         raise _too_many(refused)
 
@@ -112,5 +124,4 @@ async def login(
         await repositories.forget(session, keys.slowdown)
         await repositories.give_back_attempt(session, keys.address)
         await repositories.give_back_attempt(session, keys.account)
-    token = issue_access_token(settings, user_id=user.id, email=user.email, role=user.role)
-    return AccessToken(access_token=token, expires_in=settings.jwt_ttl_seconds)
+    return user

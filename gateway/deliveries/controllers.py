@@ -16,7 +16,7 @@ from gateway.deliveries.schemas import ReplayWindow
 from gateway.dependencies import strictly
 from gateway.partners.services import test_send_request
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.params import ADMIN_ERRORS
+from gateway.payments.params import ADMIN_ERRORS, LIST_ERRORS
 from shared.contracts import (
     Delivery,
     DeliveryDetail,
@@ -45,7 +45,7 @@ class AdminDeliveriesController(Controller):
         operation_id="adminListEvents",
         summary="Outbox events, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(EventFilter)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def events(self, payment_ms: PaymentMsClient, filters: NamedDependency[EventFilter]) -> EventList:
         return await payment_ms.list_events(filters)
@@ -55,7 +55,7 @@ class AdminDeliveriesController(Controller):
         operation_id="adminListDeliveries",
         summary="Webhook deliveries, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(DeliveryFilter)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def deliveries(
         self, payment_ms: PaymentMsClient, filters: NamedDependency[DeliveryFilter]

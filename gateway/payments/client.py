@@ -22,12 +22,17 @@ from gateway.payments.transport import BadGatewayError, PaymentMsTransport, Upst
 from gateway.settings import GatewaySettings
 from shared import routes
 from shared.contracts import (
+    CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
     Delivery,
     DeliveryDetail,
     DeliveryList,
+    DeliveryStats,
+    Event,
+    EventFeed,
     EventList,
+    PartnerHealthList,
     PartnerReplay,
     Payment,
     PaymentCreate,
@@ -39,7 +44,7 @@ from shared.contracts import (
     StripeWebhookReceipt,
 )
 from shared.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, ApplicationError, UpstreamTimeoutError
-from shared.queries import DeliveryFilter, EventFilter, PaymentFilter, StatsPeriod
+from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, PaymentFilter, StatsPeriod
 
 T = TypeVar("T")
 
@@ -139,17 +144,28 @@ class PaymentMsClient:
         answer = await self._call("GET", routes.PAYMENT_STATS_DAILY, params=period.to_params())
         return _decode(answer, DailyPaymentStats)
 
-    async def verify(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
+    # Verify and cancel read no body; the caller's (``raw_body``) is passed on as it came, because
+    # payment_ms's idempotency fingerprint covers it (the same key with another body is 422).
+
+    async def verify(
+        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+    ) -> Payment:
         """Verify is safe to repeat with or without a key: it asks the provider and applies the outcome."""
         return await self._command(
-            routes.PAYMENT_VERIFY, payment_id, idempotency_key=idempotency_key, retry=True
+            routes.PAYMENT_VERIFY, payment_id, idempotency_key=idempotency_key, retry=True, raw_body=raw_body
         )
 
-    async def cancel(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
-        return await self._command(routes.PAYMENT_CANCEL, payment_id, idempotency_key=idempotency_key)
+    async def cancel(
+        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._command(
+            routes.PAYMENT_CANCEL, payment_id, idempotency_key=idempotency_key, raw_body=raw_body
+        )
 
-    async def capture(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
-        return await self._command(routes.PAYMENT_CAPTURE, payment_id, idempotency_key=idempotency_key)
+    async def capture(
+        self, payment_id: UUID, data: CaptureCreate | None = None, *, idempotency_key: str | None = None
+    ) -> Payment:
+        return await self._command(routes.PAYMENT_CAPTURE, payment_id, data, idempotency_key=idempotency_key)
 
     async def refund(
         self, payment_id: UUID, data: RefundCreate, *, idempotency_key: str | None = None
@@ -171,15 +187,41 @@ class PaymentMsClient:
         *,
         idempotency_key: str | None,
         retry: bool | None = None,
+        raw_body: bytes | None = None,
     ) -> Payment:
         answer = await self._call(
-            "POST", route, payment_id=payment_id, json=body, idempotency_key=idempotency_key, retry=retry
+            "POST",
+            route,
+            payment_id=payment_id,
+            json=body,
+            content=raw_body if body is None and raw_body else None,
+            idempotency_key=idempotency_key,
+            retry=retry,
         )
         return _decode(answer, Payment)
 
     # --- the outbox and the dispatcher's records
     async def list_events(self, filters: EventFilter) -> EventList:
         return _decode(await self._call("GET", routes.EVENTS, params=filters.to_params()), EventList)
+
+    async def get_event(self, event_id: UUID) -> Event:
+        return _decode(
+            await self.transport.request("GET", routes.path(routes.EVENT, event_id=event_id)), Event
+        )
+
+    async def event_feed(self, query: FeedQuery) -> EventFeed:
+        answer = await self.transport.request("GET", routes.EVENT_FEED, params=query.to_params())
+        return _decode(answer, EventFeed)
+
+    async def delivery_stats(self, minutes: int = 60) -> DeliveryStats:
+        answer = await self.transport.request(
+            "GET", routes.DELIVERY_STATS, params=[("minutes", str(minutes))]
+        )
+        return _decode(answer, DeliveryStats)
+
+    async def partner_health(self, query: HealthQuery) -> PartnerHealthList:
+        answer = await self.transport.request("GET", routes.PARTNER_HEALTH, params=query.to_params())
+        return _decode(answer, PartnerHealthList)
 
     async def list_deliveries(self, filters: DeliveryFilter) -> DeliveryList:
         answer = await self._call("GET", routes.DELIVERIES, params=filters.to_params())

@@ -15,4 +15,5 @@ OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", min_leng
 
 USER_ERRORS = (*INPUT, *USER, 404, *UPSTREAM)
 ADMIN_ERRORS = (*INPUT, *ADMIN, 404, *UPSTREAM)
+LIST_ERRORS = (*INPUT, *ADMIN, *UPSTREAM)  # a list is never a 404
 COMMAND_ERRORS = (409, 422)

@@ -6,6 +6,11 @@
   concurrent checkout of the same reservation gets 409 at once instead of creating a second live
   payment. A failed create releases the claim; a gateway that dies mid-checkout leaves a claim that
   expires after twice ``GATEWAY_PAYMENT_MS_TIMEOUT``.
+- IETF-exact: the same key with another body (another reservation, return URL, capture method…) is
+  422 and changes nothing. The payment keeps hashes of its key and of its checkout request in its
+  metadata; payment_ms fingerprints the body it receives for the first payment of a key.
+- The capture method is the reservation's when its admin set one (asking for the other is 422), else
+  the request's, else automatic.
 - The key sent to payment_ms is the client's ``Idempotency-Key`` for a reservation's first payment,
   and ``sha256(key:previous payment)`` after that, so a key that once paid for a payment which later
   failed can never replay that dead payment onto the reservation. A same-key retry of a checkout that
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Awaitable
 
 import asyncpg
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.tokens import AuthUser
@@ -35,16 +41,46 @@ from gateway.reservations.services import (
     apply_payment,
 )
 from gateway.settings import GatewaySettings
-from shared.contracts import CashConfirmation, Payment, PaymentCreate, RefundCreate
+from shared.contracts import (
+    CaptureCreate,
+    CaptureMethod,
+    CashConfirmation,
+    Payment,
+    PaymentCreate,
+    RefundCreate,
+)
 from shared.db import raw_connection
-from shared.problems import ConflictError, NotFoundError
+from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError
 
 NO_SUCH_PAYMENT = "No such payment."
 CHECKOUT_KEY_METADATA = "checkout_key"
+CHECKOUT_REQUEST_METADATA = "checkout_request"
 
 
 def key_fingerprint(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def request_fingerprint(data: CheckoutRequest) -> str:
+    return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()[:32]
+
+
+def _same_checkout(payment: Payment, key_hash: str, request_hash: str) -> bool:
+    """This key's payment (its retry): True; another key's: False; this key with another body: 422."""
+    if payment.metadata.get(CHECKOUT_KEY_METADATA) != key_hash:
+        return False
+    if payment.metadata.get(CHECKOUT_REQUEST_METADATA, request_hash) != request_hash:
+        raise IdempotencyKeyReusedError()
+    return True
+
+
+def _capture_method(reserved: str | None, asked: str | None) -> CaptureMethod:
+    if reserved is not None and asked is not None and reserved != asked:
+        raise InvalidInputError(
+            f"this reservation is paid with capture_method {reserved}", extra={"field": "capture_method"}
+        )
+    chosen = reserved or asked or "automatic"
+    return "manual" if chosen == "manual" else "automatic"
 
 
 def upstream_key(idempotency_key: str, previous_payment_id: uuid.UUID | None) -> str:
@@ -77,14 +113,18 @@ async def checkout(
             field, url, allowed_origins=settings.allowed_redirect_origins, allow_dev_hosts=allow_dev_redirects
         )
     fingerprint = key_fingerprint(idempotency_key)
-    claimed = await _claim(engine, client, settings, user=user, data=data, fingerprint=fingerprint)
+    request_hash = request_fingerprint(data)
+    claimed = await _claim(
+        engine, client, settings, user=user, data=data, fingerprint=fingerprint, request_hash=request_hash
+    )
     if isinstance(claimed, CheckoutResponse):
         return claimed
     previous = claimed["payment_id"]
     try:
+        capture_method = _capture_method(claimed["capture_method"], data.capture_method)
         if previous is not None:
             payment = await _current_payment(engine, client, previous)
-            if payment.metadata.get(CHECKOUT_KEY_METADATA) == fingerprint:
+            if _same_checkout(payment, fingerprint, request_hash):
                 await _release(engine, data.reservation_id, previous)
                 return _response(payment)  # this key's payment, which is over: never a second one
         create = PaymentCreate(
@@ -96,7 +136,8 @@ async def checkout(
             payer_email=user.email,
             return_url=data.return_url,
             cancel_url=data.cancel_url,
-            metadata={CHECKOUT_KEY_METADATA: fingerprint},
+            metadata={CHECKOUT_KEY_METADATA: fingerprint, CHECKOUT_REQUEST_METADATA: request_hash},
+            capture_method=capture_method,
         )
         payment = await client.create_payment(create, idempotency_key=upstream_key(idempotency_key, previous))
     except BaseException:
@@ -124,6 +165,7 @@ async def _claim(
     user: AuthUser,
     data: CheckoutRequest,
     fingerprint: str,
+    request_hash: str,
 ) -> asyncpg.Record | CheckoutResponse:
     """Claim the reservation for this checkout, or say why not (404, 409), or answer the payment this
     key already made. A reservation that looks taken is checked against payment_ms once: its payment
@@ -145,7 +187,7 @@ async def _claim(
             )
         if state["payment_id"] is not None:
             payment = await _current_payment(engine, client, state["payment_id"])
-            if payment.metadata.get(CHECKOUT_KEY_METADATA) == fingerprint:
+            if _same_checkout(payment, fingerprint, request_hash):
                 return _response(payment)  # the same checkout retried: its payment, as it is now
             if payment.status not in LIVE_PAYMENT_STATUSES and state["status"] == "pending":
                 continue  # its payment is over: the reservation is payable again
@@ -196,14 +238,28 @@ class PaymentCommands:
         self._engine = engine
         self._client = client
 
-    async def verify(self, payment_id: uuid.UUID, *, idempotency_key: str | None) -> Payment:
-        return await self._follow(self._client.verify(payment_id, idempotency_key=idempotency_key))
+    # ``raw_body``: the caller's body on a route that reads none, passed on for payment_ms's idempotency
+    # fingerprint (the same key with another body is 422).
 
-    async def cancel(self, payment_id: uuid.UUID, *, idempotency_key: str | None) -> Payment:
-        return await self._follow(self._client.cancel(payment_id, idempotency_key=idempotency_key))
+    async def verify(
+        self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._follow(
+            self._client.verify(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+        )
 
-    async def capture(self, payment_id: uuid.UUID, *, idempotency_key: str | None) -> Payment:
-        return await self._follow(self._client.capture(payment_id, idempotency_key=idempotency_key))
+    async def cancel(
+        self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
+    ) -> Payment:
+        return await self._follow(
+            self._client.cancel(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+        )
+
+    async def capture(
+        self, payment_id: uuid.UUID, data: CaptureCreate | None = None, *, idempotency_key: str | None
+    ) -> Payment:
+        """``data`` None (or without ``amount``): the whole authorization."""
+        return await self._follow(self._client.capture(payment_id, data, idempotency_key=idempotency_key))
 
     async def refund(
         self, payment_id: uuid.UUID, data: RefundCreate, *, idempotency_key: str | None

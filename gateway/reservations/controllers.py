@@ -47,6 +47,7 @@ def to_view(reservation: Reservation) -> ReservationView:
         status=reservation.status,  # type: ignore[arg-type]  # the database check keeps it in the Literal
         payment_id=reservation.payment_id,
         payment_status=reservation.payment_status,
+        capture_method=reservation.capture_method,  # type: ignore[arg-type]  # checked by the database
         created_at=reservation.created_at,
         updated_at=reservation.updated_at,
     )
@@ -118,6 +119,7 @@ class ReservationAdminController(Controller):
                 amount=data.amount,
                 currency=data.currency,
                 description=data.description,
+                capture_method=data.capture_method,
             )
         return to_view(reservation)
 

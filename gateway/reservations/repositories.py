@@ -63,7 +63,7 @@ WHERE id = $1 AND user_id = $2
   AND (status = 'payable'
        OR (status = 'pending' AND (payment_status IS NULL OR payment_status IN ('failed', 'canceled'))
            AND updated_at < now() - make_interval(secs => $3)))
-RETURNING amount, currency, description, payment_id
+RETURNING amount, currency, description, payment_id, capture_method
 """
 _OWNED = "SELECT status, payment_id, payment_status FROM reservations WHERE id = $1 AND user_id = $2"
 _RECORD = """

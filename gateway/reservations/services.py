@@ -45,14 +45,26 @@ LIVE_PAYMENT_STATUSES = frozenset({"pending", "processing", "authorized"})
 
 
 async def create_reservation(
-    session: AsyncSession, *, user_id: uuid.UUID, amount: int, currency: str, description: str
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    description: str,
+    capture_method: str | None = None,
 ) -> Reservation:
     if not is_known_currency(currency):
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
     check_amount(amount, get_paygate_settings().max_amount)
     if await session.get(User, user_id) is None:
         raise InvalidInputError("user_id: no such user")
-    reservation = Reservation(user_id=user_id, amount=amount, currency=currency, description=description)
+    reservation = Reservation(
+        user_id=user_id,
+        amount=amount,
+        currency=currency,
+        description=description,
+        capture_method=capture_method,
+    )
     session.add(reservation)
     await session.flush()
     await session.refresh(reservation)

@@ -259,6 +259,33 @@ def run_payer_details(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_portal_link(args: argparse.Namespace) -> int:
+    from gateway.portal.services import issue_link, revoke_link
+    from gateway.settings import get_gateway_settings
+
+    url = database_url(args.database_url)
+    partner_id = _partner_id(args.partner_id)
+    settings = get_gateway_settings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        conn = await session.connection()
+        if args.revoke:
+            row = await revoke_link(conn, partner_id, _partner_id(args.revoke))
+            return {"id": str(row["id"]), "revoked_at": row["revoked_at"].isoformat()}
+        link = await issue_link(conn, settings, partner_id, issued_by="paygate partners portal-link")
+        return {"id": str(link.id), "url": link.url, "expires_at": link.expires_at.isoformat()}
+
+    answer = run_with_session(url, work)  # an unknown partner or link: exit 1 with its reason
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif args.revoke:
+        print(f"revoked portal link {answer['id']}: it no longer opens, and the session it opened has ended")
+    else:
+        print(f"portal link (opens once, until {answer['expires_at']}; revoke: --revoke {answer['id']}):")
+        print(f"  {answer['url']}")
+    return 0
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     partners = commands.add_parser(
         "partners",
@@ -365,3 +392,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     payer.add_argument("partner_id")
     payer.add_argument("state", choices=("on", "off"))
     payer.set_defaults(handler=run_payer_details)
+
+    portal = sub(
+        "portal-link",
+        "print a single-use link into the partner's portal (or revoke one)",
+        "Issue a link that opens the partner's self-service portal once, within "
+        "GATEWAY_PORTAL_LINK_TTL_SECONDS, on GATEWAY_PUBLIC_URL; with --revoke LINK_ID the link stops "
+        "opening and the session it opened ends. Exit 1 for an unknown partner or link.",
+    )
+    portal.add_argument("partner_id")
+    portal.add_argument("--revoke", metavar="LINK_ID", default=None, help="revoke this link instead")
+    portal.add_argument("--json", action="store_true", help="print JSON")
+    portal.set_defaults(handler=run_portal_link)

@@ -25,7 +25,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.checkout_page import services
-from payment_ms.dependencies import provide_engine
+from payment_ms.dependencies import provide_engine, provide_mock_events
 from payment_ms.providers import mock_sessions
 from payment_ms.providers.mock import CHECKOUT_PREFIX, checkout_path
 from payment_ms.settings import get_payment_settings
@@ -151,7 +151,10 @@ class MockCheckoutController(Controller):
     path = CHECKOUT_PREFIX
     tags = ["mock checkout"]
     include_in_schema = False
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "mock_events": Provide(provide_mock_events, sync_to_thread=False),
+    }
 
     @get("/assets/{name:str}", operation_id="mockCheckoutAsset")
     async def asset(self, name: FromPath[str]) -> Response[bytes] | Response[str]:
@@ -191,6 +194,7 @@ class MockCheckoutController(Controller):
         self,
         request: Request,
         engine: NamedDependency[AsyncEngine],
+        mock_events: NamedDependency[services.MockEvents],
         token: FromPath[str],
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[str] | Redirect:
@@ -206,7 +210,7 @@ class MockCheckoutController(Controller):
         if choice not in dict(CHOICES):
             return _message("Choose an option", "Go back and press one of the buttons.", 400)
         try:
-            result = await services.record_choice(engine, session.payment_id, choice)
+            result = await services.record_choice(engine, mock_events, session.payment_id, choice)
         except NotFoundError:
             return _message(*NOT_FOUND)
         except ConflictError:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, and_, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,7 +34,15 @@ async def list_deliveries(
     where = matching(
         deliveries, status=filters.status, partner_id=filters.partner_id, event_id=filters.event_id
     )
+    if filters.payment_id is not None:  # the payment's events (their index), then each one's deliveries
+        where.append(
+            deliveries.c.event_id.in_(select(events.c.id).where(events.c.payment_id == filters.payment_id))
+        )
     return await keyset_page(conn, deliveries, where, filters, after=after, limit=limit)
+
+
+async def get_event(conn: AsyncConnection, event_id: uuid.UUID) -> RowMapping | None:
+    return (await conn.execute(select(events).where(events.c.id == event_id))).mappings().one_or_none()
 
 
 async def get_delivery(conn: AsyncConnection, delivery_id: uuid.UUID) -> RowMapping | None:
@@ -126,3 +135,84 @@ async def make_partner_deliveries_due(
         .values(_make_due())
     )
     return result.rowcount
+
+
+# ------------------------------------------------------------------ the console's and the portal's reads
+
+_SUCCESS = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
+
+
+async def queue_depth(conn: AsyncConnection) -> RowMapping:
+    """Pending deliveries, those due now and the oldest due one's age: the partial index on due_at."""
+    query = text(
+        "SELECT count(*) AS pending, count(*) FILTER (WHERE due_at <= now()) AS due,"
+        " extract(epoch FROM now() - min(due_at) FILTER (WHERE due_at <= now()))::float AS oldest_due_seconds"
+        " FROM webhook_deliveries WHERE status = 'pending'"
+    )
+    return (await conn.execute(query)).mappings().one()
+
+
+async def attempts_per_minute(conn: AsyncConnection, since: datetime) -> Sequence[RowMapping]:
+    minute = func.date_trunc("minute", attempts.c.started_at).label("minute")
+    query = (
+        select(
+            minute,
+            func.count().filter(_SUCCESS).label("succeeded"),
+            func.count().filter(~_SUCCESS | attempts.c.status_code.is_(None)).label("failed"),
+        )
+        .where(attempts.c.started_at >= since)
+        .group_by(minute)
+        .order_by(minute)
+    )
+    return (await conn.execute(query)).mappings().all()
+
+
+async def partner_health(
+    conn: AsyncConnection, since: datetime, partner_ids: Sequence[uuid.UUID] | None
+) -> Sequence[RowMapping]:
+    """Per partner: attempts since ``since`` (ix_delivery_attempts_started_at), how many succeeded,
+    the p95 duration, and the last failure."""
+    failed = ~_SUCCESS | attempts.c.status_code.is_(None)
+    failure_text = func.coalesce(attempts.c.error, func.concat("HTTP ", attempts.c.status_code.cast(String)))
+    query = (
+        select(
+            deliveries.c.partner_id,
+            func.count().label("attempts"),
+            func.count().filter(_SUCCESS).label("succeeded"),
+            func.percentile_disc(0.95).within_group(attempts.c.duration_ms).label("p95_ms"),
+            func.max(attempts.c.started_at).filter(failed).label("last_failure_at"),
+            func.array_agg(aggregate_order_by(failure_text, attempts.c.started_at.desc()))
+            .filter(failed)[1]
+            .label("last_failure"),
+        )
+        .select_from(attempts.join(deliveries, deliveries.c.id == attempts.c.delivery_id))
+        .where(attempts.c.started_at >= since)
+        .group_by(deliveries.c.partner_id)
+    )
+    if partner_ids is not None:
+        query = query.where(deliveries.c.partner_id.in_(partner_ids))
+    return (await conn.execute(query)).mappings().all()
+
+
+async def event_feed(
+    conn: AsyncConnection,
+    *,
+    types: Sequence[str],
+    created_from: datetime | None,
+    settled_before: datetime,
+    after: Cursor | None,
+    limit: int,
+) -> Sequence[RowMapping]:
+    """Oldest first on (created_at, id), only events older than ``settled_before`` (see the service)."""
+    filters: list[Any] = [events.c.type.in_(types), events.c.created_at < settled_before]
+    if created_from is not None:
+        filters.append(events.c.created_at >= created_from)
+    if after is not None:
+        filters.append(tuple_(events.c.created_at, events.c.id) > tuple_(*after))
+    query = (
+        select(events.c.id, events.c.type, events.c.created_at, events.c.data)
+        .where(*filters)
+        .order_by(events.c.created_at, events.c.id)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).mappings().all()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -19,9 +21,17 @@ from payment_ms.deliveries.schemas import (
     Event,
     EventList,
 )
-from payment_ms.pagination import page
+from payment_ms.pagination import decode_cursor, encode_cursor, page
+from shared.contracts import (
+    DeliveryStats,
+    EventFeed,
+    FeedEvent,
+    MinuteOutcomes,
+    PartnerHealth,
+    PartnerHealthList,
+)
 from shared.problems import NotFoundError
-from shared.queries import DeliveryFilter, EventFilter
+from shared.queries import DeliveryFilter, EventFilter, FeedQuery
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -50,3 +60,56 @@ async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryD
             raise NotFoundError(f"delivery {delivery_id} not found")
         attempt_rows = await repo.list_attempts(conn, delivery_id)
     return from_row(DeliveryDetail, row, attempts=[from_row(Attempt, a) for a in attempt_rows])
+
+
+async def get_event(engine: AsyncEngine, event_id: uuid.UUID) -> Event:
+    async with engine.connect() as conn:
+        row = await repo.get_event(conn, event_id)
+    if row is None:
+        raise NotFoundError(f"event {event_id} not found")
+    return from_row(Event, row)
+
+
+async def delivery_stats(engine: AsyncEngine, *, minutes: int) -> DeliveryStats:
+    async with engine.connect() as conn:
+        queue = await repo.queue_depth(conn)
+        per_minute = await repo.attempts_per_minute(conn, datetime.now(UTC) - timedelta(minutes=minutes))
+    return DeliveryStats(
+        pending=queue["pending"],
+        due=queue["due"],
+        oldest_due_seconds=queue["oldest_due_seconds"],
+        minutes=[from_row(MinuteOutcomes, row) for row in per_minute],
+    )
+
+
+async def partner_health(
+    engine: AsyncEngine, *, since: datetime, partner_ids: Sequence[uuid.UUID] | None = None
+) -> PartnerHealthList:
+    async with engine.connect() as conn:
+        rows = await repo.partner_health(conn, since, partner_ids)
+    return PartnerHealthList(since=since, items=[from_row(PartnerHealth, row) for row in rows])
+
+
+async def event_feed(engine: AsyncEngine, query: FeedQuery) -> EventFeed:
+    """Events in commit-safe order: an event's ``created_at`` is its transaction's start, so one that
+    commits late can carry an earlier time than one already served; only events older than
+    ``settle_seconds`` are served, so a transaction shorter than that can never be skipped by a cursor."""
+    settled_before = datetime.now(UTC) - timedelta(seconds=query.settle_seconds)
+    async with engine.connect() as conn:
+        rows = list(
+            await repo.event_feed(
+                conn,
+                types=query.types,
+                created_from=query.created_from,
+                settled_before=settled_before,
+                after=decode_cursor(query.after),
+                limit=query.limit + 1,
+            )
+        )
+    items = rows[: query.limit]
+    next_cursor = encode_cursor(items[-1]) if items else query.after
+    return EventFeed(
+        items=[from_row(FeedEvent, row) for row in items],
+        next_cursor=next_cursor,
+        has_more=len(rows) > query.limit,
+    )

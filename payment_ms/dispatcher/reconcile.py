@@ -1,5 +1,7 @@
 """Payments stuck in ``pending``/``processing`` are re-verified with the provider, so a lost provider
-webhook and a payer who never comes back still end in the right state (and emit their events).
+webhook and a payer who never comes back still end in the right state (and emit their events); and
+manual-capture holds nobody captured within ``DISPATCHER_AUTHORIZATION_EXPIRY_SECONDS`` (7 days, as
+long as a card authorization lasts at Stripe) are released (``payment.canceled``).
 
 Only one dispatcher reconciles at a time: a pass holds a session-level advisory lock on its own
 connection from the query for stuck payments until the last of them has been verified (a dispatcher
@@ -59,19 +61,33 @@ class Reconciler:
             limit=self.settings.reconcile_batch,
         )
 
+    async def expired_holds(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
+        return await repo.expired_holds(
+            conn,
+            older_than=self.settings.authorization_expiry_seconds,
+            excluded=self._resting(),
+            limit=self.settings.reconcile_batch,
+        )
+
     async def run_once(
         self,
         verify: Callable[[uuid.UUID], Awaitable[object]],
         stopping: Callable[[], bool] = lambda: False,
+        release: Callable[[uuid.UUID], Awaitable[object]] | None = None,
     ) -> int:
-        """Verify every stuck payment once, under the lock; returns how many were asked about."""
+        """Verify every stuck payment once and release every expired hold, under the lock; returns how
+        many payments were acted on."""
         conn = await asyncpg.connect(self.dsn)
         try:
             if not await repo.try_advisory_lock(conn, RECONCILE_LOCK):
                 return 0
             try:
                 await self._purge_if_due()
-                return await self._verify_stuck(conn, verify, stopping)
+                acted = await self._each(await self.stuck_payments(conn), verify, stopping, "reconciling")
+                if release is not None:
+                    holds = await self.expired_holds(conn)
+                    acted += await self._each(holds, release, stopping, "releasing the expired hold of")
+                return acted
             finally:
                 # Closing the connection would release it too; unlocking keeps the intent explicit.
                 with contextlib.suppress(Exception):
@@ -82,21 +98,22 @@ class Reconciler:
             except Exception:
                 conn.terminate()
 
-    async def _verify_stuck(
+    async def _each(
         self,
-        conn: asyncpg.Connection,
-        verify: Callable[[uuid.UUID], Awaitable[object]],
+        payment_ids: list[uuid.UUID],
+        act: Callable[[uuid.UUID], Awaitable[object]],
         stopping: Callable[[], bool],
+        doing: str,
     ) -> int:
         asked = 0
-        for payment_id in await self.stuck_payments(conn):
+        for payment_id in payment_ids:
             if stopping():
                 break
             asked += 1
             try:
-                await verify(payment_id)
+                await act(payment_id)
             except Exception as exc:
-                logger.warning("reconciling payment %s failed: %s", payment_id, exc)
+                logger.warning("%s payment %s failed: %s", doing, payment_id, exc)
             pause = min(
                 MAX_PAUSE_SECONDS, 2 * self._pause.get(payment_id, self.settings.reconcile_interval_seconds)
             )
@@ -123,7 +140,7 @@ class Reconciler:
 async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.Event) -> None:
     """Reconcile every ``reconcile_interval_seconds`` until ``stop`` is set (it ends the wait at once)."""
     from payment_ms.payments.idempotency import purge_expired_keys
-    from payment_ms.payments.services import verify_payment
+    from payment_ms.payments.services import release_expired_hold, verify_payment
     from payment_ms.settings import get_payment_settings
 
     engine = create_engine(dsn, pool_size=2, max_overflow=0)
@@ -135,7 +152,12 @@ async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.E
     reconciler = Reconciler(settings, dsn, purge=purge)
     try:
         while not stop.is_set():
-            await _reconcile_pass(reconciler, lambda pid: verify_payment(engine, pid), stop)
+            await _reconcile_pass(
+                reconciler,
+                lambda pid: verify_payment(engine, pid),
+                stop,
+                release=lambda pid: release_expired_hold(engine, pid),
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.reconcile_interval_seconds)
     finally:
@@ -143,14 +165,17 @@ async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.E
 
 
 async def _reconcile_pass(
-    reconciler: Reconciler, verify: Callable[[uuid.UUID], Awaitable[object]], stop: asyncio.Event
+    reconciler: Reconciler,
+    verify: Callable[[uuid.UUID], Awaitable[object]],
+    stop: asyncio.Event,
+    release: Callable[[uuid.UUID], Awaitable[object]] | None = None,
 ) -> None:
     try:
-        count = await reconciler.run_once(verify, stop.is_set)
+        count = await reconciler.run_once(verify, stop.is_set, release=release)
     except (asyncpg.PostgresError, OSError) as exc:
         logger.warning("reconciliation skipped: %s", exc)
     except Exception:
         logger.exception("reconciliation pass failed")
     else:
         if count:
-            logger.info("re-verified %d stuck payments", count)
+            logger.info("reconciled %d payments (stuck, or holds past their window)", count)

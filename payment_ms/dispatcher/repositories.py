@@ -234,6 +234,23 @@ async def stuck_payments(
     return [row["id"] for row in rows]
 
 
+_EXPIRED_HOLDS = """
+SELECT id FROM payments
+WHERE status = 'authorized' AND authorized_at < now() - make_interval(secs => $1::float8)
+  AND NOT (id = ANY($2::uuid[]))
+ORDER BY authorized_at
+LIMIT $3
+"""
+
+
+async def expired_holds(
+    conn: Connection, *, older_than: float, excluded: Sequence[UUID], limit: int
+) -> list[UUID]:
+    """Authorized (manual capture) payments held longer than ``older_than`` seconds, oldest first."""
+    rows = await conn.fetch(_EXPIRED_HOLDS, older_than, list(excluded), limit)
+    return [row["id"] for row in rows]
+
+
 async def try_advisory_lock(conn: Connection, lock: int) -> bool:
     """A session-level advisory lock on this connection (False: another session holds it)."""
     return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))

@@ -85,3 +85,8 @@ class DispatcherSettings(ServiceSettings):
         default=900.0, gt=0, description="A pending/processing payment older than this is re-verified."
     )
     reconcile_batch: int = Field(default=50, ge=1)
+    authorization_expiry_seconds: float = Field(
+        default=7 * 86400.0,
+        gt=0,
+        description="A manual-capture hold not captured within this long is released by reconciliation.",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -11,11 +12,15 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
+from shared.security import requires_service_token
+from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
+from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
 from shared import routes
 from shared.contracts import (
+    CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
     Payment,
@@ -23,9 +28,8 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
 )
-from shared.jsonbody import strict_body
+from shared.problems import problem_responses
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
-from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -34,6 +38,10 @@ OptionalKey = Annotated[
     str | None, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
 ]
 PaymentId = Annotated[UUID, PathParameter(description="Payment id")]
+# verify, cancel, capture, refund, confirm-cash: 404 no such payment, 409 the state machine or a
+# concurrent request with the key, 422 refused input or a key reused for another request
+ACTION_ERRORS = problem_responses(*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
+CREATE_ERRORS = problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
 Engine = NamedDependency[AsyncEngine]
 
 
@@ -41,10 +49,12 @@ class PaymentController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
     guards = [requires_service_token]
+    security = SECURITY
     dependencies = {
         "engine": Provide(provide_engine, sync_to_thread=False),
         "new_payment": Provide(strict_body(PaymentCreate)),
         "refund": Provide(strict_body(RefundCreate)),
+        "capture": Provide(strict_body(CaptureCreate)),
         "confirmation": Provide(strict_body(CashConfirmation)),
     }
 
@@ -52,7 +62,10 @@ class PaymentController(Controller):
         routes.PAYMENTS,
         operation_id="createPayment",
         summary="Create a payment and its provider checkout (idempotent)",
-        responses={201: PAYMENT_RESPONSE},
+        responses={
+            201: PAYMENT_RESPONSE,
+            **problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE),
+        },
     )
     async def create_payment(
         self,
@@ -76,6 +89,7 @@ class PaymentController(Controller):
         operation_id="listPayments",
         summary="List payments, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(PaymentFilter)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
         return await queries.list_payments(engine, filters)
@@ -85,11 +99,17 @@ class PaymentController(Controller):
         operation_id="dailyPaymentStats",
         summary="Count and sum per day/provider/status",
         dependencies={"period": query_dependency(StatsPeriod)},
+        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
     )
     async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
         return await queries.daily_stats(engine, **period.as_kwargs())
 
-    @get(routes.PAYMENT, operation_id="getPayment", summary="One payment")
+    @get(
+        routes.PAYMENT,
+        operation_id="getPayment",
+        summary="One payment",
+        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
+    )
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
         return await queries.get_payment(engine, payment_id)
 
@@ -98,10 +118,10 @@ class PaymentController(Controller):
         operation_id="verifyPayment",
         summary="Ask the provider and apply the outcome (idempotent)",
         status_code=200,
-        responses={200: PAYMENT_RESPONSE},
+        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def verify_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey = None
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -109,8 +129,8 @@ class PaymentController(Controller):
             payment_id,
             "verify",
             idempotency_key,
-            None,
-            lambda: services.verify_payment(engine, payment_id),
+            await raw_json(request),
+            lambda _: services.verify_payment(engine, payment_id),
         )
 
     @post(
@@ -118,10 +138,10 @@ class PaymentController(Controller):
         operation_id="cancelPayment",
         summary="Cancel an unsettled payment and expire its provider session",
         status_code=200,
-        responses={200: PAYMENT_RESPONSE},
+        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def cancel_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey = None
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -129,8 +149,8 @@ class PaymentController(Controller):
             payment_id,
             "cancel",
             idempotency_key,
-            None,
-            lambda: services.cancel_payment(engine, payment_id),
+            await raw_json(request),
+            lambda command: services.cancel_payment(engine, payment_id, command),
         )
 
     @post(
@@ -138,10 +158,15 @@ class PaymentController(Controller):
         operation_id="capturePayment",
         summary="Capture an authorized payment (manual capture)",
         status_code=200,
-        responses={200: PAYMENT_RESPONSE},
+        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def capture_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey
+        self,
+        request: Request,
+        engine: Engine,
+        payment_id: PaymentId,
+        capture: NamedDependency[CaptureCreate],
+        idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -149,8 +174,8 @@ class PaymentController(Controller):
             payment_id,
             "capture",
             idempotency_key,
-            None,
-            lambda: services.capture_payment(engine, payment_id),
+            capture,
+            lambda command: services.capture_payment(engine, payment_id, capture, command),
         )
 
     @post(
@@ -158,7 +183,7 @@ class PaymentController(Controller):
         operation_id="refundPayment",
         summary="Refund part or all of a captured payment",
         status_code=201,
-        responses={201: PAYMENT_RESPONSE},
+        responses={201: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def refund_payment(
         self,
@@ -166,7 +191,7 @@ class PaymentController(Controller):
         engine: Engine,
         payment_id: PaymentId,
         refund: NamedDependency[RefundCreate],
-        idempotency_key: OptionalKey,
+        idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -175,7 +200,7 @@ class PaymentController(Controller):
             "refund",
             idempotency_key,
             refund,
-            lambda: services.refund_payment(engine, payment_id, refund),
+            lambda command: services.refund_payment(engine, payment_id, refund, command),
             status=201,
         )
 
@@ -184,7 +209,7 @@ class PaymentController(Controller):
         operation_id="confirmCashPayment",
         summary="Staff confirm a cash payment was received",
         status_code=200,
-        responses={200: PAYMENT_RESPONSE},
+        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def confirm_cash(
         self,
@@ -192,7 +217,7 @@ class PaymentController(Controller):
         engine: Engine,
         payment_id: PaymentId,
         confirmation: NamedDependency[CashConfirmation],
-        idempotency_key: OptionalKey,
+        idempotency_key: OptionalKey = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -201,7 +226,7 @@ class PaymentController(Controller):
             "confirm-cash",
             idempotency_key,
             confirmation,
-            lambda: services.confirm_cash_payment(engine, payment_id, confirmation),
+            lambda _: services.confirm_cash_payment(engine, payment_id, confirmation),
         )
 
 
@@ -212,15 +237,19 @@ async def _idempotent(
     action: str,
     key: str | None,
     body: object,
-    run: services.PaymentAction,
+    run: Callable[[services.CommandRequest], Awaitable[Payment]],
     status: int = 200,
 ) -> Response[bytes]:
+    """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
+    takes none (IETF: the same key with another payload is another request, 422)."""
+    request_fingerprint = fingerprint("POST", request.url.path, body)
+    command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
     code, payload = await services.run_idempotent(
         engine,
         scope=f"payment:{payment_id}:{action}",
         key=key,
-        request_fingerprint=fingerprint("POST", request.url.path, body),
-        action=run,
+        request_fingerprint=request_fingerprint,
+        action=lambda: run(command),
         lease_seconds=request.app.state.settings.idempotency_lease_seconds,
         status=status,
     )

@@ -27,7 +27,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_ms.payments import repositories as repo
-from shared.problems import ConflictError, InvalidInputError
+from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError
 
 MAX_KEY_LENGTH = 255
 
@@ -96,7 +96,7 @@ def answer_for_existing(
     if row is None:  # released between our INSERT and SELECT: the caller may simply retry
         raise ConflictError("a request with this Idempotency-Key just failed; retry", headers=_RETRY)
     if row["request_fingerprint"] != request_fingerprint:
-        raise InvalidInputError("this Idempotency-Key was used for a different request")
+        raise IdempotencyKeyReusedError()
     if row["state"] == "completed":
         return Replay(row["response_status"], bytes(row["response_body"]))
     return None

@@ -11,15 +11,27 @@ from typing import Any
 import msgspec
 from sqlalchemy import RowMapping
 
-from shared.contracts import Payment, PaymentCreate
+from shared.contracts import Payment, PaymentCreate, PaymentDispute
 
 _encode = msgspec.json.Encoder().encode
-# Every contract field is a column of the same name (the row has more: the provider's ids and state).
-PAYMENT_FIELDS: tuple[str, ...] = Payment.__struct_fields__
+# Every contract field is a column of the same name (the row has more: the provider's ids and state),
+# except ``dispute``: the ``dispute_*`` columns.
+PAYMENT_FIELDS: tuple[str, ...] = tuple(f for f in Payment.__struct_fields__ if f != "dispute")
+
+
+def _dispute(row: RowMapping | Mapping[str, Any]) -> PaymentDispute | None:
+    if row.get("dispute_id") is None:
+        return None
+    return PaymentDispute(
+        id=row["dispute_id"],
+        status=row["dispute_status"],
+        amount=row["dispute_amount"],
+        reason=row["dispute_reason"],
+    )
 
 
 def to_contract(row: RowMapping | Mapping[str, Any]) -> Payment:
-    return Payment(**{field: row[field] for field in PAYMENT_FIELDS})
+    return Payment(**{field: row[field] for field in PAYMENT_FIELDS}, dispute=_dispute(row))
 
 
 def encode_payment(payment: Payment) -> bytes:
@@ -56,6 +68,8 @@ def new_payment(
         "status": "pending",
         "captured_amount": 0,
         "refunded_amount": 0,
+        "pending_refund_amount": 0,
+        "authorized_at": None,
         "checkout_url": checkout_url,
         "failure_reason": None,
         "confirmed_by": None,

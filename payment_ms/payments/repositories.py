@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import Date, RowMapping, Table, cast, delete, func, insert, select, text, update
+from sqlalchemy import Date, RowMapping, Table, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +22,7 @@ from payment_ms.providers.base import CheckoutSession
 from shared.contracts import Payment
 from shared.models import IdempotencyKey
 from shared.models import Payment as PaymentModel
+from shared.models import PaymentCommand as PaymentCommandModel
 from shared.models import Refund as RefundModel
 from shared.outbox import INSERT_EVENT, NOTIFY_EVENT
 from shared.queries import PaymentFilter
@@ -149,21 +150,6 @@ async def delete_payment(conn: AsyncConnection, payment_id: uuid.UUID) -> None:
     await conn.execute(payments.delete().where(payments.c.id == payment_id))
 
 
-async def insert_refund(
-    conn: AsyncConnection,
-    *,
-    payment_id: uuid.UUID,
-    amount: int,
-    provider_refund_id: str | None,
-    reason: str | None,
-) -> None:
-    await conn.execute(
-        insert(refunds).values(
-            payment_id=payment_id, amount=amount, provider_refund_id=provider_refund_id, reason=reason
-        )
-    )
-
-
 async def list_payments(
     conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: PaymentFilter
 ) -> Sequence[RowMapping]:
@@ -175,6 +161,10 @@ async def list_payments(
         user_id=filters.user_id,
         reservation_id=filters.reservation_id,
     )
+    if filters.amount_min is not None:  # a filter on the scan in created_at order, never an order of its own
+        where.append(payments.c.amount >= filters.amount_min)
+    if filters.amount_max is not None:
+        where.append(payments.c.amount <= filters.amount_max)
     return await keyset_page(conn, payments, where, filters, after=after, limit=limit)
 
 
@@ -310,3 +300,113 @@ async def delete_expired_keys(conn: AsyncConnection, *, ttl_hours: int) -> int:
         )
     )
     return result.rowcount
+
+
+# ------------------------------------------------------------------------------ lifecycle: commands
+
+commands: Table = PaymentCommandModel.__table__  # type: ignore[assignment]
+
+
+async def command_key(
+    conn: AsyncConnection,
+    *,
+    payment_id: uuid.UUID,
+    action: str,
+    request_key: str | None,
+    request_fingerprint: str,
+    new_provider_key: str,
+) -> RowMapping:
+    """The command's stored row: the one of an earlier try of this command (same ``request_key``), or
+    a new one with ``new_provider_key``. A command without a request key is always new."""
+    inserted = await conn.execute(
+        pg_insert(commands)
+        .values(
+            payment_id=payment_id,
+            action=action,
+            request_key=request_key,
+            request_fingerprint=request_fingerprint,
+            provider_key=new_provider_key,
+        )
+        .on_conflict_do_nothing(constraint="uq_payment_commands_payment_id_action_request_key")
+        .returning(commands.c.provider_key, commands.c.request_fingerprint)
+    )
+    row = inserted.mappings().one_or_none()
+    if row is not None:
+        return row
+    existing = await conn.execute(
+        select(commands.c.provider_key, commands.c.request_fingerprint).where(
+            commands.c.payment_id == payment_id,
+            commands.c.action == action,
+            commands.c.request_key == request_key,
+        )
+    )
+    return existing.mappings().one()
+
+
+# ------------------------------------------------------------------------ lifecycle: provider events
+
+
+async def lock_by_reference(
+    conn: AsyncConnection,
+    provider: str,
+    *,
+    payment_id: uuid.UUID | None,
+    session_id: str | None,
+    intent_id: str | None,
+) -> RowMapping | None:
+    """The provider's payment, locked, by whichever reference its event carries (ours first)."""
+    candidates = []
+    if payment_id is not None:
+        candidates.append(payments.c.id == payment_id)
+    if session_id:
+        candidates.append(payments.c.provider_session_id == session_id)
+    if intent_id:
+        candidates.append(payments.c.provider_payment_id == intent_id)
+    if not candidates:
+        return None
+    result = await conn.execute(
+        select(payments)
+        .where(payments.c.provider == provider, or_(*candidates))
+        .order_by(payments.c.created_at)
+        .limit(1)
+        .with_for_update()
+    )
+    return result.mappings().one_or_none()
+
+
+# ------------------------------------------------------------------------------ lifecycle: refunds
+
+
+async def lock_refund(conn: AsyncConnection, provider_refund_id: str) -> RowMapping | None:
+    result = await conn.execute(
+        select(refunds).where(refunds.c.provider_refund_id == provider_refund_id).with_for_update()
+    )
+    return result.mappings().one_or_none()
+
+
+async def add_refund(
+    conn: AsyncConnection,
+    *,
+    payment_id: uuid.UUID,
+    amount: int,
+    provider_refund_id: str | None,
+    reason: str | None,
+    status: str,
+    failure_reason: str | None = None,
+) -> None:
+    await conn.execute(
+        insert(refunds).values(
+            payment_id=payment_id,
+            amount=amount,
+            provider_refund_id=provider_refund_id,
+            reason=reason,
+            status=status,
+            failure_reason=failure_reason,
+        )
+    )
+
+
+async def update_refund(conn: AsyncConnection, refund_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(
+        update(refunds).where(refunds.c.id == refund_id).values(**values, updated_at=func.now())
+    )

@@ -16,88 +16,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payment_ms.events.outbox import record_event
-from payment_ms.metrics.definitions import TRANSITIONS
-from payment_ms.payments import idempotency
+from payment_ms.payments import idempotency, refunds
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.mapping import encode_payment, to_contract
+from payment_ms.payments.state import apply_outcome, transition
 from payment_ms.payments.transitions import SETTLED, event_for
-from payment_ms.providers import cash
 from payment_ms.providers.base import (
-    Outcome,
     Provider,
+    ProviderRefusedError,
     call_provider,
 )
 from payment_ms.providers.registry import get_provider
 from shared.contracts import (
+    CaptureCreate,
     CashConfirmation,
     Payment,
     PaymentStatus,
     RefundCreate,
 )
-from shared.problems import ConflictError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError
 
 PaymentAction = Callable[[], Awaitable[Payment]]
-
-
-# ------------------------------------------------------------------------------------ transitions
-
-
-async def transition(
-    conn: AsyncConnection,
-    row: RowMapping,
-    target: PaymentStatus,
-    changes: dict[str, Any] | None = None,
-    *,
-    strict: bool,
-) -> RowMapping:
-    """Move a LOCKED payment row to ``target``, writing its event; the only place statuses change.
-
-    A move the state machine forbids raises 409 when ``strict`` (an explicit command), and is a no-op
-    otherwise (verify and webhooks report what the provider says; a settled payment stays settled).
-    """
-    event_type = event_for(row["status"], target)
-    if event_type is None:
-        if strict:
-            raise ConflictError(
-                f"a {row['status']} payment cannot become {target}",
-                extra={"payment_status": row["status"]},
-            )
-        return row
-    updated = await repo.update_payment(conn, row["id"], {"status": target, **(changes or {})})
-    await record_event(conn, to_contract(updated), event_type)
-    TRANSITIONS.labels(event_type).inc()
-    return updated
-
-
-async def apply_outcome(conn: AsyncConnection, row: RowMapping, outcome: Outcome) -> RowMapping:
-    """Bring a LOCKED row in line with what the provider reports (verify and webhooks share this).
-
-    An outcome whose status the row cannot move to (it is behind the row, e.g. ``pending`` for a row
-    already ``processing`` or ``authorized``) changes nothing at all, not even the provider's fields:
-    writing them would put the row's provider state back in time.
-    """
-    changes: dict[str, Any] = {}
-    if outcome.provider_status is not None and outcome.provider_status != row["provider_status"]:
-        changes["provider_status"] = outcome.provider_status
-    if outcome.provider_payment_id and outcome.provider_payment_id != row["provider_payment_id"]:
-        changes["provider_payment_id"] = outcome.provider_payment_id
-    if outcome.status == row["status"]:
-        if changes and row["status"] not in SETTLED:
-            return await repo.update_payment(conn, row["id"], changes)
-        return row
-    if event_for(row["status"], outcome.status) is None:
-        return row
-    if outcome.status == "succeeded":
-        changes["captured_amount"] = row["amount"]
-    if outcome.failure_reason and outcome.status in ("failed", "canceled"):
-        changes["failure_reason"] = outcome.failure_reason[:500]
-    return await transition(conn, row, outcome.status, changes, strict=False)
 
 
 async def _locked(conn: AsyncConnection, payment_id: uuid.UUID) -> RowMapping:
@@ -141,6 +86,39 @@ async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     return to_contract(row)
 
 
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """Who asked: the caller's Idempotency-Key (None: a one-off command) and its request fingerprint."""
+
+    key: str | None = None
+    fingerprint: str = ""
+
+
+async def provider_key(
+    engine: AsyncEngine, payment_id: uuid.UUID, action: str, request: CommandRequest
+) -> str:
+    """The idempotency key this command uses at the provider, stored with the command BEFORE the
+    provider is asked (so a retry after a crash or a timeout is the same command at the provider).
+
+    A retry of the same command (same Idempotency-Key) reuses it; any other command gets a new one, so
+    a refusal the provider stored for an earlier key (Stripe keeps errors too) cannot answer it."""
+    async with engine.begin() as conn:
+        if await repo.get_payment(conn, payment_id) is None:
+            raise NotFoundError(f"payment {payment_id} not found")
+        row = await repo.command_key(
+            conn,
+            payment_id=payment_id,
+            action=action,
+            request_key=request.key,
+            request_fingerprint=request.fingerprint,
+            new_provider_key=f"paygate-{action}-{uuid.uuid4()}",
+        )
+    if row["request_fingerprint"] != request.fingerprint:
+        raise IdempotencyKeyReusedError()
+    key: str = row["provider_key"]
+    return key
+
+
 async def _command(
     engine: AsyncEngine,
     payment_id: uuid.UUID,
@@ -165,18 +143,60 @@ async def _command(
         return to_contract(await transition(conn, row, target, changes, strict=True))
 
 
-async def cancel_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
+async def cancel_payment(
+    engine: AsyncEngine,
+    payment_id: uuid.UUID,
+    request: CommandRequest = CommandRequest(),
+    *,
+    reason: str | None = None,
+) -> Payment:
+    """Cancel (expire the checkout) or release an authorization. When the provider refuses because the
+    payer already finished (a completed Stripe session, an approved mock checkout whose event is late),
+    the payment is settled from the provider's answer and the cancel is refused with its new status."""
+    key = await provider_key(engine, payment_id, "cancel", request)
+
     async def act(conn: AsyncConnection, row: RowMapping, provider: Provider) -> dict[str, Any]:
-        provider_status = await call_provider(provider, "cancel", provider.cancel(row))
-        return {"provider_status": provider_status}
+        provider_status = await call_provider(provider, "cancel", provider.cancel(row, key))
+        changes: dict[str, Any] = {"provider_status": provider_status}
+        if reason:
+            changes["failure_reason"] = reason[:500]
+        return changes
 
-    return await _command(engine, payment_id, "canceled", act)
+    try:
+        return await _command(engine, payment_id, "canceled", act)
+    except ProviderRefusedError as refused:
+        settled = await verify_payment(engine, payment_id)
+        if settled.status == "canceled":
+            return settled
+        raise ConflictError(
+            f"the provider refused to cancel ({refused.detail}); the payment is {settled.status}",
+            extra={"payment_status": settled.status, **refused.extra},
+        ) from None
 
 
-async def capture_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
+async def release_expired_hold(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
+    """Reconciliation: an authorization nobody captured within the window is released."""
+    return await cancel_payment(engine, payment_id, reason="the authorization expired before capture")
+
+
+async def capture_payment(
+    engine: AsyncEngine,
+    payment_id: uuid.UUID,
+    capture: CaptureCreate | None = None,
+    request: CommandRequest = CommandRequest(),
+) -> Payment:
+    """Capture all or part of an authorization (the rest is released); never more than authorized."""
+    key = await provider_key(engine, payment_id, "capture", request)
+
     async def act(conn: AsyncConnection, row: RowMapping, provider: Provider) -> dict[str, Any]:
-        provider_status = await call_provider(provider, "capture", provider.capture(row))
-        return {"provider_status": provider_status, "captured_amount": row["amount"]}
+        amount = capture.amount if capture is not None and capture.amount is not None else row["amount"]
+        if amount > row["amount"]:
+            raise InvalidInputError(
+                f"capture of {amount} exceeds the {row['amount']} authorized",
+                extra={"field": "amount", "capturable": row["amount"]},
+            )
+        provider_status = await call_provider(provider, "capture", provider.capture(row, amount, key))
+        return {"provider_status": provider_status, "captured_amount": amount}
 
     return await _command(engine, payment_id, "succeeded", act, only_from="authorized")
 
@@ -189,7 +209,7 @@ async def confirm_cash_payment(
         if row["provider"] != "cash":
             raise ConflictError(f"payment {payment_id} is a {row['provider']} payment, not cash")
         changes = {
-            "provider_status": cash.CONFIRMED,
+            "provider_status": "confirmed",
             "captured_amount": row["amount"],
             "confirmed_by": confirmation.confirmed_by,
             "confirmed_at": func.now(),
@@ -197,38 +217,32 @@ async def confirm_cash_payment(
         return to_contract(await transition(conn, row, "succeeded", changes, strict=True))
 
 
-async def refund_payment(engine: AsyncEngine, payment_id: uuid.UUID, refund: RefundCreate) -> Payment:
+async def refund_payment(
+    engine: AsyncEngine,
+    payment_id: uuid.UUID,
+    refund: RefundCreate,
+    request: CommandRequest = CommandRequest(),
+) -> Payment:
     """Refund part or all of what is left; the total never exceeds what was captured (checked under
-    the row lock, and by the database)."""
+    the row lock, and by the database). A refund the provider has not finished is ``pending``: it
+    holds its amount (``pending_refund_amount``) until the provider's event settles it."""
+    key = await provider_key(engine, payment_id, "refund", request)
     async with engine.begin() as conn:
         row = await _locked(conn, payment_id)
         if row["status"] not in ("succeeded", "partially_refunded"):
             raise ConflictError(
                 f"a {row['status']} payment cannot be refunded", extra={"payment_status": row["status"]}
             )
-        remaining = row["captured_amount"] - row["refunded_amount"]
+        remaining = row["captured_amount"] - row["refunded_amount"] - row["pending_refund_amount"]
         amount = refund.amount if refund.amount is not None else remaining
-        if amount > remaining:
+        if amount > remaining or amount <= 0:
             raise InvalidInputError(
                 f"refund of {amount} exceeds the {remaining} left to refund",
                 extra={"field": "amount", "refundable": remaining},
             )
         provider = get_provider(row["provider"])
-        # Deterministic: a retry of the same refund after a timeout is the same refund at the provider.
-        provider_key = f"paygate-refund-{payment_id}-{row['refunded_amount']}-{amount}"
-        provider_refund_id = await call_provider(
-            provider, "refund", provider.refund(row, amount, provider_key)
-        )
-        await repo.insert_refund(
-            conn,
-            payment_id=payment_id,
-            amount=amount,
-            provider_refund_id=provider_refund_id,
-            reason=refund.reason,
-        )
-        refunded = row["refunded_amount"] + amount
-        target: PaymentStatus = "refunded" if refunded == row["captured_amount"] else "partially_refunded"
-        return to_contract(await transition(conn, row, target, {"refunded_amount": refunded}, strict=True))
+        answer = await call_provider(provider, "refund", provider.refund(row, amount, key))
+        return to_contract(await refunds.record_new_refund(conn, row, answer, reason=refund.reason))
 
 
 # ------------------------------------------------------------------------ idempotent commands

@@ -31,6 +31,10 @@ TRANSITIONS: Final[dict[tuple[str, str], EventType]] = {
     ("partially_refunded", "refunded"): "payment.refunded",
 }
 
+# Moves that announce a second event after the first: a capture is also the payment's success, so a
+# partner subscribed only to ``payment.succeeded`` hears of an escrow that was captured.
+FOLLOW_UP_EVENTS: Final[dict[tuple[str, str], EventType]] = {("authorized", "succeeded"): "payment.succeeded"}
+
 # Where the provider has nothing more to say: verify answers these unchanged.
 SETTLED: Final[frozenset[str]] = frozenset(
     {"succeeded", "failed", "canceled", "partially_refunded", "refunded"}
@@ -40,3 +44,12 @@ SETTLED: Final[frozenset[str]] = frozenset(
 def event_for(current: str, target: str) -> EventType | None:
     """The event of the move ``current → target``, or None when the machine forbids it."""
     return TRANSITIONS.get((current, target))
+
+
+def events_for(current: str, target: str) -> tuple[EventType, ...]:
+    """Every event the move writes, in order (empty when the machine forbids it)."""
+    first = TRANSITIONS.get((current, target))
+    if first is None:
+        return ()
+    follow_up = FOLLOW_UP_EVENTS.get((current, target))
+    return (first,) if follow_up is None else (first, follow_up)

@@ -14,7 +14,7 @@ from sqlalchemy import RowMapping
 
 from payment_ms.metrics.definitions import PROVIDER_ERRORS, PROVIDER_LATENCY
 from payment_ms.settings import PaymentSettings
-from shared.contracts import PaymentCreate, PaymentStatus
+from shared.contracts import PaymentCreate, PaymentStatus, RefundStatus
 from shared.problems import (
     ApplicationError,
     ConflictError,
@@ -63,6 +63,19 @@ class Outcome:
     provider_status: str | None
     provider_payment_id: str | None = None
     failure_reason: str | None = None
+    # What the provider says was captured (a partial capture); None: the whole amount.
+    captured_amount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    """A refund as the provider reports it: ``pending`` ones (Stripe ``pending``/``requires_action``)
+    are not done yet; amounts are ISO minor units."""
+
+    refund_id: str | None
+    status: RefundStatus
+    amount: int
+    failure_reason: str | None = None
 
 
 class Provider(ABC):
@@ -79,17 +92,21 @@ class Provider(ABC):
     @abstractmethod
     async def fetch_outcome(self, payment: RowMapping) -> Outcome: ...
 
+    # Each command carries its own idempotency key (``payment_commands``): a retry of the same command
+    # reuses it, another command never does.
+
     @abstractmethod
-    async def cancel(self, payment: RowMapping) -> str | None:
+    async def cancel(self, payment: RowMapping, idempotency_key: str) -> str | None:
         """Expire the session (or release the authorization); returns the new provider status."""
 
     @abstractmethod
-    async def capture(self, payment: RowMapping) -> str | None:
-        """Capture the whole authorized amount; returns the new provider status."""
+    async def capture(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+        """Capture ``amount`` (at most the authorized amount; the rest is released); returns the new
+        provider status."""
 
     @abstractmethod
-    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
-        """Refund ``amount``; returns the provider's refund id."""
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> ProviderRefund:
+        """Refund ``amount``; a refund the provider failed at once raises ProviderRefusedError."""
 
     async def aclose(self) -> None:
         return None

@@ -7,7 +7,13 @@ import uuid
 
 from sqlalchemy import RowMapping
 
-from payment_ms.providers.base import CheckoutSession, Outcome, Provider, ProviderRefusedError
+from payment_ms.providers.base import (
+    CheckoutSession,
+    Outcome,
+    Provider,
+    ProviderRefund,
+    ProviderRefusedError,
+)
 from shared.contracts import PaymentCreate
 
 AWAITING = "awaiting_cash"
@@ -26,11 +32,12 @@ class CashProvider(Provider):
         # Only staff know; verify leaves a cash payment as it is.
         return Outcome(payment["status"], payment["provider_status"])
 
-    async def cancel(self, payment: RowMapping) -> str | None:
+    async def cancel(self, payment: RowMapping, idempotency_key: str) -> str | None:
         return VOIDED
 
-    async def capture(self, payment: RowMapping) -> str | None:
+    async def capture(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
         raise ProviderRefusedError("cash payments are captured by confirm-cash")
 
-    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
-        return None  # handed back over the counter: no provider reference
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> ProviderRefund:
+        # handed back over the counter: done at once, no provider reference
+        return ProviderRefund(refund_id=None, status="succeeded", amount=amount)

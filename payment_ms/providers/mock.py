@@ -2,12 +2,17 @@
 
 The page (``{PAYMENT_MS_PUBLIC_BASE_URL}/checkout/mock/{session token}``, see ``mock_sessions``) records
 the payer's choice in ``payments.provider_status`` (``open`` → ``approved`` | ``declined`` |
-``abandoned``), playing the provider's own records; verify reads it: approved → succeeded (or authorized
-with manual capture), declined → failed, abandoned → canceled, still open → pending, open past the
-link's expiry (``PAYMENT_MS_MOCK_CHECKOUT_TTL_SECONDS``) → canceled.
+``abandoned``), playing the provider's own records, and then the mock sends its own provider event (as
+Stripe sends ``checkout.session.completed``) through the same intake as Stripe's webhooks, after
+``PAYMENT_MS_MOCK_EVENT_DELAY_SECONDS`` (0: at once, before the payer is redirected). Verify reads the
+same records: approved → succeeded (or authorized with manual capture), declined → failed, abandoned →
+canceled, still open → pending, open past the link's expiry (``PAYMENT_MS_MOCK_CHECKOUT_TTL_SECONDS``)
+→ canceled.
 
 Failure modes, chosen per payment without code changes through ``metadata.mock_behavior``:
 - ``decline``: the payer's "approve" is declined (as a refused card would be);
+- ``drop_event``: the provider event is lost (a webhook that never arrives): the payment stays
+  pending until verify or the dispatcher's reconciliation asks;
 - ``provider_error``: every provider call fails with 503 (nothing is written);
 - ``slow``: every provider call first stalls ``PAYMENT_MS_MOCK_SLOW_SECONDS``; above
   ``PAYMENT_MS_PROVIDER_TIMEOUT_SECONDS`` it fails with 504.
@@ -28,6 +33,7 @@ from payment_ms.providers.base import (
     CheckoutSession,
     Outcome,
     Provider,
+    ProviderRefund,
     ProviderRefusedError,
     ProviderUnavailableError,
 )
@@ -57,6 +63,25 @@ def session_of(payment: RowMapping) -> mock_sessions.MockSession | None:
         return mock_sessions.read(url.rsplit("/", 1)[-1])
     except mock_sessions.InvalidSessionTokenError:
         return None
+
+
+def drops_events(metadata: Mapping[str, Any]) -> bool:
+    return metadata.get(BEHAVIOR_KEY) == "drop_event"
+
+
+def outcome_for(payment: RowMapping) -> Outcome:
+    """What the mock's own records (``provider_status``) say the payment is."""
+    state = payment["provider_status"]
+    if state == APPROVED:
+        status: PaymentStatus = "authorized" if payment["capture_method"] == "manual" else "succeeded"
+        return Outcome(status, state, provider_payment_id=f"mock_pi_{payment['id'].hex}")
+    if state == CAPTURED:
+        return Outcome("succeeded", state)
+    if state == DECLINED:
+        return Outcome("failed", state, failure_reason="card_declined: the mock payer's card was declined")
+    if state in (ABANDONED, EXPIRED, RELEASED):
+        return Outcome("canceled", state, failure_reason="the payer abandoned the checkout")
+    return Outcome("pending", state)
 
 
 def payer_choice(metadata: Mapping[str, Any], choice: str) -> str:
@@ -92,31 +117,20 @@ class MockProvider(Provider):
         session = session_of(payment)
         if state == OPEN and session is not None and session.expired():
             return Outcome("canceled", EXPIRED, failure_reason="the mock checkout expired unpaid")
-        if state == APPROVED:
-            status: PaymentStatus = "authorized" if payment["capture_method"] == "manual" else "succeeded"
-            return Outcome(status, state, provider_payment_id=f"mock_pi_{payment['id'].hex}")
-        if state == CAPTURED:
-            return Outcome("succeeded", state)
-        if state == DECLINED:
-            return Outcome(
-                "failed", state, failure_reason="card_declined: the mock payer's card was declined"
-            )
-        if state in (ABANDONED, EXPIRED, RELEASED):
-            return Outcome("canceled", state, failure_reason="the payer abandoned the checkout")
-        return Outcome("pending", state)
+        return outcome_for(payment)
 
-    async def cancel(self, payment: RowMapping) -> str | None:
+    async def cancel(self, payment: RowMapping, idempotency_key: str) -> str | None:
         await self._behave(payment["metadata"])
         if payment["status"] == "authorized":
             return RELEASED
-        if payment["provider_status"] == APPROVED:
+        if payment["provider_status"] in (APPROVED, DECLINED):
             raise ProviderRefusedError("the payer already completed this checkout; verify the payment")
         return EXPIRED
 
-    async def capture(self, payment: RowMapping) -> str | None:
+    async def capture(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
         await self._behave(payment["metadata"])
         return CAPTURED
 
-    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> ProviderRefund:
         await self._behave(payment["metadata"])
-        return f"mock_re_{uuid.uuid4().hex}"
+        return ProviderRefund(refund_id=f"mock_re_{uuid.uuid4().hex}", status="succeeded", amount=amount)

@@ -5,8 +5,15 @@ after a crash gets the same session), retrieved for verify and expired for cance
 release go through the PaymentIntent; refunds through ``/v1/refunds``. Amounts are converted from ISO
 4217 minor units to Stripe's (``to_stripe_amount``: ISK x100, MGA /100), or refused with 422.
 
-Retries (tenacity) happen only on timeouts, transport errors, 429 and 5xx, and only for GETs or POSTs
-that carry an ``Idempotency-Key``: there Stripe guarantees a retry cannot act twice.
+Every request pins ``Stripe-Version`` (``PAYMENT_MS_STRIPE_API_VERSION``): the shapes read here are
+that version's, whatever the account's default. Each operator command (capture, refund, cancel) brings
+its own idempotency key (stored with the command, ``payment_commands``): Stripe stores the first answer
+for a key, errors included, so a refusal must never answer the next command.
+
+Retries (tenacity) happen only on timeouts, transport errors, 409 (another request holds the key or
+the object), 429 and 5xx, and only for GETs or POSTs that carry an ``Idempotency-Key``: there Stripe
+guarantees a retry cannot act twice. ``Stripe-Should-Retry`` overrides the status: ``false`` stops,
+``true`` retries.
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ from payment_ms.providers.base import (
     CheckoutSession,
     Outcome,
     Provider,
+    ProviderRefund,
     ProviderRefusedError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
 from payment_ms.settings import PaymentSettings
-from shared.contracts import PaymentCreate, PaymentStatus
+from shared.contracts import PaymentCreate, PaymentStatus, RefundStatus
 from shared.money import CURRENCY_EXPONENTS
 from shared.problems import InvalidInputError
 
@@ -102,6 +110,16 @@ def to_stripe_amount(currency: str, amount: int) -> int:
     return converted
 
 
+def _should_retry(response: httpx.Response) -> bool:
+    """Stripe's own word first (``Stripe-Should-Retry``), else the status."""
+    advice = response.headers.get("stripe-should-retry")
+    if advice == "true":
+        return True
+    if advice == "false":
+        return False
+    return response.status_code in RETRYABLE_STATUS
+
+
 class _RetryableStatusError(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"stripe answered {response.status_code}")
@@ -132,6 +150,65 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def from_stripe_amount(currency: str, amount: int) -> int:
+    """Stripe's amount for ``currency`` → ISO minor units (what refunds and disputes report)."""
+    exponent = stripe_exponent(currency.upper())
+    if exponent is None:
+        return amount
+    shift = exponent - CURRENCY_EXPONENTS[currency.upper()]
+    return amount // 10**shift if shift >= 0 else amount * 10**-shift
+
+
+REFUND_STATUSES: dict[str, RefundStatus] = {
+    "pending": "pending",
+    "requires_action": "pending",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def refund_from_object(refund: Mapping[str, Any]) -> ProviderRefund:
+    """A Stripe Refund object (``/v1/refunds``, ``refund.*`` and ``charge.refund.updated`` events)."""
+    status = REFUND_STATUSES.get(str(refund.get("status")), "pending")
+    reason = refund.get("failure_reason") if status == "failed" else None
+    return ProviderRefund(
+        refund_id=refund.get("id"),
+        status=status,
+        amount=from_stripe_amount(str(refund.get("currency") or "eur"), int(refund.get("amount") or 0)),
+        failure_reason=str(reason)[:500] if reason else None,
+    )
+
+
+def outcome_from_intent(intent: Mapping[str, Any]) -> Outcome | None:
+    """Our status for a PaymentIntent event's object, or None when it says nothing final (a payer's
+    failed attempt in an open Checkout leaves the intent ``requires_payment_method``: they may retry)."""
+    status = intent.get("status")
+    provider_status = f"intent/{status}"[:32]
+    currency = str(intent.get("currency") or "eur")
+    if status == "succeeded":
+        received = from_stripe_amount(currency, int(intent.get("amount_received") or 0))
+        return Outcome(
+            "succeeded",
+            provider_status,
+            provider_payment_id=intent.get("id"),
+            captured_amount=received or None,
+        )
+    if status == "requires_capture":
+        return Outcome("authorized", provider_status, provider_payment_id=intent.get("id"))
+    if status == "processing":
+        return Outcome("processing", provider_status, provider_payment_id=intent.get("id"))
+    if status == "canceled":
+        reason = intent.get("cancellation_reason") or "canceled"
+        return Outcome(
+            "canceled",
+            provider_status,
+            provider_payment_id=intent.get("id"),
+            failure_reason=f"the payment intent was canceled at stripe ({reason})",
+        )
+    return None
 
 
 def outcome_from_session(session: Mapping[str, Any], capture_method: str) -> Outcome:
@@ -168,7 +245,10 @@ class StripeProvider(Provider):
         self._client = httpx.AsyncClient(
             base_url=settings.stripe_api_base,
             timeout=httpx.Timeout(settings.provider_timeout_seconds / 2, connect=3.0),
-            headers={"Authorization": f"Bearer {settings.stripe_secret_key.get_secret_value()}"},
+            headers={
+                "Authorization": f"Bearer {settings.stripe_secret_key.get_secret_value()}",
+                "Stripe-Version": settings.stripe_api_version,
+            },
         )
 
     async def aclose(self) -> None:
@@ -195,7 +275,7 @@ class StripeProvider(Provider):
                 params=params,
                 headers=headers,
             )
-            if retry_safe and response.status_code in RETRYABLE_STATUS:
+            if retry_safe and _should_retry(response):
                 raise _RetryableStatusError(response)
             return response
 
@@ -280,32 +360,31 @@ class StripeProvider(Provider):
         )
         return outcome_from_session(session, payment["capture_method"])
 
-    async def cancel(self, payment: RowMapping) -> str | None:
+    async def cancel(self, payment: RowMapping, idempotency_key: str) -> str | None:
         if payment["status"] == "authorized":
             intent = await self._request(
-                "POST",
-                f"/v1/payment_intents/{self._intent(payment)}/cancel",
-                idempotency_key=f"paygate-release-{payment['id']}",
+                "POST", f"/v1/payment_intents/{self._intent(payment)}/cancel", idempotency_key=idempotency_key
             )
             return f"intent/{intent.get('status')}"[:32]
         session = await self._request(
             "POST",
             f"/v1/checkout/sessions/{payment['provider_session_id']}/expire",
-            idempotency_key=f"paygate-expire-{payment['id']}",
+            idempotency_key=idempotency_key,
         )
         return f"{session.get('status')}/{session.get('payment_status')}"[:32]
 
-    async def capture(self, payment: RowMapping) -> str | None:
+    async def capture(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
         intent = await self._request(
             "POST",
             f"/v1/payment_intents/{self._intent(payment)}/capture",
-            idempotency_key=f"paygate-capture-{payment['id']}",
+            data={"amount_to_capture": to_stripe_amount(payment["currency"], amount)},
+            idempotency_key=idempotency_key,
         )
         if intent.get("status") != "succeeded":
             raise ProviderRefusedError(f"stripe left the payment intent {intent.get('status')}")
         return f"intent/{intent.get('status')}"[:32]
 
-    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> str | None:
+    async def refund(self, payment: RowMapping, amount: int, idempotency_key: str) -> ProviderRefund:
         stripe_amount = to_stripe_amount(payment["currency"], amount)
         refund = await self._request(
             "POST",
@@ -317,10 +396,15 @@ class StripeProvider(Provider):
             },
             idempotency_key=idempotency_key,
         )
-        if refund.get("status") in ("failed", "canceled"):
+        answer = refund_from_object(refund)
+        if answer.status == "failed":
             raise ProviderRefusedError(f"stripe refund {refund.get('status')}")
-        refund_id: str = refund["id"]
-        return refund_id
+        return ProviderRefund(answer.refund_id, answer.status, amount)
+
+    async def charge_refunds(self, charge_id: str) -> list[ProviderRefund]:
+        """Every refund of a charge (``charge.refunded`` lists them only when expanded)."""
+        page = await self._request("GET", "/v1/refunds", params={"charge": charge_id, "limit": "100"})
+        return [refund_from_object(item) for item in page.get("data") or [] if isinstance(item, Mapping)]
 
     @staticmethod
     def _intent(payment: RowMapping) -> str:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
 from shared.contracts import StripeWebhookReceipt
-from shared.problems import BadRequestError
+from shared.problems import BadRequestError, problem_responses
+
+# Optional to Litestar so that a missing one is the same 400 problem as a bad one.
+StripeSignature = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Stripe-Signature",
+        description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe signs (required)",
+        max_length=4096,
+    ),
+]
 
 
 class StripeWebhookController(Controller):
@@ -21,17 +32,25 @@ class StripeWebhookController(Controller):
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @post(
-        routes.STRIPE_WEBHOOK, operation_id="stripeWebhook", status_code=200, summary="Stripe events (signed)"
+        routes.STRIPE_WEBHOOK,
+        operation_id="stripeWebhook",
+        status_code=200,
+        summary="Stripe events (signed)",
+        description="A Stripe event, authenticated by its `Stripe-Signature` (no service token).",
+        responses=problem_responses(400, 413, 503),
     )
     async def webhook(
-        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
+        self,
+        request: Request[Any, Any, Any],
+        engine: NamedDependency[AsyncEngine],
+        stripe_signature: StripeSignature = None,
     ) -> StripeWebhookReceipt:
         payload = await request.body()
         settings = request.app.state.settings
         try:
             signature.verify(
                 payload,
-                request.headers.get("stripe-signature"),
+                stripe_signature,
                 [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],
                 tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
             )

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from openapi_spec_validator import validate
 
 from shared.events import CATALOG
+from shared.openapi_finalize import _schemas_in
 from shared.settings import get_paygate_settings
 from tests.fixtures.services import RunningService
 
@@ -120,3 +121,109 @@ def test_docs_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
                 assert client.get(path).status_code == 404, path
     finally:
         get_paygate_settings.cache_clear()
+
+
+def _media(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for section in ("paths", "webhooks"):
+        for path, item in document.get(section, {}).items():
+            for method, op in item.items():
+                if method not in METHODS:
+                    continue
+                for media in op.get("requestBody", {}).get("content", {}).values():
+                    found.append((f"{method} {path} request", media))
+                for code, response in op["responses"].items():
+                    for media in response.get("content", {}).values():
+                        found.append((f"{method} {path} {code}", media))
+    return found
+
+
+async def test_every_request_and_response_has_an_example_that_fits_its_schema(
+    service: RunningService, http: httpx.AsyncClient
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    document = await _document(http, service)
+    media = _media(document)
+    assert len(media) > 30
+    for where, entry in media:
+        assert "example" in entry, f"{where}: no example"
+        schema = {**entry["schema"], "components": document["components"]}
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = [e.message for e in validator.iter_errors(entry["example"])]
+        assert not errors, f"{where}: {errors}"
+
+
+async def test_documents_keep_constraints_bounds_and_strictness(
+    service: RunningService, http: httpx.AsyncClient
+) -> None:
+    document = await _document(http, service)
+    schemas = document["components"]["schemas"]
+    refund = schemas["RefundCreate"]["properties"]["amount"]["anyOf"][0]
+    assert refund["minimum"] == 1 and refund["maximum"] == get_paygate_settings().max_amount
+    bodies = {
+        entry["schema"]["$ref"].rsplit("/", 1)[-1]
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+        for entry in op.get("requestBody", {}).get("content", {}).values()
+        if "$ref" in entry.get("schema", {})
+    }
+    assert "RefundCreate" in bodies
+    for name in bodies:  # every JSON body we take refuses unknown fields, and says so
+        assert schemas[name].get("additionalProperties") is False, name
+
+    for node in (n for n in _schemas_in(document) if n.get("type") == "integer"):
+        assert ("minimum" in node or "exclusiveMinimum" in node) and "maximum" in node, node
+
+
+async def test_payment_ms_documents_its_security_bodies_and_errors(
+    payment_ms: RunningService, http: httpx.AsyncClient
+) -> None:
+    document = await _document(http, payment_ms)
+    assert "ServiceToken" in document["components"]["securitySchemes"]
+    operations = {
+        op["operationId"]: op
+        for path, item in document["paths"].items()
+        if path.startswith("/api/") and "stripe" not in path
+        for method, op in item.items()
+        if method in METHODS
+    }
+    assert len(operations) >= 12
+    for op_id, op in operations.items():
+        assert op["security"] == [{"ServiceToken": []}], op_id
+        for code in ("400", "401"):
+            assert set(op["responses"][code]["content"]) == {"application/problem+json"}, (op_id, code)
+    for op_id, body in (
+        ("createPayment", "PaymentCreate"),
+        ("refundPayment", "RefundCreate"),
+        ("confirmCashPayment", "CashConfirmation"),
+    ):
+        ref = operations[op_id]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/" + body)
+    for op_id in ("verifyPayment", "cancelPayment", "capturePayment", "refundPayment", "confirmCashPayment"):
+        assert {"404", "409", "422"} <= set(operations[op_id]["responses"]), op_id
+        key = next(p for p in operations[op_id]["parameters"] if p["name"] == "Idempotency-Key")
+        assert key["required"] is False, op_id
+    key = next(p for p in operations["createPayment"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["required"] is True
+    stripe = document["paths"]["/api/providers/stripe/webhook"]["post"]
+    assert "Stripe-Signature" in {p["name"] for p in stripe["parameters"]}
+
+
+async def test_gateway_links_the_checkout_flow_and_lists_never_404(
+    gateway: RunningService, http: httpx.AsyncClient
+) -> None:
+    document = await _document(http, gateway)
+    by_id = {
+        op["operationId"]: op for item in document["paths"].values() for m, op in item.items() if m in METHODS
+    }
+    links = by_id["checkout"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in links.values()} == {
+        "getMyPayment",
+        "verifyMyPayment",
+        "cancelMyPayment",
+    }
+    assert set(by_id["getMyPayment"]["responses"]["200"]["links"]) == {"verifyPayment", "cancelPayment"}
+    for op_id in ("adminListPayments", "adminDailyStats", "adminListEvents", "adminListDeliveries"):
+        assert "404" not in by_id[op_id]["responses"], op_id

@@ -158,6 +158,9 @@ def _run_once(
             for path in ("/health", "/ready"):
                 assert httpx.get(f"{info[key]}{path}", timeout=5).status_code == 200
         _check_dev_cors(str(info["gateway_url"]))
+        assert info["console_url"] == f"http://127.0.0.1:{ports['gateway']}/console"
+        sign_in = httpx.get(f"{info['console_url']}/login", timeout=5)
+        assert sign_in.status_code == 200 and "Sign in to the console" in sign_in.text
         if info.get("demo_receiver_url"):
             assert info["demo_receiver_url"] == f"http://127.0.0.1:{ports['receiver']}/webhooks"
             payment = _check_out(info["gateway_url"])

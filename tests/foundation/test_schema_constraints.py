@@ -30,12 +30,16 @@ from shared.models import (
     LoginThrottle,
     OperationalEvent,
     Partner,
+    PartnerApiToken,
     Payment,
+    PaymentCommand,
     PaymentEvent,
+    PortalLink,
     Refund,
     Reservation,
     User,
     WebhookDelivery,
+    WebSession,
 )
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -70,6 +74,8 @@ class Parents:
     payment_id: uuid.UUID
     event_id: uuid.UUID
     delivery_id: uuid.UUID
+    partner_id: uuid.UUID
+    link_id: uuid.UUID
 
 
 @pytest.fixture
@@ -87,7 +93,27 @@ async def parents(db_engine: AsyncEngine) -> Parents:
             WebhookDelivery,
             {"event_id": event_id, "partner_id": uuid.uuid4(), "url": "https://p.example/h"},
         )
-    return Parents(user_id, payment_id, event_id, delivery_id)
+        partner_id = await _insert(
+            conn,
+            Partner,
+            {
+                "name": "parent",
+                "url": "https://p.example/h",
+                "event_types": ["payment.created"],
+                "secret": "whsec_p",
+            },
+        )
+        link_id = await _insert(
+            conn,
+            PortalLink,
+            {
+                "partner_id": partner_id,
+                "token_hash": "p" * 64,
+                "issued_by": "ops",
+                "expires_at": datetime.now(UTC),
+            },
+        )
+    return Parents(user_id, payment_id, event_id, delivery_id, partner_id, link_id)
 
 
 async def _insert(conn: AsyncConnection, model: type, values: dict[str, object]) -> Any:
@@ -121,7 +147,14 @@ BASE_ROWS: dict[type, Row] = {
         "secret": "whsec_abc",
     },
     Payment: lambda _: _payment_row(),
-    Refund: lambda p: {"payment_id": p.payment_id, "amount": 100},
+    Refund: lambda p: {"payment_id": p.payment_id, "amount": 100, "provider_refund_id": "re_base"},
+    PaymentCommand: lambda p: {
+        "payment_id": p.payment_id,
+        "action": "capture",
+        "request_key": "k",
+        "request_fingerprint": "f",
+        "provider_key": "paygate-capture-base",
+    },
     IdempotencyKey: lambda p: {
         "scope": "user:x",
         "key": "k",
@@ -145,9 +178,30 @@ BASE_ROWS: dict[type, Row] = {
         "started_at": datetime.now(UTC),
         "duration_ms": 5,
     },
+    PortalLink: lambda p: {
+        "partner_id": p.partner_id,
+        "token_hash": "l" * 64,
+        "issued_by": "ops@example.com",
+        "expires_at": datetime.now(UTC),
+    },
+    WebSession: lambda p: {
+        "token_hash": "s" * 64,
+        "kind": "portal",
+        "partner_id": p.partner_id,
+        "portal_link_id": p.link_id,
+        "csrf_token": "c",
+        "expires_at": datetime.now(UTC),
+    },
+    PartnerApiToken: lambda p: {
+        "partner_id": p.partner_id,
+        "name": "feed",
+        "token_hash": "t" * 64,
+        "prefix": "pgp_x",
+    },
     OperationalEvent: lambda _: {"type": "endpoint.enabled", "partner_id": uuid.uuid4(), "data": {}},
     EndpointHealth: lambda _: {"partner_id": uuid.uuid4(), "consecutive_failures": 3},
 }
+_CONSOLE_SESSION = {"kind": "console", "partner_id": None, "portal_link_id": None}
 
 # (table, what breaks the rule, the constraint that must refuse it)
 REFUSED: list[tuple[type, dict[str, object], str]] = [
@@ -176,6 +230,14 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (Payment, {"captured_amount": 2000}, "ck_payments_captured_amount"),
     (Payment, {"captured_amount": 500, "refunded_amount": 600}, "ck_payments_refunded_amount"),
     (Payment, {"refunded_amount": -1}, "ck_payments_refunded_amount"),
+    (Payment, {"captured_amount": 500, "pending_refund_amount": 600}, "ck_payments_pending_refund_amount"),
+    (Payment, {"pending_refund_amount": -1}, "ck_payments_pending_refund_amount"),
+    (Payment, {"dispute_status": "forgotten"}, "ck_payments_dispute_status"),
+    (Payment, {"dispute_amount": -1}, "ck_payments_dispute_amount"),
+    (Reservation, {"capture_method": "later"}, "ck_reservations_capture_method"),
+    (Refund, {"status": "done"}, "ck_refunds_status"),
+    (PaymentCommand, {"action": "explode"}, "ck_payment_commands_action"),
+    (PaymentCommand, {"payment_id": uuid.uuid4()}, "fk_payment_commands_payment_id_payments"),
     (Refund, {"payment_id": uuid.uuid4()}, "fk_refunds_payment_id_payments"),
     (Refund, {"amount": 0}, "ck_refunds_amount_positive"),
     (IdempotencyKey, {"state": "done"}, "ck_idempotency_keys_state"),
@@ -207,6 +269,15 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (DeliveryAttempt, {"attempt_number": 0}, "ck_delivery_attempts_attempt_number"),
     (DeliveryAttempt, {"duration_ms": -1}, "ck_delivery_attempts_duration_ms"),
     (DeliveryAttempt, {"response_excerpt": "x" * 2049}, "ck_delivery_attempts_excerpt_cap"),
+    (WebSession, {"kind": "admin"}, "ck_web_sessions_kind"),
+    (WebSession, {"partner_id": None}, "ck_web_sessions_owner"),  # a portal session belongs to a partner
+    (WebSession, {"kind": "console"}, "ck_web_sessions_owner"),  # a console session to a user, not a partner
+    (WebSession, {**_CONSOLE_SESSION, "user_id": uuid.uuid4()}, "fk_web_sessions_user_id_users"),
+    (WebSession, {"partner_id": uuid.uuid4()}, "fk_web_sessions_partner_id_partners"),
+    (WebSession, {"portal_link_id": uuid.uuid4()}, "fk_web_sessions_portal_link_id_portal_links"),
+    (PortalLink, {"partner_id": uuid.uuid4()}, "fk_portal_links_partner_id_partners"),
+    (PartnerApiToken, {"partner_id": uuid.uuid4()}, "fk_partner_api_tokens_partner_id_partners"),
+    (PartnerApiToken, {"name": ""}, "ck_partner_api_tokens_name_length"),
     (OperationalEvent, {"type": "endpoint.exploded"}, "ck_operational_events_type"),
     (EndpointHealth, {"consecutive_failures": -1}, "ck_endpoint_health_consecutive_failures"),
 ]
@@ -218,6 +289,9 @@ DUPLICATES: list[tuple[type, str]] = [
     (IdempotencyKey, "pk_idempotency_keys"),
     (WebhookDelivery, "uq_webhook_deliveries_event_id_partner_id"),
     (DeliveryAttempt, "uq_delivery_attempts_delivery_id_attempt_number"),
+    (Refund, "uq_refunds_provider_refund_id"),
+    (PortalLink, "uq_portal_links_token_hash"),
+    (PartnerApiToken, "uq_partner_api_tokens_token_hash"),
 ]
 
 
@@ -273,6 +347,23 @@ async def test_one_stripe_session_per_provider_session_id(db_engine: AsyncEngine
     assert await _refused_by(db_engine, insert(Payment).values(**row)) == "uq_payments_provider_session_id"
 
 
+COMMAND_UNIQUES = ("uq_payment_commands_payment_id_action_request_key", "uq_payment_commands_provider_key")
+
+
+async def test_a_command_and_its_provider_key_are_unique(db_engine: AsyncEngine, parents: Parents) -> None:
+    """One row per (payment, action, caller's key); one command per provider key. Commands without a
+    caller's key (NULL) never clash."""
+    row = BASE_ROWS[PaymentCommand](parents)
+    async with db_engine.begin() as conn:
+        await _insert(conn, PaymentCommand, row)
+        await _insert(conn, PaymentCommand, {**row, "request_key": None, "provider_key": "p1"})
+        await _insert(conn, PaymentCommand, {**row, "request_key": None, "provider_key": "p2"})
+    same_command = insert(PaymentCommand).values(**{**row, "provider_key": "p3"})
+    assert await _refused_by(db_engine, same_command) == COMMAND_UNIQUES[0]
+    same_key = insert(PaymentCommand).values(**{**row, "request_key": "other"})
+    assert await _refused_by(db_engine, same_key) == COMMAND_UNIQUES[1]
+
+
 async def test_idempotency_key_is_unique_per_caller_scope(db_engine: AsyncEngine) -> None:
     async with db_engine.begin() as conn:
         await conn.execute(insert(IdempotencyKey).values(scope="user:a", key="k1", request_fingerprint="f"))
@@ -294,7 +385,9 @@ async def test_a_reservation_takes_every_payment_status_or_none(
 async def test_a_partner_may_subscribe_to_every_event_type(db_engine: AsyncEngine, parents: Parents) -> None:
     async with db_engine.begin() as conn:
         await _insert(conn, Partner, {**BASE_ROWS[Partner](parents), "event_types": list(EVENT_TYPES)})
-        stored = (await conn.execute(select(Partner.event_types))).scalar_one()
+        stored = (
+            await conn.execute(select(Partner.event_types).where(Partner.name == "partner"))
+        ).scalar_one()
     assert stored == list(EVENT_TYPES)
 
 
@@ -411,7 +504,10 @@ async def test_every_rule_in_the_schema_has_a_refusal_test(db_engine: AsyncEngin
         )
         in_schema = {row[0] for row in rows}
     tested = (
-        {case[2] for case in REFUSED} | {case[1] for case in DUPLICATES} | {"uq_payments_provider_session_id"}
+        {case[2] for case in REFUSED}
+        | {case[1] for case in DUPLICATES}
+        | {"uq_payments_provider_session_id"}
+        | set(COMMAND_UNIQUES)
     )
     assert in_schema - tested == set(), "constraints without a refusal test"
     assert tested - in_schema == {"pk_idempotency_keys"}, "tests naming constraints the schema lacks"

@@ -72,6 +72,7 @@ class World:
     reservation: uuid.UUID
     spare: uuid.UUID
     payment: str
+    checkout_url: str
 
 
 async def _seed(outage: Outage, http: httpx.AsyncClient) -> World:
@@ -102,13 +103,15 @@ async def _seed(outage: Outage, http: httpx.AsyncClient) -> World:
         headers={**headers["payer@example.com"], "Idempotency-Key": uuid.uuid4().hex},
     )
     assert started.status_code == 201, started.text
+    answer = started.json()
     return World(
         headers["payer@example.com"],
         headers["ops@example.com"],
         user_id,
         paid,
         spare,
-        started.json()["payment_id"],
+        answer["payment_id"],
+        answer["checkout_url"],
     )
 
 
@@ -156,7 +159,7 @@ def _requests(outage: Outage, world: World) -> list[tuple[str, str, dict[str, ob
         ("POST", f"{ms}/api/payments/{pid}/verify", {"headers": SERVICE}),
         ("GET", f"{ms}/api/events", {"headers": SERVICE}),
         ("GET", f"{ms}/api/deliveries", {"headers": SERVICE}),
-        ("GET", f"{ms}/checkout/mock/{pid}", {}),
+        ("GET", world.checkout_url, {}),  # the payer's hosted checkout page
     ]
 
 

@@ -273,3 +273,19 @@ def test_create_user_help_shows_a_stdin_example_that_works_when_pasted(paygate_i
     assert shown.code == 0
     assert "printf '%s\\n' \"$PW\" | paygate create-" in shown.out
     assert "%%" not in shown.out
+
+
+def test_partners_portal_link_issues_a_single_use_link_and_revokes_it(paygate_inproc: Paygate) -> None:
+    added = paygate_inproc("partners", "add", "--name", "portal", "--url", "http://127.0.0.1:9/p", "--json")
+    partner_id = json.loads(added.out)["id"]
+    issued = paygate_inproc("partners", "portal-link", partner_id, "--json")
+    assert issued.code == 0, issued.output
+    link = json.loads(issued.out)
+    assert "/portal/enter/pgl_" in link["url"] and link["expires_at"]
+    shown = paygate_inproc("partners", "portal-link", partner_id)
+    assert shown.code == 0 and "/portal/enter/pgl_" in shown.out and "opens once" in shown.out
+    revoked = paygate_inproc("partners", "portal-link", partner_id, "--revoke", link["id"])
+    assert revoked.code == 0 and "revoked" in revoked.out, revoked.output
+    again = paygate_inproc("partners", "portal-link", partner_id, "--revoke", link["id"])
+    assert again.code == 1 and "No such live portal link" in again.output
+    assert paygate_inproc("partners", "portal-link", str(uuid.uuid4())).code == 1

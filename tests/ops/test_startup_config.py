@@ -32,6 +32,21 @@ def _wait_exit(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
     return proc.returncode
 
 
+def _refused_start(service: str, env: dict[str, str], log: Path) -> str:
+    """Start ``service``'s app as the tests do (granian on the factory): it must exit by itself, not
+    serve; its output."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            asgi_command(service, "127.0.0.1", free_port()), env=env, cwd=log.parent, stdout=out, stderr=out
+        )
+        try:
+            assert _wait_exit(proc) != 0
+        finally:
+            proc.kill()
+            proc.wait()
+    return log.read_text()
+
+
 @pytest.mark.parametrize(
     "reason,value",
     [
@@ -125,21 +140,7 @@ def test_the_app_factory_itself_refuses_outside_dev(database_url: str, tmp_path:
         PAYMENT_MS_DEFAULT_PROVIDER="stripe",
         PAYMENT_MS_STRIPE_SECRET_KEY="sk_live_hunter2hunter2",
     )
-    log = tmp_path / "payment-ms.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            asgi_command("payment-ms", "127.0.0.1", free_port()),
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=out,
-        )
-        try:
-            assert _wait_exit(proc) != 0
-        finally:
-            proc.kill()
-            proc.wait()
-    text = log.read_text()
+    text = _refused_start("payment-ms", env, tmp_path / "payment-ms.log")
     assert "payment-ms refuses to start" in text and "PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set" in text
     assert "hunter2" not in text
 
@@ -187,22 +188,8 @@ def test_production_refuses_the_mock_provider_unless_opted_in(
     opted_in = paygate("config", "check", "payment-ms", PAYMENT_MS_ALLOW_MOCK_PROVIDER="true", **base)
     assert opted_in.code == 0 and "payment-ms: ok" in opted_in.out, opted_in.output
 
-    log = tmp_path / "refused.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            asgi_command("payment-ms", "127.0.0.1", free_port()),
-            env=clean_env(tmp_path, **base),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=out,
-        )
-        try:
-            assert _wait_exit(proc) != 0
-        finally:
-            proc.kill()
-            proc.wait()
-    assert "payment-ms refuses to start" in log.read_text()
-    assert "PAYMENT_MS_DEFAULT_PROVIDER is mock" in log.read_text()
+    text = _refused_start("payment-ms", clean_env(tmp_path, **base), tmp_path / "refused.log")
+    assert "payment-ms refuses to start" in text and "PAYMENT_MS_DEFAULT_PROVIDER is mock" in text
 
     port = free_port()
     server = ManagedProcess(

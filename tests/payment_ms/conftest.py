@@ -68,7 +68,7 @@ async def count_rows(db_engine: AsyncEngine, table: str, payment_id: str | None 
 async def event_types(db_engine: AsyncEngine, payment_id: str) -> list[str]:
     async with db_engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT type FROM payment_events WHERE payment_id = :pid ORDER BY created_at, id"),
+            text("SELECT type FROM payment_events WHERE payment_id = :pid ORDER BY sequence"),
             {"pid": payment_id},
         )
         return [row.type for row in rows]

@@ -34,6 +34,7 @@ async def test_manual_capture(api: httpx.AsyncClient, db_engine: AsyncEngine) ->
         "payment.created",
         "payment.authorized",
         "payment.captured",
+        "payment.succeeded",
     ]
 
 

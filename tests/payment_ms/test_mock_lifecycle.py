@@ -36,13 +36,20 @@ async def test_create_returns_pending_payment_with_checkout_url(
     assert data == payment
 
 
-async def test_approve_then_verify_succeeds_once(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+async def test_approve_settles_by_the_mock_event_and_verify_agrees(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
     payment = await create_payment(api)
     chosen = await choose_on_mock_page(api, payment, "approve")
     assert chosen.status_code == 303
     assert chosen.headers["location"] == "http://127.0.0.1:5173/return"
-    # the page records the payer's choice; the payment moves only on verify
-    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
+    # the mock's own provider event (no delay configured) settled it before the payer was redirected
+    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "succeeded"
+    async with db_engine.connect() as conn:
+        received = (
+            await conn.execute(text("SELECT provider, type FROM provider_events WHERE provider = 'mock'"))
+        ).all()
+    assert [tuple(r) for r in received] == [("mock", "checkout.approved")]
     verified = await api.post(f"/api/payments/{payment['id']}/verify")
     assert verified.status_code == 200
     assert verified.json()["status"] == "succeeded"
@@ -121,12 +128,29 @@ async def test_cancel_pending_then_illegal_moves_are_409(
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.canceled"]
 
 
-async def test_cancel_after_the_payer_approved_is_refused(api: httpx.AsyncClient) -> None:
-    payment = await create_payment(api)
+async def test_approve_with_a_dropped_event_waits_for_verify(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    payment = await create_payment(api, metadata={"mock_behavior": "drop_event"})
+    await choose_on_mock_page(api, payment, "approve")
+    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
+    assert await count_rows(db_engine, "provider_events") == 0
+    verified = await api.post(f"/api/payments/{payment['id']}/verify")
+    assert verified.json()["status"] == "succeeded"
+    assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
+
+
+async def test_cancel_after_the_payer_approved_settles_it_and_is_refused(
+    api: httpx.AsyncClient, db_engine: AsyncEngine
+) -> None:
+    """The payer paid, the mock's event was lost: the refused cancel asks the provider and settles."""
+    payment = await create_payment(api, metadata={"mock_behavior": "drop_event"})
     await choose_on_mock_page(api, payment, "approve")
     response = await api.post(f"/api/payments/{payment['id']}/cancel")
     assert response.status_code == 409
-    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
+    assert response.json()["payment_status"] == "succeeded"
+    assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "succeeded"
+    assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
 async def _concurrent_verify_and_cancel(api: httpx.AsyncClient, payment_id: str) -> list[httpx.Response]:
@@ -195,3 +219,30 @@ async def test_event_carries_the_request_id(api: httpx.AsyncClient, db_engine: A
             )
         ).scalar_one()
     assert stored == request_id
+
+
+async def test_the_mock_event_delay_is_configurable(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
+    """``PAYMENT_MS_MOCK_EVENT_DELAY_SECONDS``: the event comes later; one the process does not live to
+    send is lost like a webhook (verify still settles the payment)."""
+    from payment_ms.checkout_page.services import MockEvents, record_choice
+    from payment_ms.payments.queries import get_payment
+    from payment_ms.settings import PaymentSettings
+    from tests.fixtures.waiting import eventually
+
+    soon = MockEvents(db_engine, PaymentSettings(_env_file=None, mock_event_delay_seconds=0.1))  # type: ignore[call-arg]
+    payment = await create_payment(api)
+    await record_choice(db_engine, soon, uuid.UUID(payment["id"]), "approve")
+
+    async def settled() -> bool:
+        return (await get_payment(db_engine, uuid.UUID(payment["id"]))).status == "succeeded"
+
+    await eventually(settled, what="the delayed mock event settled the payment")
+    await soon.aclose()
+
+    never = MockEvents(db_engine, PaymentSettings(_env_file=None, mock_event_delay_seconds=600))  # type: ignore[call-arg]
+    lost = await create_payment(api)
+    await record_choice(db_engine, never, uuid.UUID(lost["id"]), "approve")
+    await never.aclose()  # the process stops before the event went out
+    assert (await api.get(f"/api/payments/{lost['id']}")).json()["status"] == "pending"
+    assert (await api.post(f"/api/payments/{lost['id']}/verify")).json()["status"] == "succeeded"
+    assert await event_types(db_engine, lost["id"]) == ["payment.created", "payment.succeeded"]

@@ -166,8 +166,23 @@ async def test_manual_capture_through_the_payment_intent(
     )
     captured = (await client.post(f"/api/payments/{pid}/capture")).json()
     assert captured["status"] == "succeeded" and captured["captured_amount"] == 2500
-    assert capture.calls.last.request.headers["idempotency-key"] == f"paygate-capture-{pid}"
-    assert await event_types(db_engine, pid) == ["payment.created", "payment.authorized", "payment.captured"]
+    key = capture.calls.last.request.headers["idempotency-key"]
+    async with db_engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                text(
+                    "SELECT provider_key FROM payment_commands WHERE payment_id = :p AND action = 'capture'"
+                ),
+                {"p": pid},
+            )
+        ).scalar_one()
+    assert key == stored and key.startswith("paygate-capture-")
+    assert await event_types(db_engine, pid) == [
+        "payment.created",
+        "payment.authorized",
+        "payment.captured",
+        "payment.succeeded",
+    ]
 
 
 async def test_cancel_expires_the_session_and_a_refusal_is_409(
@@ -184,10 +199,13 @@ async def test_cancel_expires_the_session_and_a_refusal_is_409(
             ),
         )
     )
+    # refused, and the session Stripe reports is still open: nothing to settle, the payment stays
+    retrieve = _mock_retrieve(stripe, pid)
     refused = await client.post(f"/api/payments/{pid}/cancel")
     assert refused.status_code == 409
     assert refused.json()["provider_code"] == "checkout_session_not_open"
     assert refuse.call_count == 1  # a 4xx is never retried
+    assert retrieve.call_count == 1  # the refusal made us look
     assert (await client.get(f"/api/payments/{pid}")).json()["status"] == "pending"
 
     refuse.mock(
@@ -384,7 +402,7 @@ async def test_webhook_signatures(
     assert (
         await client.post(hook, content=tampered, headers=_signed(payload, WEBHOOK_SECRET_NEW))
     ).status_code == 400
-    assert await count_rows(db_engine, "stripe_events") == 0
+    assert await count_rows(db_engine, "provider_events") == 0
     assert await event_types(db_engine, pid) == ["payment.created"]
 
     # within tolerance, signed with the previous secret only (rotation), among several v1 values
@@ -414,7 +432,7 @@ async def test_webhook_unknown_types_and_sessions_are_acknowledged(
     assert (
         await client.post(hook, content=garbage, headers=_signed(garbage, WEBHOOK_SECRET_NEW))
     ).status_code == 400
-    assert await count_rows(db_engine, "stripe_events") == 2
+    assert await count_rows(db_engine, "provider_events") == 2
 
 
 async def test_webhook_expired_and_async_failure(
@@ -564,7 +582,8 @@ async def test_cancel_of_an_authorized_payment_cancels_the_payment_intent(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "canceled"
     assert len(attempts) == 2
-    assert {r.headers["idempotency-key"] for r in attempts} == {f"paygate-release-{pid}"}
+    keys = {r.headers["idempotency-key"] for r in attempts}
+    assert len(keys) == 1 and keys.pop().startswith("paygate-cancel-")
     assert expire.call_count == 0  # the session is complete: the authorization is what is released
     async with db_engine.connect() as conn:
         stored = (
@@ -615,7 +634,7 @@ async def test_refund_refusals_write_nothing_and_5xx_is_retried_with_one_key(
     # Stripe down: every attempt carries the same key, 503, nothing written
     refunds.reset()
     refunds.mock(return_value=httpx.Response(503, json=stripe_error("down", "api_error", kind="api_error")))
-    down = await client.post(url, json={"amount": 500})
+    down = await client.post(url, json={"amount": 500}, headers={"Idempotency-Key": "refund-500"})
     assert down.status_code == 503, down.text
     assert down.headers["content-type"].startswith("application/problem+json")
     assert STRIPE_KEY not in down.text
@@ -624,7 +643,8 @@ async def test_refund_refusals_write_nothing_and_5xx_is_retried_with_one_key(
     assert len(down_keys) == 1
     await unchanged()
 
-    # 5xx then success: retried with that same key (the retry of the refund that may have happened)
+    # 5xx then success: the client retries that command (its Idempotency-Key): the same key at Stripe
+    # (the retry of the refund that may have happened)
     attempts: list[httpx.Request] = []
 
     def flaky(request: httpx.Request) -> httpx.Response:
@@ -634,7 +654,7 @@ async def test_refund_refusals_write_nothing_and_5xx_is_retried_with_one_key(
         return httpx.Response(200, json=_refund_object(request))
 
     refunds.mock(side_effect=flaky)
-    refunded = await client.post(url, json={"amount": 500})
+    refunded = await client.post(url, json={"amount": 500}, headers={"Idempotency-Key": "refund-500"})
     assert refunded.status_code == 201, refunded.text
     assert refunded.json()["status"] == "partially_refunded"
     assert len(attempts) == 3

@@ -68,8 +68,11 @@ async def _provider_status(db_engine: AsyncEngine, payment_id: str) -> tuple[str
 async def test_an_approval_during_a_slow_verify_is_not_lost(
     client: httpx.AsyncClient, db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the mock's own event is dropped: only verify can settle it here
     created = await client.post(
-        "/api/payments", json=payment_body(), headers={"Idempotency-Key": uuid.uuid4().hex}
+        "/api/payments",
+        json=payment_body(metadata={"mock_behavior": "drop_event"}),
+        headers={"Idempotency-Key": uuid.uuid4().hex},
     )
     assert created.status_code == 201, created.text
     payment = created.json()

@@ -14,8 +14,15 @@ from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.payments import services
 from gateway.payments.client import PaymentMsClient
-from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, OptionalKey, PaymentId
-from shared.contracts import CashConfirmation, DailyPaymentStats, Payment, PaymentList, RefundCreate
+from gateway.payments.params import ADMIN_ERRORS, COMMAND_ERRORS, LIST_ERRORS, OptionalKey, PaymentId
+from shared.contracts import (
+    CaptureCreate,
+    CashConfirmation,
+    DailyPaymentStats,
+    Payment,
+    PaymentList,
+    RefundCreate,
+)
 from shared.problems import problem_responses
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
 
@@ -32,7 +39,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminListPayments",
         summary="All payments, newest first (cursor pagination)",
         dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def list_(
         self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
@@ -44,7 +51,7 @@ class AdminPaymentsController(Controller):
         operation_id="adminDailyStats",
         summary="Count and sum per UTC day, provider, status and currency",
         dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*ADMIN_ERRORS),
+        responses=problem_responses(*LIST_ERRORS),
     )
     async def daily_stats(
         self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
@@ -85,19 +92,45 @@ class AdminPaymentsController(Controller):
     @post(
         "/{payment_id:uuid}/capture",
         operation_id="adminCapture",
-        summary="Capture an authorized payment",
+        summary="Capture an authorized payment: all of it, or `amount` (the rest is released)",
+        description="Never more than was authorized (422). The payment becomes `succeeded` "
+        "(`payment.captured` then `payment.succeeded`) and its reservation paid.",
         status_code=200,
         responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
     )
     async def capture(
         self,
+        request: Request[Any, Any, Any],
+        payment_id: PaymentId,
+        db_engine: AsyncEngine,
+        payment_ms: PaymentMsClient,
+        data: CaptureCreate | None = None,
+        idempotency_key: OptionalKey = None,
+    ) -> Payment:
+        body = await strictly(request, CaptureCreate()) if await request.body() else CaptureCreate()
+        commands = services.PaymentCommands(db_engine, payment_ms)
+        return await commands.capture(payment_id, body, idempotency_key=idempotency_key)
+
+    @post(
+        "/{payment_id:uuid}/cancel",
+        operation_id="adminCancel",
+        summary="Cancel an unsettled payment, or release an authorized one (escrow)",
+        description="`payment.canceled`; the reservation becomes payable again.",
+        status_code=200,
+        responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
+    )
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
         payment_id: PaymentId,
         db_engine: AsyncEngine,
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
         commands = services.PaymentCommands(db_engine, payment_ms)
-        return await commands.capture(payment_id, idempotency_key=idempotency_key)
+        return await commands.cancel(
+            payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
+        )
 
     @post(
         "/{payment_id:uuid}/confirm-cash",

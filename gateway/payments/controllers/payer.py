@@ -15,7 +15,7 @@ from gateway.payments.dependencies import Payer, provide_payer
 from gateway.payments.params import COMMAND_ERRORS, USER_ERRORS, OptionalKey, PaymentId, RequiredKey
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from shared.contracts import Payment
-from shared.problems import problem_responses
+from shared.problems import ConflictError, problem_responses
 
 
 class PaymentGatewayController(Controller):
@@ -71,20 +71,39 @@ class PaymentGatewayController(Controller):
         responses=problem_responses(*USER_ERRORS, *COMMAND_ERRORS),
     )
     async def verify(
-        self, payment_id: PaymentId, payer: Payer, idempotency_key: OptionalKey = None
+        self,
+        request: Request[Any, Any, Any],
+        payment_id: PaymentId,
+        payer: Payer,
+        idempotency_key: OptionalKey = None,
     ) -> Payment:
         await services.owned_payment(payer.payment_ms, payer.user, payment_id)
-        return await payer.commands.verify(payment_id, idempotency_key=idempotency_key)
+        return await payer.commands.verify(
+            payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
+        )
 
     @post(
         "/{payment_id:uuid}/cancel",
         operation_id="cancelMyPayment",
         summary="Cancel an unsettled payment; the reservation becomes payable again",
+        description="An authorized (manual capture) payment is held for the merchant: only an admin "
+        "releases it (409 here).",
         status_code=200,
         responses=problem_responses(*USER_ERRORS, *COMMAND_ERRORS),
     )
     async def cancel(
-        self, payment_id: PaymentId, payer: Payer, idempotency_key: OptionalKey = None
+        self,
+        request: Request[Any, Any, Any],
+        payment_id: PaymentId,
+        payer: Payer,
+        idempotency_key: OptionalKey = None,
     ) -> Payment:
-        await services.owned_payment(payer.payment_ms, payer.user, payment_id)
-        return await payer.commands.cancel(payment_id, idempotency_key=idempotency_key)
+        payment = await services.owned_payment(payer.payment_ms, payer.user, payment_id)
+        if payment.status == "authorized":
+            raise ConflictError(
+                "An authorized payment is released by the merchant, not the payer.",
+                extra={"payment_status": "authorized"},
+            )
+        return await payer.commands.cancel(
+            payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
+        )

@@ -1,0 +1,1 @@
+"""The operator console: server-rendered pages for admin users (their normal login)."""

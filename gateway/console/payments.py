@@ -1,0 +1,235 @@
+"""Console pages of payments: search and filters, a payment's page (timeline, deliveries, attempts) and
+its actions, each behind a confirmation step and sent with an ``Idempotency-Key`` like the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.console.access import provide_console_session, requires_console_session
+from gateway.payments import services
+from gateway.payments.client import PaymentMsClient, UpstreamProblem
+from gateway.reservations.services import apply_payment
+from gateway.web import repositories
+from gateway.web.forms import one_of, parse_amount, parse_time, parse_uuid
+from gateway.web.pages import PAGE_HEADERS, page
+from gateway.web.sessions import ConsoleSession, checked_form
+from shared.contracts import CashConfirmation, RefundCreate
+from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
+from shared.problems import InvalidInputError
+from shared.queries import DeliveryFilter, EventFilter, PaymentFilter
+
+Action = Literal["refund", "capture", "cancel", "confirm-cash"]
+ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # action: (label, the statuses it applies to)
+    "refund": ("Refund", ("succeeded", "partially_refunded")),
+    "capture": ("Capture", ("authorized",)),
+    "cancel": ("Cancel", ("pending", "processing", "authorized")),
+    "confirm-cash": ("Confirm cash received", ("pending",)),
+}
+DONE = {
+    "refund": "Refunded.",
+    "capture": "Captured.",
+    "cancel": "Canceled.",
+    "confirm-cash": "Cash confirmed.",
+}
+Text = Annotated[str | None, QueryParameter(max_length=200)]
+
+DEPENDENCIES = {
+    "console": Provide(provide_console_session, sync_to_thread=False),
+}
+
+
+def available_actions(status: str, provider: str) -> list[tuple[str, str]]:
+    return [
+        (name, label)
+        for name, (label, statuses) in ACTIONS.items()
+        if status in statuses and (name != "confirm-cash" or provider == "cash")
+    ]
+
+
+class ConsolePaymentsController(Controller):
+    path = "/payments"
+    include_in_schema = False
+    guards = [requires_console_session]
+    dependencies = DEPENDENCIES
+
+    @get("/", operation_id="consolePayments")
+    async def search(
+        self,
+        console: ConsoleSession,
+        payment_ms: PaymentMsClient,
+        q: Text = None,
+        status: Text = None,
+        provider: Text = None,
+        user_id: Text = None,
+        reservation_id: Text = None,
+        created_from: Text = None,
+        created_to: Text = None,
+        currency: Annotated[str | None, QueryParameter(max_length=3)] = None,
+        amount_min: Text = None,
+        amount_max: Text = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[Any]:
+        """``q`` is any id: a payment opens it, otherwise it is searched as a reservation or a user."""
+        filters = {
+            "q": q or "",
+            "status": status or "",
+            "provider": provider or "",
+            "user_id": user_id or "",
+            "reservation_id": reservation_id or "",
+            "created_from": created_from or "",
+            "created_to": created_to or "",
+            "currency": currency or "",
+            "amount_min": amount_min or "",
+            "amount_max": amount_max or "",
+        }
+        wanted_status = one_of(status, PAYMENT_STATUSES, "status")
+        wanted_provider = one_of(provider, PAYMENT_PROVIDERS, "provider")
+        reservation = parse_uuid(reservation_id, "reservation")
+        user = parse_uuid(user_id, "user")
+        if q and q.strip():
+            wanted = parse_uuid(q, "the search")
+            assert wanted is not None
+            try:
+                payment = await payment_ms.get_payment(wanted)
+                return Redirect(f"/console/payments/{payment.id}", status_code=303, headers=PAGE_HEADERS)
+            except UpstreamProblem as exc:
+                if exc.status_code != 404:
+                    raise
+                reservation = wanted
+        unit = (currency or "EUR").upper()
+        listing = await payment_ms.list_payments(
+            PaymentFilter(
+                status=wanted_status,
+                provider=wanted_provider,
+                user_id=user,
+                reservation_id=reservation,
+                created_from=parse_time(created_from),
+                created_to=parse_time(created_to),
+                amount_min=parse_amount(amount_min, unit) if amount_min else None,
+                amount_max=parse_amount(amount_max, unit) if amount_max else None,
+                cursor=cursor,
+                limit=50,
+            )
+        )
+        if q and q.strip() and not listing.items and reservation is not None:  # not a reservation: a user?
+            listing = await payment_ms.list_payments(
+                PaymentFilter(user_id=reservation, cursor=cursor, limit=50)
+            )
+        return page(
+            "console/payments.html",
+            title="Payments",
+            section="Payments",
+            session=console,
+            payments=listing.items,
+            next_cursor=listing.next_cursor,
+            filters=filters,
+            statuses=PAYMENT_STATUSES,
+            providers=PAYMENT_PROVIDERS,
+        )
+
+    @get("/{payment_id:uuid}", operation_id="consolePayment")
+    async def detail(
+        self,
+        console: ConsoleSession,
+        payment_ms: PaymentMsClient,
+        request: Request[Any, Any, Any],
+        payment_id: uuid.UUID,
+        done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> Template:
+        payment, events, deliveries = await asyncio.gather(
+            payment_ms.get_payment(payment_id),
+            payment_ms.list_events(EventFilter(payment_id=payment_id, limit=200)),
+            payment_ms.list_deliveries(DeliveryFilter(payment_id=payment_id, limit=100)),
+        )
+        engine: AsyncEngine = request.app.state.db_engine
+        await apply_payment(engine, payment)  # the reservation hears what the console saw
+        details = await asyncio.gather(*(payment_ms.get_delivery(d.id) for d in deliveries.items[:20]))
+        event_types = {e.id: e.type for e in events.items}
+        names = await partner_names(request)
+        return page(
+            "console/payment.html",
+            title=f"Payment {payment.id}",
+            section="Payments",
+            session=console,
+            payment=payment,
+            timeline=list(reversed(events.items)),
+            deliveries=details,
+            event_types=event_types,
+            partner_names=names,
+            actions=available_actions(payment.status, payment.provider),
+            notice=DONE.get(done or ""),
+        )
+
+    @get("/{payment_id:uuid}/{action:str}", operation_id="consoleConfirmAction")
+    async def confirm(
+        self, console: ConsoleSession, payment_ms: PaymentMsClient, payment_id: uuid.UUID, action: str
+    ) -> Template:
+        label = _action(action)[0]
+        payment = await payment_ms.get_payment(payment_id)
+        return page(
+            "console/confirm.html",
+            title=f"{label}?",
+            section="Payments",
+            session=console,
+            payment=payment,
+            action=action,
+            label=label,
+            idempotency_key=str(uuid.uuid4()),
+            refundable=payment.captured_amount - payment.refunded_amount,
+        )
+
+    @post("/{payment_id:uuid}/{action:str}", operation_id="consoleRunAction", status_code=303)
+    async def run(
+        self,
+        request: Request[Any, Any, Any],
+        console: ConsoleSession,
+        payment_ms: PaymentMsClient,
+        payment_id: uuid.UUID,
+        action: str,
+    ) -> Response[Any]:
+        _action(action)
+        form = await checked_form(request, console.csrf_token)
+        key = form.get("idempotency_key", "")
+        if not 1 <= len(key) <= 255:
+            raise InvalidInputError("The form has no idempotency key; open the confirmation again.")
+        engine: AsyncEngine = request.app.state.db_engine
+        commands = services.PaymentCommands(engine, payment_ms)
+        if action == "refund":
+            payment = await payment_ms.get_payment(payment_id)
+            amount = (
+                parse_amount(form["amount"], payment.currency) if form.get("amount", "").strip() else None
+            )
+            reason = form.get("reason", "").strip()[:500] or None
+            await commands.refund(payment_id, RefundCreate(amount=amount, reason=reason), idempotency_key=key)
+        elif action == "confirm-cash":
+            confirmation = CashConfirmation(confirmed_by=console.email)
+            await commands.confirm_cash(payment_id, confirmation, idempotency_key=key)
+        elif action == "capture":
+            await commands.capture(payment_id, idempotency_key=key)
+        else:
+            await commands.cancel(payment_id, idempotency_key=key)
+        return Redirect(
+            f"/console/payments/{payment_id}?done={action}", status_code=303, headers=PAGE_HEADERS
+        )
+
+
+def _action(action: str) -> tuple[str, tuple[str, ...]]:
+    if action not in ACTIONS:
+        raise InvalidInputError(f"No such action: {action}.")
+    return ACTIONS[action]
+
+
+async def partner_names(request: Request[Any, Any, Any]) -> dict[uuid.UUID, str]:
+    """Partner names for labels (the gateway's own registry)."""
+    engine: AsyncEngine = request.app.state.db_engine
+    async with engine.connect() as conn:
+        return await repositories.partner_names(conn)

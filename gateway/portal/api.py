@@ -1,0 +1,145 @@
+"""The portal's JSON API: the partners' pull feed (their own API tokens) and the operators' portal links
+(admin users), both documented in the gateway's OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth.dependencies import provide_current_user
+from gateway.auth.guards import requires_admin
+from gateway.auth.tokens import AuthUser
+from gateway.openapi import ADMIN, INPUT, UPSTREAM
+from gateway.payments.client import PaymentMsClient
+from gateway.portal import services
+from gateway.settings import GatewaySettings
+from shared.contracts import EventFeed
+from shared.events import public_data
+from shared.problems import problem_responses
+from shared.queries import FeedQuery
+
+PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+LinkId = Annotated[UUID, Parameter(description="Portal link id")]
+
+
+class PortalLink(msgspec.Struct, kw_only=True):
+    """A portal link: ``url`` is only in the answer that issued it (the token is not kept)."""
+
+    id: UUID
+    partner_id: UUID
+    url: str
+    expires_at: datetime
+
+
+class PortalLinkState(msgspec.Struct, kw_only=True):
+    id: UUID
+    partner_id: UUID
+    issued_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class PartnerFeedController(Controller):
+    path = "/partner/v1"
+    tags = ["partner feed"]
+    security = [{"PartnerToken": []}]
+
+    @get(
+        "/events",
+        operation_id="partnerEvents",
+        summary="The events you subscribe to, oldest first, after a cursor",
+        description="Authenticate with a partner API token issued in the portal (`Authorization: Bearer "
+        "pgp_…`). Start without `after`; pass each answer's `next_cursor` as the next `after`. Events of the "
+        "types you subscribe to now, from your registration on; the newest "
+        "`GATEWAY_PARTNER_FEED_SETTLE_SECONDS` are held back so that none is ever skipped.",
+        responses=problem_responses(*INPUT, 401, *UPSTREAM),
+    )
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        payment_ms: PaymentMsClient,
+        gateway_settings: GatewaySettings,
+        after: Annotated[
+            str | None, QueryParameter(max_length=200, description="next_cursor of the last page")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 100,
+    ) -> EventFeed:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        engine: AsyncEngine = request.app.state.db_engine
+        caller = await services.feed_caller(engine, token.strip() if scheme.lower() == "bearer" else None)
+        query = FeedQuery(
+            types=caller.event_types,  # type: ignore[arg-type]  # the partner's, checked when stored
+            created_from=caller.created_at,
+            settle_seconds=gateway_settings.partner_feed_settle_seconds,
+            after=after,
+            limit=limit,
+        )
+        feed = await payment_ms.event_feed(query)
+        for item in feed.items:  # what a webhook would carry: the public shape, never the stored row
+            data = public_data(msgspec.json.encode(item.data), item.type, payer_details=caller.payer_details)
+            item.data = msgspec.to_builtins(data)
+        return feed
+
+
+class PortalLinkAdminController(Controller):
+    path = "/admin/partners"
+    tags = ["admin: partners"]
+    guards = [requires_admin]
+    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
+    security = [{"BearerToken": []}]
+
+    @post(
+        "/{partner_id:uuid}/portal-links",
+        operation_id="adminIssuePortalLink",
+        summary="Issue a single-use link into the partner's portal (its URL is shown once)",
+        status_code=201,
+        responses=problem_responses(*INPUT, *ADMIN, 404),
+    )
+    async def issue(
+        self,
+        request: Request[Any, Any, Any],
+        partner_id: PartnerId,
+        current_user: AuthUser,
+        gateway_settings: GatewaySettings,
+    ) -> PortalLink:
+        engine: AsyncEngine = request.app.state.db_engine
+        async with engine.begin() as conn:
+            link = await services.issue_link(
+                conn, gateway_settings, partner_id, issued_by=current_user.email or str(current_user.id)
+            )
+        return PortalLink(id=link.id, partner_id=link.partner_id, url=link.url, expires_at=link.expires_at)
+
+    @post(
+        "/{partner_id:uuid}/portal-links/{link_id:uuid}/revoke",
+        operation_id="adminRevokePortalLink",
+        summary="Revoke a portal link: it no longer opens, and the session it opened ends",
+        status_code=200,
+        responses=problem_responses(*INPUT, *ADMIN, 404),
+    )
+    async def revoke(
+        self, request: Request[Any, Any, Any], partner_id: PartnerId, link_id: LinkId
+    ) -> PortalLinkState:
+        engine: AsyncEngine = request.app.state.db_engine
+        async with engine.begin() as conn:
+            row = await services.revoke_link(conn, partner_id, link_id)
+        return PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__})
+
+    @get(
+        "/{partner_id:uuid}/portal-links",
+        operation_id="adminListPortalLinks",
+        summary="The partner's latest portal links and their state (never their URLs)",
+        responses=problem_responses(*INPUT, *ADMIN),
+    )
+    async def list_(self, request: Request[Any, Any, Any], partner_id: PartnerId) -> list[PortalLinkState]:
+        rows = await services.list_links(request.app.state.db_engine, partner_id)
+        return [PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__}) for row in rows]
