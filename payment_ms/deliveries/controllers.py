@@ -26,7 +26,6 @@ from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
-from shared.security import requires_service_token
 from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
@@ -38,6 +37,7 @@ from shared.contracts import (
 )
 from shared.problems import InvalidInputError, problem_responses
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
+from shared.security import requires_service_token
 from shared.webhooks import secret_key
 
 Engine = NamedDependency[AsyncEngine]

@@ -12,7 +12,6 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from shared.security import requires_service_token
 from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
@@ -30,6 +29,7 @@ from shared.contracts import (
 )
 from shared.problems import problem_responses
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
+from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)

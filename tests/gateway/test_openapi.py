@@ -34,7 +34,7 @@ async def test_schema_and_ui(gateway: RunningService, http: httpx.AsyncClient) -
         "capture_method",
     }
     # the service token's routes are on the internal listener (tests/gateway/test_internal_listener.py)
-    assert set(schema["components"]["securitySchemes"]) == {"BearerToken"}
+    assert set(schema["components"]["securitySchemes"]) == {"BearerToken", "PartnerToken"}
     ui = await http.get(f"{gateway.url}/schema")
     assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
 
