@@ -52,6 +52,8 @@ STALL_SECONDS = 20.0
 # far below target still ends the run in time (the rate is then measured on what arrived).
 WAIT_BASE_SECONDS = 30.0
 WAIT_RATE = 250.0
+# The ordered-delivery scenario: events per payment in its batch (each waits for the one before).
+ORDERED_EVENTS_PER_PAYMENT = 4
 
 
 def _log(message: str) -> None:
@@ -300,12 +302,21 @@ class DispatchBench:
             await conn.close()
 
     async def _run_batch(
-        self, name: str, enabled: list[BenchPartner], measured: list[BenchPartner], events: int
+        self,
+        name: str,
+        enabled: list[BenchPartner],
+        measured: list[BenchPartner],
+        events: int,
+        *,
+        payments: int | None = None,
     ) -> tuple[dict[str, PartnerOutcome], bool, Batch]:
+        """``payments``: spread the events over that many payments (default: one event each, as far as
+        the payment rows go)."""
         await self.configure(enabled)
         conn = await self._connect()
         try:
-            payloads = await payment_payloads(conn, events)
+            payloads = await payment_payloads(conn, payments or events)
+            payloads = [payloads[i % len(payloads)] for i in range(events)]
             with profiling(name, self.stack.pids()) as self.last_profile:
                 batch = await commit_batch(conn, payloads)
                 expected = {p.name: events for p in measured}
@@ -369,6 +380,29 @@ class DispatchBench:
             f"{name}: {result.throughput:,.0f} deliveries/s"
             f"  p50 {result.p50_ms:.0f} ms  p99 {result.p99_ms:.0f} ms"
         )
+        await self.quiesce()
+
+    async def throughput_ordered(self, events: int) -> None:
+        """Scenario 3 to one partner that asked for ordered delivery, four events per payment in the
+        batch: each waits until the one before it is delivered (the others flow meanwhile)."""
+        partner = self.partners["fast-1"]
+        name = "dispatch.one_partner_ordered"
+        conn = await self._connect()
+        try:
+            await conn.execute("UPDATE partners SET ordered = true WHERE id = $1", partner.id)
+            before = self.stack.cpu_seconds()
+            outcomes, _complete, _ = await self._run_batch(
+                name, [partner], [partner], events, payments=max(1, events // ORDERED_EVENTS_PER_PAYMENT)
+            )
+            cpu = _cpu_delta(before, self.stack.cpu_seconds())
+        finally:
+            await conn.execute("UPDATE partners SET ordered = false WHERE id = $1", partner.id)
+            await conn.close()
+        title = f"{events} events -> 1 partner, ordered delivery ({ORDERED_EVENTS_PER_PAYMENT} per payment)"
+        result = self._result(name, title, outcomes, events, cpu)
+        self.report.add(result)
+        self.report.relate(name, "dispatch.one_partner")
+        _log(f"{name}: {result.throughput:,.0f} deliveries/s  p50 {result.p50_ms:.0f} ms")
         await self.quiesce()
 
     async def warm_up(self, events: int) -> None:

@@ -72,6 +72,7 @@ async def run_dispatch(
             bench.raw_baseline(config.events, config.raw_concurrency)
             await bench.throughput(config.events, 1)
             memory.sample("after dispatch one partner", stack.pids(), DISPATCH_LOADS)
+            await bench.throughput_ordered(config.events)
             if config.partners > 1:
                 await bench.throughput(max(1, config.events // config.partners), config.partners)
                 memory.sample(f"after dispatch {config.partners} partners", stack.pids(), DISPATCH_LOADS)

@@ -25,10 +25,14 @@ PAYER_FIELDS = ("payer_email", "payer_name")
 
 
 class WebhookEnvelope(msgspec.Struct, kw_only=True):
-    """The body of every payment webhook (Standard Webhooks): the bytes signed are the bytes sent."""
+    """The body of every payment webhook (Standard Webhooks): the bytes signed are the bytes sent.
+
+    ``sequence``: 1, 2, 3… per payment in the order of its changes, so a receiver can order a payment's
+    events (a partner can also ask for ordered delivery) without comparing timestamps."""
 
     type: EventType
     timestamp: datetime
+    sequence: int
     data: PublicPayment
 
 
@@ -173,11 +177,11 @@ def public_data(data_json: bytes | str, event_type: str, *, payer_details: bool)
 
 
 def public_body(
-    event_type: str, created_at: datetime, data_json: bytes | str, *, payer_details: bool
+    event_type: str, created_at: datetime, data_json: bytes | str, *, payer_details: bool, sequence: int
 ) -> bytes:
     """The exact bytes a subscriber receives (and that are signed) for one stored event."""
     data = public_data(data_json, event_type, payer_details=payer_details)
-    return _encoder.encode({"type": event_type, "timestamp": created_at, "data": data})
+    return _encoder.encode({"type": event_type, "timestamp": created_at, "sequence": sequence, "data": data})
 
 
 def body_schema(
@@ -189,10 +193,15 @@ def body_schema(
     schema = {
         "type": "object",
         "title": event_type,
-        "required": ["type", "timestamp", "data"],
+        "required": ["type", "timestamp", "sequence", "data"],
         "properties": {
             "type": {"const": event_type},
             "timestamp": {"type": "string", "format": "date-time", "description": "When the event happened"},
+            "sequence": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "1, 2, 3… per payment (data.id) in the order of its changes",
+            },
             "data": data_ref,
         },
     }
@@ -201,7 +210,12 @@ def body_schema(
 
 def example_body(event_type: str) -> dict[str, Any]:
     definition = CATALOG[event_type]
-    return {"type": event_type, "timestamp": definition.example["updated_at"], "data": definition.example}
+    return {
+        "type": event_type,
+        "timestamp": definition.example["updated_at"],
+        "sequence": 1,
+        "data": definition.example,
+    }
 
 
 def readme_table() -> str:

@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,7 +39,7 @@ class ConsoleDeliveriesController(Controller):
     async def list_(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         status: Annotated[DeliveryStatus, QueryParameter()] = "failed",
         partner_id: Annotated[str | None, QueryParameter(max_length=40)] = None,
@@ -64,7 +65,7 @@ class ConsoleDeliveriesController(Controller):
     async def detail(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         delivery_id: uuid.UUID,
         done: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -89,7 +90,7 @@ class ConsoleDeliveriesController(Controller):
     async def replay(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         delivery_id: uuid.UUID,
     ) -> Response[Any]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 from markupsafe import Markup
 
@@ -117,7 +118,9 @@ class ConsoleOverviewController(Controller):
     dependencies = DEPENDENCIES
 
     @get("/", operation_id="consoleOverview")
-    async def overview(self, console: ConsoleSession, payment_ms: PaymentMsClient) -> Template:
+    async def overview(
+        self, console: NamedDependency[ConsoleSession], payment_ms: PaymentMsClient
+    ) -> Template:
         now = datetime.now(UTC)
         today = now.date()
         first = today - timedelta(days=DAYS - 1)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -60,7 +61,7 @@ class ConsolePartnersController(Controller):
 
     @get("/", operation_id="consolePartners")
     async def list_(
-        self, console: ConsoleSession, payment_ms: PaymentMsClient, db_session: AsyncSession
+        self, console: NamedDependency[ConsoleSession], payment_ms: PaymentMsClient, db_session: AsyncSession
     ) -> Template:
         async with db_session.begin():
             registry, _ = await partners.list_partners(db_session, limit=500)
@@ -70,7 +71,7 @@ class ConsolePartnersController(Controller):
         return page("console/partners.html", title="Partners", section="Partners", session=console, rows=rows)
 
     @get("/new", operation_id="consoleNewPartner")
-    async def new(self, console: ConsoleSession) -> Template:
+    async def new(self, console: NamedDependency[ConsoleSession]) -> Template:
         return page(
             "console/partner_new.html",
             title="New partner",
@@ -86,7 +87,7 @@ class ConsolePartnersController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> Template:
@@ -117,7 +118,11 @@ class ConsolePartnersController(Controller):
 
     @staticmethod
     def _retry(
-        console: ConsoleSession, form: dict[str, str], chosen: list[str], error: str, status: int = 422
+        console: NamedDependency[ConsoleSession],
+        form: dict[str, str],
+        chosen: list[str],
+        error: str,
+        status: int = 422,
     ) -> Template:
         return page(
             "console/partner_new.html",
@@ -135,7 +140,7 @@ class ConsolePartnersController(Controller):
     async def detail(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         db_session: AsyncSession,
         partner_id: uuid.UUID,
@@ -167,7 +172,7 @@ class ConsolePartnersController(Controller):
     async def event_types(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
         partner_id: uuid.UUID,
@@ -184,7 +189,7 @@ class ConsolePartnersController(Controller):
     async def rotate(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
         partner_id: uuid.UUID,
@@ -208,7 +213,7 @@ class ConsolePartnersController(Controller):
     async def disable(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         partner_id: uuid.UUID,
     ) -> Response[Any]:
@@ -222,7 +227,7 @@ class ConsolePartnersController(Controller):
     async def enable(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
         partner_id: uuid.UUID,
@@ -245,7 +250,7 @@ class ConsolePartnerLinksController(Controller):
     async def test_send(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         db_session: AsyncSession,
         partner_id: uuid.UUID,
@@ -271,7 +276,7 @@ class ConsolePartnerLinksController(Controller):
     async def portal_link(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
         partner_id: uuid.UUID,
@@ -299,7 +304,7 @@ class ConsolePartnerLinksController(Controller):
     async def revoke_link(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         partner_id: uuid.UUID,
         link_id: uuid.UUID,
     ) -> Response[Any]:
@@ -313,7 +318,7 @@ class ConsolePartnerLinksController(Controller):
     async def replay(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         db_session: AsyncSession,
         partner_id: uuid.UUID,

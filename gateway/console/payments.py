@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,7 +64,7 @@ class ConsolePaymentsController(Controller):
     @get("/", operation_id="consolePayments")
     async def search(
         self,
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         q: Text = None,
         status: Text = None,
@@ -139,7 +139,7 @@ class ConsolePaymentsController(Controller):
     @get("/{payment_id:uuid}", operation_id="consolePayment")
     async def detail(
         self,
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         request: Request[Any, Any, Any],
         payment_id: uuid.UUID,
@@ -171,7 +171,11 @@ class ConsolePaymentsController(Controller):
 
     @get("/{payment_id:uuid}/{action:str}", operation_id="consoleConfirmAction")
     async def confirm(
-        self, console: ConsoleSession, payment_ms: PaymentMsClient, payment_id: uuid.UUID, action: str
+        self,
+        console: NamedDependency[ConsoleSession],
+        payment_ms: PaymentMsClient,
+        payment_id: uuid.UUID,
+        action: str,
     ) -> Template:
         label = _action(action)[0]
         payment = await payment_ms.get_payment(payment_id)
@@ -191,7 +195,7 @@ class ConsolePaymentsController(Controller):
     async def run(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleSession,
+        console: NamedDependency[ConsoleSession],
         payment_ms: PaymentMsClient,
         payment_id: uuid.UUID,
         action: str,

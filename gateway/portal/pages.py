@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -128,7 +128,7 @@ class PortalController(Controller):
     @get("/", operation_id="portalHome")
     async def home(
         self,
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
         done: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -171,7 +171,7 @@ class PortalController(Controller):
     async def endpoint(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> Response[Any]:
@@ -200,7 +200,7 @@ class PortalController(Controller):
     async def rotate(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> Template:
@@ -216,7 +216,7 @@ class PortalController(Controller):
     async def test_send(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
     ) -> Template:
@@ -233,7 +233,10 @@ class PortalController(Controller):
 
     @post("/pause", operation_id="portalPause", status_code=303)
     async def pause(
-        self, request: Request[Any, Any, Any], portal_session: PortalSession, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        portal_session: NamedDependency[PortalSession],
+        db_session: AsyncSession,
     ) -> Response[Any]:
         await checked_form(request, portal_session.csrf_token)
         async with db_session.begin():
@@ -244,7 +247,7 @@ class PortalController(Controller):
     async def resume(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> Response[Any]:
@@ -270,7 +273,7 @@ class PortalReadsController(Controller):
     @get("/deliveries", operation_id="portalDeliveries")
     async def deliveries(
         self,
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -299,7 +302,7 @@ class PortalReadsController(Controller):
     @get("/deliveries/{delivery_id:uuid}", operation_id="portalDelivery")
     async def delivery(
         self,
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
         delivery_id: uuid.UUID,
@@ -324,7 +327,7 @@ class PortalReadsController(Controller):
     async def replay(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         payment_ms: PaymentMsClient,
         delivery_id: uuid.UUID,
     ) -> Response[Any]:
@@ -334,7 +337,9 @@ class PortalReadsController(Controller):
         return _back(f"/portal/deliveries/{delivery_id}", "replayed")
 
     @get("/events", operation_id="portalCatalog")
-    async def events(self, portal_session: PortalSession, db_session: AsyncSession) -> Template:
+    async def events(
+        self, portal_session: NamedDependency[PortalSession], db_session: AsyncSession
+    ) -> Template:
         partner = await _own_partner(db_session, portal_session)
         return page(
             "portal/catalog.html",
@@ -346,7 +351,9 @@ class PortalReadsController(Controller):
         )
 
     @get("/verify", operation_id="portalVerify")
-    async def verify(self, portal_session: PortalSession, db_session: AsyncSession) -> Template:
+    async def verify(
+        self, portal_session: NamedDependency[PortalSession], db_session: AsyncSession
+    ) -> Template:
         partner = await _own_partner(db_session, portal_session)
         return page(
             "portal/verify.html",
@@ -361,7 +368,7 @@ class PortalReadsController(Controller):
     async def tokens(
         self,
         request: Request[Any, Any, Any],
-        portal_session: PortalSession,
+        portal_session: NamedDependency[PortalSession],
         db_session: AsyncSession,
         done: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
@@ -385,7 +392,10 @@ class PortalReadsController(Controller):
 
     @post("/tokens", operation_id="portalIssueToken")
     async def issue_token(
-        self, request: Request[Any, Any, Any], portal_session: PortalSession, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        portal_session: NamedDependency[PortalSession],
+        db_session: AsyncSession,
     ) -> Template:
         form = await checked_form(request, portal_session.csrf_token)
         _, token = await portal.issue_api_token(
@@ -395,7 +405,10 @@ class PortalReadsController(Controller):
 
     @post("/tokens/{token_id:uuid}/revoke", operation_id="portalRevokeToken", status_code=303)
     async def revoke_token(
-        self, request: Request[Any, Any, Any], portal_session: PortalSession, token_id: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        portal_session: NamedDependency[PortalSession],
+        token_id: uuid.UUID,
     ) -> Response[Any]:
         await checked_form(request, portal_session.csrf_token)
         await portal.revoke_api_token(request.app.state.db_engine, portal_session.partner_id, token_id)

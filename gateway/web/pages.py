@@ -120,8 +120,14 @@ def html_errors(layout: str) -> ExceptionHandlersMap:
 def webhook_body(event: Event, *, payer_details: bool) -> str:
     """The body a delivery of ``event`` sends (the public shape), formatted for reading: the bytes sent
     are the compact form of the same JSON."""
+    if event.data is None:
+        return "(the payload was purged at the end of the retention period)"
     body = public_body(
-        event.type, event.created_at, msgspec.json.encode(event.data), payer_details=payer_details
+        event.type,
+        event.created_at,
+        msgspec.json.encode(event.data),
+        payer_details=payer_details,
+        sequence=event.sequence,
     )
     return msgspec.json.format(body, indent=2).decode()
 

@@ -1,21 +1,26 @@
-"""``paygate deliveries replay``: send webhooks again (one delivery, or a partner's failures since)."""
+"""``paygate deliveries list|show|replay``: what the dispatcher sent, and sending webhooks again (one
+delivery, or a partner's deliveries in a window)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_engine
+from shared.models import DELIVERY_STATUSES
 
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_since(raw: str, now: datetime | None = None) -> datetime:
+def parse_since(raw: str, now: datetime | None = None, option: str = "--since") -> datetime:
     """An RFC 3339 time (UTC when no offset is given) or a duration back from now: 30m, 6h, 2d."""
     match = _RELATIVE.match(raw.strip())
     if match:
@@ -25,7 +30,7 @@ def parse_since(raw: str, now: datetime | None = None) -> datetime:
         parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
         raise CommandError(
-            f"--since {raw!r}: give a time (2026-11-22T10:00:00Z) or a duration (30m, 6h, 2d)", EXIT_CONFIG
+            f"{option} {raw!r}: give a time (2026-11-22T10:00:00Z) or a duration (30m, 6h, 2d)", EXIT_CONFIG
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -56,29 +61,112 @@ def run_replay(args: argparse.Namespace) -> int:
         raise CommandError("--partner needs --since (e.g. --since 24h)", EXIT_CONFIG)
     partner_id = _uuid(args.partner, "partner")
     since = parse_since(args.since)
+    until = parse_since(args.until, option="--until") if args.until else None
 
     async def many(engine: AsyncEngine) -> int:
-        return await replay_partner_deliveries(engine, partner_id, since)
+        return await replay_partner_deliveries(engine, partner_id, since, until, include_all=args.all)
 
     count = run_with_engine(url, many)
-    print(
-        f"{count} failed or canceled deliveries of partner {partner_id} since {since.isoformat()} are due now"
-    )
+    which = "finished (succeeded, failed or canceled)" if args.all else "failed or canceled"
+    window = f"from {since.isoformat()} to {until.isoformat() if until else 'now'}"
+    print(f"{count} {which} deliveries of partner {partner_id} created {window} are due now")
+    return 0
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from payment_ms.deliveries.services import list_deliveries
+    from shared.queries import DeliveryFilter
+
+    url = database_url(args.database_url)
+    partner_id = _uuid(args.partner, "partner") if args.partner else None
+    since = parse_since(args.since) if args.since else None
+
+    filters = DeliveryFilter(status=args.state, partner_id=partner_id, created_from=since, limit=args.limit)
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await list_deliveries(engine, filters)
+
+    page = run_with_engine(url, work)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(page), indent=2))
+        return 0
+    if not page.items:
+        print("no deliveries")
+        return 0
+    print(f"{'id':36}  {'state':9}  {'tries':5}  {'last':5}  {'created':25}  partner")
+    for d in page.items:
+        state = f"held:{d.held}" if d.held else d.status
+        last = str(d.last_status_code) if d.last_status_code is not None else "-"
+        print(
+            f"{d.id!s:36}  {state:9}  {d.attempt_count:5}  {last:5}  {_iso(d.created_at):25}  {d.partner_id}"
+        )
+    if page.next_cursor:
+        print(f"(more: --limit above {args.limit}, or the admin API with cursor={page.next_cursor})")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from payment_ms.deliveries.services import get_delivery
+
+    url = database_url(args.database_url)
+    delivery_id = _uuid(args.delivery_id, "delivery")
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await get_delivery(engine, delivery_id)
+
+    d = run_with_engine(url, work)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(d), indent=2))
+        return 0
+    print(f"delivery {d.id}: {d.status}" + (f" (held: {d.held})" if d.held else ""))
+    print(f"  event:     {d.event_id} ({d.event_type})")
+    print(f"  partner:   {d.partner_id}  {d.url}")
+    print(f"  attempts:  {d.attempt_count} ({d.throttled_count} answered 429)")
+    print(f"  created:   {_iso(d.created_at)}   due: {_iso(d.due_at)}   delivered: {_iso(d.delivered_at)}")
+    if d.last_error:
+        print(f"  last error: {d.last_error}")
+    for a in d.attempts:
+        answer = a.status_code if a.status_code is not None else "no answer"
+        print(f"  #{a.attempt_number} {_iso(a.started_at)}  {answer}  {a.duration_ms} ms  {a.error or ''}")
+        if a.response_excerpt:
+            print(f"      {a.response_excerpt[:200]!r}")
     return 0
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    deliveries = commands.add_parser("deliveries", help="webhook deliveries: replay")
+    deliveries = commands.add_parser("deliveries", help="webhook deliveries: list, show, replay")
     actions = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="deliveries, newest first", description="Webhook deliveries, newest first."
+    )
+    listing.add_argument("--partner", metavar="PARTNER_ID", help="only this partner's")
+    listing.add_argument("--state", choices=DELIVERY_STATUSES, help="only in this state")
+    listing.add_argument("--since", metavar="WHEN", help="created since WHEN: RFC 3339 time or 30m / 6h / 2d")
+    listing.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N", help="1-200")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
+    listing.set_defaults(handler=run_list)
+    show = actions.add_parser("show", help="one delivery with every attempt")
+    show.add_argument("delivery_id")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
+    show.set_defaults(handler=run_show)
     replay = actions.add_parser(
         "replay",
         help="send deliveries again now",
         description="Make deliveries due now; a running dispatcher sends them at once. Either one "
-        "delivery (any status but in flight), or every failed/canceled delivery of a partner created "
-        "since a time. The webhook-id stays the event id, so partners can deduplicate.",
+        "delivery (any status but in flight), or a partner's failed/canceled deliveries created in "
+        "[--since, --until) (--all: the succeeded ones too). The webhook-id stays the event id, so "
+        "partners can deduplicate.",
     )
     replay.add_argument("delivery_id", nargs="?", help="one delivery (ids: gateway GET /admin/deliveries)")
     replay.add_argument("--partner", metavar="PARTNER_ID", help="every failed delivery of this partner…")
     replay.add_argument("--since", metavar="WHEN", help="…created since WHEN: RFC 3339 time or 30m / 6h / 2d")
+    replay.add_argument("--until", metavar="WHEN", help="…and before WHEN (default: now)")
+    replay.add_argument("--all", action="store_true", help="the succeeded deliveries too")
     replay.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
     replay.set_defaults(handler=run_replay)

@@ -9,6 +9,7 @@ sent only while enough of its lease is left for the request to finish; otherwise
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -67,6 +68,8 @@ class Backlog:
     held_total: int = 0
     _queues: dict[UUID, deque[Claimed]] = field(default_factory=lambda: defaultdict(deque))
     _active: dict[UUID, int] = field(default_factory=lambda: defaultdict(int))  # requests on the wire
+    # partners that answered 429: left alone until (monotonic)
+    _paused: dict[UUID, float] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: DispatcherSettings) -> Backlog:
@@ -84,10 +87,30 @@ class Backlog:
     def limit_for(self, partner: UUID) -> int:
         return self.failing_backlog_limit if partner in self.failing else self.backlog_limit
 
-    def room(self) -> dict[UUID, int]:
-        """How many more deliveries each partner this process knows of may have claimed (0: none)."""
+    def room(self, now: float | None = None) -> dict[UUID, int]:
+        """How many more deliveries each partner this process knows of may have claimed (0: none; a
+        partner backing off after a 429 has none)."""
         known = set(self.held) | self.failing
-        return {p: max(0, self.limit_for(p) - self.held.get(p, 0)) for p in known}
+        room = {p: max(0, self.limit_for(p) - self.held.get(p, 0)) for p in known}
+        current = time.monotonic() if now is None else now
+        for partner in list(self._paused):
+            if self.paused_for(partner, current) > 0:
+                room[partner] = 0
+        return room
+
+    def pause(self, partner: UUID, until: float) -> None:
+        """Send nothing more to ``partner`` before ``until`` (monotonic): it answered 429."""
+        self._paused[partner] = max(until, self._paused.get(partner, 0.0))
+
+    def paused_for(self, partner: UUID, now: float) -> float:
+        """Seconds ``partner`` is still backing off (0: not)."""
+        until = self._paused.get(partner)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._paused[partner]
+            return 0.0
+        return until - now
 
     def saturated(self) -> list[UUID]:
         return [partner for partner, room in self.room().items() if room == 0]
@@ -125,9 +148,10 @@ class Backlog:
         send: list[Claimed] = []
         release: list[Claimed] = []
         queue = self._queues.get(partner)
-        while queue and (stopping or self._active[partner] < self.per_partner_concurrency):
+        paused = self.paused_for(partner, now) > 0
+        while queue and (stopping or paused or self._active[partner] < self.per_partner_concurrency):
             claimed = queue.popleft()
-            if stopping or not self.lease_lasts(claimed, now):
+            if stopping or paused or not self.lease_lasts(claimed, now):
                 release.append(claimed)
                 continue
             self._active[partner] += 1

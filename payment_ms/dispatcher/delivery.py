@@ -1,7 +1,12 @@
-"""One claimed delivery's attempt, judged: succeeded, retried later, failed, handed back or canceled.
+"""One claimed delivery's attempt, judged: succeeded, retried later, failed, handed back, held or
+canceled.
 
-A partner that answers 410 Gone is disabled through the gateway and its pending deliveries canceled;
-until the gateway has answered, its deliveries are handed back rather than sent again.
+A partner that answers 410 Gone is disabled through the gateway at once, and one the health policy gives
+up on (every attempt failed for ``health_failure_span_seconds``, or ``health_max_consecutive_failures``
+in a row) too; its pending deliveries are held until it is enabled again. Until the gateway has answered,
+its deliveries are handed back rather than sent again. A ``429`` backs the partner off (Retry-After or
+``throttle_backoff_seconds``) and counts neither as a retry nor as a failure. A partner's
+``max_requests_per_second`` paces its requests from this process.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import aiohttp
@@ -18,7 +25,7 @@ import asyncpg
 
 from payment_ms.dispatcher import metrics
 from payment_ms.dispatcher import repositories as repo
-from payment_ms.dispatcher.outcomes import Cancel, Outcome, Record, Release
+from payment_ms.dispatcher.outcomes import Cancel, Hold, Outcome, Record, Release
 from payment_ms.dispatcher.partners import (
     GATEWAY_SUBSCRIBER_ID,
     GatewayUnavailableError,
@@ -62,7 +69,8 @@ class Deliverer:
         self._clients = clients
         self._pool = pool
         self.background: set[asyncio.Task[None]] = set()  # partners being disabled (shutdown waits)
-        self._gone: set[UUID] = set()  # partners that answered 410 while the gateway disables them
+        self._gone: set[UUID] = set()  # partners being disabled (410, health) until the gateway answers
+        self._next_slot: dict[UUID, float] = {}  # rate-limited partners: when the next request may start
 
     async def attempt(self, claimed: Claimed, lease_lasts: Callable[[Claimed], bool]) -> Outcome:
         """Never raises: an unexpected error hands the delivery back."""
@@ -82,12 +90,25 @@ class Deliverer:
         if claimed.partner_id in self._gone:
             return Release(claimed, GATEWAY_RETRY_SECONDS)
         if target is None:
-            return Cancel(claimed, "the partner is disabled or no longer subscribed")
-        if not lease_lasts(claimed):  # the partner lookup took part of the lease
+            return Cancel(claimed, "the partner is deleted or no longer subscribed to this event type")
+        if not target.enabled:
+            return Hold(claimed)
+        if target.max_requests_per_second:
+            await self._pace(target.id, target.max_requests_per_second)
+        if not lease_lasts(claimed):  # the partner lookup (or the pacing) took part of the lease
             return Release(claimed, 0.0)
         outcome = self.judge(await self._send(claimed, target))
+        outcome.ordered = target.ordered
         log_attempt(outcome)
         return outcome
+
+    async def _pace(self, partner: UUID, rate: int) -> None:
+        """Wait for this partner's next request slot: at most ``rate`` requests start per second."""
+        now = time.monotonic()
+        start = max(now, self._next_slot.get(partner, now))
+        self._next_slot[partner] = start + 1.0 / rate
+        if start > now:
+            await asyncio.sleep(start - now)
 
     async def _send(self, claimed: Claimed, target: Target) -> AttemptResult:
         clients = self._clients
@@ -104,19 +125,24 @@ class Deliverer:
             return Record(result, "succeeded", 0.0)
         if code == 410:
             metrics.DELIVERIES.labels("gone").inc()
-            self._gone.add(result.claimed.partner_id)
-            task = asyncio.create_task(self._disable_partner(result.claimed.partner_id))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            metrics.ENDPOINTS_DISABLED.labels("gone").inc()
+            self.disable_partner(result.claimed.partner_id, GONE_REASON)
             return Record(result, "failed", 0.0)
         if code is not None and result.error is None:
             result.error = f"HTTP {code}"
         settings = self._settings
+        retry_after = parse_retry_after(result.retry_after, time.time())
+        if code == 429:
+            metrics.DELIVERIES.labels("throttled").inc()
+            wait = settings.throttle_backoff_seconds
+            if retry_after is not None:
+                wait = min(retry_after, settings.max_retry_after_seconds)
+            return Record(result, "pending", wait, throttled=True)
         delay = retry_delay(
-            result.claimed.attempt_number,
+            result.claimed.attempt_number - result.claimed.throttled_count,
             settings.retry_schedule_seconds,
             jitter=settings.retry_jitter,
-            retry_after=parse_retry_after(result.retry_after, time.time()),
+            retry_after=retry_after,
             max_retry_after=settings.max_retry_after_seconds,
         )
         if delay is None:
@@ -125,21 +151,50 @@ class Deliverer:
         metrics.DELIVERIES.labels("retrying").inc()
         return Record(result, "pending", delay)
 
-    async def _disable_partner(self, partner_id: UUID) -> None:
+    def disable_partner(self, partner_id: UUID, reason: str) -> None:
+        """Disable a partner through the gateway (in the background); its deliveries are handed back
+        meanwhile. Once disabled they are held until it is enabled again."""
+        if partner_id in self._gone:
+            return
+        self._gone.add(partner_id)
+        task = asyncio.create_task(self._disable_partner(partner_id, reason))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def health_report(self, rows: list[Any]) -> None:
+        """The health rows of partners that failed in a written batch: disable those past a threshold."""
+        settings = self._settings
+        span = settings.health_failure_span_seconds
+        most = settings.health_max_consecutive_failures
+        now = datetime.now(UTC)
+        for row in rows:
+            since = row["failing_since"]
+            if most and row["consecutive_failures"] >= most:
+                reason = f"{row['consecutive_failures']} attempts in a row failed (health policy)"
+            elif span and since is not None and (now - since).total_seconds() >= span:
+                reason = f"every attempt failed since {since.isoformat(timespec='seconds')} (health policy)"
+            else:
+                continue
+            metrics.ENDPOINTS_DISABLED.labels("health").inc()
+            self.disable_partner(row["partner_id"], reason)
+
+    async def _disable_partner(self, partner_id: UUID, reason: str) -> None:
         try:
-            await self._directory.disable(partner_id, GONE_REASON)
+            await self._directory.disable(partner_id, reason)
         except GatewayUnavailableError as exc:
-            # The next 410 from this partner asks again.
+            # The next failure (or 410) from this partner asks again.
             logger.warning("could not disable partner %s: %s", partner_id, exc)
             return
         finally:
             self._gone.discard(partner_id)
-        logger.info("partner %s disabled after 410 Gone", partner_id)
+        logger.warning("partner %s disabled: %s", partner_id, reason)
         try:
-            async with self._pool.acquire() as conn:
-                await repo.cancel_partner(conn, partner_id, "partner disabled: " + GONE_REASON)
+            async with self._pool.acquire() as conn, conn.transaction():
+                await repo.hold_partner(conn, partner_id)
+                await repo.forget_health(conn, partner_id)
         except Exception as exc:
-            logger.warning("could not cancel deliveries of partner %s: %s", partner_id, exc)
+            # Deliveries claimed later find the partner disabled and are held then.
+            logger.warning("could not hold the deliveries of partner %s: %s", partner_id, exc)
 
 
 def log_attempt(outcome: Record) -> None:

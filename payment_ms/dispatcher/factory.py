@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 
 from payment_ms.dispatcher.delivery import Clients, Deliverer
+from payment_ms.dispatcher.operational import OperationalEvents
 from payment_ms.dispatcher.partners import PartnerDirectory
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
@@ -69,5 +70,6 @@ async def open_dispatcher(
             pool=pool,
             directory=directory,
             deliverer=Deliverer(settings, directory, clients, pool),
+            operational=OperationalEvents(settings, directory, clients.internal, pool),
             on_ready=on_ready,
         )

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES = Counter(
     "paygate_webhook_deliveries_total",
-    "Delivery outcomes: succeeded, retrying, failed, gone (410), canceled, released (handed back).",
+    "Delivery outcomes: succeeded, retrying, failed, gone (410), throttled (429), canceled, held "
+    "(partner disabled), released (handed back).",
     ["outcome"],
 )
 ATTEMPT_SECONDS = Histogram(
@@ -19,4 +20,25 @@ OLDEST_DUE_AGE = Gauge(
     "paygate_webhook_oldest_due_age_seconds", "How long the oldest due delivery has been waiting."
 )
 UNFANNED_EVENTS = Gauge("paygate_webhook_unfanned_events", "Events not yet turned into deliveries.")
+HELD = Gauge(
+    "paygate_webhook_held",
+    "Pending deliveries waiting: for an earlier event of their payment (ordering) or their partner to be "
+    "enabled again (disabled).",
+    ["reason"],
+)
+PURGED = Counter(
+    "paygate_webhook_purged_total",
+    "Retention: event payloads and attempt bodies purged.",
+    ["what"],
+)
 IN_FLIGHT = Gauge("paygate_webhook_in_flight", "Deliveries held by this process.")
+ENDPOINTS_DISABLED = Counter(
+    "paygate_webhook_endpoints_disabled_total",
+    "Partner endpoints this dispatcher had disabled: gone (410) or health (the health policy).",
+    ["reason"],
+)
+OPERATIONAL_EVENTS = Counter(
+    "paygate_operational_events_total",
+    "endpoint.* events processed (logged, sent to the operator's endpoint when one is set).",
+    ["type", "outcome"],
+)

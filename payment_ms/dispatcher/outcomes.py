@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,28 +37,62 @@ class Cancel:
 
 
 @dataclass(slots=True)
+class Hold:
+    """Not sent: the partner is disabled. The delivery waits until it is enabled again."""
+
+    claimed: Claimed
+
+
+@dataclass(slots=True)
 class Record:
-    """An attempt was made: record it; the delivery becomes ``status`` (due after ``delay`` if pending)."""
+    """An attempt was made: record it; the delivery becomes ``status`` (due after ``delay`` if pending).
+
+    ``throttled``: the partner answered 429 (backs off, neither a retry nor a failure of its health);
+    ``ordered``: the partner takes a payment's events in order (a finished one frees the next)."""
 
     result: AttemptResult
     status: str
     delay: float
+    throttled: bool = False
+    ordered: bool = False
 
     @property
     def claimed(self) -> Claimed:
         return self.result.claimed
 
+    @property
+    def counts_as_failure(self) -> bool:
+        """Towards the health policy: an attempt that failed, not a 429 and not a 410 (that disables)."""
+        return self.status != "succeeded" and not self.throttled and self.result.status_code != 410
 
-Outcome = Release | Cancel | Record
+
+Outcome = Release | Cancel | Record | Hold
 
 
 @dataclass(slots=True)
 class Batch:
-    """Outcomes grouped the way they are written: attempt rows, releases by delay, cancels by reason."""
+    """Outcomes grouped the way they are written: attempt rows, releases by delay, cancels by reason,
+    holds; and what the health policy and ordered delivery need from them."""
 
     records: list[tuple[Any, ...]] = field(default_factory=list)
     releases: dict[float, list[UUID]] = field(default_factory=lambda: defaultdict(list))
     cancels: dict[str, list[UUID]] = field(default_factory=lambda: defaultdict(list))
+    holds: list[UUID] = field(default_factory=list)
+    finished_in_order: list[UUID] = field(default_factory=list)
+    # partner -> (failed attempts since its last success in this batch, the first of them's start)
+    failures: dict[UUID, tuple[int, datetime]] = field(default_factory=dict)
+
+    def health_failures(self) -> list[tuple[UUID, int, datetime]]:
+        return [(partner, count, since) for partner, (count, since) in self.failures.items()]
+
+
+def _note_health(batch: Batch, outcome: Record) -> None:
+    partner = outcome.claimed.partner_id
+    if outcome.status == "succeeded":
+        batch.failures.pop(partner, None)
+    elif outcome.counts_as_failure:
+        count, since = batch.failures.get(partner, (0, outcome.result.started_at))
+        batch.failures[partner] = (count + 1, since)
 
 
 def _attempt_row(outcome: Record) -> tuple[Any, ...]:
@@ -73,6 +108,7 @@ def _attempt_row(outcome: Record) -> tuple[Any, ...]:
         outcome.status,
         outcome.delay,
         r.url,
+        outcome.throttled,
     )
 
 
@@ -81,6 +117,12 @@ def group(outcomes: list[Outcome]) -> Batch:
     for outcome in outcomes:
         if isinstance(outcome, Record):
             batch.records.append(_attempt_row(outcome))
+            _note_health(batch, outcome)
+            if outcome.ordered and outcome.status != "pending":
+                batch.finished_in_order.append(outcome.claimed.id)
+        elif isinstance(outcome, Hold):
+            metrics.DELIVERIES.labels("held").inc()
+            batch.holds.append(outcome.claimed.id)
         elif isinstance(outcome, Release):
             metrics.DELIVERIES.labels("released").inc()
             batch.releases[outcome.delay].append(outcome.claimed.id)
@@ -90,26 +132,38 @@ def group(outcomes: list[Outcome]) -> Batch:
     return batch
 
 
-async def write_batch(conn: repo.Connection, worker_id: str, batch: Batch) -> None:
-    if not batch.releases and not batch.cancels:  # the common case: one statement, no BEGIN/COMMIT
+async def write_batch(conn: repo.Connection, worker_id: str, batch: Batch) -> list[Any]:
+    """Write a batch; the health rows of partners that failed in it (for the health policy)."""
+    if not (batch.releases or batch.cancels or batch.holds or batch.finished_in_order or batch.failures):
+        # the common case: one statement, no BEGIN/COMMIT
         await repo.record_attempts(conn, worker_id, batch.records)
-        return
+        return []
     async with conn.transaction():
         await repo.record_attempts(conn, worker_id, batch.records)
         for delay, ids in batch.releases.items():
             await repo.release(conn, worker_id, ids, delay)
         for reason, ids in batch.cancels.items():
             await repo.cancel(conn, worker_id, ids, reason)
+        await repo.hold(conn, worker_id, batch.holds)
+        await repo.release_next_in_order(conn, batch.finished_in_order)
+        return await repo.health_failed(conn, batch.health_failures())
 
 
 class OutcomeRecorder:
     """Outcomes are queued by ``add`` and written by ``run`` (one writer at a time); ``on_written`` is
     called after each write: slots were freed and retries may have been scheduled."""
 
-    def __init__(self, pool: asyncpg.Pool, worker_id: str, on_written: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        worker_id: str,
+        on_written: Callable[[], None],
+        on_health: Callable[[list[Any]], None] | None = None,
+    ) -> None:
         self._pool = pool
         self._worker_id = worker_id
         self._on_written = on_written
+        self._on_health = on_health
         self._outcomes: list[Outcome] = []
         self._flush = asyncio.Event()
         self._lock = asyncio.Lock()  # shutdown waits for the last batch
@@ -150,8 +204,10 @@ class OutcomeRecorder:
         batch = group(outcomes)
         try:
             async with self._pool.acquire() as conn:
-                await write_batch(conn, self._worker_id, batch)
+                health = await write_batch(conn, self._worker_id, batch)
         except BaseException:
             self._outcomes[:0] = outcomes
             raise
+        if health and self._on_health is not None:
+            self._on_health(health)
         self._on_written()

@@ -1,7 +1,8 @@
 """Who receives an event type, asked from the gateway (it owns the partner registry) and cached briefly.
 
-The gateway's answer carries every secret that signs right now (the current one, then the previous one
-during a rotation); they are decoded once per fetch, not once per delivery.
+The gateway's answer carries every secret that signs right now (the current one, then every retired one
+inside its overlap); they are decoded once per fetch, not once per delivery. Disabled subscribers are
+listed too (``enabled`` false): their deliveries are held, not sent, until they are enabled again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uuid import UUID
 import aiohttp
 import msgspec
 
-from shared.contracts import PartnerTargetList
+from shared.contracts import OperationalEvent, OperationalEventList, PartnerTargetList
 from shared.security import SERVICE_TOKEN_HEADER
 from shared.webhooks import secret_key
 
@@ -39,6 +40,9 @@ class Target:
     url: str
     keys: tuple[bytes, ...]
     payer_details: bool = False  # the partner is registered to receive the payer's email and name
+    enabled: bool = True
+    ordered: bool = False
+    max_requests_per_second: int | None = None
 
 
 class PartnerDirectory:
@@ -90,7 +94,10 @@ class PartnerDirectory:
 
     async def _fetch(self, event_type: str) -> dict[UUID, Target]:
         body = await self._ask(
-            "GET", "/internal/partners", lambda status: status == 200, params={"event_type": event_type}
+            "GET",
+            "/internal/partners",
+            lambda status: status == 200,
+            params={"event_type": event_type, "include_disabled": "true"},
         )
         try:
             listing = self._decoder.decode(body)
@@ -105,14 +112,36 @@ class PartnerDirectory:
                 except ValueError:
                     logger.warning("partner %s has a malformed secret; it is not used", item.id)
             if keys:
-                targets[item.id] = Target(item.id, item.url, tuple(keys), item.payer_details)
+                targets[item.id] = Target(
+                    item.id,
+                    item.url,
+                    tuple(keys),
+                    payer_details=item.payer_details,
+                    enabled=item.enabled,
+                    ordered=item.ordered,
+                    max_requests_per_second=item.max_requests_per_second,
+                )
         self._cache[event_type] = (time.monotonic() + self._ttl, targets)
         return targets
 
     async def disable(self, partner_id: UUID, reason: str) -> None:
-        """Ask the gateway to disable a partner's endpoint (it answered 410 Gone)."""
+        """Ask the gateway to disable a partner's endpoint (410 Gone, or the health policy)."""
         try:
             path = f"/internal/partners/{partner_id}/disable"
             await self._ask("POST", path, lambda status: status < 300, json={"reason": reason})
         finally:
             self.invalidate()
+
+    async def operational_events(self, limit: int = 100) -> list[OperationalEvent]:
+        """The gateway's ``endpoint.*`` events not processed yet, oldest first."""
+        body = await self._ask(
+            "GET", "/internal/operational-events", lambda status: status == 200, params={"limit": str(limit)}
+        )
+        try:
+            return msgspec.json.decode(body, type=OperationalEventList).items
+        except msgspec.DecodeError as exc:
+            raise GatewayUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def operational_events_processed(self, ids: list[UUID]) -> None:
+        path = "/internal/operational-events/processed"
+        await self._ask("POST", path, lambda status: status < 300, json={"ids": [str(i) for i in ids]})

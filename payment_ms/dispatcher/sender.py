@@ -30,10 +30,11 @@ class Claimed:
     partner_id: UUID
     event_type: str
     msg_id: str
-    event: EventBody
+    event: EventBody | FixedBody
     attempt_number: int
     lease_deadline: float
     request_id: str | None = None  # of the request that caused the event (gateway -> payment_ms)
+    throttled_count: int = 0  # earlier attempts answered 429: they do not use up the retry schedule
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class EventBody:
 
     event_type: str
     created_at: datetime
+    sequence: int  # the payment's 1, 2, 3… (the envelope's ``sequence``)
     data_json: str
     _bodies: dict[bool, bytes] = field(default_factory=dict)
 
@@ -62,9 +64,23 @@ class EventBody:
         body = self._bodies.get(target.payer_details)
         if body is None:
             body = self._bodies[target.payer_details] = public_body(
-                self.event_type, self.created_at, self.data_json, payer_details=target.payer_details
+                self.event_type,
+                self.created_at,
+                self.data_json,
+                payer_details=target.payer_details,
+                sequence=self.sequence,
             )
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class FixedBody:
+    """A body that is the same for every target (the operator's ``endpoint.*`` events)."""
+
+    body: bytes
+
+    def for_target(self, target: Target) -> bytes:
+        return self.body
 
 
 def signed_headers(target: Target, msg_id: str, body: bytes, now: float | None = None) -> dict[str, str]:

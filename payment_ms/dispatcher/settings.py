@@ -5,7 +5,7 @@ value into a message naming it)."""
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -90,3 +90,46 @@ class DispatcherSettings(ServiceSettings):
         gt=0,
         description="A manual-capture hold not captured within this long is released by reconciliation.",
     )
+
+    # --- endpoint health, throttling, retention, operational events
+    throttle_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a partner that answered 429 without Retry-After is left alone.",
+    )
+    health_failure_span_seconds: float = Field(
+        default=432000.0,
+        ge=0,
+        description="A partner whose every attempt failed for this long is disabled (5 days; 0: never).",
+    )
+    health_max_consecutive_failures: int = Field(
+        default=0, ge=0, description="A partner failing this many attempts in a row is disabled (0: never)."
+    )
+    retention_days: float = Field(
+        default=90.0, gt=0, description="Event payloads and attempt bodies older than this are purged."
+    )
+    retention_batch: int = Field(
+        default=500, ge=1, description="Events purged per statement (small: no blocking)."
+    )
+    maintenance_interval_seconds: float = Field(
+        default=60.0, ge=0, description="How often retention and the ordering check run; 0 turns them off."
+    )
+    operator_webhook_url: str = Field(
+        default="",
+        description="Where endpoint.disabled/enabled/secret_rotated events are POSTed, signed (empty: only "
+        "logged and counted).",
+    )
+    operator_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="whsec_ secret signing the operator's events (required with the URL).",
+    )
+    operational_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the gateway is asked for new endpoint.* events."
+    )
+
+    @field_validator("operator_webhook_secret")
+    @classmethod
+    def _operator_secret(cls, secret: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("operator_webhook_url") and not secret.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a whsec_ secret when DISPATCHER_OPERATOR_WEBHOOK_URL is set")
+        return secret

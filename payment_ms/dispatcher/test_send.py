@@ -49,7 +49,7 @@ async def send_test_event(
     """Sign an example ``event_type`` with every one of ``secrets`` and POST it to ``url`` now."""
     now = datetime.now(UTC)
     msg_id = f"test_{uuid.uuid4().hex}"
-    body = EventBody(event_type, now, example_data(event_type, now))
+    body = EventBody(event_type, now, 1, example_data(event_type, now))
     target = Target(uuid.UUID(int=0), url, tuple(secret_key(s) for s in secrets))
     claimed = Claimed(
         id=uuid.uuid4(),

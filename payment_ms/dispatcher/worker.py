@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import asyncpg
@@ -25,6 +25,8 @@ from payment_ms.dispatcher.backlog import Backlog, ClaimRequest
 from payment_ms.dispatcher.delivery import Deliverer
 from payment_ms.dispatcher.fanout import fan_out_once
 from payment_ms.dispatcher.listener import NotificationListener
+from payment_ms.dispatcher.maintenance import maintenance_loop
+from payment_ms.dispatcher.operational import OperationalEvents
 from payment_ms.dispatcher.outcomes import Outcome, OutcomeRecorder, Record, Release
 from payment_ms.dispatcher.partners import PartnerDirectory
 from payment_ms.dispatcher.sender import Claimed, EventBody
@@ -45,7 +47,7 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
         event_id = row["event_id"]
         body = bodies.get(event_id)
         if body is None:
-            body = bodies[event_id] = EventBody(row["type"], row["created_at"], row["data"])
+            body = bodies[event_id] = EventBody(row["type"], row["created_at"], row["sequence"], row["data"])
         claimed.append(
             Claimed(
                 id=row["id"],
@@ -57,6 +59,7 @@ def claimed_from_rows(rows: Sequence[Any], lease_deadline: float) -> list[Claime
                 attempt_number=row["attempt_count"] + 1,
                 lease_deadline=lease_deadline,
                 request_id=row["request_id"],
+                throttled_count=row["throttled_count"],
             )
         )
     return claimed
@@ -81,6 +84,9 @@ async def stats_loop(pool: asyncpg.Pool, interval: float) -> None:
         try:
             async with pool.acquire() as conn:
                 depth, oldest, unfanned = await repo.queue_stats(conn)
+                ordering, disabled = await repo.held_stats(conn)
+            metrics.HELD.labels("ordering").set(ordering)
+            metrics.HELD.labels("disabled").set(disabled)
             metrics.QUEUE_DEPTH.set(depth)
             metrics.OLDEST_DUE_AGE.set(oldest)
             metrics.UNFANNED_EVENTS.set(unfanned)
@@ -89,6 +95,24 @@ async def stats_loop(pool: asyncpg.Pool, interval: float) -> None:
         except Exception:
             logger.exception("unexpected error refreshing the queue gauges")
         await asyncio.sleep(interval)
+
+
+def periodic_loops(
+    settings: DispatcherSettings,
+    pool: asyncpg.Pool,
+    dsn: str,
+    operational: OperationalEvents,
+    stopped: asyncio.Event,
+) -> list[Coroutine[Any, Any, None]]:
+    """The loops beside the dispatch loop, each on its own schedule (the last two can be turned off)."""
+    loops = [stats_loop(pool, settings.stats_interval_seconds), operational.run(stopped)]
+    if settings.maintenance_interval_seconds > 0:
+        loops.append(maintenance_loop(pool, settings, stopped))
+    if settings.reconcile_interval_seconds > 0:
+        from payment_ms.dispatcher.reconcile import reconcile_loop
+
+        loops.append(reconcile_loop(settings, dsn, stopped))
+    return loops
 
 
 class Dispatcher:
@@ -103,6 +127,7 @@ class Dispatcher:
         pool: asyncpg.Pool,
         directory: PartnerDirectory,
         deliverer: Deliverer,
+        operational: OperationalEvents,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -114,9 +139,12 @@ class Dispatcher:
         self.backlog = Backlog.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self.deliverer = deliverer
+        self.operational = operational
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self.recorder = OutcomeRecorder(pool, worker_id, on_written=self._wake.set)
+        self.recorder = OutcomeRecorder(
+            pool, worker_id, on_written=self._wake.set, on_health=deliverer.health_report
+        )
         self.listener = NotificationListener(dsn, on_notify=self._notified)
         # Look for unfanned events only when told (NOTIFY), when the last batch was full, or on a timeout:
         # the loop also runs after every batch of results, and that must not cost a fan-out query.
@@ -137,19 +165,15 @@ class Dispatcher:
         self._wake.set()
 
     def _background(self) -> list[asyncio.Task[None]]:
-        background = [
-            asyncio.create_task(self.listener.run(), name="dispatcher-listen"),
-            asyncio.create_task(self.recorder.run(), name="dispatcher-record"),
-            asyncio.create_task(
-                stats_loop(self._pool, self.settings.stats_interval_seconds), name="dispatcher-stats"
-            ),
+        loops = [
+            self.listener.run(),
+            self.recorder.run(),
+            *periodic_loops(self.settings, self._pool, self._dsn, self.operational, self._stopped),
         ]
-        if self.settings.reconcile_interval_seconds > 0:
-            from payment_ms.dispatcher.reconcile import reconcile_loop
-
-            reconcile = reconcile_loop(self.settings, self._dsn, self._stopped)
-            background.append(asyncio.create_task(reconcile, name="dispatcher-reconcile"))
-        return background
+        return [
+            asyncio.create_task(loop, name=f"dispatcher-{getattr(loop, '__qualname__', 'loop')}")
+            for loop in loops
+        ]
 
     async def run(self) -> None:
         background = self._background()
@@ -260,9 +284,11 @@ class Dispatcher:
     # ------------------------------------------------------------------------------------ sending
 
     def _pump(self, partner: Any) -> None:
-        taken = self.backlog.take(partner, now=time.monotonic(), stopping=self._stopping)
+        now = time.monotonic()
+        taken = self.backlog.take(partner, now=now, stopping=self._stopping)
+        backoff = self.backlog.paused_for(partner, now)  # a 429: the rest waits out the back-off
         for claimed in taken.release:
-            self._finish(Release(claimed, 0.0))
+            self._finish(Release(claimed, backoff))
         for claimed in taken.send:
             task = asyncio.create_task(self._deliver(claimed))
             self._tasks.add(task)
@@ -282,6 +308,9 @@ class Dispatcher:
         finally:
             self.backlog.sent(claimed.partner_id)
         if isinstance(outcome, Record):
-            self.backlog.note_attempt(claimed.partner_id, succeeded=outcome.status == "succeeded")
+            if outcome.throttled:
+                self.backlog.pause(claimed.partner_id, time.monotonic() + outcome.delay)
+            else:
+                self.backlog.note_attempt(claimed.partner_id, succeeded=outcome.status == "succeeded")
         self._finish(outcome)
         self._pump(claimed.partner_id)

@@ -52,7 +52,7 @@ def claimed(partner: uuid.UUID, lease_left: float = 60.0) -> Claimed:
         partner_id=partner,
         event_type="payment.succeeded",
         msg_id=str(event),
-        event=EventBody("payment.succeeded", datetime.now(UTC), "{}"),
+        event=EventBody("payment.succeeded", datetime.now(UTC), 1, "{}"),
         attempt_number=1,
         lease_deadline=NOW + lease_left,
     )

@@ -140,7 +140,9 @@ async def _deliver(
     event_type: str,
     secret: str | None = None,
 ) -> httpx.Response:
-    body = public_body(event_type, datetime.now(UTC), msgspec.json.encode(payment), payer_details=False)
+    body = public_body(
+        event_type, datetime.now(UTC), msgspec.json.encode(payment), payer_details=False, sequence=1
+    )
     key = secret_key(secret or derived_secret(TEST_SERVICE_TOKEN, "gateway-payment-events"))
     msg_id, ts = str(uuid.uuid4()), int(time.time())
     headers = {
@@ -227,7 +229,7 @@ async def test_payment_events_need_a_valid_signature(
     forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
     assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM
     body = public_body(
-        "payment.succeeded", datetime.now(UTC), msgspec.json.encode(payment), payer_details=False
+        "payment.succeeded", datetime.now(UTC), msgspec.json.encode(payment), payer_details=False, sequence=1
     )
     for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
         response = await http.post(

@@ -1,0 +1,202 @@
+"""Test sends (admin API and ``paygate partners test``) against endpoints answering 204, 500 and nothing;
+bounded replay windows with and without ``--all``; ``paygate deliveries list|show``. The commands run
+in this process, in a thread (they run their own event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from standardwebhooks import Webhook
+
+from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.dispatcher.test_send import send_test_event
+from shared.embedded_pg import free_port
+from shared.events import CATALOG
+from shared.webhooks import generate_secret
+from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
+from tests.fixtures.services import RunningService
+from tests.gateway.conftest import MakeAccount, make_account  # noqa: F401  (fixture)
+from tests.ops.conftest import Paygate, paygate_inproc  # noqa: F401  (fixture)
+
+
+async def test_a_test_send_answers_with_the_attempt(
+    db_engine: AsyncEngine,
+    receiver: Receiver,
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,  # noqa: F811
+) -> None:
+    receiver.behaviours["ok"] = lambda _: _answer(204, "")
+    receiver.behaviours["broken"] = lambda _: _answer(500, "x" * 5000)
+    admin = await make_account("admin")
+    ok, ok_secret = await add_partner(db_engine, receiver.url("ok"))
+    broken, _ = await add_partner(db_engine, receiver.url("broken"))
+    nobody, _ = await add_partner(db_engine, f"http://127.0.0.1:{free_port()}/hooks")
+
+    def test(partner_id: uuid.UUID, **body: str) -> Any:
+        url = f"{gateway.url}/admin/partners/{partner_id}/test"
+        return http.post(url, json=body or None, headers=admin.headers)
+
+    answer = await test(ok, type="payment.refunded")
+    assert answer.status_code == 200, answer.text
+    sent = answer.json()
+    assert sent["delivered"] is True and sent["status_code"] == 204 and sent["error"] is None
+    assert sent["webhook_id"].startswith("test_") and sent["duration_ms"] >= 0
+    (got,) = receiver.at("ok")
+    Webhook(ok_secret).verify(got.body, got.headers)
+    body = json.loads(got.body)
+    assert body["type"] == "payment.refunded" and body["sequence"] == 1
+    assert body["data"]["status"] == CATALOG["payment.refunded"].example["status"]  # the catalog's example
+    assert body["data"]["description"] == "paygate test event" and got.msg_id == sent["webhook_id"]
+
+    failed = (await test(broken)).json()
+    assert failed["delivered"] is False and failed["status_code"] == 500 and failed["error"] == "HTTP 500"
+    assert failed["response_excerpt"] == "x" * 2048, "the first 2 KB of the answer"
+    unreachable = (await test(nobody)).json()
+    assert unreachable["delivered"] is False and unreachable["status_code"] is None
+    assert "Connect" in unreachable["error"]
+    assert (await test(uuid.uuid4())).status_code == 404
+    bad = await test(ok, type="payment.exploded")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == [], "a test send stores nothing"
+
+
+async def test_a_test_send_to_an_endpoint_that_never_answers_times_out(receiver: Receiver) -> None:
+    release = asyncio.Event()
+
+    async def hang(_: Received) -> web.StreamResponse:
+        await release.wait()
+        return web.Response(status=200)
+
+    receiver.behaviours["silent"] = hang
+    settings = DispatcherSettings(_env_file=None, request_timeout_seconds=0.3)  # type: ignore[call-arg]
+    try:
+        result = await send_test_event(
+            receiver.url("silent"),
+            [generate_secret()],
+            "payment.succeeded",
+            settings=settings,
+            allow_loopback=True,
+        )
+    finally:
+        release.set()
+    assert result.delivered is False and result.status_code is None and result.error == "timeout"
+    assert result.duration_ms >= 300
+
+
+async def _answer(status: int, body: str) -> web.StreamResponse:
+    return web.Response(status=status, text=body)
+
+
+async def test_the_test_command_prints_the_attempt(
+    db_engine: AsyncEngine,
+    receiver: Receiver,
+    paygate_inproc: Paygate,  # noqa: F811
+) -> None:
+    partner_id, secret = await add_partner(db_engine, receiver.url("cli"))
+    done = await asyncio.to_thread(
+        paygate_inproc, "partners", "test", str(partner_id), "--type", "payment.failed"
+    )
+    assert done.code == 0, done.output
+    assert "delivered (200)" in done.out
+    (got,) = receiver.at("cli")
+    Webhook(secret).verify(got.body, got.headers)
+    assert json.loads(got.body)["type"] == "payment.failed"
+    receiver.behaviours["cli"] = lambda _: _answer(503, "busy")
+    refused = await asyncio.to_thread(paygate_inproc, "partners", "test", str(partner_id))
+    assert refused.code == 1 and "NOT delivered (503)" in refused.out and "HTTP 503" in refused.out
+
+
+async def test_a_bounded_replay_window_with_and_without_all(
+    db_engine: AsyncEngine,
+    paygate_inproc: Paygate,  # noqa: F811
+) -> None:
+    partner_id, _ = await add_partner(db_engine, "https://partner.example/hooks")
+    other, _ = await add_partner(db_engine, "https://other.example/hooks")
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = {
+        name: await _delivery(db_engine, partner, status, now - timedelta(hours=hours))
+        for name, partner, status, hours in [
+            ("failed_before", partner_id, "failed", 30),
+            ("failed_inside", partner_id, "failed", 10),
+            ("canceled_inside", partner_id, "canceled", 8),
+            ("succeeded_inside", partner_id, "succeeded", 6),
+            ("pending_inside", partner_id, "pending", 5),
+            ("failed_at_until", partner_id, "failed", 2),
+            ("other_partner", other, "failed", 10),
+        ]
+    }
+    since = (now - timedelta(hours=12)).isoformat()
+    until = (now - timedelta(hours=2)).isoformat()
+    window = ["--partner", str(partner_id), "--since", since, "--until", until]
+
+    failed_only = await asyncio.to_thread(paygate_inproc, "deliveries", "replay", *window)
+    assert failed_only.code == 0, failed_only.output
+    assert failed_only.out.startswith("2 failed or canceled deliveries")
+    assert await _due(db_engine, rows) == {"failed_inside", "canceled_inside", "pending_inside"}
+
+    await _reset(db_engine, rows, "failed_inside", "failed")
+    await _reset(db_engine, rows, "canceled_inside", "canceled")
+    every = await asyncio.to_thread(paygate_inproc, "deliveries", "replay", *window, "--all")
+    assert every.code == 0 and every.out.startswith("3 finished"), every.output
+    assert await _due(db_engine, rows) == {
+        "failed_inside",
+        "canceled_inside",
+        "succeeded_inside",
+        "pending_inside",
+    }
+    backwards = await asyncio.to_thread(
+        paygate_inproc, "deliveries", "replay", *window[:2], "--since", until, "--until", since
+    )
+    assert backwards.code == 1 and "until must be later than since" in backwards.err
+
+    listed = await asyncio.to_thread(
+        paygate_inproc, "deliveries", "list", "--partner", str(partner_id), "--state", "failed"
+    )
+    assert listed.code == 0, listed.output
+    assert str(rows["failed_before"]) in listed.out and str(rows["other_partner"]) not in listed.out
+    assert str(rows["failed_inside"]) not in listed.out  # pending again
+    shown = await asyncio.to_thread(paygate_inproc, "deliveries", "show", str(rows["failed_before"]))
+    assert shown.code == 0 and "#1" in shown.out and "HTTP 500" in shown.out, shown.output
+
+
+async def _delivery(engine: AsyncEngine, partner: uuid.UUID, status: str, created: datetime) -> uuid.UUID:
+    _, event_id = await add_event(engine)
+    async with engine.begin() as conn:
+        delivery_id: uuid.UUID = await conn.scalar(
+            text(
+                "INSERT INTO webhook_deliveries (event_id, partner_id, url, status, attempt_count,"
+                " created_at, due_at) VALUES (:e, :p, 'https://partner.example/hooks', :s, 1, :c,"
+                " now() + interval '1 day') RETURNING id"
+            ),
+            {"e": event_id, "p": partner, "s": status, "c": created},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,"
+                " status_code, error) VALUES (:d, 1, :c, 40, 500, 'HTTP 500')"
+            ),
+            {"d": delivery_id, "c": created},
+        )
+    return delivery_id
+
+
+async def _due(engine: AsyncEngine, rows: dict[str, uuid.UUID]) -> set[str]:
+    """The deliveries that are pending and due now or on their way (a replay makes them due now)."""
+    pending = await fetch(engine, "SELECT id, due_at FROM webhook_deliveries WHERE status = 'pending'")
+    return {name for name, delivery_id in rows.items() if delivery_id in {r["id"] for r in pending}}
+
+
+async def _reset(engine: AsyncEngine, rows: dict[str, uuid.UUID], name: str, status: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE webhook_deliveries SET status = :s WHERE id = :id"), {"s": status, "id": rows[name]}
+        )
