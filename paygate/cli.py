@@ -88,7 +88,7 @@ def _run_dev(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from paygate.commands import config, deliveries, demo, docs, migrate, partners, serve, users
+    from paygate.commands import config, db, deliveries, demo, docs, migrate, partners, serve, users
 
     parser = argparse.ArgumentParser(
         prog="paygate",
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_dev(commands)
     migrate.add_parser(commands)
+    db.add_parser(commands)
     serve.add_parsers(commands)
     users.add_parsers(commands)
     partners.add_parser(commands)

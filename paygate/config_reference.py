@@ -31,6 +31,16 @@ COMPOSE_VARIABLES: tuple[tuple[str, str, str], ...] = (
         "",
         "Password of the compose PostgreSQL (required: compose refuses to start without).",
     ),
+    (
+        "POSTGRES_GATEWAY_PASSWORD",
+        "",
+        "Password of the gateway's own database role paygate_gateway (required; migrate sets it up).",
+    ),
+    (
+        "POSTGRES_PAYMENT_MS_PASSWORD",
+        "",
+        "Password of payment_ms's own database role paygate_payment_ms (required, like the one above).",
+    ),
     ("PAYGATE_IMAGE", "paygate:latest", "Image tag compose builds and runs."),
     ("PAYGATE_PUBLISHED_PORT", "8000", "Host port where the gateway is published."),
     (
@@ -152,7 +162,8 @@ def render_env_example() -> str:
     lines.append("# ---- compose.yaml only ----")
     for name, default, description in COMPOSE_VARIABLES:
         lines.append(f"# {description}")
-        lines.append(f"{name}={default}" if name == "POSTGRES_PASSWORD" else f"# {name}={default}")
+        required = name.startswith("POSTGRES_") and name.endswith("PASSWORD")
+        lines.append(f"{name}={default}" if required else f"# {name}={default}")
     lines.append("")
     for module_name, reader, docs in all_settings(missing_ok=False):
         lines.append(f"# ---- {module_name.replace('.', '/')}.py: read by {reader} ----")

@@ -109,13 +109,41 @@ class _LogEcho:
             print(line.decode(errors="replace"), flush=True)
 
 
-def dev_processes(url: str, ports: DevPorts, host: str, log_dir: Path) -> list[ManagedProcess]:
+def dev_roles(url: str, settings: PaygateSettings) -> dict[str, str]:
+    """The services' own roles, as production runs them: the configured URLs, else ones derived from the
+    owner's (``paygate_gateway`` / ``paygate_payment_ms``). A database whose user may not create roles runs
+    the services as the owner, with a warning."""
+    import asyncpg
+
+    from paygate.db_roles import DEV_ROLE_NAMES, RoleSetupError, ServiceRole, apply_roles, role_url
+
+    urls = {
+        "PAYGATE_GATEWAY_DATABASE_URL": settings.gateway_database_url
+        or role_url(url, DEV_ROLE_NAMES["gateway"], f"dev-{DEV_ROLE_NAMES['gateway']}"),
+        "PAYGATE_PAYMENT_MS_DATABASE_URL": settings.payment_ms_database_url
+        or role_url(url, DEV_ROLE_NAMES["payment-ms"], f"dev-{DEV_ROLE_NAMES['payment-ms']}"),
+    }
+    services = ("gateway", "payment-ms")
+    try:
+        roles = [ServiceRole.from_url(s, u) for s, u in zip(services, urls.values(), strict=True)]
+        asyncio.run(apply_roles(url, roles))
+    except (RoleSetupError, asyncpg.InsufficientPrivilegeError) as exc:
+        _log(f"warning: the services connect as the database owner ({exc})")
+        return {}
+    _log("services connect as their own roles (paygate_gateway, paygate_payment_ms): own tables only")
+    return urls
+
+
+def dev_processes(
+    url: str, ports: DevPorts, host: str, log_dir: Path, roles: dict[str, str] | None = None
+) -> list[ManagedProcess]:
     gateway_url = f"http://{host}:{ports.gateway}"
     internal_url = f"http://{host}:{ports.gateway_internal}"  # what payment_ms and the dispatcher call
     payment_url = f"http://{host}:{ports.payment_ms}"
     env = {
         "PAYGATE_ENV": "dev",
         "PAYGATE_DATABASE_URL": url,
+        **(roles or {}),
         "GATEWAY_PAYMENT_MS_URL": payment_url,
         "PAYMENT_MS_PUBLIC_BASE_URL": payment_url,
         "PAYMENT_MS_GATEWAY_URL": internal_url,
@@ -192,7 +220,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
             "seeded demo data" if asyncio.run(_seed(url)) else "demo data already present, not seeding again"
         )
 
-        processes = dev_processes(url, ports, host, log_dir)
+        processes = dev_processes(url, ports, host, log_dir, dev_roles(url, settings))
         echo: _LogEcho | None = None
         if demo_receiver:
             receiver = demo_receiver_process(url, ports, host, log_dir)

@@ -43,7 +43,7 @@ def create_service_app(
         configure_logging(service, level=paygate.log_level, json_logs=paygate.json_logs)
     app = Litestar(
         route_handlers=[HealthController, *route_handlers],
-        lifespan=[*([database_lifespan(paygate)] if database else []), *lifespan],
+        lifespan=[*([database_lifespan(paygate, service)] if database else []), *lifespan],
         middleware=list(middleware),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=paygate.max_body_bytes,

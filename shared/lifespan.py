@@ -11,13 +11,18 @@ from shared.db import create_engine, create_session_factory
 from shared.settings import PaygateSettings
 
 
-def database_lifespan(settings: PaygateSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+def database_lifespan(
+    settings: PaygateSettings, service: str
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """``service``'s engine, on its own database role when one is configured (``database_url_for``)."""
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if not settings.database_url:
+        url = settings.database_url_for(service)
+        if not url:
             raise RuntimeError("PAYGATE_DATABASE_URL is not set (make dev sets it for you)")
         engine = create_engine(
-            settings.database_url,
+            url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         )

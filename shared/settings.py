@@ -35,6 +35,15 @@ class PaygateSettings(BaseSettings):
         default="",
         description="postgresql+asyncpg://… URL. Empty in dev: the dev runner starts an embedded PostgreSQL.",
     )
+    gateway_database_url: str = Field(
+        default="",
+        description="The gateway's own role (paygate db roles grants it its tables only). Empty: "
+        "PAYGATE_DATABASE_URL, the owner's; make dev derives it.",
+    )
+    payment_ms_database_url: str = Field(
+        default="",
+        description="payment_ms's and its dispatcher's own role (its tables only). Empty: the owner's.",
+    )
     database_pool_size: int = Field(
         default=20, description="Connections each process keeps; about the requests it serves at once."
     )
@@ -80,6 +89,11 @@ class PaygateSettings(BaseSettings):
     @property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
+
+    def database_url_for(self, service: str) -> str:
+        """The URL ``service`` (``gateway``, ``payment-ms``) connects with: its own role when configured."""
+        own = {"gateway": self.gateway_database_url, "payment-ms": self.payment_ms_database_url}.get(service)
+        return own or self.database_url
 
     @property
     def is_dev(self) -> bool:
@@ -139,9 +153,13 @@ class ServiceSettings(BaseSettings):
 
     def invalid(self) -> list[str]:
         """Combinations of values that cannot work, in any mode: one line each, naming the variable."""
-        url = self.paygate.database_url
-        problem = database_url_problem(url) if url else None
-        return [f"PAYGATE_DATABASE_URL {problem}"] if problem else []
+        problems = []
+        for name in ("database_url", "gateway_database_url", "payment_ms_database_url"):
+            url = getattr(self.paygate, name, "")
+            problem = database_url_problem(url) if url else None
+            if problem:
+                problems.append(f"PAYGATE_{name.upper()} {problem}")
+        return problems
 
     def production_problems(self) -> list[str]:
         """What must not run outside dev: missing or weak secrets, one line each."""

@@ -10,6 +10,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 
 from alembic import command
 from paygate.commands import EXIT_CONFIG, EXIT_REFUSED, CommandError, database_failure, database_url
+from paygate.commands.db import set_up_roles, settings_roles
 from paygate.migrations import alembic_config
 
 
@@ -47,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     _show_progress()
     try:
         if action == "upgrade":
+            roles = [] if offline else settings_roles()  # a bad service URL stops before any change
             command.upgrade(config, args.revision, sql=offline)
+            if roles:  # new tables get their grants with the migration that made them
+                set_up_roles(url, roles)
         elif action == "downgrade":
             revision = args.revision
             if offline and ":" not in revision:

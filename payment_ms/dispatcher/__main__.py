@@ -35,7 +35,7 @@ async def serve(settings: DispatcherSettings) -> None:
 
     async with open_dispatcher(
         settings,
-        database_url=paygate.database_url,
+        database_url=paygate.database_url_for("payment-ms"),  # the dispatcher is part of payment_ms
         service_token=paygate.service_token.get_secret_value(),
         allow_loopback=allow_loopback,
         on_ready=start_metrics,
@@ -56,7 +56,7 @@ def main() -> None:
     try:
         asyncio.run(serve(settings))
     except Exception as exc:
-        message = database_failure_message(exc, paygate.database_url)
+        message = database_failure_message(exc, paygate.database_url_for("payment-ms"))
         if message is None:
             raise
         raise _fail(message, EXIT_DATABASE) from None

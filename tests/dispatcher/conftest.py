@@ -26,6 +26,7 @@ from payment_ms.payments.mapping import to_contract
 from shared.contracts import EventType
 from shared.models import Partner, Payment
 from shared.webhooks import generate_secret
+from tests.fixtures.database import role_urls
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.fixtures.waiting import eventually
 
@@ -208,7 +209,8 @@ async def running_dispatcher(
 ) -> AsyncIterator[Dispatcher]:
     async with open_dispatcher(
         dispatcher_settings(gateway_url, **overrides),
-        database_url=database_url,
+        # as payment_ms's role, like a deployed dispatcher (the owner's URL when the suite has no roles)
+        database_url=role_urls(database_url).get("PAYGATE_PAYMENT_MS_DATABASE_URL", database_url),
         service_token=TEST_SERVICE_TOKEN,
         allow_loopback=allow_loopback,
     ) as dispatcher:

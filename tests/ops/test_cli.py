@@ -275,6 +275,26 @@ def test_create_user_help_shows_a_stdin_example_that_works_when_pasted(paygate_i
     assert "%%" not in shown.out
 
 
+def test_db_roles_sets_up_the_service_roles_and_migrate_upgrade_keeps_them(
+    paygate_inproc: Paygate, database_url: str
+) -> None:
+    from tests.fixtures.database import role_urls
+
+    roles = role_urls(database_url)
+    if not roles:
+        pytest.skip("the test database user may not create roles")
+    assert_clean_failure(paygate_inproc("db", "roles"), 2, "PAYGATE_GATEWAY_DATABASE_URL")
+    done = paygate_inproc("db", "roles", **roles)
+    assert done.code == 0 and "paygate_gateway (gateway), paygate_payment_ms (payment-ms)" in done.err
+    assert "test-role-password" not in done.output
+    upgraded = paygate_inproc("migrate", "upgrade", "head", **roles)
+    assert upgraded.code == 0 and "each granted its own tables only" in upgraded.err
+    owner_as_service = paygate_inproc(
+        "db", "roles", **{**roles, "PAYGATE_GATEWAY_DATABASE_URL": database_url}
+    )
+    assert_clean_failure(owner_as_service, 2, "connects as the owner")
+
+
 def test_partners_portal_link_issues_a_single_use_link_and_revokes_it(paygate_inproc: Paygate) -> None:
     added = paygate_inproc("partners", "add", "--name", "portal", "--url", "http://127.0.0.1:9/p", "--json")
     partner_id = json.loads(added.out)["id"]
