@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Annotated
 
-import msgspec
-from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.settings import GatewaySettings
-from shared.jsonbody import decode_json_body
-
-StructT = TypeVar("StructT", bound=msgspec.Struct)
+from shared.jsonbody import strictly as strictly  # the gateway's controllers import it from here
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -32,9 +28,3 @@ def provide_gateway_settings(state: State) -> GatewaySettings:
     """The settings ``create_app`` was given."""
     settings: GatewaySettings = state.settings
     return settings
-
-
-async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
-    """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
-    would pass as an amount. ``data`` stays in the handler's signature for the OpenAPI schema."""
-    return decode_json_body(await request.body(), type(data))

@@ -10,9 +10,11 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.types import ControllerRouterHandler
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, ControllerRouterHandler, HTTPResponseStartEvent, Receive, Scope, Send
 
 from shared.health import HealthController
 from shared.jsonbody import LimitedJsonRequest
@@ -23,6 +25,46 @@ from shared.proxies import ClientAddressMiddleware
 from shared.settings import ServiceSettings
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+class OptionsMiddleware:
+    """``OPTIONS`` answers 204 with every method of the path in ``Allow``, without authentication.
+
+    Litestar's own OPTIONS handler belongs to the first controller that registered the path: it
+    inherits that controller's guards (a 401 on ``/admin/...``) and lists only its methods
+    (``/admin/partners`` said ``OPTIONS, POST``). A CORS preflight (an ``Origin`` while CORS is
+    configured) is left to Litestar's CORS middleware."""
+
+    def __init__(self, app: Litestar, handler: ASGIApp) -> None:
+        self.app = app
+        self.handler = handler
+        self.allow = {
+            route.path_format: ", ".join(sorted(route.methods))
+            for route in app.routes
+            if isinstance(route, HTTPRoute)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        allow = self._allow(scope) if scope["type"] == "http" and scope.get("method") == "OPTIONS" else None
+        if allow is None:
+            await self.handler(scope, receive, send)
+            return
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [(b"allow", allow.encode()), (b"content-length", b"0")],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _allow(self, scope: Scope) -> str | None:
+        if self.app.cors_config and any(name == b"origin" for name, _ in scope["headers"]):
+            return None
+        try:
+            template = self.app.asgi_router.handle_routing(path=scope["path"], method="OPTIONS")[4]
+        except HTTPException:
+            return None  # Litestar answers the 404
+        return self.allow.get(template)
 
 
 def create_service_app(
@@ -56,7 +98,7 @@ def create_service_app(
     )
     # Around the whole ASGI handler, not as route middleware: requests that match no route (404,
     # 405) are logged and carry a request id too; the client address is resolved before either.
-    handler = RequestIdMiddleware(app.asgi_handler, log_requests=paygate.access_log)
+    handler = RequestIdMiddleware(OptionsMiddleware(app, app.asgi_handler), log_requests=paygate.access_log)
     if paygate.trusted_proxies:
         handler = ClientAddressMiddleware(  # type: ignore[assignment]
             handler, networks=paygate.trusted_networks, header=paygate.proxy_header

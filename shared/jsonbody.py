@@ -18,6 +18,7 @@ from litestar import Request
 from shared.problems import BadRequestError
 
 T = TypeVar("T")
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 
 MAX_JSON_DEPTH = 32
 
@@ -57,6 +58,13 @@ def decode_json_body(body: bytes, target: type[T], *, strict: bool = True, what:
         raise BadRequestError(f"Invalid {what}: {exc}") from None
     except msgspec.DecodeError:
         raise BadRequestError(f"The {what} is not valid JSON.") from None
+
+
+async def strictly(request: Request[Any, Any, Any], data: StructT) -> StructT:
+    """Re-check a JSON body with msgspec's strict mode: Litestar converts leniently, so ``"2500"``
+    would pass as an amount and ``12345`` as a date-time. ``data`` stays in the handler's signature
+    for the OpenAPI schema."""
+    return decode_json_body(await request.body(), type(data))
 
 
 class LimitedJsonRequest(Request[Any, Any, Any]):

@@ -13,10 +13,12 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
+from litestar import Request
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
 from shared.contracts import DeliveryStatus, EventType, PaymentStatus, ProviderName
+from shared.problems import BadRequestError
 
 MAX_PAGE = 200
 MAX_CURSOR = 200
@@ -126,10 +128,28 @@ def _from_query(hint: Any) -> Any:
     return Annotated[hint, QueryParameter()]
 
 
+def _is_datetime(hint: Any) -> bool:
+    return hint is datetime or any(_is_datetime(arg) for arg in typing.get_args(hint))
+
+
+def refuse_bare_numbers(request: Request[Any, Any, Any], names: list[str]) -> None:
+    """Litestar converts query values leniently: ``created_from=12345`` would be a Unix timestamp.
+    The documents say ``format: date-time``, so only an RFC 3339 string is one (a 400 otherwise)."""
+    for name in names:
+        for raw in request.query_params.getall(name, []):
+            try:
+                msgspec.convert(raw, datetime, strict=True)
+            except msgspec.ValidationError:
+                raise BadRequestError(f"{name} must be an RFC 3339 date-time, got {raw[:40]!r}.") from None
+
+
 def query_dependency(cls: type[QueryT]) -> Provide:
     """A Litestar dependency that reads ``cls``'s fields from the query string (each with its type,
     bounds and description, documented in OpenAPI) and answers the struct."""
     hints = typing.get_type_hints(cls, include_extras=True)
+    datetimes = [
+        field.encode_name for field in msgspec.structs.fields(cls) if _is_datetime(hints[field.name])
+    ]
     parameters = [
         inspect.Parameter(
             field.name,
@@ -140,10 +160,16 @@ def query_dependency(cls: type[QueryT]) -> Provide:
         for field in msgspec.structs.fields(cls)
     ]
 
-    def provide(**values: Any) -> QueryT:
+    def provide(request: Request[Any, Any, Any], **values: Any) -> QueryT:
+        refuse_bare_numbers(request, datetimes)
         return cls(**values)
 
-    provide.__signature__ = inspect.Signature(parameters, return_annotation=cls)  # type: ignore[attr-defined]
-    provide.__annotations__ = {**{p.name: p.annotation for p in parameters}, "return": cls}
+    request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request[Any, Any, Any])
+    provide.__signature__ = inspect.Signature([request, *parameters], return_annotation=cls)  # type: ignore[attr-defined]
+    provide.__annotations__ = {
+        "request": Request[Any, Any, Any],
+        **{p.name: p.annotation for p in parameters},
+        "return": cls,
+    }
     provide.__name__ = f"provide_{cls.__name__}"
     return Provide(typing.cast(Callable[..., QueryT], provide), sync_to_thread=False)

@@ -4,10 +4,10 @@ admin API reads them through its client."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +35,7 @@ from shared.contracts import (
     SendTestEventRequest,
     SendTestEventResult,
 )
+from shared.jsonbody import strictly
 from shared.problems import InvalidInputError, problem_responses
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
 from shared.security import requires_service_token
@@ -148,9 +149,12 @@ class DeliveryController(Controller):
         status_code=202,
         responses=problem_responses(*INPUT, *SERVICE, 422, *UNAVAILABLE),
     )
-    async def replay_partner(self, engine: Engine, data: JSONBody[PartnerReplay]) -> ReplayCount:
+    async def replay_partner(
+        self, request: Request[Any, Any, Any], engine: Engine, data: JSONBody[PartnerReplay]
+    ) -> ReplayCount:
+        replay = await strictly(request, data)  # since=12345 is not a date-time
         count = await replay_partner_deliveries(
-            engine, data.partner_id, data.since, data.until, include_all=data.all
+            engine, replay.partner_id, replay.since, replay.until, include_all=replay.all
         )
         return ReplayCount(replayed=count)
 

@@ -3,6 +3,7 @@ from a pinned package inside the service, so /schema renders with the network un
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -227,3 +228,48 @@ async def test_gateway_links_the_checkout_flow_and_lists_never_404(
     assert set(by_id["getMyPayment"]["responses"]["200"]["links"]) == {"verifyPayment", "cancelPayment"}
     for op_id in ("adminListPayments", "adminDailyStats", "adminListEvents", "adminListDeliveries"):
         assert "404" not in by_id[op_id]["responses"], op_id
+
+
+def _concrete(path: str, item: dict[str, Any]) -> str:
+    """``path`` with each parameter filled by a value of its documented type."""
+    for op in (op for m, op in item.items() if m in METHODS):
+        for parameter in op.get("parameters", []):
+            if parameter["in"] == "path":
+                uuidish = "uuid" in str(parameter["schema"])
+                path = path.replace(f"{{{parameter['name']}}}", str(uuid.uuid4()) if uuidish else "x1")
+    return path
+
+
+async def test_options_answers_every_documented_method_without_authentication(
+    service: RunningService, http: httpx.AsyncClient
+) -> None:
+    """Anonymous OPTIONS on every documented path: 204 and an Allow of exactly the document's methods."""
+    document = await _document(http, service)
+    assert len(document["paths"]) > 10
+    for path, item in document["paths"].items():
+        response = await http.options(f"{service.url}{_concrete(path, item)}")
+        assert response.status_code == 204, (path, response.text)
+        documented = {m.upper() for m in item if m in METHODS} | {"OPTIONS"}
+        assert set(response.headers["allow"].split(", ")) == documented, path
+    if "/admin/partners" in document["paths"]:  # the gateway: GET and POST come from two controllers
+        admin_partners = await http.options(f"{service.url}/admin/partners")
+        assert admin_partners.headers["allow"] == "GET, OPTIONS, POST"
+
+
+def test_a_cors_preflight_on_a_guarded_route_needs_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.app import create_app as gateway_app
+    from gateway.settings import get_gateway_settings
+
+    monkeypatch.setenv("GATEWAY_CORS_ORIGINS", '["http://127.0.0.1:5173"]')
+    get_gateway_settings.cache_clear()
+    try:
+        client = TestClient(gateway_app())  # no lifespan: a preflight touches no database
+    finally:
+        get_gateway_settings.cache_clear()
+    preflight = client.options(
+        "/admin/partners",
+        headers={"Origin": "http://127.0.0.1:5173", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
+    assert "POST" in preflight.headers["access-control-allow-methods"]

@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from tests.fixtures.services import RunningService
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import MakeAccount
 
 PROBLEM = "application/problem+json"
@@ -69,3 +69,66 @@ async def test_payment_ms_problems_name_the_gateways_routes(
         headers=admin.headers,
     )
     assert bad_since.status_code == 400 and "/api/" not in bad_since.text
+
+
+async def test_date_times_are_rfc3339_strings_never_bare_numbers(
+    gateway: RunningService, payment_ms: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Litestar would read ``12345`` as a Unix timestamp; the documents say ``format: date-time``."""
+    admin = await make_account("admin")
+    service = {"X-Service-Token": TEST_SERVICE_TOKEN}
+    partner = str(uuid.uuid4())
+    cases = [
+        (gateway, "GET", "/admin/payments", {"created_from": "12345"}, None, admin.headers),
+        (gateway, "GET", "/admin/events", {"created_to": "1700000000.5"}, None, admin.headers),
+        (gateway, "GET", "/admin/deliveries", {"created_from": "-1"}, None, admin.headers),
+        (
+            gateway,
+            "POST",
+            f"/admin/partners/{partner}/deliveries/replay",
+            None,
+            {"since": 12345},
+            admin.headers,
+        ),
+        (
+            gateway,
+            "POST",
+            f"/admin/partners/{partner}/deliveries/replay",
+            None,
+            {"since": "2024-01-01T00:00:00Z", "until": 0},
+            admin.headers,
+        ),
+        (payment_ms, "GET", "/api/payments", {"created_to": "12345"}, None, service),
+        (
+            payment_ms,
+            "GET",
+            "/api/events/feed",
+            {"type": "payment.succeeded", "created_from": "0"},
+            None,
+            service,
+        ),
+        (payment_ms, "GET", "/api/deliveries/health", {"since": "1700000000"}, None, service),
+        (
+            payment_ms,
+            "POST",
+            "/api/deliveries/replay",
+            None,
+            {"partner_id": partner, "since": 12345},
+            service,
+        ),
+    ]
+    for target, method, path, params, body, headers in cases:
+        response = await http.request(
+            method, f"{target.url}{path}", params=params, json=body, headers=headers
+        )
+        assert response.status_code == 400, (path, params, body, response.text)
+        assert response.headers["content-type"] == PROBLEM
+    document = (await http.get(f"{gateway.url}/schema/openapi.json")).json()
+    since = next(
+        p for p in document["paths"]["/admin/payments"]["get"]["parameters"] if p["name"] == "created_from"
+    )
+    assert {"type": "string", "format": "date-time"} in since["schema"]["oneOf"]
+    window = await http.get(
+        f"{payment_ms.url}/api/deliveries/health", params={"since": "2024-01-01T00:00:00Z"}, headers=service
+    )
+    assert window.status_code == 200 and window.json()["since"].startswith("2024-01-01T00:00:00")
