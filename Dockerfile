@@ -42,7 +42,8 @@ ENV PATH=/app/.venv/bin:$PATH \
 WORKDIR /app
 COPY --from=builder --chown=root:root /app /app
 USER paygate:paygate
-EXPOSE 8000 8001
+# 8010: the gateway's internal listener (/internal/*, /metrics), for the private network only
+EXPOSE 8000 8001 8010
 # `paygate serve` checks the configuration, then execs granian (PID 1 receives SIGTERM directly).
 ENTRYPOINT ["paygate"]
 CMD ["serve", "gateway", "--host", "0.0.0.0", "--port", "8000"]

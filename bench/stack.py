@@ -88,7 +88,7 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         """Production settings with strong random secrets; access logs off, no debug, no reload."""
-        gateway, payment_ms = self.url("gateway"), self.url("payment-ms")
+        internal, payment_ms = self.url("gateway-internal"), self.url("payment-ms")
         return {
             "PAYGATE_ENV": "prod",
             "PAYGATE_DATABASE_URL": self.database_url,
@@ -100,8 +100,10 @@ class Stack:
             "GATEWAY_ALLOWED_REDIRECT_ORIGINS": json.dumps([FRONTEND_ORIGIN]),
             "GATEWAY_PARTNER_ALLOWED_HOSTS": json.dumps([HOST]),
             "GATEWAY_INTERNAL_EVENTS_URL": "off",
+            "GATEWAY_INTERNAL_PORT": str(self.ports["gateway-internal"]),
             "PAYMENT_MS_PUBLIC_BASE_URL": payment_ms,
-            "PAYMENT_MS_GATEWAY_URL": gateway,
+            "PAYMENT_MS_GATEWAY_URL": internal,
+            "PAYMENT_MS_ALLOW_MOCK_PROVIDER": "true",  # the benchmark pays with the mock, outside dev
             "BENCH_FLOOR_DATABASE_URL": self.database_url,
         }
 
@@ -113,7 +115,7 @@ class Stack:
     def allocate_ports(self) -> None:
         from shared.embedded_pg import free_port
 
-        for name in ("gateway", "payment-ms", "floor", "receiver", "dispatcher-metrics"):
+        for name in ("gateway", "gateway-internal", "payment-ms", "floor", "receiver", "dispatcher-metrics"):
             self.ports[name] = free_port()
 
     def start_services(self) -> None:
@@ -166,7 +168,7 @@ class Stack:
         hanging partner times out within a scenario; loopback partners allow-listed)."""
         env = {
             **self.service_env(),
-            "DISPATCHER_GATEWAY_URL": self.url("gateway"),
+            "DISPATCHER_GATEWAY_URL": self.url("gateway-internal"),  # /internal/partners
             "DISPATCHER_ALLOWED_HOSTS": json.dumps([HOST]),
             "DISPATCHER_PARTNER_CACHE_TTL_SECONDS": str(partner_cache_ttl),
             "DISPATCHER_REQUEST_TIMEOUT_SECONDS": str(request_timeout),

@@ -7,6 +7,10 @@ handler lists ``INPUT`` so that 400 is documented as the problem+json it is.
 
 from __future__ import annotations
 
+from litestar.openapi.spec import SecurityScheme
+
+from shared.security import SERVICE_TOKEN_HEADER
+
 INPUT = (400,)  # malformed JSON, a missing or invalid parameter, header or field (JSON nested too deep)
 DATABASE = (503,)  # the database refuses or drops connections (with Retry-After): every route that reads it
 # requires_user: no bearer token, an invalid or expired one, a disabled or deleted user
@@ -15,7 +19,18 @@ ADMIN = (401, 403, *DATABASE)  # requires_admin: as USER, and 403 for a user who
 SERVICE = (401, *DATABASE)  # requires_service_token (or the signature of a payment event)
 UPSTREAM = (502, 503, 504)  # payment_ms answers unexpectedly, is down (or its database is), or is too slow
 
-__all__ = ["ADMIN", "DATABASE", "INPUT", "SERVICE", "UPSTREAM", "USER"]
+__all__ = [
+    "ADMIN",
+    "BEARER_TOKEN",
+    "DATABASE",
+    "INPUT",
+    "INTERNAL_DESCRIPTION",
+    "SERVICE",
+    "SERVICE_TOKEN",
+    "UPSTREAM",
+    "USER",
+    "WEBHOOK_SIGNATURE",
+]
 
 DESCRIPTION = """\
 paygate's public API: users log in, see and pay their reservations through a hosted checkout, and
@@ -40,6 +55,29 @@ the payment service unavailable) carry `Retry-After`. **Money** is integer minor
 
 **Events.** Partners receive the events of the `webhooks` section as Standard Webhooks-signed POSTs
 (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+BEARER_TOKEN = SecurityScheme(
+    type="http", scheme="bearer", bearer_format="JWT", description="From POST /auth/login"
+)
+SERVICE_TOKEN = SecurityScheme(
+    type="apiKey",
+    name=SERVICE_TOKEN_HEADER,
+    security_scheme_in="header",
+    description="The token shared by paygate's services (internal routes only)",
+)
+WEBHOOK_SIGNATURE = SecurityScheme(
+    type="apiKey",
+    name="webhook-signature",
+    security_scheme_in="header",
+    description="Standard Webhooks: HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` "
+    "with the secret derived from the service token (the dispatcher's built-in subscriber)",
+)
+INTERNAL_DESCRIPTION = """\
+The gateway's internal listener (`GATEWAY_INTERNAL_PORT`, never published): the dispatcher reads the
+partners to deliver to (with their signing secrets) and the operational events here, and delivers
+payment events to the gateway itself; `/metrics` is Prometheus'. Service token (`X-Service-Token`)
+only, except the payment events, which carry a Standard Webhooks signature.
+"""
 
 
 def _link(operation_id: str, source: str, description: str) -> dict[str, object]:

@@ -7,20 +7,37 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings, weak_secret_reason
 
 EVENTS_OFF = "off"
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
-MIN_JWT_SECRET_BYTES = 32
+EVENTS_URL_MISSING = (
+    "GATEWAY_INTERNAL_EVENTS_URL is not set: reservations would not follow payment events (a payer who "
+    "never comes back would leave a paid reservation unpaid); set it to where the dispatcher reaches "
+    "this gateway's /internal/payment-events, or to 'off' to opt out on purpose"
+)
 
 JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = 8000
+    internal_host: str = Field(
+        default="127.0.0.1",
+        description="Bind address of the internal listener: /internal/* (the dispatcher's partner lists and "
+        "payment events) and /metrics. Never publish it; in a container 0.0.0.0 on a private network.",
+    )
+    internal_port: int = Field(
+        default=8010,
+        gt=0,
+        lt=65536,
+        description="Port of the internal listener (the public port never serves it).",
+    )
 
     # --- tokens
     jwt_algorithm: JwtAlgorithm = Field(
@@ -133,6 +150,28 @@ class GatewaySettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an http(s) URL or {EVENTS_OFF!r}")
         return value
+
+    @property
+    def is_symmetric(self) -> bool:
+        return self.jwt_algorithm.startswith("HS")
+
+    def invalid(self) -> list[str]:
+        problems = super().invalid()
+        if not self.is_symmetric and not self.jwt_public_key.strip():
+            problems.append(
+                f"GATEWAY_JWT_PUBLIC_KEY is not set (GATEWAY_JWT_ALGORITHM is {self.jwt_algorithm})"
+            )
+        return problems
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.is_symmetric:
+            reason = weak_secret_reason(self.jwt_secret.get_secret_value(), default=DEV_JWT_SECRET)
+            if reason:
+                problems.append(f"GATEWAY_JWT_SECRET {reason}")
+        if not self.internal_events_url:
+            problems.append(EVENTS_URL_MISSING)
+        return problems
 
     @property
     def payment_events_url(self) -> str | None:

@@ -21,6 +21,7 @@ DEV_PORTS = {
     "payment_ms_port": ("PAYMENT_MS_PORT", 8001),
     "db_port": ("PAYGATE_DEV_DB_PORT", 54329),
     "demo_receiver_port": ("PAYGATE_DEV_DEMO_RECEIVER_PORT", 8009),
+    "gateway_internal_port": ("GATEWAY_INTERNAL_PORT", 8010),
 }
 
 
@@ -61,6 +62,7 @@ def _add_dev(commands: argparse._SubParsersAction) -> None:
         "payment_ms_port": "payment_ms port",
         "db_port": "port of the embedded PostgreSQL (ignored when PAYGATE_DATABASE_URL is set)",
         "demo_receiver_port": "port of the demo receiver (with --demo-receiver)",
+        "gateway_internal_port": "the gateway's internal listener (/internal/*, /metrics; never public)",
     }
     for dest, (variable, default) in DEV_PORTS.items():
         dev.add_argument(

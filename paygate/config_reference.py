@@ -76,6 +76,7 @@ def _settings_classes(module_name: str) -> list[type[BaseSettings]]:
         and issubclass(obj, BaseSettings)
         and obj is not BaseSettings
         and obj.__module__ == module_name
+        and bool(obj.model_config.get("env_prefix"))  # not a base class (shared.settings.ServiceSettings)
     ]
 
 
@@ -100,6 +101,8 @@ def settings_docs(cls: type[BaseSettings]) -> list[SettingDoc]:
     prefix = config.get("env_prefix", "") or ""
     docs = []
     for name, field in cls.model_fields.items():
+        if field.exclude:  # the PAYGATE_ settings a service holds, documented as their own class
+            continue
         alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
         env_name = (alias or f"{prefix}{name}").upper()
         required = field.is_required()

@@ -40,6 +40,7 @@ class DevPorts:
     payment_ms: int = 8001
     database: int = 54329
     demo_receiver: int = 8009
+    gateway_internal: int = 8010  # /internal/* and /metrics of the gateway
 
 
 def _cli_command() -> str:
@@ -137,6 +138,7 @@ def dev_processes(
     url: str, ports: DevPorts, host: str, log_dir: Path, roles: dict[str, str] | None = None
 ) -> list[ManagedProcess]:
     gateway_url = f"http://{host}:{ports.gateway}"
+    internal_url = f"http://{host}:{ports.gateway_internal}"  # what payment_ms and the dispatcher call
     payment_url = f"http://{host}:{ports.payment_ms}"
     env = {
         "PAYGATE_ENV": "dev",
@@ -144,14 +146,15 @@ def dev_processes(
         **(roles or {}),
         "GATEWAY_PAYMENT_MS_URL": payment_url,
         "PAYMENT_MS_PUBLIC_BASE_URL": payment_url,
-        "PAYMENT_MS_GATEWAY_URL": gateway_url,
+        "PAYMENT_MS_GATEWAY_URL": internal_url,
         # The dispatcher delivers payment events to the gateway too (reservations follow payments).
-        "GATEWAY_INTERNAL_EVENTS_URL": f"{gateway_url}/internal/payment-events",
-        "DISPATCHER_GATEWAY_URL": gateway_url,
+        "GATEWAY_INTERNAL_EVENTS_URL": f"{internal_url}/internal/payment-events",
+        "DISPATCHER_GATEWAY_URL": internal_url,
         "GATEWAY_CORS_ORIGINS": json.dumps(_cors_origins(ports.gateway)),
         "GATEWAY_PUBLIC_URL": gateway_url,  # where portal links point
         # The services' own settings agree with the ports they serve on (the flags win over these).
         "GATEWAY_PORT": str(ports.gateway),
+        "GATEWAY_INTERNAL_PORT": str(ports.gateway_internal),
         "PAYMENT_MS_PORT": str(ports.payment_ms),
     }
     from shared.embedded_pg import free_port  # imported late, like EmbeddedPostgres below
@@ -230,6 +233,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
 
         info = {
             "gateway_url": f"http://{host}:{ports.gateway}",
+            "gateway_internal_url": f"http://{host}:{ports.gateway_internal}",
             "payment_ms_url": f"http://{host}:{ports.payment_ms}",
             "console_url": f"http://{host}:{ports.gateway}/console",
             "database_url": url,
@@ -243,6 +247,7 @@ def run_dev(ports: DevPorts, host: str = "127.0.0.1", *, demo_receiver: bool = F
         }
         (STATE_DIR / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
         _log(f"gateway     {info['gateway_url']}  (API docs: {info['gateway_url']}/schema)")
+        _log(f"internal    {info['gateway_internal_url']}  (/internal/*, /metrics; never expose it)")
         _log(f"payment_ms  {info['payment_ms_url']}  (API docs: {info['payment_ms_url']}/schema)")
         _log(f"console     {info['console_url']}  (sign in as the admin below)")
         _log(f"the CLI     {_cli_command()} --help  (or `uv run paygate …` with uv on PATH)")

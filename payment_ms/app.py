@@ -1,48 +1,52 @@
-"""The internal payment service."""
+"""The internal payment service: ``create_app(settings)`` (granian calls it without arguments: the
+settings then come from the environment, and a configuration that must not run stops here)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from litestar import Litestar, Router
-from litestar.middleware import DefineMiddleware
+from litestar import Litestar
 from litestar.openapi.spec import SecurityScheme
 
-from paygate.config_check import enforce_startup_config
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
-from payment_ms.metrics import MetricsController, MetricsMiddleware
+from payment_ms.metrics.definitions import PROMETHEUS
+from payment_ms.metrics.endpoint import MetricsController
 from payment_ms.openapi import DESCRIPTION
 from payment_ms.payments.controllers import PaymentController
-from payment_ms.providers.registry import close_providers
-from payment_ms.settings import settings
+from payment_ms.providers import registry
+from payment_ms.settings import PaymentSettings, get_payment_settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
 from shared.contracts import CashConfirmation, PaymentCreate, RefundCreate
 from shared.openapi import amount_limit, api_docs
 from shared.openapi_finalize import request_bodies
 from shared.security import SERVICE_TOKEN_HEADER
-from shared.settings import get_paygate_settings
+from shared.settings_errors import settings_or_exit
 
 
-@asynccontextmanager
-async def providers_lifespan(app: Litestar) -> AsyncIterator[None]:
-    events = MockEvents(app.state.db_engine, settings)
-    app.state.mock_events = events
-    try:
-        yield
-    finally:
-        await events.aclose()
-        await close_providers()
+def providers_lifespan(settings: PaymentSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await registry.use_settings(settings)
+        events = MockEvents(app.state.db_engine, settings)
+        app.state.mock_events = events
+        try:
+            yield
+        finally:
+            await events.aclose()
+            await registry.close_providers()
+
+    return lifespan
 
 
-def create_app() -> Litestar:
-    enforce_startup_config("payment-ms")  # outside dev, missing or weak secrets stop here
-    paygate_settings = get_paygate_settings()
+def create_app(settings: PaymentSettings | None = None) -> Litestar:
+    if settings is None:  # outside dev, missing or weak secrets stop here
+        settings = settings_or_exit("payment-ms", get_payment_settings, "PAYMENT_MS_")
     docs, docs_routes = api_docs(
-        paygate_settings,
+        settings.paygate,
         title="paygate payment_ms (internal)",
         description=DESCRIPTION,
         security_schemes={
@@ -61,29 +65,23 @@ def create_app() -> Litestar:
                     "confirmCashPayment": CashConfirmation,
                 }
             ),
-            amount_limit(paygate_settings.max_amount, ["PaymentCreate", "RefundCreate"]),
+            amount_limit(settings.paygate.max_amount, ["PaymentCreate", "RefundCreate"]),
         ],
     )
     return create_service_app(
         "payment-ms",
-        paygate_settings,
+        settings,
         route_handlers=[
             MetricsController,
             *docs_routes,
-            # one Router so every payment_ms route is counted and timed
-            Router(
-                "/",
-                route_handlers=[
-                    PaymentController,
-                    MockCheckoutController,
-                    StripeWebhookController,
-                    EventController,
-                    DeliveryController,
-                    TestSendController,
-                ],
-                middleware=[DefineMiddleware(MetricsMiddleware)],
-            ),
+            PaymentController,
+            MockCheckoutController,
+            StripeWebhookController,
+            EventController,
+            DeliveryController,
+            TestSendController,
         ],
-        lifespan=[providers_lifespan],
+        lifespan=[providers_lifespan(settings)],
+        middleware=[PROMETHEUS.middleware],
         openapi=docs,
     )

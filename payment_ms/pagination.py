@@ -6,8 +6,6 @@ with; ``page`` is what every list service does around it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -17,7 +15,7 @@ from sqlalchemy import Table, select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.problems import BadRequestError
+from shared import pagination as shared_pagination
 
 Cursor = tuple[datetime, uuid.UUID]
 
@@ -35,19 +33,12 @@ Fetch = Callable[[AsyncConnection, Cursor | None, int], Awaitable[Sequence[RowMa
 
 
 def encode_cursor(row: RowMapping) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor after ``row`` (the one codec: ``shared.pagination``)."""
+    return shared_pagination.encode_cursor(row["created_at"], row["id"])
 
 
 def decode_cursor(cursor: str | None) -> Cursor | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, row_id = raw.split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError("invalid cursor") from None
+    return shared_pagination.decode_cursor(cursor)
 
 
 def matching(table: Table, **values: object) -> list[Any]:

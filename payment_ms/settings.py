@@ -1,17 +1,25 @@
-"""payment_ms settings (prefix ``PAYMENT_MS_``)."""
+"""payment_ms settings (prefix ``PAYMENT_MS_``), built by ``get_payment_settings()`` (nothing at import)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+MOCK_PROVIDER_REFUSED = (
+    "PAYMENT_MS_DEFAULT_PROVIDER is mock: anyone who reaches its checkout page marks a payment paid, for "
+    "free; set stripe (or cash), or PAYMENT_MS_ALLOW_MOCK_PROVIDER=true for a demo"
+)
 
 # The Stripe API version paygate is written against (docs.stripe.com/api/versioning, December 2026).
 STRIPE_API_VERSION = "2026-09-30.endive"
 
 
-class PaymentSettings(BaseSettings):
+class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_", env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
@@ -87,5 +95,25 @@ class PaymentSettings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.default_provider == "mock" and not self.allow_mock_provider:
+            problems.append(MOCK_PROVIDER_REFUSED)
+        key = self.stripe_secret_key.get_secret_value()
+        if self.default_provider != "stripe" and not key:
+            return problems
+        if not key:
+            problems.append("PAYMENT_MS_STRIPE_SECRET_KEY is not set (the Stripe provider is on)")
+        elif not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+            problems.append("PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)")
+        webhook_secrets = [secret.get_secret_value() for secret in self.stripe_webhook_secrets]
+        if not webhook_secrets:
+            problems.append("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set (the Stripe provider is on)")
+        elif not all(secret.startswith("whsec_") and len(secret) > 20 for secret in webhook_secrets):
+            problems.append("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds a value that is not a whsec_… secret")
+        return problems
 
-settings = PaymentSettings()
+
+@lru_cache
+def get_payment_settings() -> PaymentSettings:
+    return PaymentSettings()

@@ -1,5 +1,6 @@
-"""What every paygate Litestar app has: the database lifespan, request ids and logs, problem+json
-errors, a body size limit and the health endpoints. Each service adds its own routes."""
+"""What every paygate Litestar app has: its settings (``app.state.settings``), the database lifespan,
+request ids and logs, problem+json errors, a body size limit and the health endpoints. Each service
+adds its own routes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, ControllerRouterHandler, HTTPResponseStartEvent, Receive, Scope, Send
@@ -19,7 +22,7 @@ from shared.lifespan import database_lifespan
 from shared.observability import RequestIdMiddleware, configure_logging
 from shared.problems import EXCEPTION_HANDLERS
 from shared.proxies import ClientAddressMiddleware
-from shared.settings import PaygateSettings
+from shared.settings import ServiceSettings
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -66,20 +69,28 @@ class OptionsMiddleware:
 
 def create_service_app(
     service: str,
-    settings: PaygateSettings,
+    settings: ServiceSettings,
     *,
     route_handlers: Sequence[ControllerRouterHandler] = (),
     lifespan: Sequence[Lifespan] = (),
+    middleware: Sequence[DefineMiddleware] = (),
+    database: bool = True,
+    configure_logs: bool = True,
     openapi: OpenAPIConfig | None = None,
     **kwargs: Any,
 ) -> Litestar:
-    configure_logging(service, level=settings.log_level, json_logs=settings.json_logs)
+    """``database=False``: the app owns no engine (its state is another app's, ``gateway.internal``)."""
+    paygate = settings.paygate
+    if configure_logs:
+        configure_logging(service, level=paygate.log_level, json_logs=paygate.json_logs)
     app = Litestar(
         route_handlers=[HealthController, *route_handlers],
-        lifespan=[database_lifespan(settings, service), *lifespan],
+        lifespan=[*([database_lifespan(paygate, service)] if database else []), *lifespan],
+        middleware=list(middleware),
         exception_handlers=EXCEPTION_HANDLERS,
-        request_max_body_size=settings.max_body_bytes,
+        request_max_body_size=paygate.max_body_bytes,
         request_class=LimitedJsonRequest,
+        state=State({"settings": settings}),
         openapi_config=openapi,
         debug=False,
         logging_config=None,  # Litestar's default would replace configure_logging's handler
@@ -87,10 +98,10 @@ def create_service_app(
     )
     # Around the whole ASGI handler, not as route middleware: requests that match no route (404,
     # 405) are logged and carry a request id too; the client address is resolved before either.
-    handler = RequestIdMiddleware(OptionsMiddleware(app, app.asgi_handler), log_requests=settings.access_log)
-    if settings.trusted_proxies:
+    handler = RequestIdMiddleware(OptionsMiddleware(app, app.asgi_handler), log_requests=paygate.access_log)
+    if paygate.trusted_proxies:
         handler = ClientAddressMiddleware(  # type: ignore[assignment]
-            handler, networks=settings.trusted_networks, header=settings.proxy_header
+            handler, networks=paygate.trusted_networks, header=paygate.proxy_header
         )
     app.asgi_handler = handler
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -104,3 +105,38 @@ def is_database_unavailable(exc: BaseException) -> bool:
         orig = getattr(current, "orig", None)
         current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
     return False
+
+
+EXIT_DATABASE = 3  # the exit code of a process that cannot reach its database
+
+
+def describe_database(url: str) -> str:
+    """host:port/database, without the credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+
+
+def database_failure_message(exc: BaseException, url: str) -> str | None:
+    """What to say (naming the database, never its credentials) when ``exc`` is a connection-level
+    failure (exit ``EXIT_DATABASE``), None for anything else."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+        if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
+            return None
+    elif not isinstance(exc, OSError | TimeoutError):
+        import asyncpg
+
+        if not isinstance(
+            exc,
+            asyncpg.InvalidAuthorizationSpecificationError
+            | asyncpg.InvalidPasswordError
+            | asyncpg.InvalidCatalogNameError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.TooManyConnectionsError,
+        ):
+            return None
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return f"cannot reach the database at {describe_database(url)}: {reason}"

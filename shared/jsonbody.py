@@ -9,6 +9,7 @@ it is decoded. The check runs in C (regex passes over the body's brackets), not 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -72,3 +73,12 @@ class LimitedJsonRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         check_json_depth(await self.body())
         return await super().json()
+
+
+def strict_body(struct_type: type[T]) -> Callable[[Request[Any, Any, Any]], Awaitable[T]]:
+    """A Litestar dependency answering the body decoded strictly (an empty one is ``{}``)."""
+
+    async def provide(request: Request[Any, Any, Any]) -> T:
+        return decode_json_body(await request.body() or b"{}", struct_type)
+
+    return provide

@@ -1,7 +1,11 @@
-"""Settings both services read: the database and the service token between them.
+"""Settings both services read: the database and the service token between them, and the base of
+each service's own settings.
 
-Each service extends this with its own prefix (``GATEWAY_``, ``PAYMENT_MS_``); the shared values use
-``PAYGATE_`` so one ``.env`` configures the whole deployment.
+Each service extends ``ServiceSettings`` with its own prefix (``GATEWAY_``, ``PAYMENT_MS_``,
+``DISPATCHER_``); the shared values use ``PAYGATE_`` so one ``.env`` configures the whole deployment.
+A service's settings are validated as a whole when they are built: values that cannot work refuse in
+every mode, and outside dev (``PAYGATE_ENV``) missing or weak secrets refuse too, naming the setting
+and never its value (``shared.settings_errors`` turns the errors into lines).
 """
 
 from __future__ import annotations
@@ -9,10 +13,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.proxies import X_FORWARDED_FOR, IPNetwork, parse_networks
+
+MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 10
+WEAK_MARKERS = ("change-me", "changeme", "change_me", "example", "placeholder", "your-", "xxxx")
+DEV_SERVICE_TOKEN = "dev-service-token-change-me"
+# The pydantic error type of a service's start-up rules; its ``ctx["problems"]`` are one line each.
+CONFIG_ERROR = "paygate_config"
 
 
 class PaygateSettings(BaseSettings):
@@ -39,7 +51,7 @@ class PaygateSettings(BaseSettings):
         default=0, description="Extra short-lived connections past the pool (opening them costs CPU)."
     )
     service_token: SecretStr = Field(
-        default=SecretStr("dev-service-token-change-me"),
+        default=SecretStr(DEV_SERVICE_TOKEN),
         description="Shared secret between gateway and payment_ms (header X-Service-Token).",
     )
     log_level: str = "INFO"
@@ -95,3 +107,80 @@ class PaygateSettings(BaseSettings):
 @lru_cache
 def get_paygate_settings() -> PaygateSettings:
     return PaygateSettings()
+
+
+def weak_secret_reason(value: str, *, default: str = "", min_length: int = MIN_SECRET_LENGTH) -> str | None:
+    """Why ``value`` is not acceptable as a production secret, or None."""
+    if not value:
+        return "is not set"
+    if default and value == default:
+        return "still has its development default"
+    lowered = value.lower()
+    if any(marker in lowered for marker in WEAK_MARKERS):
+        return "looks like a placeholder"
+    if len(value) < min_length:
+        return f"is shorter than {min_length} characters"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return "is not random enough"
+    return None
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be paygate's database URL (never quoting it: it may hold a password), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from shared.db import normalize_database_url
+
+    try:
+        parsed = make_url(normalize_database_url(url))
+    except (ArgumentError, ValueError):
+        return "is not a database URL (postgresql://user:password@host:5432/paygate)"
+    if parsed.drivername != "postgresql+asyncpg":
+        return (
+            f"is not a PostgreSQL URL (scheme {parsed.drivername!r}; expected "
+            "postgresql://user:password@host:5432/paygate)"
+        )
+    return None
+
+
+class ServiceSettings(BaseSettings):
+    """A service's settings with the ``PAYGATE_`` ones it runs with (``paygate``, built from the
+    environment unless given). Subclasses state their rules in ``invalid`` (refused in every mode)
+    and ``production_problems`` (refused outside dev); the validator below applies them."""
+
+    paygate: PaygateSettings = Field(default_factory=PaygateSettings, exclude=True)
+
+    def invalid(self) -> list[str]:
+        """Combinations of values that cannot work, in any mode: one line each, naming the variable."""
+        problems = []
+        for name in ("database_url", "gateway_database_url", "payment_ms_database_url"):
+            url = getattr(self.paygate, name, "")
+            problem = database_url_problem(url) if url else None
+            if problem:
+                problems.append(f"PAYGATE_{name.upper()} {problem}")
+        return problems
+
+    def production_problems(self) -> list[str]:
+        """What must not run outside dev: missing or weak secrets, one line each."""
+        problems = []
+        reason = weak_secret_reason(self.paygate.service_token.get_secret_value(), default=DEV_SERVICE_TOKEN)
+        if reason:
+            problems.append(f"PAYGATE_SERVICE_TOKEN {reason}")
+        if not self.paygate.database_url:
+            problems.append("PAYGATE_DATABASE_URL is not set")
+        return problems
+
+    @model_validator(mode="after")
+    def _runnable(self) -> ServiceSettings:
+        problems = self.invalid()
+        if not problems and not self.paygate.is_dev:
+            problems = self.production_problems()
+        if problems:
+            raise PydanticCustomError(CONFIG_ERROR, "; ".join(problems), {"problems": problems})
+        return self
+
+    def checked_for_production(self) -> list[str]:
+        """Every problem this configuration would have outside dev, whatever ``PAYGATE_ENV`` says
+        (``paygate config check``)."""
+        return self.invalid() or self.production_problems()

@@ -16,10 +16,11 @@ from gateway.auth.guards import requires_user
 from gateway.auth.schemas import AccessToken, LoginRequest, Me
 from gateway.auth.tokens import AuthUser, can_issue_tokens
 from gateway.dependencies import strictly
+from gateway.metrics.definitions import LOGINS
 from gateway.openapi import DATABASE, INPUT, USER
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
-from shared.problems import AuthenticationError, NotFoundError, problem_responses
+from shared.problems import AuthenticationError, NotFoundError, TooManyRequestsError, problem_responses
 
 
 class AuthController(Controller):
@@ -48,9 +49,18 @@ class AuthController(Controller):
         if not can_issue_tokens(gateway_settings):
             raise NotFoundError("Tokens are issued by the external identity provider.")
         client = request.client.host if request.client else None
-        return await services.login(
-            db_session, gateway_settings, email=data.email, password=data.password, client_address=client
-        )
+        try:
+            token = await services.login(
+                db_session, gateway_settings, email=data.email, password=data.password, client_address=client
+            )
+        except TooManyRequestsError:
+            LOGINS.labels("throttled").inc()
+            raise
+        except AuthenticationError:
+            LOGINS.labels("refused").inc()
+            raise
+        LOGINS.labels("succeeded").inc()
+        return token
 
 
 class MeController(Controller):

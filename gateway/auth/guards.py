@@ -1,5 +1,6 @@
 """Who may call what. A user JWT is only ever read from ``Authorization: Bearer`` on user and admin
-routes; the service token only from ``X-Service-Token`` on internal routes. Neither opens the other."""
+routes; the service token only from ``X-Service-Token`` on internal routes
+(``shared.security.requires_service_token``). Neither opens the other."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.repositories import Identity, current_identity
 from gateway.auth.tokens import AuthUser, InvalidTokenError, can_issue_tokens, decode_access_token
-from gateway.settings import get_gateway_settings
+from gateway.settings import GatewaySettings
 from shared.db import raw_connection
 from shared.problems import AuthenticationError
-from shared.security import SERVICE_TOKEN_HEADER, tokens_match
-from shared.settings import get_paygate_settings
 
 logger = logging.getLogger("gateway.auth")
 
@@ -35,13 +34,18 @@ def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token.strip()
 
 
+def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> GatewaySettings:
+    settings: GatewaySettings = connection.app.state.settings
+    return settings
+
+
 def authenticate_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
     """Decode the bearer token once per request and keep the user in the scope."""
     cached = connection.scope.get("user")
     if isinstance(cached, AuthUser):
         return cached
     try:
-        user = decode_access_token(get_gateway_settings(), _bearer_token(connection))
+        user = decode_access_token(_settings(connection), _bearer_token(connection))
     except InvalidTokenError as exc:
         logger.info("access token refused: %s", exc)
         raise AuthenticationError(
@@ -88,7 +92,7 @@ def _refused(why: str) -> AuthenticationError:
 async def _active_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
     """The token's user with the role its row has now; the handlers' ``current_user`` is this one."""
     user = authenticate_user(connection)
-    settings = get_gateway_settings()
+    settings = _settings(connection)
     identity = await _identities.get(
         connection.app.state.db_engine, user.id, max_age=settings.disabled_user_check_seconds
     )
@@ -112,10 +116,3 @@ async def requires_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
 async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not (await _active_user(connection)).is_admin:
         raise PermissionDeniedException("Administrators only.")
-
-
-async def requires_service_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    presented = connection.headers.get(SERVICE_TOKEN_HEADER)
-    expected = get_paygate_settings().service_token.get_secret_value()
-    if not tokens_match(presented, expected):
-        raise AuthenticationError("A valid service token is required.")

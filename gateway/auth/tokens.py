@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from gateway.settings import DEV_JWT_SECRET, MIN_JWT_SECRET_BYTES, GatewaySettings
+from gateway.settings import GatewaySettings
 from shared.models import USER_ROLES
 
 
@@ -31,34 +31,18 @@ class AuthUser:
         return self.role == "admin"
 
 
-def is_symmetric(settings: GatewaySettings) -> bool:
-    return settings.jwt_algorithm.startswith("HS")
-
-
 def _verification_key(settings: GatewaySettings) -> str:
-    return settings.jwt_secret.get_secret_value() if is_symmetric(settings) else settings.jwt_public_key
+    return settings.jwt_secret.get_secret_value() if settings.is_symmetric else settings.jwt_public_key
 
 
 def _signing_key(settings: GatewaySettings) -> str | None:
-    if is_symmetric(settings):
+    if settings.is_symmetric:
         return settings.jwt_secret.get_secret_value()
     return settings.jwt_private_key.get_secret_value() or None
 
 
 def can_issue_tokens(settings: GatewaySettings) -> bool:
     return _signing_key(settings) is not None
-
-
-def check_token_settings(settings: GatewaySettings, *, is_dev: bool) -> None:
-    """Refuse to start with a key that cannot work or, outside dev, a weak or default secret."""
-    if is_symmetric(settings):
-        secret = settings.jwt_secret.get_secret_value()
-        if not is_dev and (secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_JWT_SECRET_BYTES):
-            raise RuntimeError(
-                f"GATEWAY_JWT_SECRET must be set to at least {MIN_JWT_SECRET_BYTES} random bytes outside dev"
-            )
-    elif not settings.jwt_public_key.strip():
-        raise RuntimeError(f"GATEWAY_JWT_PUBLIC_KEY is required with {settings.jwt_algorithm}")
 
 
 def issue_access_token(

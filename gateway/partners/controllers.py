@@ -11,8 +11,8 @@ from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.guards import requires_admin, requires_service_token
-from gateway.dependencies import Offset, strictly
+from gateway.auth.guards import requires_admin
+from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
 from gateway.partners.schemas import (
@@ -33,7 +33,8 @@ from shared.contracts import (
 )
 from shared.models import Partner
 from shared.problems import problem_responses
-from shared.settings import get_paygate_settings
+from shared.queries import Cursor, Limit
+from shared.security import requires_service_token
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 # 409: a partner with this name exists; 422: the url or the event types are refused
@@ -87,7 +88,7 @@ class PartnerAdminController(Controller):
     @get(
         "/",
         operation_id="listPartners",
-        summary="Partners, oldest first",
+        summary="Partners, oldest first (cursor pagination)",
         responses=problem_responses(*INPUT, *ADMIN),
     )
     async def list_(
@@ -95,14 +96,14 @@ class PartnerAdminController(Controller):
         db_session: AsyncSession,
         event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
         enabled: bool | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> PartnerList:
         async with db_session.begin():
-            partners, total = await services.list_partners(
-                db_session, event_type=event_type, enabled=enabled, limit=limit, offset=offset
+            partners, next_cursor = await services.list_partners(
+                db_session, event_type=event_type, enabled=enabled, cursor=cursor, limit=limit
             )
-        return PartnerList(items=[_view(p) for p in partners], total=total)
+        return PartnerList(items=[_view(p) for p in partners], next_cursor=next_cursor)
 
     @get(
         "/{partner_id:uuid}",
@@ -214,7 +215,7 @@ class PartnerInternalController(Controller):
                 db_session,
                 event_type,
                 settings=gateway_settings,
-                service_token=get_paygate_settings().service_token.get_secret_value(),
+                service_token=gateway_settings.paygate.service_token.get_secret_value(),
                 include_disabled=include_disabled,
             )
         return PartnerTargetList(items=items)

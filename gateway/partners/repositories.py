@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import OperationalEvent, Partner
+from shared.pagination import Position
 
 
 async def get(session: AsyncSession, partner_id: uuid.UUID, *, for_update: bool = False) -> Partner | None:
@@ -24,19 +25,19 @@ async def list_(
     *,
     event_type: str | None = None,
     enabled: bool | None = None,
+    after: Position | None = None,
     limit: int | None = None,
-    offset: int = 0,
-) -> tuple[Sequence[Partner], int]:
+) -> Sequence[Partner]:
+    """Oldest first, from after ``after`` (the previous page's last row); every one without ``limit``."""
     statement = select(Partner)
     if event_type is not None:
         statement = statement.where(Partner.event_types.contains([event_type]))  # GIN index
     if enabled is not None:
         statement = statement.where(Partner.enabled.is_(enabled))
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(
-        statement.order_by(Partner.created_at, Partner.id).offset(offset).limit(limit)
-    )
-    return rows.all(), total
+    if after is not None:
+        statement = statement.where(tuple_(Partner.created_at, Partner.id) > after)
+    rows = await session.scalars(statement.order_by(Partner.created_at, Partner.id).limit(limit))
+    return rows.all()
 
 
 async def add_operational_event(

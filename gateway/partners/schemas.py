@@ -80,5 +80,7 @@ class PartnerWithSecret(PartnerView, kw_only=True):
 
 
 class PartnerList(msgspec.Struct, kw_only=True):
+    """Oldest first; pass ``next_cursor`` back as ``cursor`` for the next page (None: the last one)."""
+
     items: list[PartnerView]
-    total: int
+    next_cursor: str | None

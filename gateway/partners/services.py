@@ -24,8 +24,8 @@ from gateway.partners.urls import validate_partner_url
 from gateway.settings import GatewaySettings, get_gateway_settings
 from shared.contracts import PartnerTarget, SendTestEventRequest
 from shared.models import EVENT_TYPES, Partner
+from shared.pagination import decode_cursor, page
 from shared.problems import ConflictError, InvalidInputError, NotFoundError
-from shared.settings import get_paygate_settings
 from shared.webhooks import derived_secret, generate_secret
 
 GATEWAY_SUBSCRIBER_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -65,7 +65,7 @@ def _checked_rate(rate: int | None) -> int | None:
 
 def _checked_url(url: str, settings: GatewaySettings) -> str:
     return validate_partner_url(
-        url, allowed_hosts=settings.partner_allowed_hosts, allow_loopback=get_paygate_settings().is_dev
+        url, allowed_hosts=settings.partner_allowed_hosts, allow_loopback=settings.paygate.is_dev
     )
 
 
@@ -130,13 +130,20 @@ async def list_partners(
     *,
     event_type: str | None = None,
     enabled: bool | None = None,
+    cursor: str | None = None,
     limit: int | None = None,
-    offset: int = 0,
-) -> tuple[Sequence[Partner], int]:
-    """Partners (optionally only those subscribed to ``event_type``/enabled) and their total count."""
-    return await repositories.list_(
-        session, event_type=event_type, enabled=enabled, limit=limit, offset=offset
+) -> tuple[list[Partner], str | None]:
+    """Partners (optionally only those subscribed to ``event_type``/enabled), oldest first: a page of
+    ``limit`` and the cursor of the next one, or every one without ``limit``."""
+    after = decode_cursor(cursor)
+    if limit is None:
+        return list(
+            await repositories.list_(session, event_type=event_type, enabled=enabled, after=after)
+        ), None
+    rows = await repositories.list_(
+        session, event_type=event_type, enabled=enabled, after=after, limit=limit + 1
     )
+    return page(rows, limit, lambda row: (row.created_at, row.id))
 
 
 async def update_partner(

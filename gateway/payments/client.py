@@ -8,6 +8,7 @@ problem (and its 502/503/504), relayed to the gateway's caller under the gateway
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from uuid import UUID
 import msgspec
 from litestar import Litestar
 
+from gateway.metrics.definitions import UPSTREAM_CALLS, UPSTREAM_LATENCY
 from gateway.payments.transport import BadGatewayError, PaymentMsTransport, UpstreamResponse, logger
 from gateway.settings import GatewaySettings
 from shared import routes
@@ -41,7 +43,7 @@ from shared.contracts import (
     SendTestEventResult,
     StripeWebhookReceipt,
 )
-from shared.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, ApplicationError
+from shared.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE, ApplicationError, UpstreamTimeoutError
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, PaymentFilter, StatsPeriod
 
 T = TypeVar("T")
@@ -110,24 +112,36 @@ class PaymentMsClient:
     def __init__(self, transport: PaymentMsTransport) -> None:
         self.transport = transport
 
+    async def _call(self, method: str, route: str, *, json: Any = None, **options: Any) -> UpstreamResponse:
+        """One call to ``route`` (its template filled from ``options``), counted and timed by template."""
+        values = {name: options.pop(name) for name in ("payment_id", "delivery_id") if name in options}
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            answer = await self.transport.request(method, routes.path(route, **values), json=json, **options)
+            outcome = str(answer.status)
+            return answer
+        except UpstreamTimeoutError:
+            outcome = "timeout"
+            raise
+        finally:
+            UPSTREAM_CALLS.labels(method, route, outcome).inc()
+            UPSTREAM_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
     # --- payments
     async def create_payment(self, data: PaymentCreate, *, idempotency_key: str) -> Payment:
-        answer = await self.transport.request(
-            "POST", routes.PAYMENTS, json=data, idempotency_key=idempotency_key
-        )
+        answer = await self._call("POST", routes.PAYMENTS, json=data, idempotency_key=idempotency_key)
         return _decode(answer, Payment)
 
     async def get_payment(self, payment_id: UUID) -> Payment:
-        return _decode(
-            await self.transport.request("GET", routes.path(routes.PAYMENT, payment_id=payment_id)), Payment
-        )
+        return _decode(await self._call("GET", routes.PAYMENT, payment_id=payment_id), Payment)
 
     async def list_payments(self, filters: PaymentFilter) -> PaymentList:
-        answer = await self.transport.request("GET", routes.PAYMENTS, params=filters.to_params())
+        answer = await self._call("GET", routes.PAYMENTS, params=filters.to_params())
         return _decode(answer, PaymentList)
 
     async def daily_stats(self, period: StatsPeriod) -> DailyPaymentStats:
-        answer = await self.transport.request("GET", routes.PAYMENT_STATS_DAILY, params=period.to_params())
+        answer = await self._call("GET", routes.PAYMENT_STATS_DAILY, params=period.to_params())
         return _decode(answer, DailyPaymentStats)
 
     # Verify and cancel read no body; the caller's (``raw_body``) is passed on as it came, because
@@ -175,9 +189,10 @@ class PaymentMsClient:
         retry: bool | None = None,
         raw_body: bytes | None = None,
     ) -> Payment:
-        answer = await self.transport.request(
+        answer = await self._call(
             "POST",
-            routes.path(route, payment_id=payment_id),
+            route,
+            payment_id=payment_id,
             json=body,
             content=raw_body if body is None and raw_body else None,
             idempotency_key=idempotency_key,
@@ -187,9 +202,7 @@ class PaymentMsClient:
 
     # --- the outbox and the dispatcher's records
     async def list_events(self, filters: EventFilter) -> EventList:
-        return _decode(
-            await self.transport.request("GET", routes.EVENTS, params=filters.to_params()), EventList
-        )
+        return _decode(await self._call("GET", routes.EVENTS, params=filters.to_params()), EventList)
 
     async def get_event(self, event_id: UUID) -> Event:
         return _decode(
@@ -211,19 +224,19 @@ class PaymentMsClient:
         return _decode(answer, PartnerHealthList)
 
     async def list_deliveries(self, filters: DeliveryFilter) -> DeliveryList:
-        answer = await self.transport.request("GET", routes.DELIVERIES, params=filters.to_params())
+        answer = await self._call("GET", routes.DELIVERIES, params=filters.to_params())
         return _decode(answer, DeliveryList)
 
     async def get_delivery(self, delivery_id: UUID) -> DeliveryDetail:
-        answer = await self.transport.request("GET", routes.path(routes.DELIVERY, delivery_id=delivery_id))
+        answer = await self._call("GET", routes.DELIVERY, delivery_id=delivery_id)
         return _decode(answer, DeliveryDetail)
 
     async def replay_delivery(self, delivery_id: UUID) -> Delivery:
-        path = routes.path(routes.DELIVERY_REPLAY, delivery_id=delivery_id)
-        return _decode(await self.transport.request("POST", path, retry=False), Delivery)
+        answer = await self._call("POST", routes.DELIVERY_REPLAY, delivery_id=delivery_id, retry=False)
+        return _decode(answer, Delivery)
 
     async def replay_partner_deliveries(self, replay: PartnerReplay) -> ReplayCount:
-        answer = await self.transport.request("POST", routes.DELIVERIES_REPLAY, json=replay, retry=False)
+        answer = await self._call("POST", routes.DELIVERIES_REPLAY, json=replay, retry=False)
         return _decode(answer, ReplayCount)
 
     async def send_test_event(self, test: SendTestEventRequest) -> SendTestEventResult:
@@ -238,13 +251,13 @@ class PaymentMsClient:
         headers = {"Content-Type": content_type}
         if signature is not None:
             headers["Stripe-Signature"] = signature
-        answer = await self.transport.request(
+        answer = await self._call(
             "POST", routes.STRIPE_WEBHOOK, content=payload, headers=headers, retry=False
         )
         return _decode(answer, StripeWebhookReceipt)
 
     async def ready(self) -> bool:
-        return (await self.transport.request("GET", routes.READY, retry=False)).ok
+        return (await self._call("GET", routes.READY, retry=False)).ok
 
 
 def payment_ms_lifespan(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gateway.auth.dependencies import provide_current_user
 from gateway.auth.guards import requires_admin, requires_user
 from gateway.auth.tokens import AuthUser
-from gateway.dependencies import Offset, strictly
+from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE, USER
 from gateway.partners.services import GATEWAY_SUBSCRIBER_PURPOSE
 from gateway.reservations import services
@@ -29,13 +29,12 @@ from shared.events import WebhookEnvelope
 from shared.jsonbody import decode_json_body
 from shared.models import Reservation
 from shared.problems import AuthenticationError, problem_responses
-from shared.settings import get_paygate_settings
+from shared.queries import Cursor, Limit
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
 logger = logging.getLogger("gateway.reservations")
 
 ReservationId = Annotated[UUID, Parameter(description="Reservation id")]
-Limit = Annotated[int, Parameter(ge=1, le=500)]
 
 
 def to_view(reservation: Reservation) -> ReservationView:
@@ -64,7 +63,7 @@ class ReservationController(Controller):
     @get(
         "/",
         operation_id="listMyReservations",
-        summary="The caller's reservations, newest first",
+        summary="The caller's reservations, newest first (cursor pagination)",
         responses=problem_responses(*INPUT, *USER),
     )
     async def list_(
@@ -72,14 +71,14 @@ class ReservationController(Controller):
         current_user: AuthUser,
         db_session: AsyncSession,
         status: ReservationStatus | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ReservationList:
         async with db_session.begin():
-            rows, total = await services.list_reservations(
-                db_session, user_id=current_user.id, status=status, limit=limit, offset=offset
+            rows, next_cursor = await services.list_reservations(
+                db_session, user_id=current_user.id, status=status, cursor=cursor, limit=limit
             )
-        return ReservationList(items=[to_view(r) for r in rows], total=total)
+        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
     @get(
         "/{reservation_id:uuid}",
@@ -127,7 +126,7 @@ class ReservationAdminController(Controller):
     @get(
         "/",
         operation_id="listReservations",
-        summary="All reservations, newest first",
+        summary="All reservations, newest first (cursor pagination)",
         responses=problem_responses(*INPUT, *ADMIN),
     )
     async def list_(
@@ -135,14 +134,14 @@ class ReservationAdminController(Controller):
         db_session: AsyncSession,
         user_id: UUID | None = None,
         status: ReservationStatus | None = None,
-        limit: Limit = 100,
-        offset: Offset = 0,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ReservationList:
         async with db_session.begin():
-            rows, total = await services.list_reservations(
-                db_session, user_id=user_id, status=status, limit=limit, offset=offset
+            rows, next_cursor = await services.list_reservations(
+                db_session, user_id=user_id, status=status, cursor=cursor, limit=limit
             )
-        return ReservationList(items=[to_view(r) for r in rows], total=total)
+        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
     @get(
         "/{reservation_id:uuid}",
@@ -177,7 +176,7 @@ class PaymentEventsController(Controller):
     async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
         body = await request.body()
         secret = derived_secret(
-            get_paygate_settings().service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
+            request.app.state.settings.paygate.service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE
         )
         try:
             verify(secret, dict(request.headers), body)

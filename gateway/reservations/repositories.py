@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
-from sqlalchemy import func, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Reservation
+from shared.pagination import Position
 
 
 async def get(
@@ -34,17 +35,19 @@ async def list_(
     *,
     user_id: uuid.UUID | None = None,
     status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[Sequence[Reservation], int]:
+    after: Position | None = None,
+    limit: int = 50,
+) -> Sequence[Reservation]:
+    """Newest first, from after ``after`` (the previous page's last row)."""
     statement = select(Reservation)
     if user_id is not None:
         statement = statement.where(Reservation.user_id == user_id)
     if status is not None:
         statement = statement.where(Reservation.status == status)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    ordered = statement.order_by(Reservation.created_at.desc(), Reservation.id).offset(offset).limit(limit)
-    return (await session.scalars(ordered)).all(), total
+    if after is not None:
+        statement = statement.where(tuple_(Reservation.created_at, Reservation.id) < after)
+    ordered = statement.order_by(Reservation.created_at.desc(), Reservation.id.desc()).limit(limit)
+    return (await session.scalars(ordered)).all()
 
 
 # ---------------------------------------------------------------------------------- checkout hot path

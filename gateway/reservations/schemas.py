@@ -39,5 +39,7 @@ class ReservationView(msgspec.Struct, kw_only=True):
 
 
 class ReservationList(msgspec.Struct, kw_only=True):
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page (None: the last one)."""
+
     items: list[ReservationView]
-    total: int
+    next_cursor: str | None

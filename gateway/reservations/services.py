@@ -8,7 +8,6 @@ get, verify or cancel). Updates are monotonic, so a late or repeated event never
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -17,6 +16,7 @@ from shared.contracts import PublicPayment
 from shared.db import raw_connection
 from shared.models import Reservation, User
 from shared.money import check_amount, is_known_currency
+from shared.pagination import decode_cursor, page
 from shared.problems import InvalidInputError, NotFoundError
 from shared.settings import get_paygate_settings
 
@@ -86,10 +86,14 @@ async def list_reservations(
     *,
     user_id: uuid.UUID | None = None,
     status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[Sequence[Reservation], int]:
-    return await repositories.list_(session, user_id=user_id, status=status, limit=limit, offset=offset)
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Reservation], str | None]:
+    """A page, newest first, and the cursor of the next one."""
+    rows = await repositories.list_(
+        session, user_id=user_id, status=status, after=decode_cursor(cursor), limit=limit + 1
+    )
+    return page(rows, limit, lambda row: (row.created_at, row.id))
 
 
 async def apply_payment(engine: AsyncEngine, payment: PublicPayment) -> bool:

@@ -10,17 +10,16 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import create_engine, create_session_factory
+from shared.db import EXIT_DATABASE, create_engine, create_session_factory, database_failure_message
 from shared.problems import ApplicationError
 from shared.settings import PaygateSettings
+from shared.settings_errors import EXIT_BAD_CONFIG
 
 EXIT_REFUSED = 1
-EXIT_CONFIG = 2
-EXIT_DATABASE = 3
+EXIT_CONFIG = EXIT_BAD_CONFIG
 
 T = TypeVar("T")
 
@@ -46,7 +45,8 @@ def _running_dev_database() -> str:
 
 def database_url(explicit: str | None = None) -> str:
     """``--database-url``, else ``PAYGATE_DATABASE_URL``, else the database of a running ``make dev``."""
-    from paygate.config_check import SETTINGS_ERRORS, database_url_problem, describe_settings_error
+    from paygate.config_check import SETTINGS_ERRORS, describe_settings_error
+    from shared.settings import database_url_problem
 
     if explicit:
         url, source = explicit, "--database-url"
@@ -66,35 +66,10 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
-def describe_database(url: str) -> str:
-    """host:port/database, without the credentials."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
-
-
 def database_failure(exc: BaseException, url: str) -> CommandError | None:
     """The ``CommandError`` for a connection-level failure, None for anything else."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    cause: BaseException = exc
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        cause = exc.orig
-        if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
-            return None
-    elif not isinstance(exc, OSError | TimeoutError):
-        import asyncpg
-
-        if not isinstance(
-            exc,
-            asyncpg.InvalidAuthorizationSpecificationError
-            | asyncpg.InvalidPasswordError
-            | asyncpg.InvalidCatalogNameError
-            | asyncpg.CannotConnectNowError
-            | asyncpg.TooManyConnectionsError,
-        ):
-            return None
-    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    return CommandError(f"cannot reach the database at {describe_database(url)}: {reason}", EXIT_DATABASE)
+    message = database_failure_message(exc, url)
+    return None if message is None else CommandError(message, EXIT_DATABASE)
 
 
 def run_with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:

@@ -25,8 +25,8 @@ def _show_progress() -> None:
 
 
 def _configured_database_url() -> str:
-    from paygate.config_check import load_settings
     from shared.settings import PaygateSettings
+    from shared.settings_errors import load_settings
 
     return load_settings(PaygateSettings, "PAYGATE_").database_url
 

@@ -38,8 +38,9 @@ def _default_bind(service: str) -> tuple[str, int]:
 
             gateway_settings = get_gateway_settings()
             return gateway_settings.host, gateway_settings.port
-        from payment_ms.settings import settings as payment_settings
+        from payment_ms.settings import PaymentSettings
 
+        payment_settings = PaymentSettings()
         return payment_settings.host, payment_settings.port
     except SETTINGS_ERRORS as exc:
         prefix = "GATEWAY_" if service == "gateway" else "PAYMENT_MS_"

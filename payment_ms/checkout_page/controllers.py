@@ -28,7 +28,7 @@ from payment_ms.checkout_page import services
 from payment_ms.dependencies import provide_engine, provide_mock_events
 from payment_ms.providers import mock_sessions
 from payment_ms.providers.mock import CHECKOUT_PREFIX, checkout_path
-from payment_ms.settings import settings
+from payment_ms.settings import get_payment_settings
 from shared.money_display import format_money, negotiate_locale
 from shared.problems import ConflictError, NotFoundError
 
@@ -112,8 +112,9 @@ def _checkout_body(row: RowMapping, session: mock_sessions.MockSession, token: s
         for value, label in CHOICES
     )
     description = row["description"] or "Payment"
+    merchant = get_payment_settings().merchant_name
     return (
-        f'<p class="merchant">Pay <strong id="merchant">{escape(settings.merchant_name)}</strong></p>'
+        f'<p class="merchant">Pay <strong id="merchant">{escape(merchant)}</strong></p>'
         f'<h1 id="description">{escape(description)}</h1>'
         f'<p class="amount" id="amount">{escape(format_money(row["amount"], row["currency"], locale))}</p>'
         f'<p class="expires" id="expires">{_expiry(session.expires_at, datetime.now(UTC))}</p>'
@@ -138,7 +139,7 @@ def _same_origin(request: Request) -> bool:
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
-    return origin is None or origin.lower() == _origin(settings.public_base_url)
+    return origin is None or origin.lower() == _origin(request.app.state.settings.public_base_url)
 
 
 @cache

@@ -26,7 +26,6 @@ from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import send_test_event
-from payment_ms.guards import require_service_token
 from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
@@ -39,7 +38,7 @@ from shared.contracts import (
 from shared.jsonbody import strictly
 from shared.problems import InvalidInputError, problem_responses
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
-from shared.settings import get_paygate_settings
+from shared.security import requires_service_token
 from shared.webhooks import secret_key
 
 Engine = NamedDependency[AsyncEngine]
@@ -49,7 +48,7 @@ DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
 class EventController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
@@ -88,7 +87,7 @@ class EventController(Controller):
 class DeliveryController(Controller):
     path = "/"
     tags = ["deliveries"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     security = SECURITY
     dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
@@ -165,7 +164,7 @@ class TestSendController(Controller):
 
     path = "/"
     tags = ["deliveries"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     security = SECURITY
     dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
 
@@ -189,5 +188,5 @@ class TestSendController(Controller):
             data.secrets,
             data.type,
             settings=dispatcher_settings,
-            allow_loopback=dispatcher_settings.loopback_allowed(get_paygate_settings().is_dev),
+            allow_loopback=dispatcher_settings.loopback_allowed(dispatcher_settings.paygate.is_dev),
         )

@@ -2,7 +2,7 @@
 
 Expected failures (a setting that cannot be used, the database unreachable) end with
 ``paygate: error: …`` and the ``paygate`` command's exit codes (2 configuration, 3 database), never a
-traceback.
+traceback. ``main`` builds the settings and hands them to the factory (``open_dispatcher``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import sys
 
 from prometheus_client import start_http_server
 
-from paygate.commands import EXIT_CONFIG, database_failure
-from paygate.config_check import dispatcher_settings, enforce_startup_config
 from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
+from shared.db import EXIT_DATABASE, database_failure_message
 from shared.observability import configure_logging
-from shared.settings import get_paygate_settings
+from shared.settings_errors import EXIT_BAD_CONFIG, settings_or_exit
 
 
 def _fail(message: str, code: int) -> SystemExit:
@@ -27,7 +26,7 @@ def _fail(message: str, code: int) -> SystemExit:
 
 
 async def serve(settings: DispatcherSettings) -> None:
-    paygate = get_paygate_settings()
+    paygate = settings.paygate
     allow_loopback = settings.loopback_allowed(paygate.is_dev)
 
     def start_metrics() -> None:
@@ -48,19 +47,19 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> None:
-    enforce_startup_config("dispatcher")  # unparseable values always; weak secrets outside dev
-    paygate = get_paygate_settings()
+    # unusable values always refuse; weak secrets outside dev
+    settings = settings_or_exit("dispatcher", DispatcherSettings, "DISPATCHER_")
+    paygate = settings.paygate
     if not paygate.database_url:
-        raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_CONFIG)
-    settings = dispatcher_settings()
+        raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_BAD_CONFIG)
     configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
     try:
         asyncio.run(serve(settings))
     except Exception as exc:
-        failure = database_failure(exc, paygate.database_url_for("payment-ms"))
-        if failure is None:
+        message = database_failure_message(exc, paygate.database_url_for("payment-ms"))
+        if message is None:
             raise
-        raise _fail(failure.message, failure.exit_code) from None
+        raise _fail(message, EXIT_DATABASE) from None
 
 
 if __name__ == "__main__":

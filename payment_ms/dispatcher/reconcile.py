@@ -141,13 +141,13 @@ async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.E
     """Reconcile every ``reconcile_interval_seconds`` until ``stop`` is set (it ends the wait at once)."""
     from payment_ms.payments.idempotency import purge_expired_keys
     from payment_ms.payments.services import release_expired_hold, verify_payment
-    from payment_ms.settings import settings as payment_settings
+    from payment_ms.settings import get_payment_settings
 
     engine = create_engine(dsn, pool_size=2, max_overflow=0)
 
     async def purge() -> int:
         async with engine.begin() as conn:
-            return await purge_expired_keys(conn, ttl_hours=payment_settings.idempotency_ttl_hours)
+            return await purge_expired_keys(conn, ttl_hours=get_payment_settings().idempotency_ttl_hours)
 
     reconciler = Reconciler(settings, dsn, purge=purge)
     try:

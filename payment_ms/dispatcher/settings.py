@@ -1,19 +1,21 @@
 """Dispatcher settings (prefix ``DISPATCHER_``). Durations are seconds (floats), so tests can shrink them.
 
-Nothing is built at import time: the entry point builds them through
-``paygate.config_check.dispatcher_settings()``, which turns a bad value into a message naming it."""
+Nothing is built at import time: the entry point builds them (``shared.settings_errors`` turns a bad
+value into a message naming it)."""
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
 
 # A delivery is sent only while its lease outlasts a whole request by this much.
 LEASE_MARGIN_SECONDS = 1.0
 DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
 
 
-class DispatcherSettings(BaseSettings):
+class DispatcherSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCHER_", env_file=".env", extra="ignore")
 
     gateway_url: str = Field(

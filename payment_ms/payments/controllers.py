@@ -12,7 +12,6 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from payment_ms.guards import require_service_token
 from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
@@ -30,6 +29,7 @@ from shared.contracts import (
 )
 from shared.problems import problem_responses
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
+from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -48,7 +48,7 @@ Engine = NamedDependency[AsyncEngine]
 class PaymentController(Controller):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
-    guards = [require_service_token]
+    guards = [requires_service_token]
     security = SECURITY
     dependencies = {
         "engine": Provide(provide_engine, sync_to_thread=False),
@@ -78,6 +78,7 @@ class PaymentController(Controller):
         status, body = await creation.create_payment(
             provide_engine(request.app.state),
             new_payment,
+            settings=request.app.state.settings,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint("POST", request.url.path, new_payment),
         )
@@ -249,6 +250,7 @@ async def _idempotent(
         key=key,
         request_fingerprint=request_fingerprint,
         action=lambda: run(command),
+        lease_seconds=request.app.state.settings.idempotency_lease_seconds,
         status=status,
     )
     return json_bytes(payload, code)

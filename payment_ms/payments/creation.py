@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_ms.events.outbox import record_event
-from payment_ms.metrics import TRANSITIONS
+from payment_ms.metrics.definitions import TRANSITIONS
 from payment_ms.payments import idempotency
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.mapping import encode_payment, new_payment, new_row, to_contract
@@ -29,23 +29,22 @@ from payment_ms.providers.base import (
     call_provider,
 )
 from payment_ms.providers.registry import get_provider
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from shared.contracts import PaymentCreate
 from shared.db import raw_connection
 from shared.money import check_amount, is_known_currency
 from shared.observability import current_request_id
 from shared.problems import InvalidInputError
-from shared.settings import get_paygate_settings
 
 
-def _validate_new(data: PaymentCreate) -> str:
+def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
     if not is_known_currency(data.currency):
         raise InvalidInputError(f"unknown currency {data.currency!r}", extra={"field": "currency"})
-    check_amount(data.amount, get_paygate_settings().max_amount)
+    check_amount(data.amount, settings.paygate.max_amount)
     provider = data.provider or settings.default_provider
     if provider == "cash" and data.capture_method == "manual":
         raise InvalidInputError("cash payments are captured by confirm-cash, not manually")
-    if provider == "mock" and not (settings.allow_mock_provider or get_paygate_settings().is_dev):
+    if provider == "mock" and not (settings.allow_mock_provider or settings.paygate.is_dev):
         raise InvalidInputError(
             "the mock provider is off outside dev (PAYMENT_MS_ALLOW_MOCK_PROVIDER)",
             extra={"field": "provider"},
@@ -89,7 +88,7 @@ async def _create_local(
     """Mock and cash: the session is made first (no network), then key, payment, event and notify are
     ONE statement; the answer is built here, stored with the key, and is the event's ``data``."""
     payment_id = uuid.uuid4()
-    session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+    session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
     payment = new_payment(payment_id, data, provider.name, session.checkout_url, datetime.now(UTC))
     body = encode_payment(payment)
     async with raw_connection(engine) as conn:
@@ -123,7 +122,12 @@ def _constraint(exc: IntegrityError) -> str | None:
 
 
 async def create_payment(
-    engine: AsyncEngine, data: PaymentCreate, *, idempotency_key: str, request_fingerprint: str
+    engine: AsyncEngine,
+    data: PaymentCreate,
+    *,
+    settings: PaymentSettings,
+    idempotency_key: str,
+    request_fingerprint: str,
 ) -> tuple[int, bytes]:
     """Create a payment and its provider session; answers (status, body bytes), replays included.
 
@@ -131,7 +135,7 @@ async def create_payment(
     concurrent duplicate waits on the key's row and then replays. Stripe's call runs between two
     transactions while the key is ``in_flight`` (a duplicate meanwhile gets 409).
     """
-    provider_name = _validate_new(data)
+    provider_name = _validate_new(data, settings)
     provider = get_provider(provider_name)
     scope = f"user:{data.user_id}"
     key = idempotency.validate_key(idempotency_key)
@@ -156,7 +160,7 @@ async def create_payment(
             await repo.insert_payment(conn, new_row(payment_id, data, provider.name))
             await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
     try:
-        session = await call_provider(provider.name, "create", provider.create_checkout(payment_id, data))
+        session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
         try:
             async with engine.begin() as conn:
                 row = await repo.update_payment(conn, payment_id, _session_fields(session))

@@ -33,7 +33,6 @@ from payment_ms.providers.base import (
     call_provider,
 )
 from payment_ms.providers.registry import get_provider
-from payment_ms.settings import settings
 from shared.contracts import (
     CaptureCreate,
     CashConfirmation,
@@ -78,7 +77,7 @@ async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
         provider = get_provider(row["provider"])
         if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
             return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
-        outcome = await call_provider(provider.name, "verify", provider.fetch_outcome(row))
+        outcome = await call_provider(provider, "verify", provider.fetch_outcome(row))
         async with engine.begin() as conn:
             locked = await _locked(conn, payment_id)
             if _same_provider_state(locked, row):
@@ -157,7 +156,7 @@ async def cancel_payment(
     key = await provider_key(engine, payment_id, "cancel", request)
 
     async def act(conn: AsyncConnection, row: RowMapping, provider: Provider) -> dict[str, Any]:
-        provider_status = await call_provider(provider.name, "cancel", provider.cancel(row, key))
+        provider_status = await call_provider(provider, "cancel", provider.cancel(row, key))
         changes: dict[str, Any] = {"provider_status": provider_status}
         if reason:
             changes["failure_reason"] = reason[:500]
@@ -196,7 +195,7 @@ async def capture_payment(
                 f"capture of {amount} exceeds the {row['amount']} authorized",
                 extra={"field": "amount", "capturable": row["amount"]},
             )
-        provider_status = await call_provider(provider.name, "capture", provider.capture(row, amount, key))
+        provider_status = await call_provider(provider, "capture", provider.capture(row, amount, key))
         return {"provider_status": provider_status, "captured_amount": amount}
 
     return await _command(engine, payment_id, "succeeded", act, only_from="authorized")
@@ -242,7 +241,7 @@ async def refund_payment(
                 extra={"field": "amount", "refundable": remaining},
             )
         provider = get_provider(row["provider"])
-        answer = await call_provider(provider.name, "refund", provider.refund(row, amount, key))
+        answer = await call_provider(provider, "refund", provider.refund(row, amount, key))
         return to_contract(await refunds.record_new_refund(conn, row, answer, reason=refund.reason))
 
 
@@ -256,6 +255,7 @@ async def run_idempotent(
     key: str | None,
     request_fingerprint: str,
     action: PaymentAction,
+    lease_seconds: float,
     status: int = 200,
 ) -> tuple[int, bytes]:
     """Run a payment command under an optional Idempotency-Key (scope ``payment:{id}:{action}``)."""
@@ -268,7 +268,7 @@ async def run_idempotent(
             scope=scope,
             key=key,
             request_fingerprint=request_fingerprint,
-            lease_seconds=settings.idempotency_lease_seconds,
+            lease_seconds=lease_seconds,
         )
     if isinstance(claim, idempotency.Replay):
         return claim.status, claim.body

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 from sqlalchemy import RowMapping
 
-from payment_ms.metrics import PROVIDER_ERRORS, PROVIDER_LATENCY
-from payment_ms.settings import settings
+from payment_ms.metrics.definitions import PROVIDER_ERRORS, PROVIDER_LATENCY
+from payment_ms.settings import PaymentSettings
 from shared.contracts import PaymentCreate, PaymentStatus, RefundStatus
 from shared.problems import (
     ApplicationError,
@@ -83,6 +83,9 @@ class Provider(ABC):
     # True when creating a checkout is a network call: it then runs outside the database transaction.
     remote: bool
 
+    def __init__(self, settings: PaymentSettings) -> None:
+        self.settings = settings
+
     @abstractmethod
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession: ...
 
@@ -109,23 +112,24 @@ class Provider(ABC):
         return None
 
 
-async def call_provider(provider: str, operation: str, call: Awaitable[T]) -> T:
+async def call_provider(provider: Provider, operation: str, call: Awaitable[T]) -> T:
     """Every provider call goes through here: one deadline, latency and error metrics."""
     started = time.perf_counter()
+    name = provider.name
     try:
-        async with asyncio.timeout(settings.provider_timeout_seconds):
+        async with asyncio.timeout(provider.settings.provider_timeout_seconds):
             return await call
     except TimeoutError:
-        PROVIDER_ERRORS.labels(provider, operation, "timeout").inc()
-        raise ProviderTimeoutError(f"{provider} did not answer {operation} in time") from None
+        PROVIDER_ERRORS.labels(name, operation, "timeout").inc()
+        raise ProviderTimeoutError(f"{name} did not answer {operation} in time") from None
     except ProviderRefusedError:
-        PROVIDER_ERRORS.labels(provider, operation, "refused").inc()
+        PROVIDER_ERRORS.labels(name, operation, "refused").inc()
         raise
     except ProviderTimeoutError:
-        PROVIDER_ERRORS.labels(provider, operation, "timeout").inc()
+        PROVIDER_ERRORS.labels(name, operation, "timeout").inc()
         raise
     except ProviderUnavailableError:
-        PROVIDER_ERRORS.labels(provider, operation, "unavailable").inc()
+        PROVIDER_ERRORS.labels(name, operation, "unavailable").inc()
         raise
     finally:
-        PROVIDER_LATENCY.labels(provider, operation).observe(time.perf_counter() - started)
+        PROVIDER_LATENCY.labels(name, operation).observe(time.perf_counter() - started)

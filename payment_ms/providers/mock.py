@@ -37,7 +37,6 @@ from payment_ms.providers.base import (
     ProviderRefusedError,
     ProviderUnavailableError,
 )
-from payment_ms.settings import settings
 from shared.contracts import PaymentCreate, PaymentStatus
 
 BEHAVIOR_KEY = "mock_behavior"
@@ -100,16 +99,16 @@ class MockProvider(Provider):
         behavior = metadata.get(BEHAVIOR_KEY)
         if behavior == "slow":
             await asyncio.sleep(
-                settings.mock_slow_seconds
+                self.settings.mock_slow_seconds
             )  # simulating a slow provider, not waiting on state
         elif behavior == "provider_error":
             raise ProviderUnavailableError("the mock provider failed (mock_behavior=provider_error)")
 
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
         await self._behave(data.metadata)
-        expires_at = datetime.now(UTC) + timedelta(seconds=settings.mock_checkout_ttl_seconds)
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.mock_checkout_ttl_seconds)
         token = mock_sessions.issue(payment_id, expires_at)
-        url = settings.public_base_url.rstrip("/") + checkout_path(token)
+        url = self.settings.public_base_url.rstrip("/") + checkout_path(token)
         return CheckoutSession(session_id=f"mock_cs_{payment_id.hex}", checkout_url=url, provider_status=OPEN)
 
     async def fetch_outcome(self, payment: RowMapping) -> Outcome:

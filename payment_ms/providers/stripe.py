@@ -36,7 +36,7 @@ from payment_ms.providers.base import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from shared.contracts import PaymentCreate, PaymentStatus, RefundStatus
 from shared.money import CURRENCY_EXPONENTS
 from shared.problems import InvalidInputError
@@ -240,7 +240,8 @@ class StripeProvider(Provider):
     name = "stripe"
     remote = True
 
-    def __init__(self) -> None:
+    def __init__(self, settings: PaymentSettings) -> None:
+        super().__init__(settings)
         self._client = httpx.AsyncClient(
             base_url=settings.stripe_api_base,
             timeout=httpx.Timeout(settings.provider_timeout_seconds / 2, connect=3.0),
@@ -283,7 +284,7 @@ class StripeProvider(Provider):
 
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(settings.stripe_max_attempts),
+                stop=stop_after_attempt(self.settings.stripe_max_attempts),
                 wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
                 retry=retry_if_exception(retryable),
                 reraise=True,

@@ -9,7 +9,6 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
-from payment_ms.settings import settings
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
 from shared.contracts import StripeSignature, StripeWebhookReceipt
@@ -36,6 +35,7 @@ class StripeWebhookController(Controller):
         stripe_signature: StripeSignature = None,
     ) -> StripeWebhookReceipt:
         payload = await request.body()
+        settings = request.app.state.settings
         try:
             signature.verify(
                 payload,

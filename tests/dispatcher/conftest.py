@@ -232,6 +232,6 @@ def dispatch(database_url: str, gateway: RunningService) -> Callable[..., Any]:
     """``async with dispatch(**settings) as d:`` a dispatcher asking the session gateway."""
 
     def start(**overrides: Any) -> Any:
-        return running_dispatcher(database_url, gateway.url, **overrides)
+        return running_dispatcher(database_url, gateway.internal_url, **overrides)
 
     return start

@@ -67,13 +67,15 @@ async def _pending_reservation(db_engine: AsyncEngine, payment_status: str) -> t
 
 @asynccontextmanager
 async def _gateway_and_dispatcher(database_url: str, log_dir: Path) -> AsyncIterator[None]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = service_env(database_url, GATEWAY_INTERNAL_EVENTS_URL=f"{url}/internal/payment-events")
+    internal_port = free_port()
+    internal = f"http://127.0.0.1:{internal_port}"
+    env = service_env(database_url, GATEWAY_INTERNAL_EVENTS_URL=f"{internal}/internal/payment-events")
     with ExitStack() as stack:
-        await asyncio.to_thread(stack.enter_context, run_service("gateway", env, log_dir, port=port))
+        await asyncio.to_thread(
+            stack.enter_context, run_service("gateway", env, log_dir, internal_port=internal_port)
+        )
         # Loopback is refused for partners here: the gateway's own subscription is exempt.
-        async with running_dispatcher(database_url, url, allow_loopback=False):
+        async with running_dispatcher(database_url, internal, allow_loopback=False):
             yield
 
 

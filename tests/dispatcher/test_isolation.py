@@ -100,7 +100,7 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
     db_engine: AsyncEngine, database_url: str, log_dir: Path, receiver: Receiver
 ) -> None:
     await add_partner(db_engine, receiver.url("patient"))
-    port = free_port()
+    port = free_port()  # where the dispatcher finds the gateway (its internal listener) once it is up
     async with running_dispatcher(database_url, f"http://127.0.0.1:{port}"):
         _, event_id = await add_event(db_engine)
 
@@ -117,7 +117,7 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
         assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == []
 
         with ExitStack() as stack:
-            gateway = run_service("gateway", service_env(database_url), log_dir, port=port)
+            gateway = run_service("gateway", service_env(database_url), log_dir, internal_port=port)
             await asyncio.to_thread(stack.enter_context, gateway)
             (got,) = await receiver.wait_count("patient", 1, timeout=15)
     assert got.msg_id == str(event_id)
@@ -127,7 +127,9 @@ async def test_loopback_is_refused_when_not_allowed(
     db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
 ) -> None:
     await add_partner(db_engine, receiver.url("internal"))
-    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+    async with running_dispatcher(
+        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
+    ):
         await add_event(db_engine)
 
         async def failed() -> list[dict[str, Any]]:
@@ -207,7 +209,9 @@ async def test_the_resolved_address_is_checked_on_a_real_send(
     """``localhost`` passes the URL check (a name, https) and is refused once it resolves to loopback."""
     port = URL(receiver.base_url).port
     await add_partner(db_engine, f"https://localhost:{port}/by-name")
-    async with running_dispatcher(database_url, gateway.url, allow_loopback=False, retry_schedule_seconds=[]):
+    async with running_dispatcher(
+        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
+    ):
         await add_event(db_engine)
 
         async def failed() -> list[dict[str, Any]]:

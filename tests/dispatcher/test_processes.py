@@ -81,7 +81,7 @@ async def test_sigkill_mid_delivery_loses_nothing(
     receiver.behaviours["stall"] = stall_while_held
     await add_partner(db_engine, receiver.url("stall"))
     settings = {"lease_seconds": 2.5, "request_timeout_seconds": 1.2}
-    with dispatcher_process(database_url, gateway.url, log_dir, **settings) as (first, _):
+    with dispatcher_process(database_url, gateway.internal_url, log_dir, **settings) as (first, _):
         await healthy(first)
         event_ids = {str((await add_event(db_engine))[1]) for _ in range(5)}
         await receiver.wait_count("stall", 5)
@@ -91,7 +91,7 @@ async def test_sigkill_mid_delivery_loses_nothing(
     assert len(leased) == 5 and all(r["status"] == "pending" and r["leased_by"] for r in leased)
 
     hold.set()
-    with dispatcher_process(database_url, gateway.url, log_dir, **settings) as (second, _):
+    with dispatcher_process(database_url, gateway.internal_url, log_dir, **settings) as (second, _):
         await healthy(second)
 
         async def all_delivered() -> bool:
@@ -111,8 +111,8 @@ async def test_two_dispatchers_share_the_work_and_never_send_twice(
     await add_partner(db_engine, receiver.url("one"))
     await add_partner(db_engine, receiver.url("two"))
     with (
-        dispatcher_process(database_url, gateway.url, log_dir, batch_size=20) as (a, metrics_a),
-        dispatcher_process(database_url, gateway.url, log_dir, batch_size=20) as (b, metrics_b),
+        dispatcher_process(database_url, gateway.internal_url, log_dir, batch_size=20) as (a, metrics_a),
+        dispatcher_process(database_url, gateway.internal_url, log_dir, batch_size=20) as (b, metrics_b),
     ):
         await asyncio.gather(healthy(a), healthy(b))
         for _ in range(150):
@@ -156,7 +156,7 @@ async def test_sigterm_finishes_in_flight_and_hands_back_the_rest(
     settings = {"per_partner_concurrency": 1, "lease_seconds": 60.0, "request_timeout_seconds": 20.0}
     with (
         ExitStack() as stack,
-        dispatcher_process(database_url, gateway.url, log_dir, **settings) as (proc, _),
+        dispatcher_process(database_url, gateway.internal_url, log_dir, **settings) as (proc, _),
     ):
         await healthy(proc)
         stack.callback(hold.set)  # never leave the receiver hanging, even when an assertion fails

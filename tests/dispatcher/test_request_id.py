@@ -38,12 +38,12 @@ async def test_a_checkouts_request_id_reaches_the_dispatcher_logs_and_the_gatewa
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     partner_id, _ = await add_partner(db_engine, receiver.url("created"), ("payment.created",))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    port, internal_port = free_port(), free_port()
+    url, internal = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
     env = service_env(
         database_url,
         GATEWAY_PAYMENT_MS_URL=payment_ms.url,
-        GATEWAY_INTERNAL_EVENTS_URL=f"{url}/internal/payment-events",
+        GATEWAY_INTERNAL_EVENTS_URL=f"{internal}/internal/payment-events",
         PAYGATE_LOG_LEVEL="INFO",
         PAYGATE_LOG_JSON="true",
     )
@@ -53,9 +53,9 @@ async def test_a_checkouts_request_id_reaches_the_dispatcher_logs_and_the_gatewa
     request_id = f"trace-{uuid.uuid4().hex}"
     with ExitStack() as stack:
         gateway = await asyncio.to_thread(
-            stack.enter_context, run_service("gateway", env, tmp_path, port=port)
+            stack.enter_context, run_service("gateway", env, tmp_path, port=port, internal_port=internal_port)
         )
-        async with running_dispatcher(database_url, url):
+        async with running_dispatcher(database_url, internal):
             owner = await make_account(base_url=url)
             reservation_id = await make_reservation(owner)
             async with httpx.AsyncClient(timeout=15) as http:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from paygate.config_check import describe_validation_error
 from payment_ms.dispatcher.settings import DispatcherSettings
+from shared.settings_errors import describe_validation_error
 
 
 def test_a_lease_no_longer_than_a_request_is_refused_naming_the_setting() -> None:

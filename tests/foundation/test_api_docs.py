@@ -103,13 +103,16 @@ async def test_docs_ui_renders_every_operation_with_the_network_unplugged(
 def test_docs_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """PAYGATE_API_DOCS=false (production, say): no /schema, no document, no assets on either service."""
     from gateway.app import create_app as gateway_app
+    from gateway.settings import GatewaySettings
     from payment_ms.app import create_app as payment_ms_app
+    from payment_ms.settings import PaymentSettings
 
     monkeypatch.setenv("PAYGATE_API_DOCS", "false")
     get_paygate_settings.cache_clear()
     try:
-        for create_app in (gateway_app, payment_ms_app):
-            client = TestClient(create_app())  # no lifespan: these routes need no database
+        # each app takes the settings it runs with, built here from this environment
+        for app in (gateway_app(GatewaySettings()), payment_ms_app(PaymentSettings())):
+            client = TestClient(app)  # no lifespan: these routes need no database
             for path in (
                 "/schema",
                 "/schema/openapi.json",
@@ -278,16 +281,18 @@ async def test_gateway_declares_its_signed_receivers_and_every_retry_after(
     gateway: RunningService, service: RunningService, http: httpx.AsyncClient
 ) -> None:
     document = await _document(http, gateway)
-    events_in = document["paths"]["/internal/payment-events"]["post"]
+    stripe = document["paths"]["/payment-gateway/webhooks/stripe"]["post"]
+    assert "Stripe-Signature" in {p["name"] for p in stripe["parameters"] if p["in"] == "header"}
+    internal = (await http.get(f"{gateway.internal_url}/schema/openapi.json")).json()
+    validate(internal)
+    events_in = internal["paths"]["/internal/payment-events"]["post"]
     assert events_in["security"] == [{"WebhookSignature": []}]
-    assert document["components"]["securitySchemes"]["WebhookSignature"]["name"] == "webhook-signature"
+    assert internal["components"]["securitySchemes"]["WebhookSignature"]["name"] == "webhook-signature"
     headers = {p["name"]: p for p in events_in["parameters"] if p["in"] == "header"}
     assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(headers)
     assert all(headers[name]["required"] for name in ("webhook-id", "webhook-timestamp", "webhook-signature"))
     body = events_in["requestBody"]["content"]["application/json"]
     assert body["schema"]["$ref"].endswith("/WebhookEnvelope")
-    stripe = document["paths"]["/payment-gateway/webhooks/stripe"]["post"]
-    assert "Stripe-Signature" in {p["name"] for p in stripe["parameters"] if p["in"] == "header"}
 
     unavailable = 0
     for op in (

@@ -153,7 +153,8 @@ def _run_once(
         info = json.loads(dev_json.read_text())
         assert info["gateway_url"] == f"http://127.0.0.1:{ports['gateway']}"
         assert info["payment_ms_url"] == f"http://127.0.0.1:{ports['payment_ms']}"
-        for key in ("gateway_url", "payment_ms_url"):
+        assert info["gateway_internal_url"] == f"http://127.0.0.1:{ports['internal']}"
+        for key in ("gateway_url", "gateway_internal_url", "payment_ms_url"):
             for path in ("/health", "/ready"):
                 assert httpx.get(f"{info[key]}{path}", timeout=5).status_code == 200
         _check_dev_cors(str(info["gateway_url"]))
@@ -190,7 +191,13 @@ def _assert_nothing_left(run: Run, ports: dict[str, int]) -> None:
 
 
 def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
-    ports = {"gateway": free_port(), "payment_ms": free_port(), "db": free_port(), "receiver": free_port()}
+    ports = {
+        "gateway": free_port(),
+        "payment_ms": free_port(),
+        "db": free_port(),
+        "receiver": free_port(),
+        "internal": free_port(),
+    }
 
     # First start: ports from the environment (as `make dev GATEWAY_PORT=…`), the demo receiver on,
     # stopped with Ctrl-C's SIGINT.
@@ -203,6 +210,7 @@ def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
             "PAYMENT_MS_PORT": str(ports["payment_ms"]),
             "PAYGATE_DEV_DB_PORT": str(ports["db"]),
             "PAYGATE_DEV_DEMO_RECEIVER_PORT": str(ports["receiver"]),
+            "GATEWAY_INTERNAL_PORT": str(ports["internal"]),
         },
         stop=signal.SIGINT,
     )
@@ -218,7 +226,7 @@ def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
 
     # Second start: the same ports as flags, SIGTERM; the data is reused, nothing seeded twice.
     flags = ["--gateway-port", str(ports["gateway"]), "--payment-ms-port", str(ports["payment_ms"])]
-    flags += ["--db-port", str(ports["db"])]
+    flags += ["--db-port", str(ports["db"]), "--gateway-internal-port", str(ports["internal"])]
     second = _run_once(
         tmp_path,
         ports,

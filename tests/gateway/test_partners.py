@@ -49,7 +49,9 @@ async def test_crud_and_secret_shown_once(
     fetched = await http.get(f"{base}/{partner_id}", headers=admin.headers)
     assert fetched.status_code == 200 and "secret" not in fetched.json()
     listed = await http.get(base, headers=admin.headers)
-    assert listed.json()["total"] == 1 and "secret" not in listed.json()["items"][0]
+    assert len(listed.json()["items"]) == 1 and listed.json()["next_cursor"] is None
+    assert "secret" not in listed.json()["items"][0]
+
     assert body["secret"] not in listed.text + fetched.text
 
     patched = await http.patch(
@@ -172,7 +174,9 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
     expires = datetime.fromisoformat(second["previous_secret_expires_at"])
     assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=24)
 
-    targets = await http.get(f"{gateway.url}/internal/partners?event_type=payment.succeeded", headers=SERVICE)
+    targets = await http.get(
+        f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded", headers=SERVICE
+    )
     assert targets.status_code == 200
     assert targets.json()["items"] == [
         {
@@ -201,25 +205,29 @@ async def test_internal_targets_filter_and_disable(
     await http.post(url, json=_partner("c", enabled=False), headers=admin.headers)
 
     targets = await http.get(
-        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
     )
     assert [t["id"] for t in targets.json()["items"]] == [a["id"]]
     assert targets.json()["items"][0]["secrets"] == [a["secret"]]
 
-    bad = await http.get(f"{gateway.url}/internal/partners", params={"event_type": "nope"}, headers=SERVICE)
+    bad = await http.get(
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "nope"}, headers=SERVICE
+    )
     assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
 
     disabled = await http.post(
-        f"{gateway.url}/internal/partners/{a['id']}/disable", json={"reason": "410 Gone"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners/{a['id']}/disable",
+        json={"reason": "410 Gone"},
+        headers=SERVICE,
     )
     assert disabled.status_code == 200
     assert disabled.json()["enabled"] is False and disabled.json()["disabled_reason"] == "410 Gone"
     after = await http.get(
-        f"{gateway.url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
     )
     assert after.json()["items"] == []
     unknown = await http.post(
-        f"{gateway.url}/internal/partners/{uuid.uuid4()}/disable", json={}, headers=SERVICE
+        f"{gateway.internal_url}/internal/partners/{uuid.uuid4()}/disable", json={}, headers=SERVICE
     )
     assert unknown.status_code == 404
 
@@ -231,8 +239,8 @@ async def test_internal_endpoints_refuse_user_tokens_and_no_token(
     created = (
         await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)
     ).json()
-    list_url = f"{gateway.url}/internal/partners?event_type=payment.succeeded"
-    disable_url = f"{gateway.url}/internal/partners/{created['id']}/disable"
+    list_url = f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded"
+    disable_url = f"{gateway.internal_url}/internal/partners/{created['id']}/disable"
     for headers in (
         {},
         admin.headers,
@@ -267,6 +275,28 @@ async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncE
     assert on[0].secrets == [derived_secret("t" * 32, "gateway-payment-events")]
 
 
+async def test_the_partner_list_pages_with_a_cursor(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin")
+    base = f"{gateway.url}/admin/partners"
+    ids = []
+    for name in ("first", "second", "third"):
+        created = await http.post(
+            base, json=_partner(name, url=f"https://hooks.{name}.example/paygate"), headers=admin.headers
+        )
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    first = (await http.get(base, params={"limit": 2}, headers=admin.headers)).json()
+    assert [p["id"] for p in first["items"]] == ids[:2] and first["next_cursor"]  # oldest first
+    rest = (
+        await http.get(base, params={"limit": 2, "cursor": first["next_cursor"]}, headers=admin.headers)
+    ).json()
+    assert [p["id"] for p in rest["items"]] == ids[2:] and rest["next_cursor"] is None
+    refused = await http.get(base, params={"cursor": "not-a-cursor"}, headers=admin.headers)
+    assert refused.status_code == 400
+
+
 async def test_payer_details_are_an_explicit_per_partner_setting(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -284,7 +314,7 @@ async def test_payer_details_are_an_explicit_per_partner_setting(
             if t["id"] != str(GATEWAY_SUBSCRIBER_ID)
         }
 
-    internal = f"{gateway.url}/internal/partners?event_type=payment.succeeded"
+    internal = f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded"
     assert listed(await http.get(internal, headers=SERVICE)) == {plain["id"]: False, crm.json()["id"]: True}
     patched = await http.patch(f"{base}/{plain['id']}", json={"payer_details": True}, headers=admin.headers)
     assert patched.status_code == 200 and patched.json()["payer_details"] is True

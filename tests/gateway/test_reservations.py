@@ -35,7 +35,7 @@ async def test_admin_creates_and_users_see_only_their_own(
     assert [r["id"] for r in mine.json()["items"]] == [reservation["id"]]
     assert (await http.get(f"{gateway.url}/reservations", headers=bob.headers)).json() == {
         "items": [],
-        "total": 0,
+        "next_cursor": None,
     }
     own = await http.get(f"{gateway.url}/reservations/{reservation['id']}", headers=alice.headers)
     assert own.status_code == 200 and own.json() == reservation
@@ -47,7 +47,7 @@ async def test_admin_creates_and_users_see_only_their_own(
     listed = await http.get(
         f"{gateway.url}/admin/reservations", params={"user_id": str(alice.id)}, headers=admin.headers
     )
-    assert listed.json()["total"] == 1
+    assert len(listed.json()["items"]) == 1 and listed.json()["next_cursor"] is None
     assert (
         await http.post(f"{gateway.url}/admin/reservations", json=body, headers=alice.headers)
     ).status_code == 403
@@ -74,7 +74,35 @@ async def test_bad_reservations_are_refused(
         assert response.status_code in (400, 422), body
         assert response.headers["content-type"] == PROBLEM
     listed = await http.get(f"{gateway.url}/admin/reservations", headers=admin.headers)
-    assert listed.json()["total"] == 0
+    assert listed.json() == {"items": [], "next_cursor": None}
+
+
+async def test_reservation_lists_page_with_a_cursor(
+    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Every list of the public API pages the same way: ``limit``, then ``cursor=next_cursor``."""
+    admin, alice = await make_account("admin"), await make_account()
+    body = {"user_id": str(alice.id), "amount": 2500, "currency": "EUR", "description": "ticket"}
+    for _ in range(3):
+        created = await http.post(f"{gateway.url}/admin/reservations", json=body, headers=admin.headers)
+        assert created.status_code == 201, created.text
+    for url, headers in (
+        (f"{gateway.url}/reservations", alice.headers),
+        (f"{gateway.url}/admin/reservations", admin.headers),
+    ):
+        first = (await http.get(url, params={"limit": 2}, headers=headers)).json()
+        assert len(first["items"]) == 2 and first["next_cursor"]
+        second = (
+            await http.get(url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers)
+        ).json()
+        assert len(second["items"]) == 1 and second["next_cursor"] is None
+        seen = [r["created_at"] for r in first["items"] + second["items"]]
+        assert len({r["id"] for r in first["items"] + second["items"]}) == 3 and seen == sorted(
+            seen, reverse=True
+        )
+        for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 201}):
+            refused = await http.get(url, params=bad, headers=headers)
+            assert refused.status_code == 400 and refused.headers["content-type"] == PROBLEM, bad
 
 
 def _payment(reservation_id: uuid.UUID, user_id: uuid.UUID, payment_id: uuid.UUID, status: str) -> Payment:
@@ -123,7 +151,7 @@ async def _deliver(
         "webhook-signature": signature_header([key], msg_id, ts, body),
         "content-type": "application/json",
     }
-    return await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+    return await http.post(f"{gateway.internal_url}/internal/payment-events", content=body, headers=headers)
 
 
 async def _attach(db_engine: AsyncEngine, reservation_id: uuid.UUID, payment_id: uuid.UUID) -> None:
@@ -204,6 +232,8 @@ async def test_payment_events_need_a_valid_signature(
         "payment.succeeded", datetime.now(UTC), msgspec.json.encode(payment), payer_details=False, sequence=1
     )
     for headers in ({}, owner.headers, {"X-Service-Token": TEST_SERVICE_TOKEN}):
-        response = await http.post(f"{gateway.url}/internal/payment-events", content=body, headers=headers)
+        response = await http.post(
+            f"{gateway.internal_url}/internal/payment-events", content=body, headers=headers
+        )
         assert response.status_code == 401
     assert await _status(http, gateway, owner, reservation_id) == ("pending", "pending")

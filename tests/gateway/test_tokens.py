@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import uuid
 
@@ -13,14 +14,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import ValidationError
 
 from gateway.auth.tokens import (
     InvalidTokenError,
-    check_token_settings,
     decode_access_token,
     issue_access_token,
 )
 from gateway.settings import GatewaySettings
+from shared.settings import PaygateSettings
 
 
 def _pem_pair(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> tuple[str, str]:
@@ -105,11 +107,16 @@ def test_unknown_role_is_refused() -> None:
 
 
 def test_weak_secrets_stop_startup_outside_dev() -> None:
-    check_token_settings(GatewaySettings(), is_dev=True)
-    with pytest.raises(RuntimeError):
-        check_token_settings(GatewaySettings(), is_dev=False)
-    with pytest.raises(RuntimeError):
-        check_token_settings(GatewaySettings(jwt_secret="short"), is_dev=False)
-    check_token_settings(GatewaySettings(jwt_secret="x" * 48), is_dev=False)
-    with pytest.raises(RuntimeError):
-        check_token_settings(GatewaySettings(jwt_algorithm="RS256"), is_dev=False)
+    """The gateway's settings refuse, when they are built, what must not run (its one JWT check)."""
+    dev = PaygateSettings(env="dev")
+    prod = PaygateSettings(
+        env="prod", database_url="postgresql://db/x", service_token=secrets.token_urlsafe(48)
+    )
+    GatewaySettings(paygate=dev)
+    with pytest.raises(ValidationError):
+        GatewaySettings(paygate=prod, internal_events_url="off")
+    with pytest.raises(ValidationError):
+        GatewaySettings(paygate=prod, internal_events_url="off", jwt_secret="short")
+    GatewaySettings(paygate=prod, internal_events_url="off", jwt_secret=secrets.token_urlsafe(48))
+    with pytest.raises(ValidationError):  # cannot verify anything, in any mode
+        GatewaySettings(paygate=dev, jwt_algorithm="RS256")

@@ -117,7 +117,8 @@ def test_the_app_services_share_one_image_and_read_dotenv() -> None:
         env = _environment(service)
         assert "postgres:5432/paygate" in env["PAYGATE_DATABASE_URL"]
         assert env["GATEWAY_PAYMENT_MS_URL"] == "http://payment-ms:8001"
-        assert env["GATEWAY_INTERNAL_EVENTS_URL"] == "http://gateway:8000/internal/payment-events"
+        assert env["GATEWAY_INTERNAL_EVENTS_URL"] == "http://gateway:8010/internal/payment-events"
+        assert env["DISPATCHER_GATEWAY_URL"] == "http://gateway:8010"  # the internal listener
         assert env["PAYGATE_ENV"] == "${PAYGATE_ENV:-prod}", "containers run outside dev mode"
 
 

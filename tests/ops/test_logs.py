@@ -69,7 +69,7 @@ async def test_requests_with_credentials_leave_no_credentials_in_the_logs(
             now = int(time.time())
             signature = sign(secret_key(generate_secret()), "msg_ops_log", now, body)
             refused = await http.post(
-                f"{gateway.url}/internal/payment-events",
+                f"{gateway.internal_url}/internal/payment-events",
                 content=body,
                 headers={
                     "webhook-id": "msg_ops_log",

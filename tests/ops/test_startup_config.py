@@ -66,30 +66,21 @@ def test_a_random_secret_is_accepted() -> None:
     assert weak_secret_reason(secrets.token_urlsafe(32)) is None
 
 
-def test_stripe_keys_are_required_only_when_stripe_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    import payment_ms.settings as payment_settings
-
+def test_stripe_keys_are_required_only_when_stripe_is_on() -> None:
     settings = PaygateSettings(
         env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
     )
-    monkeypatch.setattr(
-        payment_settings, "settings", payment_settings.PaymentSettings(default_provider="cash")
-    )
-    assert config_problems("payment-ms", settings) == []
-    monkeypatch.setattr(
-        payment_settings, "settings", payment_settings.PaymentSettings(default_provider="stripe")
-    )
-    problems = config_problems("payment-ms", settings)
+    assert config_problems("payment-ms", settings, default_provider="cash") == []
+    problems = config_problems("payment-ms", settings, default_provider="stripe")
     assert any(p.startswith("PAYMENT_MS_STRIPE_SECRET_KEY is not set") for p in problems)
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS is not set") for p in problems)
-    monkeypatch.setattr(
-        payment_settings,
-        "settings",
-        payment_settings.PaymentSettings(
-            default_provider="cash", stripe_secret_key="pk_live_oops", stripe_webhook_secrets=["nope"]
-        ),
+    problems = config_problems(
+        "payment-ms",
+        settings,
+        default_provider="cash",
+        stripe_secret_key="pk_live_oops",
+        stripe_webhook_secrets=["nope"],
     )
-    problems = config_problems("payment-ms", settings)
     assert "PAYMENT_MS_STRIPE_SECRET_KEY is not a Stripe secret key (sk_… or rk_…)" in problems
     assert any(p.startswith("PAYMENT_MS_STRIPE_WEBHOOK_SECRETS holds") for p in problems)
     assert not any("pk_live_oops" in p or "nope" in p for p in problems)
@@ -227,25 +218,21 @@ def test_production_refuses_the_mock_provider_unless_opted_in(
         server.stop()
 
 
-def test_outside_dev_a_payment_cannot_ask_for_the_mock_without_the_opt_in(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import payment_ms.payments.creation as payment_services
+def test_outside_dev_a_payment_cannot_ask_for_the_mock_without_the_opt_in() -> None:
+    from payment_ms.payments.creation import _validate_new
+    from payment_ms.settings import PaymentSettings
     from shared.contracts import PaymentCreate
     from shared.problems import InvalidInputError
 
     create = PaymentCreate(
         reservation_id=uuid.uuid4(), user_id=uuid.uuid4(), amount=100, currency="EUR", provider="mock"
     )
-    monkeypatch.setattr(payment_services, "get_paygate_settings", lambda: PaygateSettings(env="prod"))
-    monkeypatch.setattr(
-        payment_services,
-        "settings",
-        payment_services.settings.model_copy(update={"default_provider": "cash"}),
+    prod = PaygateSettings(
+        env="prod", database_url="postgresql://db/x", service_token=STRONG["PAYGATE_SERVICE_TOKEN"]
     )
+    settings = PaymentSettings(paygate=prod, default_provider="cash")
     with pytest.raises(InvalidInputError, match="PAYMENT_MS_ALLOW_MOCK_PROVIDER"):
-        payment_services._validate_new(create)
-    assert payment_services._validate_new(msgspec.structs.replace(create, provider=None)) == "cash"
-    opted_in = payment_services.settings.model_copy(update={"allow_mock_provider": True})
-    monkeypatch.setattr(payment_services, "settings", opted_in)
-    assert payment_services._validate_new(create) == "mock"
+        _validate_new(create, settings)
+    assert _validate_new(msgspec.structs.replace(create, provider=None), settings) == "cash"
+    opted_in = PaymentSettings(paygate=prod, default_provider="cash", allow_mock_provider=True)
+    assert _validate_new(create, opted_in) == "mock"

@@ -14,9 +14,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from payment_ms.providers.registry import close_providers
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from shared.embedded_pg import free_port
-from shared.settings import get_paygate_settings
+from shared.settings import PaygateSettings, get_paygate_settings
 from tests.fixtures.services import TEST_SERVICE_TOKEN
 from tests.payment_ms.conftest import TOKEN_HEADERS
 
@@ -27,7 +27,23 @@ WEBHOOK_SECRET_OLD = "whsec_old_c2VjcmV0LW9sZC0wMTIzNDU2Nzg5"
 
 
 @pytest.fixture(scope="module")
-async def inprocess_url(database_url: str) -> AsyncIterator[str]:
+def inprocess_settings(database_url: str) -> PaymentSettings:
+    """The settings the in-process payment_ms is created with (``create_app(settings)``)."""
+    return PaymentSettings(
+        paygate=PaygateSettings(
+            env="test",
+            database_url=database_url,
+            service_token=SecretStr(TEST_SERVICE_TOKEN),
+            log_level="WARNING",
+            access_log=False,
+        ),
+        stripe_secret_key=SecretStr(STRIPE_KEY),
+        stripe_webhook_secrets=[SecretStr(WEBHOOK_SECRET_NEW), SecretStr(WEBHOOK_SECRET_OLD)],
+    )
+
+
+@pytest.fixture(scope="module")
+async def inprocess_url(database_url: str, inprocess_settings: PaymentSettings) -> AsyncIterator[str]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     with pytest.MonkeyPatch.context() as mp:
@@ -40,16 +56,12 @@ async def inprocess_url(database_url: str) -> AsyncIterator[str]:
         }.items():
             mp.setenv(name, value)
         get_paygate_settings.cache_clear()
-        mp.setattr(settings, "stripe_secret_key", SecretStr(STRIPE_KEY))
-        mp.setattr(
-            settings, "stripe_webhook_secrets", [SecretStr(WEBHOOK_SECRET_NEW), SecretStr(WEBHOOK_SECRET_OLD)]
-        )
-        await close_providers()  # providers built from these settings
         from payment_ms.app import create_app
 
         port = free_port()
+        app = create_app(inprocess_settings)  # its providers are built from these settings
         server = uvicorn.Server(
-            uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
         task = asyncio.create_task(server.serve())
         async with asyncio.timeout(15):

@@ -16,11 +16,18 @@ import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from tests.payment_ms.conftest import payment_body
-from tests.payment_ms.inprocess import STRIPE, client, inprocess_url, session_object, stripe
+from tests.payment_ms.inprocess import (
+    STRIPE,
+    client,
+    inprocess_settings,
+    inprocess_url,
+    session_object,
+    stripe,
+)
 
-__all__ = ["client", "inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 # What the provider, the clock or a fresh id decides.
 PROVIDER_COLUMNS = {
@@ -72,6 +79,7 @@ async def test_the_single_statement_and_the_two_transaction_create_write_the_sam
     stripe: respx.MockRouter,
     db_engine: AsyncEngine,
     monkeypatch: pytest.MonkeyPatch,
+    inprocess_settings: PaymentSettings,
 ) -> None:
     def checkout_session(request: httpx.Request) -> httpx.Response:
         payment_id = parse_qs(request.content.decode())["client_reference_id"][0]
@@ -83,13 +91,13 @@ async def test_the_single_statement_and_the_two_transaction_create_write_the_sam
     del body["provider"]
     key = "same-key-both-paths"
 
-    monkeypatch.setattr(settings, "default_provider", "mock")
+    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")  # the app's own settings
     local = (await _create(client, body, key)).json()
     local_rows = await _rows(db_engine)
     async with db_engine.begin() as conn:
         await conn.execute(text("TRUNCATE payments, payment_events, idempotency_keys CASCADE"))
 
-    monkeypatch.setattr(settings, "default_provider", "stripe")
+    monkeypatch.setattr(inprocess_settings, "default_provider", "stripe")
     remote = (await _create(client, body, key)).json()
     remote_rows = await _rows(db_engine)
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.payments.idempotency import fingerprint
-from payment_ms.settings import settings
+from payment_ms.settings import PaymentSettings
 from payment_ms.stripe_webhooks.signature import sign
 from shared.contracts import PaymentCreate
 from tests.payment_ms.conftest import count_rows, event_types, payment_body
@@ -28,6 +28,7 @@ from tests.payment_ms.inprocess import (
     WEBHOOK_SECRET_NEW,
     WEBHOOK_SECRET_OLD,
     client,
+    inprocess_settings,
     inprocess_url,
     payment_intent_object,
     session_object,
@@ -35,7 +36,8 @@ from tests.payment_ms.inprocess import (
     stripe_error,
 )
 
-__all__ = ["client", "inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]
+STRIPE_ATTEMPTS = PaymentSettings.model_fields["stripe_max_attempts"].default  # fixtures used by name below
 
 SESSION_ID = "cs_test_a1b2c3d4e5f6"
 INTENT_ID = "pi_3MtwBwLkdIwHu7ix28a3tqPa"
@@ -247,7 +249,7 @@ async def test_stripe_down_is_503_and_writes_nothing(
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     assert STRIPE_KEY not in response.text
-    assert route.call_count == settings.stripe_max_attempts
+    assert route.call_count == STRIPE_ATTEMPTS
     for table in ("payments", "payment_events", "idempotency_keys"):
         assert await count_rows(db_engine, table) == 0
     # the key was released: the client may retry once Stripe is back
@@ -488,10 +490,13 @@ async def test_concurrent_webhook_verify_cancel_make_one_transition(
 
 
 async def test_slow_mock_provider_times_out_with_504(
-    client: httpx.AsyncClient, db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    db_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    inprocess_settings: PaymentSettings,
 ) -> None:
-    monkeypatch.setattr(settings, "provider_timeout_seconds", 0.2)
-    monkeypatch.setattr(settings, "mock_slow_seconds", 5.0)
+    monkeypatch.setattr(inprocess_settings, "provider_timeout_seconds", 0.2)  # the app's own settings
+    monkeypatch.setattr(inprocess_settings, "mock_slow_seconds", 5.0)
     response = await client.post(
         "/api/payments",
         json=payment_body(metadata={"mock_behavior": "slow"}),
@@ -633,7 +638,7 @@ async def test_refund_refusals_write_nothing_and_5xx_is_retried_with_one_key(
     assert down.status_code == 503, down.text
     assert down.headers["content-type"].startswith("application/problem+json")
     assert STRIPE_KEY not in down.text
-    assert refunds.call_count == settings.stripe_max_attempts
+    assert refunds.call_count == STRIPE_ATTEMPTS
     down_keys = {call.request.headers["idempotency-key"] for call in refunds.calls}
     assert len(down_keys) == 1
     await unchanged()
@@ -667,7 +672,7 @@ async def test_verify_retries_a_retrieve_on_5xx_but_not_on_4xx(
     down = await client.post(f"/api/payments/{pid}/verify")
     assert down.status_code == 503, down.text
     assert down.headers["content-type"].startswith("application/problem+json")
-    assert retrieve.call_count == settings.stripe_max_attempts
+    assert retrieve.call_count == STRIPE_ATTEMPTS
 
     retrieve.reset()
     retrieve.mock(

@@ -26,13 +26,14 @@ from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
     client,
+    inprocess_settings,
     inprocess_url,
     payment_intent_object,
     session_object,
     stripe,
 )
 
-__all__ = ["client", "inprocess_url", "stripe"]  # fixtures used by name below
+__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_race_0123456789"
 INTENT_ID = "pi_3RaceLkdIwHu7ix28a3tqPa"

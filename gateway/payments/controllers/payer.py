@@ -14,10 +14,8 @@ from gateway.payments import services
 from gateway.payments.dependencies import Payer, provide_payer
 from gateway.payments.params import COMMAND_ERRORS, USER_ERRORS, OptionalKey, PaymentId, RequiredKey
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
-from gateway.settings import get_gateway_settings
 from shared.contracts import Payment
 from shared.problems import ConflictError, problem_responses
-from shared.settings import get_paygate_settings
 
 
 class PaymentGatewayController(Controller):
@@ -44,14 +42,15 @@ class PaymentGatewayController(Controller):
         idempotency_key: RequiredKey,
         payer: Payer,
     ) -> CheckoutResponse:
+        settings = request.app.state.settings
         return await services.checkout(
             payer.engine,
             payer.payment_ms,
-            get_gateway_settings(),
+            settings,
             user=payer.user,
             data=await strictly(request, data),
             idempotency_key=idempotency_key,
-            allow_dev_redirects=get_paygate_settings().is_dev,
+            allow_dev_redirects=settings.paygate.is_dev,
         )
 
     @get(
