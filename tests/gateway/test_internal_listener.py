@@ -52,7 +52,7 @@ async def test_the_internal_port_serves_them(gateway: RunningService, http: http
     assert unsigned.status_code == 401  # served, and refused for its missing signature
     schema = (await http.get(f"{gateway.internal_url}/schema/openapi.json")).json()
     assert {"/internal/partners", "/internal/payment-events"} <= set(schema["paths"])
-    assert set(schema["components"]["securitySchemes"]) == {"ServiceToken"}
+    assert set(schema["components"]["securitySchemes"]) == {"ServiceToken", "WebhookSignature"}
     assert not [path for path in schema["paths"] if path.startswith(("/admin", "/payment-gateway/"))]
 
 
