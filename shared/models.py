@@ -68,6 +68,8 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "refunded",
 )
+# A reservation has at most one payment in these at a time (``uq_payments_live_reservation_id``).
+LIVE_PAYMENT_STATUSES = ("pending", "processing", "authorized")
 PAYMENT_PROVIDERS = ("mock", "stripe", "cash")
 CAPTURE_METHODS = ("automatic", "manual")
 PAYMENT_COMMANDS = ("capture", "refund", "cancel")
@@ -170,6 +172,8 @@ class Reservation(Base):
     # to payment_ms (see the module docstring), a reservation keeps its history whatever happens there.
     payment_id: Mapped[uuid.UUID | None] = mapped_column()
     payment_status: Mapped[str | None] = mapped_column(String(32))
+    # That payment's created_at: a reservation only adopts a newer payment than the one it has.
+    payment_created_at: Mapped[datetime | None] = mapped_column()
     # Set by the admin who creates it: ``manual`` holds the money (escrow) until an admin captures it;
     # NULL lets the checkout request choose.
     capture_method: Mapped[str | None] = mapped_column(String(16))
@@ -326,6 +330,13 @@ class Payment(Base):
         ),
         CheckConstraint("dispute_amount IS NULL OR dispute_amount >= 0", name="dispute_amount"),
         Index("ix_payments_reservation_id", "reservation_id"),
+        # At most one live payment per reservation: payment_ms's create fails on it (409).
+        Index(
+            "uq_payments_live_reservation_id",
+            "reservation_id",
+            unique=True,
+            postgresql_where=text(_in("status", LIVE_PAYMENT_STATUSES)),
+        ),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         Index("ix_payments_status_created_at", "status", "created_at"),
         Index("ix_payments_created_at", "created_at"),
