@@ -27,17 +27,23 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.users.services import create_user
-from paygate.migrations import upgrade
 from shared.contracts import Payment
 from shared.db import asyncpg_dsn, create_engine
 from shared.models import Reservation
 from tests.fixtures.checkout import PASSWORD, Account, checkout, deliver_event, login
-from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService, run_service, service_env
+from tests.fixtures.services import (
+    TEST_SERVICE_TOKEN,
+    RunningService,
+    own_database,
+    run_payment_ms,
+    run_service,
+    service_env,
+)
 from tests.fixtures.waiting import eventually, wait_until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from shared.embedded_pg import EmbeddedPostgres, free_port
+    from shared.embedded_pg import EmbeddedPostgres
 
 SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
 # Durable commits (the default synchronous_commit), nothing that flushes WAL behind the test's back.
@@ -61,19 +67,12 @@ class Crashable:
 
 @pytest.fixture(scope="module")
 def crashable(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Crashable]:
-    database = EmbeddedPostgres(tmp_path_factory.mktemp("crash-pg"), free_port(), dict(CRASH_OPTIONS))
-    database.start()
-    try:
+    with own_database(tmp_path_factory.mktemp("crash-pg"), CRASH_OPTIONS) as database:
         url = database.url()
-        upgrade(url)
-        port = free_port()
-        ms_env = service_env(url, PAYMENT_MS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-        with run_service("payment-ms", ms_env, log_dir, port=port) as payment_ms:
+        with run_payment_ms(url, log_dir) as payment_ms:
             gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url)
             with run_service("gateway", gw_env, log_dir) as gateway:
                 yield Crashable(database, url, payment_ms, gateway)
-    finally:
-        database.stop()
 
 
 def _server_pids(database: EmbeddedPostgres) -> list[int]:
