@@ -10,13 +10,7 @@
   event of an older payment never takes a reservation back). Backfilled from ``payments``.
 
 Creating the index fails if a reservation already has two live payments: cancel one first.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01 23:00:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -24,8 +18,6 @@ from alembic import op
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copy as of this revision (shared/models.py may grow later ones).
 _LIVE = "status IN ('pending', 'processing', 'authorized')"
