@@ -54,6 +54,7 @@ class BenchConfig:
     # PostgreSQL: durable defaults unless BENCH_PG_FAST=1 (fsync/synchronous_commit off)
     pg_fast: bool = False
     granian_workers: int = 1
+    dispatchers: int = 1
     output: Path = RESULTS_DIR / "latest.json"
     keep_workdir: bool = False
 
@@ -92,6 +93,7 @@ def load_config() -> BenchConfig:
         scenarios=scenarios or list(ALL_SCENARIOS),
         pg_fast=_env_flag("BENCH_PG_FAST"),
         granian_workers=_env_int("BENCH_GRANIAN_WORKERS", 1),
+        dispatchers=_env_int("BENCH_DISPATCHERS", 1),
         output=Path(os.environ.get("BENCH_OUTPUT") or RESULTS_DIR / "latest.json"),
         keep_workdir=_env_flag("BENCH_KEEP"),
     )

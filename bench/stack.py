@@ -162,25 +162,33 @@ class Stack:
         for proc in started:
             proc.wait_healthy(60)
 
-    def start_dispatcher(self, partner_cache_ttl: float, request_timeout: float) -> ManagedProcess:
+    def start_dispatcher(
+        self, partner_cache_ttl: float, request_timeout: float, index: int = 0
+    ) -> ManagedProcess:
         """One dispatcher process (production defaults but for the partner cache TTL, shortened so a
         scenario's partner set is live within a second, and the request timeout, shortened so a
-        hanging partner times out within a scenario; loopback partners allow-listed)."""
+        hanging partner times out within a scenario; loopback partners allow-listed). ``index`` > 0:
+        one more process beside the first (``BENCH_DISPATCHERS``), named ``dispatcher-<n>``."""
+        from shared.embedded_pg import free_port
+
+        name = "dispatcher" if index == 0 else f"dispatcher-{index + 1}"
+        metrics = f"{name}-metrics"
+        self.ports.setdefault(metrics, free_port())
         env = {
             **self.service_env(),
             "DISPATCHER_GATEWAY_URL": self.url("gateway-internal"),  # /internal/partners
             "DISPATCHER_ALLOWED_HOSTS": json.dumps([HOST]),
             "DISPATCHER_PARTNER_CACHE_TTL_SECONDS": str(partner_cache_ttl),
             "DISPATCHER_REQUEST_TIMEOUT_SECONDS": str(request_timeout),
-            "DISPATCHER_METRICS_PORT": str(self.ports["dispatcher-metrics"]),
+            "DISPATCHER_METRICS_PORT": str(self.ports[metrics]),
         }
         proc = self._start(
             ManagedProcess(
-                "dispatcher",
+                name,
                 dispatcher_command(),
                 env,
-                f"{self.url('dispatcher-metrics')}/metrics",
-                self.log_dir / "dispatcher.log",
+                f"{self.url(metrics)}/metrics",
+                self.log_dir / f"{name}.log",
             )
         )
         proc.wait_healthy(60)
@@ -207,7 +215,9 @@ class Stack:
     def stop(self) -> None:
         # The receiver first: requests held open by the hanging partner then end at once, so the
         # dispatcher's graceful drain does not wait for its request timeout.
-        order = sorted(self.processes.values(), key=lambda p: (p.name != "receiver", p.name != "dispatcher"))
+        order = sorted(
+            self.processes.values(), key=lambda p: (p.name != "receiver", not p.name.startswith("dispatcher"))
+        )
         for proc in order:
             with contextlib.suppress(Exception):
                 proc.stop()
