@@ -20,7 +20,7 @@ import httpx
 from bench.profile import print_profile, profiling
 from bench.report import Report, Result, Target
 from bench.seed import BenchReservation, BenchUser
-from bench.stack import FRONTEND_ORIGIN, Stack
+from bench.stack import FRONTEND_ORIGIN, Stack, statements_between
 from bench.wrk import WrkResult, run_wrk
 from shared.db import asyncpg_dsn
 
@@ -100,6 +100,7 @@ def _measure(
         run_wrk(wrk, url, mode, warmup, duration_s=config.warmup_s, nonce=secrets.token_hex(4), **common)  # type: ignore[arg-type]
     creates = not mode.startswith("read")
     rows_before = count_payments(stack) if creates else 0
+    statements = stack.statements()
     with profiling(name, stack.pids()) as profiles:
         before = stack.cpu_seconds()
         measured: WrkResult = run_wrk(
@@ -136,6 +137,7 @@ def _measure(
             "cpu_ms_per_request": per_request,
             # the share of the whole machine the load generator used during the measurement
             "payment_rows": rows,
+            "statements": statements_between(statements, stack.statements()),
             "generator_cpu_share": round(measured.cpu_seconds / max(machine_seconds, 1e-9), 3),
         },
     )
