@@ -49,7 +49,7 @@ async def open_dispatcher(
     database_url: str,
     service_token: str,
     allow_loopback: bool,
-    payment_settings: PaymentSettings | None = None,
+    payment_settings: PaymentSettings | None,
     on_ready: Callable[[], None] | None = None,
 ) -> AsyncIterator[Dispatcher]:
     """``async with open_dispatcher(...) as d: await d.run()`` (``d.stop()`` ends ``run``).

@@ -131,7 +131,7 @@ class Dispatcher:
         directory: PartnerDirectory,
         deliverer: Deliverer,
         operational: OperationalEvents,
-        payment_settings: PaymentSettings | None = None,
+        payment_settings: PaymentSettings | None,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -170,13 +170,8 @@ class Dispatcher:
         self._wake.set()
 
     def _background(self) -> list[asyncio.Task[None]]:
-        loops = [
-            self.listener.run(),
-            self.recorder.run(),
-            *periodic_loops(
-                self.settings, self._pool, self._dsn, self.operational, self._stopped, self.payment_settings
-            ),
-        ]
+        parts = self._pool, self._dsn, self.operational, self._stopped, self.payment_settings
+        loops = [self.listener.run(), self.recorder.run(), *periodic_loops(self.settings, *parts)]
         return [
             asyncio.create_task(loop, name=f"dispatcher-{getattr(loop, '__qualname__', 'loop')}")
             for loop in loops
