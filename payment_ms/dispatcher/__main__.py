@@ -16,6 +16,7 @@ from prometheus_client import start_http_server
 
 from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.settings import PaymentSettings
 from shared.db import EXIT_DATABASE, database_failure_message
 from shared.observability import configure_logging
 from shared.settings_errors import EXIT_BAD_CONFIG, settings_or_exit
@@ -26,7 +27,7 @@ def _fail(message: str, code: int) -> SystemExit:
     return SystemExit(code)
 
 
-async def serve(settings: DispatcherSettings) -> None:
+async def serve(settings: DispatcherSettings, payment_settings: PaymentSettings | None) -> None:
     paygate = settings.paygate
     allow_loopback = settings.loopback_allowed(paygate.is_dev)
 
@@ -39,6 +40,7 @@ async def serve(settings: DispatcherSettings) -> None:
         database_url=paygate.database_url_for("payment-ms"),  # the dispatcher is part of payment_ms
         service_token=paygate.service_token.get_secret_value(),
         allow_loopback=allow_loopback,
+        payment_settings=payment_settings,
         on_ready=start_metrics,
     ) as dispatcher:
         loop = asyncio.get_running_loop()
@@ -50,6 +52,12 @@ async def serve(settings: DispatcherSettings) -> None:
 def main() -> None:
     # unusable values always refuse; weak secrets outside dev
     settings = settings_or_exit("dispatcher", DispatcherSettings, "DISPATCHER_")
+    # reconciliation asks the providers, with payment_ms's settings (refused values stop here too)
+    payment_settings = (
+        settings_or_exit("payment-ms", PaymentSettings, "PAYMENT_MS_")
+        if settings.reconcile_interval_seconds > 0
+        else None
+    )
     paygate = settings.paygate
     if not paygate.database_url:
         raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_BAD_CONFIG)
@@ -57,7 +65,7 @@ def main() -> None:
     try:
         # uvloop (as granian runs the services): py-spy showed the stock loop's selector and socket
         # writes as a third of the dispatcher's CPU (BENCHMARKS.md, issue 16)
-        uvloop.run(serve(settings))
+        uvloop.run(serve(settings, payment_settings))
     except Exception as exc:
         message = database_failure_message(exc, paygate.database_url_for("payment-ms"))
         if message is None:
