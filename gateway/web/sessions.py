@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.web import repositories
@@ -141,6 +144,21 @@ async def portal_session(engine: AsyncEngine, token: str | None) -> PortalSessio
     if row is None:
         return None
     return PortalSession(row["token_hash"], row["partner_id"], row["csrf_token"], row["expires_at"])
+
+
+def session_guard(
+    read: Callable[[AsyncEngine, str | None], Awaitable[object | None]], cookie: str, state_key: str
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard: the session ``read`` finds for the ``cookie``'s token, kept in ``connection.state``
+    under ``state_key``; without one, ``LoginRequired`` (each area answers it its own way)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        session = await read(connection.app.state.db_engine, connection.cookies.get(cookie))
+        if session is None:
+            raise LoginRequired
+        setattr(connection.state, state_key, session)
+
+    return guard
 
 
 async def end_session(engine: AsyncEngine, hashed: str) -> None:

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.payments.idempotency import fingerprint
 from payment_ms.settings import PaymentSettings
-from payment_ms.stripe_webhooks.signature import sign
 from shared.contracts import PaymentCreate
 from tests.payment_ms.conftest import count_rows, event_types, payment_body
+from tests.payment_ms.fake_stripe import signed as _signed
+from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
@@ -318,27 +319,6 @@ async def test_a_dead_in_flight_request_is_taken_over_after_its_lease(
 
 
 # ---------------------------------------------------------------------------------------- webhooks
-
-
-def _event(event_type: str, obj: dict[str, Any], event_id: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "api_version": "2025-07-30.basil",
-            "created": int(time.time()),
-            "data": {"object": obj},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "type": event_type,
-        }
-    ).encode()
-
-
-def _signed(payload: bytes, *secrets: str, at: int | None = None) -> dict[str, str]:
-    t = int(time.time()) if at is None else at
-    parts = [f"t={t}", *(f"v1={sign(payload, s, t)}" for s in secrets)]
-    return {"Stripe-Signature": ",".join(parts), "Content-Type": "application/json"}
 
 
 async def _stripe_payment(client: httpx.AsyncClient, stripe: respx.MockRouter, **overrides: Any) -> str:
