@@ -89,39 +89,29 @@ class PortalSession:
     expires_at: datetime
 
 
-async def start_console_session(engine: AsyncEngine, user_id: uuid.UUID, lifetime: int) -> str:
+async def _start_session(engine: AsyncEngine, kind: str, lifetime: int, **owner: uuid.UUID) -> str:
+    """A new session of ``kind`` for ``owner`` (its user, or its partner and portal link): its token."""
     token = new_token()
+    values = {
+        "token_hash": token_hash(token),
+        "kind": kind,
+        **owner,
+        "csrf_token": secrets.token_urlsafe(32),
+        "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
+    }
     async with engine.begin() as conn:
-        await repositories.insert_session(
-            conn,
-            {
-                "token_hash": token_hash(token),
-                "kind": "console",
-                "user_id": user_id,
-                "csrf_token": secrets.token_urlsafe(32),
-                "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
-            },
-        )
+        await repositories.insert_session(conn, values)
     return token
+
+
+async def start_console_session(engine: AsyncEngine, user_id: uuid.UUID, lifetime: int) -> str:
+    return await _start_session(engine, "console", lifetime, user_id=user_id)
 
 
 async def start_portal_session(
     engine: AsyncEngine, partner_id: uuid.UUID, link_id: uuid.UUID, lifetime: int
 ) -> str:
-    token = new_token()
-    async with engine.begin() as conn:
-        await repositories.insert_session(
-            conn,
-            {
-                "token_hash": token_hash(token),
-                "kind": "portal",
-                "partner_id": partner_id,
-                "portal_link_id": link_id,
-                "csrf_token": secrets.token_urlsafe(32),
-                "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
-            },
-        )
-    return token
+    return await _start_session(engine, "portal", lifetime, partner_id=partner_id, portal_link_id=link_id)
 
 
 async def console_session(engine: AsyncEngine, token: str | None) -> ConsoleSession | None:
