@@ -30,14 +30,18 @@ SEED_SQL = [
        SELECT 'console-' || i, 'https://p' || i || '.example/h',
               ARRAY['payment.succeeded']::varchar[], 'whsec_x'
        FROM generate_series(1, {partners}) i""",
-    """INSERT INTO payments
-         (reservation_id, user_id, amount, currency, provider, status, created_at, updated_at)
-       SELECT gen_random_uuid(), gen_random_uuid(), 500 + (i * 7919) % 99500, 'EUR', 'mock',
-              (ARRAY['succeeded','failed','canceled','pending','refunded'])[1 + i % 5],
-              now() - make_interval(secs => i * 72000.0 / {payments}), now()
-       FROM generate_series(1, {payments}) i""",
-    """INSERT INTO payment_events (payment_id, type, data, sequence, created_at, fanned_out_at)
-       SELECT id, 'payment.succeeded', '{{}}'::jsonb, 1, created_at, created_at FROM payments""",
+    # The seeded payments' events only: payments of the other scenarios already have their sequence 1.
+    """WITH seeded AS (
+         INSERT INTO payments
+           (reservation_id, user_id, amount, currency, provider, status, created_at, updated_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), 500 + (i * 7919) % 99500, 'EUR', 'mock',
+                (ARRAY['succeeded','failed','canceled','pending','refunded'])[1 + i % 5],
+                now() - make_interval(secs => i * 72000.0 / {payments}), now()
+         FROM generate_series(1, {payments}) i
+         RETURNING id, created_at
+       )
+       INSERT INTO payment_events (payment_id, type, data, sequence, created_at, fanned_out_at)
+       SELECT id, 'payment.succeeded', '{{}}'::jsonb, 1, created_at, created_at FROM seeded""",
     """INSERT INTO webhook_deliveries (event_id, partner_id, url, status, attempt_count, due_at, created_at)
        SELECT e.id, p.id, p.url, CASE WHEN random() < 0.02 THEN 'failed' ELSE 'succeeded' END, 1,
               e.created_at, e.created_at
