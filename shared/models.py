@@ -5,7 +5,7 @@ Ownership (each service writes only its own tables, they talk over HTTP):
   outbox of ``endpoint.*`` events), ``web_sessions``, ``portal_links``, ``partner_api_tokens``
 - payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
   ``provider_events``, ``payment_commands``, ``webhook_deliveries``, ``delivery_attempts``,
-  ``endpoint_health``
+  ``endpoint_health``, ``delivery_rollups``
 
 Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
 Columns that point across the ownership line carry no foreign key on purpose: a service must be able to keep
@@ -596,3 +596,33 @@ class EndpointHealth(Base):
     # The first failure since the last success: every attempt since then failed.
     failing_since: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# The upper bounds (ms) of the latency histogram of ``delivery_rollups``; past the last, ``max_ms``.
+LATENCY_BOUNDS_MS = (10, 25, 50, 100, 150, 250, 400, 600, 1000, 1500, 2500, 4000, 6000, 10000, 15000, 30000)
+
+
+class DeliveryRollup(Base):
+    """Attempts per partner per minute, written by the dispatcher's outcome recorder in the statement
+    that records them: the partners' 24 h health and the deliveries-per-minute chart read these rows,
+    never the attempts (a million of them a day). Test sends are not attempts of the dispatcher and are
+    not counted."""
+
+    __tablename__ = "delivery_rollups"
+    __table_args__ = (
+        CheckConstraint("succeeded >= 0 AND succeeded <= attempts", name="succeeded"),
+        CheckConstraint(f"cardinality(latency_le) = {len(LATENCY_BOUNDS_MS)}", name="latency_le"),
+        Index("ix_delivery_rollups_minute", "minute"),
+    )
+
+    # The gateway's partner (no foreign key across the ownership line).
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The minute the attempts started in (date_trunc('minute', started_at)).
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)  # answered 2xx
+    # latency_le[i]: attempts that took at most LATENCY_BOUNDS_MS[i] ms (cumulative, as Prometheus' le)
+    latency_le: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    max_ms: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    last_failure: Mapped[str | None] = mapped_column(String(1000))

@@ -7,18 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_ms.pagination import Cursor, keyset_page, matching
-from shared.models import Base
+from shared.models import LATENCY_BOUNDS_MS, Base
 from shared.queries import DeliveryFilter, EventFilter
 
 events = Base.metadata.tables["payment_events"]
 deliveries = Base.metadata.tables["webhook_deliveries"]
 attempts = Base.metadata.tables["delivery_attempts"]
+rollups = Base.metadata.tables["delivery_rollups"]
 
 
 async def list_events(
@@ -139,8 +140,6 @@ async def make_partner_deliveries_due(
 
 # ------------------------------------------------------------------ the console's and the portal's reads
 
-_SUCCESS = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
-
 
 async def queue_depth(conn: AsyncConnection) -> RowMapping:
     """Pending deliveries, those due now and the oldest due one's age: the partial index on due_at."""
@@ -152,17 +151,22 @@ async def queue_depth(conn: AsyncConnection) -> RowMapping:
     return (await conn.execute(query)).mappings().one()
 
 
+def _minutes_since(since: datetime) -> Any:
+    """Rollup minutes from the one ``since`` falls in."""
+    return rollups.c.minute >= func.date_trunc("minute", since)
+
+
 async def attempts_per_minute(conn: AsyncConnection, since: datetime) -> Sequence[RowMapping]:
-    minute = func.date_trunc("minute", attempts.c.started_at).label("minute")
+    """Attempts per minute by outcome, from ``delivery_rollups`` (ix_delivery_rollups_minute)."""
     query = (
         select(
-            minute,
-            func.count().filter(_SUCCESS).label("succeeded"),
-            func.count().filter(~_SUCCESS | attempts.c.status_code.is_(None)).label("failed"),
+            rollups.c.minute,
+            func.sum(rollups.c.succeeded).label("succeeded"),
+            func.sum(rollups.c.attempts - rollups.c.succeeded).label("failed"),
         )
-        .where(attempts.c.started_at >= since)
-        .group_by(minute)
-        .order_by(minute)
+        .where(_minutes_since(since))
+        .group_by(rollups.c.minute)
+        .order_by(rollups.c.minute)
     )
     return (await conn.execute(query)).mappings().all()
 
@@ -170,27 +174,26 @@ async def attempts_per_minute(conn: AsyncConnection, since: datetime) -> Sequenc
 async def partner_health(
     conn: AsyncConnection, since: datetime, partner_ids: Sequence[uuid.UUID] | None
 ) -> Sequence[RowMapping]:
-    """Per partner: attempts since ``since`` (ix_delivery_attempts_started_at), how many succeeded,
-    the p95 duration, and the last failure."""
-    failed = ~_SUCCESS | attempts.c.status_code.is_(None)
-    failure_text = func.coalesce(attempts.c.error, func.concat("HTTP ", attempts.c.status_code.cast(String)))
+    """Per partner, from ``delivery_rollups``: attempts since the minute of ``since``, how many
+    succeeded, the summed latency histogram (``latency_le``), the slowest attempt and the last failure."""
+    failures = rollups.c.last_failure_at.is_not(None)
     query = (
         select(
-            deliveries.c.partner_id,
-            func.count().label("attempts"),
-            func.count().filter(_SUCCESS).label("succeeded"),
-            func.percentile_disc(0.95).within_group(attempts.c.duration_ms).label("p95_ms"),
-            func.max(attempts.c.started_at).filter(failed).label("last_failure_at"),
-            func.array_agg(aggregate_order_by(failure_text, attempts.c.started_at.desc()))
-            .filter(failed)[1]
+            rollups.c.partner_id,
+            func.sum(rollups.c.attempts).label("attempts"),
+            func.sum(rollups.c.succeeded).label("succeeded"),
+            *(func.sum(rollups.c.latency_le[i + 1]).label(f"le_{i}") for i in range(len(LATENCY_BOUNDS_MS))),
+            func.max(rollups.c.max_ms).label("max_ms"),
+            func.max(rollups.c.last_failure_at).label("last_failure_at"),
+            func.array_agg(aggregate_order_by(rollups.c.last_failure, rollups.c.last_failure_at.desc()))
+            .filter(failures)[1]
             .label("last_failure"),
         )
-        .select_from(attempts.join(deliveries, deliveries.c.id == attempts.c.delivery_id))
-        .where(attempts.c.started_at >= since)
-        .group_by(deliveries.c.partner_id)
+        .where(_minutes_since(since))
+        .group_by(rollups.c.partner_id)
     )
     if partner_ids is not None:
-        query = query.where(deliveries.c.partner_id.in_(partner_ids))
+        query = query.where(rollups.c.partner_id.in_(partner_ids))
     return (await conn.execute(query)).mappings().all()
 
 
