@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.contracts import DISPUTE_STATUSES, EVENT_TYPES, REFUND_STATUSES
+from shared.contracts import DISPUTE_STATUSES, EVENT_SOURCES, EVENT_TYPES, REFUND_STATUSES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -479,6 +479,7 @@ class PaymentEvent(Base):
     __tablename__ = "payment_events"
     __table_args__ = (
         CheckConstraint(_in("type", EVENT_TYPES), name="type"),
+        CheckConstraint(f"source IS NULL OR {_in('source', EVENT_SOURCES)}", name="source"),
         CheckConstraint("fan_out_attempts >= 0", name="fan_out_attempts"),
         CheckConstraint("sequence > 0", name="sequence"),
         CheckConstraint("(data IS NULL) = (purged_at IS NOT NULL)", name="purged_has_no_data"),
@@ -503,6 +504,8 @@ class PaymentEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     purged_at: Mapped[datetime | None] = mapped_column()
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # What made it happen (``shared.contracts.EventSource``); NULL for rows older than revision 0009.
+    source: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _created_at()
     fanned_out_at: Mapped[datetime | None] = mapped_column()
     fan_out_attempts: Mapped[int] = mapped_column(Integer, server_default="0")

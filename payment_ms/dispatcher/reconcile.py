@@ -23,6 +23,7 @@ import asyncpg
 
 from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.events.source import acting_as
 from shared.db import create_engine
 
 logger = logging.getLogger("paygate.dispatcher.reconcile")
@@ -76,17 +77,20 @@ class Reconciler:
         release: Callable[[uuid.UUID], Awaitable[object]] | None = None,
     ) -> int:
         """Verify every stuck payment once and release every expired hold, under the lock; returns how
-        many payments were acted on."""
+        many payments were acted on. The events a verify writes come from reconciliation, those of a
+        release from expiry."""
         conn = await asyncpg.connect(self.dsn)
         try:
             if not await repo.try_advisory_lock(conn, RECONCILE_LOCK):
                 return 0
             try:
                 await self._purge_if_due()
-                acted = await self._each(await self.stuck_payments(conn), verify, stopping, "reconciling")
+                with acting_as("reconciliation"):
+                    acted = await self._each(await self.stuck_payments(conn), verify, stopping, "reconciling")
                 if release is not None:
                     holds = await self.expired_holds(conn)
-                    acted += await self._each(holds, release, stopping, "releasing the expired hold of")
+                    with acting_as("expiry"):
+                        acted += await self._each(holds, release, stopping, "releasing the expired hold of")
                 return acted
             finally:
                 # Closing the connection would release it too; unlocking keeps the intent explicit.

@@ -115,6 +115,11 @@ async def test_an_operator_refunds_part_of_a_payment_and_replays_a_failing_deliv
         await page.wait_for_url(f"**/console/payments/{payment_id}?done=refund")
         assert "partially refunded" in await page.locator("#payment-status").inner_text()
         assert "10.00 EUR" in await page.locator("#refunded").inner_text()
+        # the timeline says from what: the payer's checkout, the operator's refund
+        created = page.locator("#timeline li", has_text="payment.created")
+        assert "from the payer" in await created.inner_text()
+        refunded = page.locator("#timeline li", has_text="payment.refunded")
+        assert "from an operator" in await refunded.inner_text()
 
         async def refunded_delivered() -> bool:
             await page.reload()

@@ -266,6 +266,7 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (IdempotencyKey, {"payment_id": uuid.uuid4()}, "fk_idempotency_keys_payment_id_payments"),
     (PaymentEvent, {"payment_id": uuid.uuid4()}, "fk_payment_events_payment_id_payments"),
     (PaymentEvent, {"type": "payment.exploded"}, "ck_payment_events_type"),
+    (PaymentEvent, {"source": "gremlins"}, "ck_payment_events_source"),
     (PaymentEvent, {"fan_out_attempts": -1}, "ck_payment_events_fan_out_attempts"),
     (PaymentEvent, {"sequence": 0}, "ck_payment_events_sequence"),
     (PaymentEvent, {"sequence": 1}, "uq_payment_events_payment_id_sequence"),
