@@ -44,10 +44,10 @@ SEED_SQL = [
                 (ARRAY['succeeded','failed','canceled','pending','refunded'])[1 + i % 5],
                 now() - make_interval(secs => i * 72000.0 / {payments}), now()
          FROM generate_series(1, {payments}) i
-         RETURNING id, created_at
+         RETURNING *
        )
-       INSERT INTO payment_events (payment_id, type, data, sequence, created_at, fanned_out_at)
-       SELECT id, 'payment.succeeded', '{{}}'::jsonb, 1, created_at, created_at FROM seeded""",
+       INSERT INTO payment_events (payment_id, type, data, sequence, source, created_at, fanned_out_at)
+       SELECT id, 'payment.succeeded', to_jsonb(seeded), 1, 'provider', created_at, created_at FROM seeded""",
     """INSERT INTO webhook_deliveries (event_id, partner_id, url, status, attempt_count, due_at, created_at)
        SELECT e.id, p.id, p.url, CASE WHEN random() < 0.02 THEN 'failed' ELSE 'succeeded' END, 1,
               e.created_at, e.created_at

@@ -495,7 +495,8 @@ class PaymentEvent(Base):
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
-    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    # NULL only for a test send's example event (no payment; written fanned out, never in the feed).
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64))
     # 1, 2, 3… per payment, in the order of its changes: the ``sequence`` of the webhook envelope.
     sequence: Mapped[int] = mapped_column(Integer)
@@ -534,6 +535,7 @@ class WebhookDelivery(Base):
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
         CheckConstraint("throttled_count >= 0 AND throttled_count <= attempt_count", name="throttled_count"),
         CheckConstraint(f"held IS NULL OR {_in('held', DELIVERY_HOLDS)}", name="held"),
+        CheckConstraint("NOT test OR status IN ('succeeded', 'failed')", name="test_finished"),
         UniqueConstraint("event_id", "partner_id", name="uq_webhook_deliveries_event_id_partner_id"),
         # The dispatcher's "due deliveries": WHERE status = 'pending' AND due_at <= now() ORDER BY due_at.
         Index("ix_webhook_deliveries_due", "due_at", postgresql_where=text("status = 'pending'")),
@@ -557,6 +559,9 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     delivered_at: Mapped[datetime | None] = mapped_column()
+    # A test send (its event has no payment): finished when written, never due, never replayed, not in
+    # the rollups (the dispatcher never sends it).
+    test: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

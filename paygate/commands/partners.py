@@ -9,15 +9,14 @@ and says until when each signs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from paygate.commands import EXIT_REFUSED, CommandError, database_url, run_with_session
+from paygate.commands import EXIT_REFUSED, CommandError, database_url, run_with_engine, run_with_session
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -194,7 +193,7 @@ def run_test(args: argparse.Namespace) -> int:
     """The same test send as ``POST /admin/partners/{id}/test``, from this process."""
     from gateway.partners.services import test_send_request
     from paygate.config_check import dispatcher_settings
-    from payment_ms.dispatcher.test_send import send_test_event
+    from payment_ms.dispatcher.test_send import send_and_record
     from shared.settings import get_paygate_settings
 
     url = database_url(args.database_url)
@@ -205,15 +204,19 @@ def run_test(args: argparse.Namespace) -> int:
         return await test_send_request(session, partner_id, args.type)
 
     request = run_with_session(url, work)
-    result = asyncio.run(
-        send_test_event(
+
+    async def send(engine: AsyncEngine) -> Any:
+        return await send_and_record(
+            engine,
+            request.partner_id,
             request.url,
             request.secrets,
             request.type,
             settings=settings,
             allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
         )
-    )
+
+    result = run_with_engine(url, send)
     if args.json:
         print(json.dumps(msgspec.to_builtins(result), indent=2))
     else:
@@ -221,6 +224,7 @@ def run_test(args: argparse.Namespace) -> int:
         answer = result.status_code if result.status_code is not None else "no answer"
         print(f"test {result.type} to {result.url}: {outcome} ({answer}) in {result.duration_ms} ms")
         print(f"  webhook-id: {result.webhook_id}")
+        print(f"  delivery:   {result.delivery_id} (a test delivery: see paygate deliveries show)")
         if result.error:
             print(f"  error:      {result.error}")
         if result.response_excerpt:
@@ -367,7 +371,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "send a signed example event to a partner's endpoint now and show the attempt",
         "Sign an example event with the partner's secrets and POST it now, as a delivery would (same "
         "URL policy, timeout, no redirects). Prints status, duration, the first 2 KB of the answer and "
-        "the error; nothing is stored. Exit 1 when the endpoint did not answer 2xx.",
+        "the error; it is stored as a test delivery (never sent again). Exit 1 when the endpoint did not "
+        "answer 2xx.",
     )
     test.add_argument("partner_id")
     test.add_argument("--type", default="payment.succeeded", choices=EVENT_TYPES, help="the example event")

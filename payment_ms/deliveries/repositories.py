@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +26,7 @@ async def list_events(
     conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: EventFilter
 ) -> Sequence[RowMapping]:
     where = matching(events, payment_id=filters.payment_id, type=filters.event_type)
+    where.append(events.c.payment_id.is_not(None))  # a test send's event is no payment's
     return await keyset_page(conn, events, where, filters, after=after, limit=limit)
 
 
@@ -72,6 +73,9 @@ def _payload_kept() -> Any:
     )
 
 
+_NOT_A_TEST = deliveries.c.test.is_(False)  # a test send is never sent again
+
+
 def _make_due() -> dict[str, object]:
     return {
         "status": "pending",
@@ -90,6 +94,7 @@ async def make_delivery_due(conn: AsyncConnection, delivery_id: uuid.UUID) -> Ro
         .where(
             deliveries.c.id == delivery_id,
             or_(deliveries.c.status != "pending", deliveries.c.leased_by.is_(None)),
+            _NOT_A_TEST,
             _payload_kept(),
         )
         .values(_make_due())
@@ -98,8 +103,67 @@ async def make_delivery_due(conn: AsyncConnection, delivery_id: uuid.UUID) -> Ro
     return result.mappings().one_or_none()
 
 
-async def delivery_exists(conn: AsyncConnection, delivery_id: uuid.UUID) -> bool:
-    return await conn.scalar(select(deliveries.c.id).where(deliveries.c.id == delivery_id)) is not None
+async def delivery_test_flag(conn: AsyncConnection, delivery_id: uuid.UUID) -> bool | None:
+    """Whether the delivery is a test send's; None when there is no such delivery."""
+    flag: bool | None = await conn.scalar(select(deliveries.c.test).where(deliveries.c.id == delivery_id))
+    return flag
+
+
+async def record_test_send(
+    conn: AsyncConnection,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    request_id: str | None,
+    partner_id: uuid.UUID,
+    url: str,
+    started_at: datetime,
+    delivered: bool,
+    duration_ms: int,
+    status_code: int | None,
+    excerpt: str | None,
+    error: str | None,
+) -> uuid.UUID:
+    """A test send's event (no payment, already fanned out), its finished delivery and its attempt."""
+    await conn.execute(
+        insert(events).values(
+            id=event_id,
+            payment_id=None,
+            type=event_type,
+            sequence=1,
+            data=data,
+            request_id=request_id,
+            fanned_out_at=func.now(),
+        )
+    )
+    delivery_id: uuid.UUID = await conn.scalar(
+        insert(deliveries)
+        .values(
+            event_id=event_id,
+            partner_id=partner_id,
+            url=url,
+            status="succeeded" if delivered else "failed",
+            attempt_count=1,
+            last_status_code=status_code,
+            last_error=error[:1000] if error else None,
+            delivered_at=func.now() if delivered else None,
+            test=True,
+        )
+        .returning(deliveries.c.id)
+    )
+    await conn.execute(
+        insert(attempts).values(
+            delivery_id=delivery_id,
+            attempt_number=1,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            response_excerpt=excerpt,
+            error=error[:1000] if error else None,
+        )
+    )
+    return delivery_id
 
 
 async def event_purged_at(conn: AsyncConnection, delivery_id: uuid.UUID) -> datetime | None:
@@ -131,6 +195,7 @@ async def make_partner_deliveries_due(
             deliveries.c.partner_id == partner_id,
             deliveries.c.status.in_(FINISHED if include_all else REPLAYABLE),
             *window,
+            _NOT_A_TEST,
             _payload_kept(),
         )
         .values(_make_due())
@@ -207,7 +272,11 @@ async def event_feed(
     limit: int,
 ) -> Sequence[RowMapping]:
     """Oldest first on (created_at, id), only events older than ``settled_before`` (see the service)."""
-    filters: list[Any] = [events.c.type.in_(types), events.c.created_at < settled_before]
+    filters: list[Any] = [
+        events.c.type.in_(types),
+        events.c.created_at < settled_before,
+        events.c.payment_id.is_not(None),  # test sends are not events of the feed
+    ]
     if created_from is not None:
         filters.append(events.c.created_at >= created_from)
     if after is not None:

@@ -273,6 +273,7 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (PaymentEvent, {"purged_at": datetime.now(UTC)}, "ck_payment_events_purged_has_no_data"),
     (WebhookDelivery, {"event_id": uuid.uuid4()}, "fk_webhook_deliveries_event_id_payment_events"),
     (WebhookDelivery, {"status": "delivered"}, "ck_webhook_deliveries_status"),
+    (WebhookDelivery, {"test": True, "status": "pending"}, "ck_webhook_deliveries_test_finished"),
     (WebhookDelivery, {"attempt_count": -1}, "ck_webhook_deliveries_attempt_count"),
     (WebhookDelivery, {"throttled_count": 1}, "ck_webhook_deliveries_throttled_count"),
     (WebhookDelivery, {"held": "forever"}, "ck_webhook_deliveries_held"),
