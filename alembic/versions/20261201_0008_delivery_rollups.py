@@ -5,12 +5,7 @@
   the last failure. The partners' 24 h health and the deliveries-per-minute chart read it instead of
   ``delivery_attempts``. Filled here from the attempts already recorded.
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01 23:00:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -19,8 +14,6 @@ from alembic import op
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copy of the histogram's bounds as of this revision.
 _BOUNDS_MS = (10, 25, 50, 100, 150, 250, 400, 600, 1000, 1500, 2500, 4000, 6000, 10000, 15000, 30000)

@@ -3,12 +3,7 @@
 - ``payment_events.source``: payer, provider, operator, reconciliation, cash_confirmation or expiry
   (``shared.contracts.EventSource``), written with the event; NULL for the events recorded before.
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-01 23:20:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -16,8 +11,6 @@ from alembic import op
 
 revision: str = "0009"
 down_revision: str | None = "0008"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copy of the vocabulary as of this revision.
 _SOURCES = ("payer", "provider", "operator", "reconciliation", "cash_confirmation", "expiry")

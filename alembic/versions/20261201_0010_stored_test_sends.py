@@ -5,12 +5,7 @@
 - ``webhook_deliveries.test``: the test send's delivery, written finished (succeeded or failed) with
   its one attempt; the dispatcher never sends it and a replay refuses it.
 
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-01 23:40:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -19,8 +14,6 @@ from alembic import op
 
 revision: str = "0010"
 down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
