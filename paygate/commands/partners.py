@@ -9,13 +9,14 @@ and says until when each signs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.commands import EXIT_REFUSED, CommandError, T, database_url, run_with_engine, run_with_session
 from shared.models import EVENT_TYPES, Partner
@@ -200,32 +201,27 @@ def run_test(args: argparse.Namespace) -> int:
     from shared.settings import get_paygate_settings
 
     settings = dispatcher_settings()
+    send = functools.partial(
+        send_and_record,
+        settings=settings,
+        allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
+    )
 
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> Any:
         return await test_send_request(session, partner_id, args.type)
 
-    request = _on_partner(args, work)
-
-    async def send(engine: AsyncEngine) -> Any:
-        return await send_and_record(
-            engine,
-            request.partner_id,
-            request.url,
-            request.secrets,
-            request.type,
-            settings=settings,
-            allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
-        )
-
-    result = run_with_engine(database_url(args.database_url), send)
+    test = _on_partner(args, work)
+    result = run_with_engine(  # stored as the partner's test delivery
+        database_url(args.database_url),
+        lambda engine: send(engine, test.partner_id, test.url, test.secrets, test.type),
+    )
     if args.json:
         _print_json(msgspec.to_builtins(result))
     else:
         outcome = "delivered" if result.delivered else "NOT delivered"
         answer = result.status_code if result.status_code is not None else "no answer"
         print(f"test {result.type} to {result.url}: {outcome} ({answer}) in {result.duration_ms} ms")
-        print(f"  webhook-id: {result.webhook_id}")
-        print(f"  delivery:   {result.delivery_id} (a test delivery: see paygate deliveries show)")
+        print(f"  webhook-id: {result.webhook_id}, stored as the test delivery {result.delivery_id}")
         if result.error:
             print(f"  error:      {result.error}")
         if result.response_excerpt:
