@@ -24,6 +24,7 @@ import asyncpg
 from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.events.source import acting_as
+from shared.contracts import EventSource
 from shared.db import create_engine
 
 logger = logging.getLogger("paygate.dispatcher.reconcile")
@@ -85,12 +86,13 @@ class Reconciler:
                 return 0
             try:
                 await self._purge_if_due()
-                with acting_as("reconciliation"):
-                    acted = await self._each(await self.stuck_payments(conn), verify, stopping, "reconciling")
+                stuck = await self.stuck_payments(conn)
+                acted = await self._each(stuck, verify, stopping, "reconciling", "reconciliation")
                 if release is not None:
                     holds = await self.expired_holds(conn)
-                    with acting_as("expiry"):
-                        acted += await self._each(holds, release, stopping, "releasing the expired hold of")
+                    acted += await self._each(
+                        holds, release, stopping, "releasing the expired hold of", "expiry"
+                    )
                 return acted
             finally:
                 # Closing the connection would release it too; unlocking keeps the intent explicit.
@@ -103,6 +105,17 @@ class Reconciler:
                 conn.terminate()
 
     async def _each(
+        self,
+        payment_ids: list[uuid.UUID],
+        act: Callable[[uuid.UUID], Awaitable[object]],
+        stopping: Callable[[], bool],
+        doing: str,
+        source: EventSource,
+    ) -> int:
+        with acting_as(source):  # the events ``act`` writes come from ``source``
+            return await self._each_payment(payment_ids, act, stopping, doing)
+
+    async def _each_payment(
         self,
         payment_ids: list[uuid.UUID],
         act: Callable[[uuid.UUID], Awaitable[object]],
