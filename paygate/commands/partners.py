@@ -9,14 +9,13 @@ and says until when each signs.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from paygate.commands import EXIT_REFUSED, CommandError, T, database_url, run_with_engine, run_with_session
 from shared.models import EVENT_TYPES, Partner
@@ -197,24 +196,24 @@ def run_test(args: argparse.Namespace) -> int:
     """The same test send as ``POST /admin/partners/{id}/test``, from this process."""
     from gateway.partners.services import test_send_request
     from paygate.config_check import dispatcher_settings
-    from payment_ms.dispatcher.test_send import send_and_record
+    from payment_ms.dispatcher.test_send import record_test_send, send_test_event
     from shared.settings import get_paygate_settings
 
     settings = dispatcher_settings()
-    send = functools.partial(
-        send_and_record,
-        settings=settings,
-        allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
-    )
+    loopback = settings.loopback_allowed(get_paygate_settings().is_dev)
 
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> Any:
         return await test_send_request(session, partner_id, args.type)
 
     test = _on_partner(args, work)
-    result = run_with_engine(  # stored as the partner's test delivery
-        database_url(args.database_url),
-        lambda engine: send(engine, test.partner_id, test.url, test.secrets, test.type),
-    )
+
+    async def send(engine: AsyncEngine) -> Any:  # stored as the partner's test delivery
+        sent = await send_test_event(
+            test.url, test.secrets, test.type, settings=settings, allow_loopback=loopback
+        )
+        return await record_test_send(engine, test.partner_id, sent)
+
+    result = run_with_engine(database_url(args.database_url), send)
     if args.json:
         _print_json(msgspec.to_builtins(result))
     else:

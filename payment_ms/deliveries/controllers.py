@@ -25,7 +25,7 @@ from payment_ms.deliveries.schemas import (
 from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
-from payment_ms.dispatcher.test_send import send_and_record
+from payment_ms.dispatcher.test_send import record_test_send, send_test_event
 from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
@@ -190,12 +190,11 @@ class TestSendController(Controller):
                 secret_key(secret)
         except ValueError:
             raise InvalidInputError("secrets must be whsec_ secrets") from None
-        return await send_and_record(
-            engine,
-            data.partner_id,
+        sent = await send_test_event(
             data.url,
             data.secrets,
             data.type,
             settings=dispatcher_settings,
             allow_loopback=dispatcher_settings.loopback_allowed(dispatcher_settings.paygate.is_dev),
         )
+        return await record_test_send(engine, data.partner_id, sent)

@@ -5,7 +5,7 @@ request goes out exactly like a delivery: same signing, same URL policy and guar
 internal addresses), same timeout, no redirects followed. ``webhook-id`` is ``test_<event id>`` so a
 receiver can tell a test from a real event.
 
-``send_and_record`` then stores it as a delivery marked ``test`` (its event belongs to no payment)
+``record_test_send`` then stores it as a delivery marked ``test`` (its event belongs to no payment)
 with its one attempt, so it shows in the delivery lists; it is written finished, so the dispatcher
 never sends it, a replay refuses it, and it stays out of the rollups and the pull feed.
 """
@@ -55,41 +55,19 @@ class TestSend:
     result: SendTestEventResult
 
 
-async def send_test_event(
-    url: str,
-    secrets: list[str],
-    event_type: EventType,
-    *,
-    settings: DispatcherSettings,
-    allow_loopback: bool,
-) -> SendTestEventResult:
-    """Sign an example ``event_type`` with every one of ``secrets`` and POST it to ``url`` now."""
-    sent = await _send(url, secrets, event_type, settings=settings, allow_loopback=allow_loopback)
-    return sent.result
-
-
-async def send_and_record(
-    engine: AsyncEngine,
-    partner_id: uuid.UUID,
-    url: str,
-    secrets: list[str],
-    event_type: EventType,
-    *,
-    settings: DispatcherSettings,
-    allow_loopback: bool,
-) -> SendTestEventResult:
-    """``send_test_event``, then the test delivery of ``partner_id`` stored with its attempt."""
-    sent = await _send(url, secrets, event_type, settings=settings, allow_loopback=allow_loopback)
+async def record_test_send(engine: AsyncEngine, partner_id: uuid.UUID, sent: TestSend) -> SendTestEventResult:
+    """Store ``sent`` as the test delivery of ``partner_id`` with its attempt; its answer, with
+    ``delivery_id``."""
     result = sent.result
     async with engine.begin() as conn:
         delivery_id = await repo.record_test_send(
             conn,
             event_id=sent.event_id,
-            event_type=event_type,
+            event_type=result.type,
             data=json.loads(sent.data),
             request_id=current_request_id(),
             partner_id=partner_id,
-            url=url,
+            url=result.url,
             started_at=sent.started_at,
             delivered=result.delivered,
             duration_ms=result.duration_ms,
@@ -101,7 +79,7 @@ async def send_and_record(
     return result
 
 
-async def _send(
+async def send_test_event(
     url: str,
     secrets: list[str],
     event_type: EventType,
@@ -109,6 +87,7 @@ async def _send(
     settings: DispatcherSettings,
     allow_loopback: bool,
 ) -> TestSend:
+    """Sign an example ``event_type`` with every one of ``secrets`` and POST it to ``url`` now."""
     now = datetime.now(UTC)
     event_id = uuid.uuid4()
     msg_id = f"test_{event_id.hex}"

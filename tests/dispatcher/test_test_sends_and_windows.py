@@ -145,8 +145,8 @@ async def test_a_test_send_to_an_endpoint_that_never_answers_times_out(receiver:
         )
     finally:
         release.set()
-    assert result.delivered is False and result.status_code is None and result.error == "timeout"
-    assert result.duration_ms >= 300
+    assert result.result.delivered is False and result.result.status_code is None
+    assert result.result.error == "timeout" and result.result.duration_ms >= 300
 
 
 async def _answer(status: int, body: str) -> web.StreamResponse:
