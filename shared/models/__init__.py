@@ -5,7 +5,7 @@ Ownership (each service writes only its own tables, they talk over HTTP):
   outbox of ``endpoint.*`` events), ``web_sessions``, ``portal_links``, ``partner_api_tokens``
 - payment_ms: ``payments``, ``refunds``, ``idempotency_keys``, ``payment_events`` (the outbox),
   ``provider_events``, ``payment_commands``, ``webhook_deliveries``, ``delivery_attempts``,
-  ``endpoint_health``, ``delivery_rollups``
+  ``endpoint_health``
 
 Money is ``BIGINT`` minor units plus an ISO 4217 code; the database enforces it, not only Python.
 Columns that point across the ownership line carry no foreign key on purpose: a service must be able to keep
@@ -24,86 +24,8 @@ One module per owner (``gateway``, ``payments``, ``deliveries``) over ``base``; 
 ``shared.models``.
 """
 
-from __future__ import annotations
-
 from shared.contracts import DISPUTE_STATUSES, EVENT_TYPES, REFUND_STATUSES
-from shared.models.base import (
-    CAPTURE_METHODS,
-    CURRENCY_CHECK,
-    DELIVERY_HOLDS,
-    DELIVERY_STATUSES,
-    IDEMPOTENCY_STATES,
-    NAMING_CONVENTION,
-    OPERATIONAL_EVENT_TYPES,
-    PAYMENT_COMMANDS,
-    PAYMENT_PROVIDERS,
-    PAYMENT_STATUSES,
-    RESERVATION_STATUSES,
-    USER_ROLES,
-    WEB_SESSION_KINDS,
-    Base,
-)
-from shared.models.deliveries import (
-    LATENCY_BOUNDS_MS,
-    DeliveryAttempt,
-    DeliveryRollup,
-    EndpointHealth,
-    WebhookDelivery,
-)
-from shared.models.gateway import (
-    LoginThrottle,
-    OperationalEvent,
-    Partner,
-    PartnerApiToken,
-    PortalLink,
-    Reservation,
-    User,
-    WebSession,
-)
-from shared.models.payments import (
-    IdempotencyKey,
-    Payment,
-    PaymentCommand,
-    PaymentEvent,
-    ProviderEvent,
-    Refund,
-)
-
-__all__ = [
-    "CAPTURE_METHODS",
-    "CURRENCY_CHECK",
-    "DELIVERY_HOLDS",
-    "DELIVERY_STATUSES",
-    "DISPUTE_STATUSES",
-    "EVENT_TYPES",
-    "IDEMPOTENCY_STATES",
-    "LATENCY_BOUNDS_MS",
-    "NAMING_CONVENTION",
-    "OPERATIONAL_EVENT_TYPES",
-    "PAYMENT_COMMANDS",
-    "PAYMENT_PROVIDERS",
-    "PAYMENT_STATUSES",
-    "REFUND_STATUSES",
-    "RESERVATION_STATUSES",
-    "USER_ROLES",
-    "WEB_SESSION_KINDS",
-    "Base",
-    "DeliveryAttempt",
-    "DeliveryRollup",
-    "EndpointHealth",
-    "IdempotencyKey",
-    "LoginThrottle",
-    "OperationalEvent",
-    "Partner",
-    "PartnerApiToken",
-    "Payment",
-    "PaymentCommand",
-    "PaymentEvent",
-    "PortalLink",
-    "ProviderEvent",
-    "Refund",
-    "Reservation",
-    "User",
-    "WebSession",
-    "WebhookDelivery",
-]
+from shared.models.base import *
+from shared.models.deliveries import *
+from shared.models.gateway import *
+from shared.models.payments import *

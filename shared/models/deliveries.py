@@ -82,7 +82,7 @@ class DeliveryAttempt(Base):
         UniqueConstraint(
             "delivery_id", "attempt_number", name="uq_delivery_attempts_delivery_id_attempt_number"
         ),
-        # Partner health and deliveries per minute read the last hours of attempts (revision 0004).
+        # Recent attempts by time (revision 0004; the health and the per-minute chart read delivery_rollups).
         Index("ix_delivery_attempts_started_at", "started_at"),
     )
 

@@ -27,6 +27,7 @@ from shared.models.base import (
     CAPTURE_METHODS,
     CURRENCY_CHECK,
     IDEMPOTENCY_STATES,
+    LIVE_PAYMENT_STATUSES,
     PAYMENT_COMMANDS,
     PAYMENT_PROVIDERS,
     PAYMENT_STATUSES,
@@ -59,6 +60,13 @@ class Payment(Base):
         ),
         CheckConstraint("dispute_amount IS NULL OR dispute_amount >= 0", name="dispute_amount"),
         Index("ix_payments_reservation_id", "reservation_id"),
+        # At most one live payment per reservation: payment_ms's create fails on it (409).
+        Index(
+            "uq_payments_live_reservation_id",
+            "reservation_id",
+            unique=True,
+            postgresql_where=text(_in("status", LIVE_PAYMENT_STATUSES)),
+        ),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         Index("ix_payments_status_created_at", "status", "created_at"),
         Index("ix_payments_created_at", "created_at"),
@@ -238,7 +246,7 @@ class PaymentEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     purged_at: Mapped[datetime | None] = mapped_column()
     request_id: Mapped[str | None] = mapped_column(String(128))
-    # What made it happen (``shared.contracts.EventSource``); NULL for rows older than revision 0009.
+    # What made it happen (``shared.contracts.EventSource``); NULL for rows older than revision 0010.
     source: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _created_at()
     fanned_out_at: Mapped[datetime | None] = mapped_column()

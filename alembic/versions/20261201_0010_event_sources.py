@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 
 # Frozen copy of the vocabulary as of this revision.
 _SOURCES = ("payer", "provider", "operator", "reconciliation", "cash_confirmation", "expiry")
