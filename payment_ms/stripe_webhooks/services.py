@@ -28,8 +28,8 @@ from payment_ms.payments.services import verify_payment
 from payment_ms.provider_events.intake import PaymentReference, ProviderEvent, accept, already_seen
 from payment_ms.providers.base import Outcome, ProviderRefund
 from payment_ms.providers.registry import get_provider
-from payment_ms.providers.stripe import (
-    StripeProvider,
+from payment_ms.providers.stripe import StripeProvider
+from payment_ms.providers.stripe_objects import (
     from_stripe_amount,
     outcome_from_intent,
     outcome_from_session,
