@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import create_engine
 from shared.embedded_pg import free_port
 from shared.models import Base
-from tests.fixtures.database import TEST_DATABASE_URL_ENV, start_database
+from tests.fixtures.database import TEST_DATABASE_URL_ENV, server_folder, start_database
 from tests.fixtures.services import RunningService, run_service, service_env
 
 
@@ -43,8 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from start_database(tmp_path_factory.mktemp("postgres"))
+def database_url() -> Iterator[str]:
+    with server_folder("postgres") as folder:
+        yield from start_database(folder)
 
 
 @pytest.fixture(scope="session")
