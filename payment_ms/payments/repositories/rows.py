@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payment_ms.pagination import Cursor, keyset_page, matching
 from payment_ms.providers.base import CheckoutSession
 from shared.contracts import Payment
+from shared.models import LIVE_PAYMENT_STATUSES
 from shared.models import Payment as PaymentModel
 from shared.outbox import INSERT_EVENT, NOTIFY_EVENT
 from shared.queries import PaymentFilter
@@ -105,6 +106,17 @@ async def insert_created_payment(
         ),
     )
     return event is not None
+
+
+_LIVE_PAYMENT_OF = "SELECT id FROM payments WHERE reservation_id = $1 AND status = ANY($2::text[])"
+
+
+async def live_payment_of(conn: asyncpg.Connection, reservation_id: uuid.UUID) -> uuid.UUID | None:
+    """The reservation's live payment (``uq_payments_live_reservation_id`` allows one), if any."""
+    payment_id: uuid.UUID | None = await conn.fetchval(
+        _LIVE_PAYMENT_OF, reservation_id, list(LIVE_PAYMENT_STATUSES)
+    )
+    return payment_id
 
 
 async def get_payment(conn: AsyncConnection, payment_id: uuid.UUID) -> RowMapping | None:
