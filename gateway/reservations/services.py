@@ -19,7 +19,6 @@ from shared.models import Reservation, User
 from shared.money import check_amount, is_known_currency
 from shared.pagination import decode_cursor, page
 from shared.problems import InvalidInputError, NotFoundError
-from shared.settings import get_paygate_settings
 
 # How far along its life a payment is; a reservation only ever moves forward on this scale.
 PAYMENT_PROGRESS = {
@@ -52,10 +51,12 @@ async def create_reservation(
     currency: str,
     description: str,
     capture_method: str | None = None,
+    max_amount: int,
 ) -> Reservation:
+    """``max_amount``: the largest amount this deployment takes (``PAYGATE_MAX_AMOUNT``)."""
     if not is_known_currency(currency):
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
-    check_amount(amount, get_paygate_settings().max_amount)
+    check_amount(amount, max_amount)
     if await session.get(User, user_id) is None:
         raise InvalidInputError("user_id: no such user")
     reservation = Reservation(

@@ -99,7 +99,7 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':36}  {'state':9}  {'tries':5}  {'last':5}  {'created':25}  partner")
     for d in page.items:
-        state = f"held:{d.held}" if d.held else d.status
+        state = f"held:{d.held}" if d.held else f"test:{d.status}" if d.test else d.status
         last = str(d.last_status_code) if d.last_status_code is not None else "-"
         print(
             f"{d.id!s:36}  {state:9}  {d.attempt_count:5}  {last:5}  {_iso(d.created_at):25}  {d.partner_id}"
@@ -122,7 +122,11 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msgspec.to_builtins(d), indent=2))
         return 0
-    print(f"delivery {d.id}: {d.status}" + (f" (held: {d.held})" if d.held else ""))
+    print(
+        f"delivery {d.id}: {d.status}"
+        + (f" (held: {d.held})" if d.held else "")
+        + (" (test send)" if d.test else "")
+    )
     print(f"  event:     {d.event_id} ({d.event_type})")
     print(f"  partner:   {d.partner_id}  {d.url}")
     print(f"  attempts:  {d.attempt_count} ({d.throttled_count} answered 429)")

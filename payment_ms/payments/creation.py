@@ -34,7 +34,7 @@ from payment_ms.providers.base import (
     ProviderInconsistentError,
     call_provider,
 )
-from payment_ms.providers.registry import get_provider
+from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.settings import PaymentSettings
 from shared.contracts import PaymentCreate
 from shared.db import raw_connection
@@ -157,6 +157,7 @@ async def create_payment(
     data: PaymentCreate,
     *,
     settings: PaymentSettings,
+    providers: ProviderRegistry,
     idempotency_key: str,
     request_fingerprint: str,
 ) -> tuple[int, bytes]:
@@ -167,7 +168,7 @@ async def create_payment(
     transactions while the key is ``in_flight`` (a duplicate meanwhile gets 409).
     """
     provider_name = _validate_new(data, settings)
-    provider = get_provider(provider_name)
+    provider = providers.get(provider_name)
     scope = f"user:{data.user_id}"
     key = idempotency.validate_key(idempotency_key)
     claim = functools.partial(

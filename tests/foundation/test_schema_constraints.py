@@ -22,9 +22,11 @@ from shared.contracts import CaptureMethod, EventType, PaymentStatus, ProviderNa
 from shared.models import (
     CAPTURE_METHODS,
     EVENT_TYPES,
+    LATENCY_BOUNDS_MS,
     PAYMENT_PROVIDERS,
     PAYMENT_STATUSES,
     DeliveryAttempt,
+    DeliveryRollup,
     EndpointHealth,
     IdempotencyKey,
     LoginThrottle,
@@ -200,6 +202,14 @@ BASE_ROWS: dict[type, Row] = {
     },
     OperationalEvent: lambda _: {"type": "endpoint.enabled", "partner_id": uuid.uuid4(), "data": {}},
     EndpointHealth: lambda _: {"partner_id": uuid.uuid4(), "consecutive_failures": 3},
+    DeliveryRollup: lambda _: {
+        "partner_id": uuid.uuid4(),
+        "minute": datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
+        "attempts": 2,
+        "succeeded": 1,
+        "latency_le": [1] * 5 + [2] * (len(LATENCY_BOUNDS_MS) - 5),
+        "max_ms": 80,
+    },
 }
 _CONSOLE_SESSION = {"kind": "console", "partner_id": None, "portal_link_id": None}
 
@@ -256,12 +266,14 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (IdempotencyKey, {"payment_id": uuid.uuid4()}, "fk_idempotency_keys_payment_id_payments"),
     (PaymentEvent, {"payment_id": uuid.uuid4()}, "fk_payment_events_payment_id_payments"),
     (PaymentEvent, {"type": "payment.exploded"}, "ck_payment_events_type"),
+    (PaymentEvent, {"source": "gremlins"}, "ck_payment_events_source"),
     (PaymentEvent, {"fan_out_attempts": -1}, "ck_payment_events_fan_out_attempts"),
     (PaymentEvent, {"sequence": 0}, "ck_payment_events_sequence"),
     (PaymentEvent, {"sequence": 1}, "uq_payment_events_payment_id_sequence"),
     (PaymentEvent, {"purged_at": datetime.now(UTC)}, "ck_payment_events_purged_has_no_data"),
     (WebhookDelivery, {"event_id": uuid.uuid4()}, "fk_webhook_deliveries_event_id_payment_events"),
     (WebhookDelivery, {"status": "delivered"}, "ck_webhook_deliveries_status"),
+    (WebhookDelivery, {"test": True, "status": "pending"}, "ck_webhook_deliveries_test_finished"),
     (WebhookDelivery, {"attempt_count": -1}, "ck_webhook_deliveries_attempt_count"),
     (WebhookDelivery, {"throttled_count": 1}, "ck_webhook_deliveries_throttled_count"),
     (WebhookDelivery, {"held": "forever"}, "ck_webhook_deliveries_held"),
@@ -280,6 +292,9 @@ REFUSED: list[tuple[type, dict[str, object], str]] = [
     (PartnerApiToken, {"name": ""}, "ck_partner_api_tokens_name_length"),
     (OperationalEvent, {"type": "endpoint.exploded"}, "ck_operational_events_type"),
     (EndpointHealth, {"consecutive_failures": -1}, "ck_endpoint_health_consecutive_failures"),
+    (DeliveryRollup, {"succeeded": 3}, "ck_delivery_rollups_succeeded"),
+    (DeliveryRollup, {"succeeded": -1}, "ck_delivery_rollups_succeeded"),
+    (DeliveryRollup, {"latency_le": [1, 2]}, "ck_delivery_rollups_latency_le"),
 ]
 
 # Rules about two rows: the first is accepted, the second (same values) refused.

@@ -90,6 +90,14 @@ async def test_cancel_then_pay_again_and_decline(
         f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
     )
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
+    admin = await checkouts.account("admin")
+    events = await http.get(
+        f"{gateway.url}/admin/events", params={"payment_id": first["payment_id"]}, headers=admin.headers
+    )
+    assert [(e["type"], e["source"]) for e in reversed(events.json()["items"])] == [
+        ("payment.created", "payer"),
+        ("payment.canceled", "payer"),  # the payer's own cancel, through the gateway
+    ]
 
     second = (await checkouts.start(owner, reservation_id)).json()
     assert second["payment_id"] != first["payment_id"]
