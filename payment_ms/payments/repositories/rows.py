@@ -56,7 +56,7 @@ WITH k AS (
     RETURNING id
 ), event AS (
     {INSERT_EVENT}
-    SELECT id, 'payment.created', :data::jsonb, :request_id, 1 FROM p
+    SELECT id, 'payment.created', :data::jsonb, :request_id, 'payer', 1 FROM p
     RETURNING id
 )
 {NOTIFY_EVENT}
