@@ -72,6 +72,14 @@ async def test_410_disables_the_partner_and_stops_its_deliveries(
         for _ in range(3):
             await add_event(db_engine)
         await receiver.wait_count("gone", 1)
+
+        async def fanned_out() -> bool:
+            rows = await fetch(db_engine, "SELECT count(*) AS n FROM webhook_deliveries")
+            return rows[0]["n"] == 3
+
+        # Events fanned out after the partner is disabled get no delivery for it: answer 410 only
+        # once all three are queued, so the held ones are what this test looks at.
+        await eventually(fanned_out, what="all three events fanned out to the partner")
         gone.set()
 
         async def disabled() -> list[dict[str, Any]]:

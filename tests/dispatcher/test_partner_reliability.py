@@ -250,6 +250,24 @@ async def test_429_backs_the_partner_off_without_counting_as_a_failure(
     assert await fetch(db_engine, "SELECT * FROM endpoint_health") == []
 
 
+async def test_a_partners_rate_limit_paces_its_requests(
+    db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
+) -> None:
+    rate, events = 5, 6
+    await add_partner(db_engine, receiver.url("paced"), max_requests_per_second=rate)
+    await add_partner(db_engine, receiver.url("unpaced"))
+    async with dispatch(per_partner_concurrency=4):
+        for _ in range(events):
+            await add_event(db_engine)
+        paced = await receiver.wait_count("paced", events)
+        unpaced = await receiver.wait_count("unpaced", events)
+    # At most `rate` requests start per second: six need five slots of 1/rate seconds. The partner
+    # without a limit got the same events at once, so the spread is the limit's, not the machine's.
+    spread = paced[-1].at - paced[0].at
+    assert spread >= (events - 1) / rate - 0.1
+    assert unpaced[-1].at - unpaced[0].at < spread
+
+
 async def test_retention_purges_old_payloads_and_bodies_and_nothing_newer(
     db_engine: AsyncEngine, dispatch: Callable[..., Any]
 ) -> None:

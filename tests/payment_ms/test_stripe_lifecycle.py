@@ -23,9 +23,9 @@ from payment_ms.settings import STRIPE_API_VERSION
 from tests.fixtures.waiting import eventually
 from tests.payment_ms.conftest import TOKEN_HEADERS, event_types, payment_body
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
-from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_url
+from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_settings, inprocess_url
 
-__all__ = ["inprocess_url"]  # fixture used by name below
+__all__ = ["inprocess_settings", "inprocess_url"]  # fixtures used by name below
 
 HOOK = "/api/providers/stripe/webhook"
 
