@@ -57,7 +57,7 @@ async def create_reservation(
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
     check_amount(amount, get_paygate_settings().max_amount)
     if await session.get(User, user_id) is None:
-        raise InvalidInputError("user_id: no such user")
+        raise NotFoundError("user_id: no such user")
     reservation = Reservation(
         user_id=user_id,
         amount=amount,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts.types import EventType, Url
+from shared.contracts.types import EventType, Moment, Url, WebhookSecret
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
@@ -74,8 +74,8 @@ class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     partner that lost its own data). Pending ones are on their way and are left alone."""
 
     partner_id: UUID
-    since: datetime
-    until: datetime | None = None
+    since: Moment
+    until: Moment | None = None
     all: bool = False
 
 
@@ -93,7 +93,7 @@ class SendTestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=T
     """payment_ms's ``POST /api/test-sends`` (the gateway forwards a partner's url and secrets)."""
 
     url: Url
-    secrets: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
+    secrets: Annotated[list[WebhookSecret], msgspec.Meta(min_length=1, max_length=50)]
     type: EventType = "payment.succeeded"
 
 
