@@ -128,7 +128,7 @@ async def test_date_times_are_rfc3339_strings_never_bare_numbers(
     since = next(
         p for p in document["paths"]["/admin/payments"]["get"]["parameters"] if p["name"] == "created_from"
     )
-    assert {"type": "string", "format": "date-time"} in since["schema"]["oneOf"]
+    assert since["schema"]["type"] == "string" and since["schema"]["format"] == "date-time"  # never null
     window = await http.get(
         f"{payment_ms.url}/api/deliveries/health", params={"since": "2024-01-01T00:00:00Z"}, headers=service
     )
