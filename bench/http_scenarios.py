@@ -191,7 +191,7 @@ def run_checkout(
         "POST",
         f"{stack.url('payment-ms')}/api/payments",
         {"X-Service-Token": stack.service_token, "Idempotency-Key": uuid.uuid4().hex},
-        probe_body,
+        {**probe_body, "reservation_id": str(uuid.uuid4())},  # one live payment per reservation
     )
     _probe(
         "POST",

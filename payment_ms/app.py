@@ -16,7 +16,7 @@ from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
 from payment_ms.openapi import DESCRIPTION, payment_rules
 from payment_ms.payments.controllers import PaymentController
-from payment_ms.providers import registry
+from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.settings import PaymentSettings, get_payment_settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
@@ -30,14 +30,14 @@ from shared.settings_errors import settings_or_exit
 def providers_lifespan(settings: PaymentSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await registry.use_settings(settings)
+        providers = app.state.providers = ProviderRegistry(settings)
         events = MockEvents(app.state.db_engine, settings)
         app.state.mock_events = events
         try:
             yield
         finally:
             await events.aclose()
-            await registry.close_providers()
+            await providers.aclose()
 
     return lifespan
 

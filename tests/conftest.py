@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
-from shared.embedded_pg import free_port
 from tests.fixtures.database import empty_tables, start_database
-from tests.fixtures.services import RunningService, run_service, service_env
+from tests.fixtures.services import RunningService, run_payment_ms, run_service, service_env
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +40,7 @@ async def clean_database(db_engine: AsyncEngine) -> None:
 
 @pytest.fixture(scope="session")
 def payment_ms(database_url: str, log_dir: Path) -> Iterator[RunningService]:
-    port = free_port()
-    env = service_env(database_url, PAYMENT_MS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    with run_service("payment-ms", env, log_dir, port=port) as service:
+    with run_payment_ms(database_url, log_dir) as service:
         yield service
 
 

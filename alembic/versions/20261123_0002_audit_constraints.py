@@ -6,20 +6,12 @@
 - checks: ``reservations.payment_status`` is a payment status or NULL; ``partners.event_types`` are known
   event types; ``payment_events.fan_out_attempts >= 0``; ``idempotency_keys.response_status`` is an HTTP
   status.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-23 17:40:11.033728+00:00
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copies of the vocabularies as of this revision (shared/models.py may grow later ones).
 PAYMENT_STATUSES = "'pending', 'processing', 'authorized', 'succeeded', 'failed', 'canceled', 'partially_refunded', 'refunded'"

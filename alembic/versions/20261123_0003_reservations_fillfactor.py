@@ -4,20 +4,12 @@ A reservation is updated a few times in its life (checkout claim, its payment, p
 every update moved the row and wrote new entries in every index; with free space on the page the
 update is HOT (heap-only): measured in the bench's checkout scenario (BENCHMARKS.md). Applies to
 pages written from now on; ``VACUUM FULL reservations`` repacks existing ones (it locks the table).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-23 18:20:00+00:00
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

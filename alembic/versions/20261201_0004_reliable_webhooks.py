@@ -6,13 +6,7 @@
 - ``payment_events.sequence`` (1, 2, 3… per payment; existing events numbered by creation), and
   ``purged_at`` with ``data`` nullable (retention).
 - ``webhook_deliveries.held`` and ``throttled_count``; ``endpoint_health``; ``operational_events``.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 20:10:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -21,8 +15,6 @@ from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -2,13 +2,7 @@
 
 Off for every existing partner: webhooks become the minimal public payload unless an operator turns
 the payer's details on for a partner (``paygate partners payer-details ID on``).
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01 20:20:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -16,8 +10,6 @@ from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

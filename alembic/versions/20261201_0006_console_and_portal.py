@@ -5,13 +5,7 @@
 - ``portal_links``: short-lived, single-use links into the portal (SHA-256 of the token).
 - ``partner_api_tokens``: the partners' bearer tokens for ``GET /partner/v1/events`` (SHA-256).
 - ``ix_delivery_attempts_started_at``: partner health and deliveries per minute read recent attempts.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01 20:10:00+00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -20,8 +14,6 @@ from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

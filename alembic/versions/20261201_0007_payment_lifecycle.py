@@ -12,10 +12,6 @@
 - ``payment_commands``: each operator command and the idempotency key it uses at the provider.
 - ``reservations.capture_method``: set by the admin who creates the reservation (NULL: the checkout
   chooses).
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01 20:10:00+00:00
 """
 
 from collections.abc import Sequence
@@ -26,8 +22,6 @@ from alembic import op
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copies of the vocabularies as of this revision (shared/contracts.py may grow later ones).
 _OLD_EVENTS = (

@@ -1,11 +1,12 @@
 """Forwarding payment calls to payment_ms with the gateway's checks around them.
 
-- Checkout takes the amount from the reservation, checks ownership and payability, and claims the
-  reservation (``pending``) in one statement before payment_ms creates the payment, then points it at
-  the payment in a second one: no row lock or connection is held across the HTTP call, and a
-  concurrent checkout of the same reservation gets 409 at once instead of creating a second live
-  payment. A failed create releases the claim; a gateway that dies mid-checkout leaves a claim that
-  expires after twice ``GATEWAY_PAYMENT_MS_TIMEOUT``.
+- Checkout reads the reservation (amount, ownership, payability), asks payment_ms to create the
+  payment and points the reservation at it: ONE durable commit, payment_ms's. payment_ms keeps a
+  reservation to one live payment in its create statement (409 ``reservation-has-live-payment``,
+  relayed), so two concurrent checkouts cannot both pay and the gateway needs no claim of its own;
+  the reservation's fields are derived state, written with asynchronous commit and rebuilt from the
+  next event or read if a crash loses them. A claim left by an older gateway (pending without a live
+  payment) is still honoured until it expires after twice ``GATEWAY_PAYMENT_MS_TIMEOUT``.
 - IETF-exact: the same key with another body (another reservation, return URL, capture method…) is
   422 and changes nothing. The payment keeps hashes of its key and of its checkout request in its
   metadata; payment_ms fingerprints the body it receives for the first payment of a key.
@@ -26,7 +27,6 @@ import hashlib
 import uuid
 from collections.abc import Awaitable
 
-import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,11 +35,7 @@ from gateway.payments.client import PaymentMsClient, UpstreamProblem
 from gateway.payments.redirects import check_redirect_url
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from gateway.reservations import repositories as reservations
-from gateway.reservations.services import (
-    LIVE_PAYMENT_STATUSES,
-    RESERVATION_STATUS_FOR_PAYMENT,
-    apply_payment,
-)
+from gateway.reservations.services import RESERVATION_STATUS_FOR_PAYMENT, apply_payment
 from gateway.settings import GatewaySettings
 from shared.contracts import (
     CaptureCreate,
@@ -55,6 +51,10 @@ from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInp
 NO_SUCH_PAYMENT = "No such payment."
 CHECKOUT_KEY_METADATA = "checkout_key"
 CHECKOUT_REQUEST_METADATA = "checkout_request"
+# A reservation whose payment ended this way may be paid again (by a new payment).
+DEAD_PAYMENT_STATUSES = frozenset({"failed", "canceled"})
+# payment_ms's 409 when the reservation has a live payment already (its id in ``payment_id``).
+LIVE_PAYMENT_CONFLICT = "reservation-has-live-payment"
 
 
 def key_fingerprint(idempotency_key: str) -> str:
@@ -114,89 +114,62 @@ async def checkout(
         )
     fingerprint = key_fingerprint(idempotency_key)
     request_hash = request_fingerprint(data)
-    claimed = await _claim(
-        engine, client, settings, user=user, data=data, fingerprint=fingerprint, request_hash=request_hash
-    )
-    if isinstance(claimed, CheckoutResponse):
-        return claimed
-    previous = claimed["payment_id"]
-    try:
-        capture_method = _capture_method(claimed["capture_method"], data.capture_method)
-        if previous is not None:
-            payment = await _current_payment(engine, client, previous)
-            if _same_checkout(payment, fingerprint, request_hash):
-                await _release(engine, data.reservation_id, previous)
-                return _response(payment)  # this key's payment, which is over: never a second one
-        create = PaymentCreate(
-            reservation_id=data.reservation_id,
-            user_id=user.id,
-            amount=claimed["amount"],
-            currency=claimed["currency"],
-            description=claimed["description"],
-            payer_email=user.email,
-            return_url=data.return_url,
-            cancel_url=data.cancel_url,
-            metadata={CHECKOUT_KEY_METADATA: fingerprint, CHECKOUT_REQUEST_METADATA: request_hash},
-            capture_method=capture_method,
-        )
-        payment = await client.create_payment(create, idempotency_key=upstream_key(idempotency_key, previous))
-    except BaseException:
-        await _release(engine, data.reservation_id, previous)
-        raise
     async with raw_connection(engine) as conn:
-        recorded = await reservations.record_checkout(
-            conn,
-            data.reservation_id,
-            previous_payment_id=previous,
-            payment_id=payment.id,
-            payment_status=payment.status,
-            status=RESERVATION_STATUS_FOR_PAYMENT[payment.status],
+        state = await reservations.checkout_state(
+            conn, data.reservation_id, user.id, stale_after_seconds=2 * settings.payment_ms_timeout
         )
-    if not recorded:  # the claim ran out (stale_after) and another checkout took the reservation over
-        raise ConflictError("The checkout took too long; retry.", headers={"Retry-After": "1"})
+    if state is None:
+        raise NotFoundError("No such reservation.")
+    if reservations.is_checkout_claim(state["status"], state["payment_status"]) and not state["stale"]:
+        raise ConflictError(
+            "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
+        )
+    previous = state["payment_id"]
+    if previous is not None:
+        payment = await _current_payment(engine, client, previous)
+        if _same_checkout(payment, fingerprint, request_hash):
+            return _response(payment)  # the same checkout retried: its payment, as it is now
+        if payment.status not in DEAD_PAYMENT_STATUSES:
+            raise _not_payable(payment)
+    elif state["status"] not in ("payable", "pending"):
+        raise ConflictError(
+            "This reservation is not payable.",
+            extra={"reservation_status": state["status"], "payment_id": str(previous)},
+        )
+    create = PaymentCreate(
+        reservation_id=data.reservation_id,
+        user_id=user.id,
+        amount=state["amount"],
+        currency=state["currency"],
+        description=state["description"],
+        payer_email=user.email,
+        return_url=data.return_url,
+        cancel_url=data.cancel_url,
+        metadata={CHECKOUT_KEY_METADATA: fingerprint, CHECKOUT_REQUEST_METADATA: request_hash},
+        capture_method=_capture_method(state["capture_method"], data.capture_method),
+    )
+    # payment_ms refuses a second live payment of the reservation (409): concurrent checkouts with other
+    # keys cannot both pay, and the same key replays the payment it made.
+    try:
+        payment = await client.create_payment(create, idempotency_key=upstream_key(idempotency_key, previous))
+    except UpstreamProblem as exc:
+        live = exc.extra.get("payment_id") if exc.code == LIVE_PAYMENT_CONFLICT else None
+        if not isinstance(live, str):
+            raise
+        # Another checkout's payment (or one whose record a crash lost): the reservation learns it.
+        payment = await _current_payment(engine, client, uuid.UUID(live))
+        raise _not_payable(payment) from None
+    await apply_payment(engine, payment)
     return _response(payment)
 
 
-async def _claim(
-    engine: AsyncEngine,
-    client: PaymentMsClient,
-    settings: GatewaySettings,
-    *,
-    user: AuthUser,
-    data: CheckoutRequest,
-    fingerprint: str,
-    request_hash: str,
-) -> asyncpg.Record | CheckoutResponse:
-    """Claim the reservation for this checkout, or say why not (404, 409), or answer the payment this
-    key already made. A reservation that looks taken is checked against payment_ms once: its payment
-    may have ended without the gateway hearing of it yet."""
-    stale_after = 2 * settings.payment_ms_timeout
-    for _ in range(2):
-        async with raw_connection(engine) as conn:
-            claimed = await reservations.claim_for_checkout(
-                conn, data.reservation_id, user.id, stale_after_seconds=stale_after
-            )
-            if claimed is not None:
-                return claimed
-            state = await reservations.owned_state(conn, data.reservation_id, user.id)
-        if state is None:
-            raise NotFoundError("No such reservation.")
-        if reservations.is_checkout_claim(state["status"], state["payment_status"]):
-            raise ConflictError(
-                "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
-            )
-        if state["payment_id"] is not None:
-            payment = await _current_payment(engine, client, state["payment_id"])
-            if _same_checkout(payment, fingerprint, request_hash):
-                return _response(payment)  # the same checkout retried: its payment, as it is now
-            if payment.status not in LIVE_PAYMENT_STATUSES and state["status"] == "pending":
-                continue  # its payment is over: the reservation is payable again
-        raise ConflictError(
-            "This reservation is not payable.",
-            extra={"reservation_status": state["status"], "payment_id": str(state["payment_id"])},
-        )
-    raise ConflictError(
-        "A checkout of this reservation is in progress; retry shortly.", headers={"Retry-After": "1"}
+def _not_payable(payment: Payment) -> ConflictError:
+    return ConflictError(
+        "This reservation is not payable.",
+        extra={
+            "reservation_status": RESERVATION_STATUS_FOR_PAYMENT[payment.status],
+            "payment_id": str(payment.id),
+        },
     )
 
 
@@ -204,11 +177,6 @@ async def _current_payment(engine: AsyncEngine, client: PaymentMsClient, payment
     payment = await client.get_payment(payment_id)
     await apply_payment(engine, payment)
     return payment
-
-
-async def _release(engine: AsyncEngine, reservation_id: uuid.UUID, previous: uuid.UUID | None) -> None:
-    async with raw_connection(engine) as conn:
-        await reservations.release_checkout(conn, reservation_id, previous_payment_id=previous)
 
 
 async def owned_payment(client: PaymentMsClient, user: AuthUser, payment_id: uuid.UUID) -> Payment:

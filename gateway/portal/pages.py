@@ -21,16 +21,9 @@ from gateway.settings import GatewaySettings
 from gateway.web.forms import one_of
 from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import (
-    PORTAL_COOKIE,
     PortalSession,
     checked_form,
-    checked_presession_form,
-    cleared_cookie,
-    end_session,
     form_list,
-    presession_token,
-    session_cookie,
-    with_presession,
 )
 from shared.contracts import DeliveryDetail
 from shared.models import DELIVERY_STATUSES, EVENT_TYPES, Partner
@@ -50,50 +43,6 @@ NO_SUCH_DELIVERY = "No such delivery."
 DEPENDENCIES = {
     "portal_session": Provide(provide_portal_session, sync_to_thread=False),
 }
-
-
-class PortalEntryController(Controller):
-    """Opening a link: the GET shows a button (a link scanner's GET spends nothing), the POST spends it."""
-
-    path = "/"
-    include_in_schema = False
-
-    @get("/enter/{token:str}", operation_id="portalEnterPage")
-    async def enter_page(self, request: Request[Any, Any, Any], token: str) -> Template:
-        form_token = presession_token(request)
-        response = page(
-            "portal/enter.html", title="Open the portal", session=None, token=token, form_token=form_token
-        )
-        with_presession(request, response, form_token, "/portal")
-        return response
-
-    @post("/enter/{token:str}", operation_id="portalEnter", status_code=303)
-    async def enter(
-        self, request: Request[Any, Any, Any], token: str, gateway_settings: GatewaySettings
-    ) -> Response[Any]:
-        await checked_presession_form(request)
-        engine: AsyncEngine = request.app.state.db_engine
-        _, session_token = await portal.open_link(engine, gateway_settings, token)
-        redirect = Redirect("/portal", status_code=303, headers=PAGE_HEADERS)
-        redirect.cookies.append(
-            session_cookie(
-                request, PORTAL_COOKIE, session_token, "/portal", gateway_settings.portal_session_seconds
-            )
-        )
-        return redirect
-
-    @post("/logout", operation_id="portalLogout", status_code=303, guards=[requires_portal_session])
-    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        session: PortalSession = request.state.portal_session
-        await checked_form(request, session.csrf_token)
-        await end_session(request.app.state.db_engine, session.token_hash)
-        redirect = Redirect("/portal/signed-out", status_code=303, headers=PAGE_HEADERS)
-        redirect.cookies.append(cleared_cookie(request, PORTAL_COOKIE, "/portal"))
-        return redirect
-
-    @get("/signed-out", operation_id="portalSignedOut")
-    async def signed_out(self) -> Template:
-        return page("portal/signed_out.html", title="Signed out", session=None)
 
 
 async def _own_partner(db_session: AsyncSession, session: PortalSession) -> Partner:

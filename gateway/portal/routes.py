@@ -5,7 +5,8 @@ from __future__ import annotations
 from litestar import Router
 
 from gateway.portal.access import signed_out
-from gateway.portal.pages import PortalController, PortalEntryController, PortalReadsController
+from gateway.portal.entry import PortalEntryController
+from gateway.portal.pages import PortalController, PortalReadsController
 from gateway.web.pages import add_page_headers, html_errors
 from gateway.web.sessions import LoginRequired
 

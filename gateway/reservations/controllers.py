@@ -120,6 +120,7 @@ class ReservationAdminController(Controller):
                 currency=data.currency,
                 description=data.description,
                 capture_method=data.capture_method,
+                max_amount=request.app.state.settings.paygate.max_amount,
             )
         return to_view(reservation)
 

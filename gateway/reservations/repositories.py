@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 from sqlalchemy import select, tuple_
@@ -51,36 +52,29 @@ async def list_(
 
 
 # ---------------------------------------------------------------------------------- checkout hot path
-# Single statements on the pooled asyncpg connection (``shared.db.raw_connection``): each is atomic on
-# its own, and no row lock or connection is held while payment_ms creates the payment.
+# Single statements on the pooled asyncpg connection (``shared.db.raw_connection``). A reservation's
+# payment fields are derived state: payment_ms's payment rows and events are the truth (it also keeps
+# a reservation to one live payment), so the gateway writes them with asynchronous commit (no WAL flush
+# to wait for) and a write lost in a crash is rebuilt by the next event or read of the payment.
 
-# A checkout claims a payable reservation by marking it ``pending`` before its payment exists. The
-# claim is recognisable (pending, but its payment, if any, is dead) and expires: a gateway that died
-# mid-checkout leaves a claim the next checkout may take over once ``$3`` seconds have passed.
-_CLAIM = """
-UPDATE reservations SET status = 'pending', updated_at = now()
-WHERE id = $1 AND user_id = $2
-  AND (status = 'payable'
-       OR (status = 'pending' AND (payment_status IS NULL OR payment_status IN ('failed', 'canceled'))
-           AND updated_at < now() - make_interval(secs => $3)))
-RETURNING amount, currency, description, payment_id, capture_method
+# What a checkout needs to know, and whether a claim left by an older gateway (pending without a live
+# payment) has run out ($3 seconds).
+_CHECKOUT_STATE = """
+SELECT amount, currency, description, capture_method, status, payment_id, payment_status,
+       updated_at < now() - make_interval(secs => $3) AS stale
+FROM reservations WHERE id = $1 AND user_id = $2
 """
-_OWNED = "SELECT status, payment_id, payment_status FROM reservations WHERE id = $1 AND user_id = $2"
-_RECORD = """
-UPDATE reservations SET payment_id = $2, payment_status = $3, status = $4, updated_at = now()
-WHERE id = $1 AND payment_id IS NOT DISTINCT FROM $5
-  AND status = 'pending' AND (payment_status IS NULL OR payment_status IN ('failed', 'canceled'))
-"""
-_RELEASE = """
-UPDATE reservations SET status = 'payable', updated_at = now()
-WHERE id = $1 AND payment_id IS NOT DISTINCT FROM $2
-  AND status = 'pending' AND (payment_status IS NULL OR payment_status IN ('failed', 'canceled'))
-"""
-# $6: the news's rank; $7: every status's rank as a JSON object (an unknown current status ranks -1).
+# The news of payment $2 (created at $8): the reservation's own payment moves only forward on the
+# ranks ($6: the news's rank; $7: every status's rank as a JSON object, an unknown one ranks -1); a
+# payment newer than the reservation's adopts it (one of unknown age is never taken over). Asynchronous
+# commit for this transaction only.
 _FOLLOW = """
-UPDATE reservations SET payment_status = $3, status = $4, updated_at = now()
-WHERE id = $1 AND payment_id = $2 AND user_id = $5
-  AND COALESCE(($7::jsonb ->> payment_status)::int, -1) < $6
+UPDATE reservations AS r
+SET payment_id = $2, payment_status = $3, status = $4, payment_created_at = $8, updated_at = now()
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+WHERE r.id = $1 AND r.user_id = $5
+  AND CASE WHEN r.payment_id = $2 THEN COALESCE(($7::jsonb ->> r.payment_status)::int, -1) < $6
+           ELSE r.payment_id IS NULL OR r.payment_created_at < $8 END
 """
 
 
@@ -88,46 +82,17 @@ def _ranks_json(progress: dict[str, int]) -> str:
     return json.dumps(progress, sort_keys=True)
 
 
-def _one_row_changed(command_tag: str) -> bool:
-    return command_tag.endswith(" 1")
-
-
-async def claim_for_checkout(
+async def checkout_state(
     conn: asyncpg.Connection, reservation_id: uuid.UUID, owner_id: uuid.UUID, *, stale_after_seconds: float
 ) -> asyncpg.Record | None:
-    """The reservation's amount, currency, description and previous payment id, if it was claimed."""
-    return await conn.fetchrow(_CLAIM, reservation_id, owner_id, stale_after_seconds)
-
-
-async def owned_state(
-    conn: asyncpg.Connection, reservation_id: uuid.UUID, owner_id: uuid.UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(_OWNED, reservation_id, owner_id)
+    """The owner's reservation as a checkout sees it; None when it is not theirs (or does not exist)."""
+    return await conn.fetchrow(_CHECKOUT_STATE, reservation_id, owner_id, stale_after_seconds)
 
 
 def is_checkout_claim(status: str, payment_status: str | None) -> bool:
-    """What ``_CLAIM`` leaves behind: pending, while its payment (if any) is a dead one."""
+    """What a gateway before revision 0008 left while it created a payment: pending, while its
+    payment (if any) is a dead one."""
     return status == "pending" and payment_status in (None, "failed", "canceled")
-
-
-async def record_checkout(
-    conn: asyncpg.Connection,
-    reservation_id: uuid.UUID,
-    *,
-    previous_payment_id: uuid.UUID | None,
-    payment_id: uuid.UUID,
-    payment_status: str,
-    status: str,
-) -> bool:
-    """Point the claimed reservation at its new payment; False when the claim was lost meanwhile."""
-    tag = await conn.execute(_RECORD, reservation_id, payment_id, payment_status, status, previous_payment_id)
-    return _one_row_changed(tag)
-
-
-async def release_checkout(
-    conn: asyncpg.Connection, reservation_id: uuid.UUID, *, previous_payment_id: uuid.UUID | None
-) -> None:
-    await conn.execute(_RELEASE, reservation_id, previous_payment_id)
 
 
 async def follow_payment(
@@ -136,12 +101,13 @@ async def follow_payment(
     *,
     reservation_id: uuid.UUID,
     payment_id: uuid.UUID,
+    payment_created_at: datetime,
     user_id: uuid.UUID,
     payment_status: str,
     status: str,
 ) -> bool:
-    """Move the reservation to its current payment's news, only forward on ``progress``; one statement,
-    so reading a payment that did not change writes nothing and takes no lock for long."""
+    """Move the reservation to a payment's news (module comment above); one statement, so reading a
+    payment that did not change writes nothing and takes no lock for long."""
     tag = await conn.execute(
         _FOLLOW,
         reservation_id,
@@ -151,5 +117,6 @@ async def follow_payment(
         user_id,
         progress[payment_status],
         _ranks_json(progress),
+        payment_created_at,
     )
-    return _one_row_changed(tag)
+    return tag.endswith(" 1")

@@ -3,6 +3,7 @@
 A reservation's status is derived from its current payment's status, whichever way the news arrives
 (the outbox event through ``POST /internal/payment-events``, or payment_ms's answer to a checkout,
 get, verify or cancel). Updates are monotonic, so a late or repeated event never moves it backwards.
+The current payment is the newest one: payment_ms allows a reservation one live payment at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from shared.models import Reservation, User
 from shared.money import check_amount, is_known_currency
 from shared.pagination import decode_cursor, page
 from shared.problems import InvalidInputError, NotFoundError
-from shared.settings import get_paygate_settings
 
 # How far along its life a payment is; a reservation only ever moves forward on this scale.
 PAYMENT_PROGRESS = {
@@ -41,7 +41,6 @@ RESERVATION_STATUS_FOR_PAYMENT = {
     "failed": "payable",
     "canceled": "payable",
 }
-LIVE_PAYMENT_STATUSES = frozenset({"pending", "processing", "authorized"})
 
 
 async def create_reservation(
@@ -52,10 +51,12 @@ async def create_reservation(
     currency: str,
     description: str,
     capture_method: str | None = None,
+    max_amount: int,
 ) -> Reservation:
+    """``max_amount``: the largest amount this deployment takes (``PAYGATE_MAX_AMOUNT``)."""
     if not is_known_currency(currency):
         raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
-    check_amount(amount, get_paygate_settings().max_amount)
+    check_amount(amount, max_amount)
     if await session.get(User, user_id) is None:
         raise NotFoundError("user_id: no such user")
     reservation = Reservation(
@@ -97,8 +98,11 @@ async def list_reservations(
 
 
 async def apply_payment(engine: AsyncEngine, payment: PublicPayment) -> bool:
-    """Apply payment_ms's view of a payment to its reservation, if it is that reservation's current one
-    (and only forward: the same news again, or older news arriving late, changes nothing)."""
+    """Apply payment_ms's view of a payment to its reservation: its current payment moves only forward
+    (the same news again, or older news arriving late, changes nothing); a newer payment than the one
+    the reservation has becomes its current one (payment_ms keeps a reservation to one live payment,
+    so the newest is the current). This is also how a reservation lost in a crash (the gateway writes
+    it with asynchronous commit) is rebuilt: by the next event or read of its payment."""
     if payment.status not in PAYMENT_PROGRESS:
         return False
     async with raw_connection(engine) as conn:
@@ -107,6 +111,7 @@ async def apply_payment(engine: AsyncEngine, payment: PublicPayment) -> bool:
             PAYMENT_PROGRESS,
             reservation_id=payment.reservation_id,
             payment_id=payment.id,
+            payment_created_at=payment.created_at,
             user_id=payment.user_id,
             payment_status=payment.status,
             status=RESERVATION_STATUS_FOR_PAYMENT[payment.status],

@@ -12,12 +12,13 @@ import argparse
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paygate.commands import EXIT_REFUSED, CommandError, database_url, run_with_session
+from paygate.commands import EXIT_REFUSED, CommandError, T, database_url, run_with_session
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -26,6 +27,21 @@ def _partner_id(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise CommandError(f"{raw!r} is not a partner id (a UUID; see `paygate partners list`)") from None
+
+
+def _on_partner(args: argparse.Namespace, work: Callable[[AsyncSession, uuid.UUID], Awaitable[T]]) -> T:
+    """``work`` on the partner ``args.partner_id`` names, in one transaction of the CLI's database."""
+    partner_id = _partner_id(args.partner_id)
+
+    async def on_session(session: AsyncSession) -> T:
+        return await work(session, partner_id)
+
+    return run_with_session(database_url(args.database_url), on_session)
+
+
+def _print_json(value: Any) -> int:
+    print(json.dumps(value, indent=2))
+    return 0
 
 
 def _rate(raw: str) -> int:
@@ -135,29 +151,19 @@ def run_list(args: argparse.Namespace) -> int:
 def run_rotate(args: argparse.Namespace) -> int:
     from gateway.partners.services import rotate_secret
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
-
-    async def work(session: AsyncSession) -> Partner:
-        return await rotate_secret(session, partner_id)
-
-    _print_with_secret(run_with_session(url, work), args.json, "rotated the secret of")
+    _print_with_secret(_on_partner(args, rotate_secret), args.json, "rotated the secret of")
     return 0
 
 
 def run_finish_rotation(args: argparse.Namespace) -> int:
     from gateway.partners.services import finish_rotation
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, Any]:
         return _view(await finish_rotation(session, partner_id))
 
-    view = run_with_session(url, work)
+    view = _on_partner(args, work)
     if args.json:
-        print(json.dumps(view, indent=2))
-        return 0
+        return _print_json(view)
     print(f"finished the rotation of partner {view['name']} ({view['id']}): only the current secret signs")
     for line in _signing_lines(view):
         print(f"  {line}")
@@ -167,20 +173,17 @@ def run_finish_rotation(args: argparse.Namespace) -> int:
 def run_set(args: argparse.Namespace) -> int:
     from gateway.partners.services import UNSET, update_partner
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
     rate: int | Any | None = None if args.no_max_rate else (args.max_rate if args.max_rate else UNSET)
 
-    async def work(session: AsyncSession) -> dict[str, Any]:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, Any]:
         partner = await update_partner(
             session, partner_id, ordered=args.ordered, max_requests_per_second=rate
         )
         return _view(partner)
 
-    view = run_with_session(url, work)
+    view = _on_partner(args, work)
     if args.json:
-        print(json.dumps(view, indent=2))
-        return 0
+        return _print_json(view)
     limit = (
         f"at most {view['max_requests_per_second']} requests/s"
         if view["max_requests_per_second"]
@@ -197,14 +200,12 @@ def run_test(args: argparse.Namespace) -> int:
     from payment_ms.dispatcher.test_send import send_test_event
     from shared.settings import get_paygate_settings
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
     settings = dispatcher_settings()
 
-    async def work(session: AsyncSession) -> Any:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> Any:
         return await test_send_request(session, partner_id, args.type)
 
-    request = run_with_session(url, work)
+    request = _on_partner(args, work)
     result = asyncio.run(
         send_test_event(
             request.url,
@@ -215,7 +216,7 @@ def run_test(args: argparse.Namespace) -> int:
         )
     )
     if args.json:
-        print(json.dumps(msgspec.to_builtins(result), indent=2))
+        _print_json(msgspec.to_builtins(result))
     else:
         outcome = "delivered" if result.delivered else "NOT delivered"
         answer = result.status_code if result.status_code is not None else "no answer"
@@ -231,15 +232,12 @@ def run_test(args: argparse.Namespace) -> int:
 def run_set_enabled(args: argparse.Namespace) -> int:
     from gateway.partners.services import disable_partner, update_partner
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
-
-    async def work(session: AsyncSession) -> Partner:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
         if args.enable:
             return await update_partner(session, partner_id, enabled=True)
         return await disable_partner(session, partner_id, reason=args.reason)
 
-    partner = run_with_session(url, work)
+    partner = _on_partner(args, work)
     print(f"{'enabled' if partner.enabled else 'disabled'} partner {partner.name} ({partner.id})")
     return 0
 
@@ -247,13 +245,10 @@ def run_set_enabled(args: argparse.Namespace) -> int:
 def run_payer_details(args: argparse.Namespace) -> int:
     from gateway.partners.services import update_partner
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
-
-    async def work(session: AsyncSession) -> Partner:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
         return await update_partner(session, partner_id, payer_details=args.state == "on")
 
-    partner = run_with_session(url, work)
+    partner = _on_partner(args, work)
     state = "carry" if partner.payer_details else "no longer carry"
     print(f"webhooks to partner {partner.name} ({partner.id}) {state} the payer's email and name")
     return 0
@@ -263,11 +258,9 @@ def run_portal_link(args: argparse.Namespace) -> int:
     from gateway.portal.services import issue_link, revoke_link
     from gateway.settings import get_gateway_settings
 
-    url = database_url(args.database_url)
-    partner_id = _partner_id(args.partner_id)
     settings = get_gateway_settings()
 
-    async def work(session: AsyncSession) -> dict[str, Any]:
+    async def work(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, Any]:
         conn = await session.connection()
         if args.revoke:
             row = await revoke_link(conn, partner_id, _partner_id(args.revoke))
@@ -275,7 +268,7 @@ def run_portal_link(args: argparse.Namespace) -> int:
         link = await issue_link(conn, settings, partner_id, issued_by="paygate partners portal-link")
         return {"id": str(link.id), "url": link.url, "expires_at": link.expires_at.isoformat()}
 
-    answer = run_with_session(url, work)  # an unknown partner or link: exit 1 with its reason
+    answer = _on_partner(args, work)  # an unknown partner or link: exit 1 with its reason
     if args.json:
         print(json.dumps(answer, indent=2))
     elif args.revoke:

@@ -28,7 +28,6 @@ from payment_ms.checkout_page import services
 from payment_ms.dependencies import provide_engine, provide_mock_events
 from payment_ms.providers import mock_sessions
 from payment_ms.providers.mock import CHECKOUT_PREFIX, checkout_path
-from payment_ms.settings import get_payment_settings
 from shared.money_display import format_money, negotiate_locale
 from shared.problems import ConflictError, NotFoundError
 
@@ -106,13 +105,14 @@ def _expiry(expires_at: datetime, now: datetime) -> str:
     return f'This checkout expires <time datetime="{expires_at.isoformat()}">{stamp}</time> (in {left}).'
 
 
-def _checkout_body(row: RowMapping, session: mock_sessions.MockSession, token: str, locale: str) -> str:
+def _checkout_body(
+    row: RowMapping, session: mock_sessions.MockSession, token: str, locale: str, merchant: str
+) -> str:
     buttons = "".join(
         f'<button type="submit" name="choice" value="{value}" id="{value}">{label}</button>'
         for value, label in CHOICES
     )
     description = row["description"] or "Payment"
-    merchant = get_payment_settings().merchant_name
     return (
         f'<p class="merchant">Pay <strong id="merchant">{escape(merchant)}</strong></p>'
         f'<h1 id="description">{escape(description)}</h1>'
@@ -187,7 +187,8 @@ class MockCheckoutController(Controller):
         session, row = opened
         locale = negotiate_locale(request.headers.get("accept-language"))
         targets = (_origin(row["return_url"]), _origin(row["cancel_url"]))
-        return _page("Checkout", _checkout_body(row, session, token, locale), form_targets=targets)
+        body = _checkout_body(row, session, token, locale, request.app.state.settings.merchant_name)
+        return _page("Checkout", body, form_targets=targets)
 
     @post("/{token:str}", operation_id="mockCheckoutChoose", status_code=303)
     async def choose(

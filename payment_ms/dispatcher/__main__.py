@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from payment_ms.dispatcher.factory import open_dispatcher
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.settings import PaymentSettings
 from shared.db import EXIT_DATABASE, database_failure_message
 from shared.observability import configure_logging
 from shared.settings_errors import EXIT_BAD_CONFIG, settings_or_exit
@@ -25,7 +26,7 @@ def _fail(message: str, code: int) -> SystemExit:
     return SystemExit(code)
 
 
-async def serve(settings: DispatcherSettings) -> None:
+async def serve(settings: DispatcherSettings, payment_settings: PaymentSettings | None) -> None:
     paygate = settings.paygate
     allow_loopback = settings.loopback_allowed(paygate.is_dev)
 
@@ -38,6 +39,7 @@ async def serve(settings: DispatcherSettings) -> None:
         database_url=paygate.database_url_for("payment-ms"),  # the dispatcher is part of payment_ms
         service_token=paygate.service_token.get_secret_value(),
         allow_loopback=allow_loopback,
+        payment_settings=payment_settings,
         on_ready=start_metrics,
     ) as dispatcher:
         loop = asyncio.get_running_loop()
@@ -49,12 +51,18 @@ async def serve(settings: DispatcherSettings) -> None:
 def main() -> None:
     # unusable values always refuse; weak secrets outside dev
     settings = settings_or_exit("dispatcher", DispatcherSettings, "DISPATCHER_")
+    # reconciliation asks the providers, with payment_ms's settings (refused values stop here too)
+    payment_settings = (
+        settings_or_exit("payment-ms", PaymentSettings, "PAYMENT_MS_")
+        if settings.reconcile_interval_seconds > 0
+        else None
+    )
     paygate = settings.paygate
     if not paygate.database_url:
         raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_BAD_CONFIG)
     configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, payment_settings))
     except Exception as exc:
         message = database_failure_message(exc, paygate.database_url_for("payment-ms"))
         if message is None:

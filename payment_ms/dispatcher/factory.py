@@ -18,6 +18,7 @@ from payment_ms.dispatcher.partners import PartnerDirectory
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from payment_ms.dispatcher.worker import Dispatcher
+from payment_ms.settings import PaymentSettings
 from shared.db import asyncpg_dsn
 
 
@@ -48,9 +49,12 @@ async def open_dispatcher(
     database_url: str,
     service_token: str,
     allow_loopback: bool,
+    payment_settings: PaymentSettings | None,
     on_ready: Callable[[], None] | None = None,
 ) -> AsyncIterator[Dispatcher]:
-    """``async with open_dispatcher(...) as d: await d.run()`` (``d.stop()`` ends ``run``)."""
+    """``async with open_dispatcher(...) as d: await d.run()`` (``d.stop()`` ends ``run``).
+    ``payment_settings``: payment_ms's, which reconciliation asks the providers with (None: no
+    reconciliation, whatever ``reconcile_interval_seconds`` says)."""
     dsn = asyncpg_dsn(database_url)
     async with (
         asyncpg.create_pool(dsn, min_size=2, max_size=6) as pool,
@@ -71,5 +75,6 @@ async def open_dispatcher(
             directory=directory,
             deliverer=Deliverer(settings, directory, clients, pool),
             operational=OperationalEvents(settings, directory, clients.internal, pool),
+            payment_settings=payment_settings,
             on_ready=on_ready,
         )

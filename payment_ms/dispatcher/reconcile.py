@@ -23,6 +23,7 @@ import asyncpg
 
 from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.settings import PaymentSettings
 from shared.db import create_engine
 
 logger = logging.getLogger("paygate.dispatcher.reconcile")
@@ -137,30 +138,35 @@ class Reconciler:
             logger.info("purged %d expired idempotency keys", purged)
 
 
-async def reconcile_loop(settings: DispatcherSettings, dsn: str, stop: asyncio.Event) -> None:
-    """Reconcile every ``reconcile_interval_seconds`` until ``stop`` is set (it ends the wait at once)."""
+async def reconcile_loop(
+    settings: DispatcherSettings, payment_settings: PaymentSettings, dsn: str, stop: asyncio.Event
+) -> None:
+    """Reconcile every ``reconcile_interval_seconds`` until ``stop`` is set (it ends the wait at once).
+    The providers are asked with ``payment_settings`` (payment_ms's, which the entry point built)."""
     from payment_ms.payments.idempotency import purge_expired_keys
     from payment_ms.payments.services import release_expired_hold, verify_payment
-    from payment_ms.settings import get_payment_settings
+    from payment_ms.providers.registry import ProviderRegistry
 
     engine = create_engine(dsn, pool_size=2, max_overflow=0)
+    providers = ProviderRegistry(payment_settings)
 
     async def purge() -> int:
         async with engine.begin() as conn:
-            return await purge_expired_keys(conn, ttl_hours=get_payment_settings().idempotency_ttl_hours)
+            return await purge_expired_keys(conn, ttl_hours=payment_settings.idempotency_ttl_hours)
 
     reconciler = Reconciler(settings, dsn, purge=purge)
     try:
         while not stop.is_set():
             await _reconcile_pass(
                 reconciler,
-                lambda pid: verify_payment(engine, pid),
+                lambda pid: verify_payment(engine, providers, pid),
                 stop,
-                release=lambda pid: release_expired_hold(engine, pid),
+                release=lambda pid: release_expired_hold(engine, providers, pid),
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.reconcile_interval_seconds)
     finally:
+        await providers.aclose()
         await engine.dispose()
 
 

@@ -31,6 +31,7 @@ from payment_ms.dispatcher.outcomes import Outcome, OutcomeRecorder, Record, Rel
 from payment_ms.dispatcher.partners import PartnerDirectory
 from payment_ms.dispatcher.sender import Claimed, EventBody
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.settings import PaymentSettings
 
 logger = logging.getLogger("paygate.dispatcher")
 
@@ -103,15 +104,17 @@ def periodic_loops(
     dsn: str,
     operational: OperationalEvents,
     stopped: asyncio.Event,
+    payment_settings: PaymentSettings | None,
 ) -> list[Coroutine[Any, Any, None]]:
-    """The loops beside the dispatch loop, each on its own schedule (the last two can be turned off)."""
+    """The loops beside the dispatch loop, each on its own schedule (the last two can be turned off;
+    reconciliation also needs payment_ms's settings to ask the providers with)."""
     loops = [stats_loop(pool, settings.stats_interval_seconds), operational.run(stopped)]
     if settings.maintenance_interval_seconds > 0:
         loops.append(maintenance_loop(pool, settings, stopped))
-    if settings.reconcile_interval_seconds > 0:
+    if settings.reconcile_interval_seconds > 0 and payment_settings is not None:
         from payment_ms.dispatcher.reconcile import reconcile_loop
 
-        loops.append(reconcile_loop(settings, dsn, stopped))
+        loops.append(reconcile_loop(settings, payment_settings, dsn, stopped))
     return loops
 
 
@@ -128,9 +131,11 @@ class Dispatcher:
         directory: PartnerDirectory,
         deliverer: Deliverer,
         operational: OperationalEvents,
+        payment_settings: PaymentSettings | None,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.payment_settings = payment_settings
         self.worker_id = worker_id
         self._dsn = dsn
         self._pool = pool
@@ -165,11 +170,8 @@ class Dispatcher:
         self._wake.set()
 
     def _background(self) -> list[asyncio.Task[None]]:
-        loops = [
-            self.listener.run(),
-            self.recorder.run(),
-            *periodic_loops(self.settings, self._pool, self._dsn, self.operational, self._stopped),
-        ]
+        parts = self._pool, self._dsn, self.operational, self._stopped, self.payment_settings
+        loops = [self.listener.run(), self.recorder.run(), *periodic_loops(self.settings, *parts)]
         return [
             asyncio.create_task(loop, name=f"dispatcher-{getattr(loop, '__qualname__', 'loop')}")
             for loop in loops

@@ -17,6 +17,7 @@ from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
 from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, json_bytes
+from payment_ms.providers.registry import ProviderRegistry
 from shared import routes
 from shared.contracts import (
     CaptureCreate,
@@ -79,6 +80,7 @@ class PaymentController(Controller):
             provide_engine(request.app.state),
             new_payment,
             settings=request.app.state.settings,
+            providers=request.app.state.providers,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint("POST", request.url.path, new_payment),
         )
@@ -130,7 +132,7 @@ class PaymentController(Controller):
             "verify",
             idempotency_key,
             await raw_json(request),
-            lambda _: services.verify_payment(engine, payment_id),
+            lambda providers, _: services.verify_payment(engine, providers, payment_id),
         )
 
     @post(
@@ -150,7 +152,7 @@ class PaymentController(Controller):
             "cancel",
             idempotency_key,
             await raw_json(request),
-            lambda command: services.cancel_payment(engine, payment_id, command),
+            lambda providers, command: services.cancel_payment(engine, providers, payment_id, command),
         )
 
     @post(
@@ -175,7 +177,7 @@ class PaymentController(Controller):
             "capture",
             idempotency_key,
             capture,
-            lambda command: services.capture_payment(engine, payment_id, capture, command),
+            lambda providers, cmd: services.capture_payment(engine, providers, payment_id, capture, cmd),
         )
 
     @post(
@@ -200,7 +202,7 @@ class PaymentController(Controller):
             "refund",
             idempotency_key,
             refund,
-            lambda command: services.refund_payment(engine, payment_id, refund, command),
+            lambda providers, cmd: services.refund_payment(engine, providers, payment_id, refund, cmd),
             status=201,
         )
 
@@ -226,7 +228,7 @@ class PaymentController(Controller):
             "confirm-cash",
             idempotency_key,
             confirmation,
-            lambda _: services.confirm_cash_payment(engine, payment_id, confirmation),
+            lambda _, __: services.confirm_cash_payment(engine, payment_id, confirmation),
         )
 
 
@@ -237,7 +239,7 @@ async def _idempotent(
     action: str,
     key: str | None,
     body: object,
-    run: Callable[[services.CommandRequest], Awaitable[Payment]],
+    run: Callable[[ProviderRegistry, services.CommandRequest], Awaitable[Payment]],
     status: int = 200,
 ) -> Response[bytes]:
     """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
@@ -249,7 +251,7 @@ async def _idempotent(
         scope=f"payment:{payment_id}:{action}",
         key=key,
         request_fingerprint=request_fingerprint,
-        action=lambda: run(command),
+        action=lambda: run(request.app.state.providers, command),
         lease_seconds=request.app.state.settings.idempotency_lease_seconds,
         status=status,
     )

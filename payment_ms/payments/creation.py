@@ -4,6 +4,11 @@ idempotency key.
 Mock and cash need no network: key, payment, event and notify are ONE statement (raw asyncpg, the
 benchmark's hot path). Stripe's call runs between two transactions while the key is ``in_flight``.
 Both write the same rows for the same request (tests/payment_ms/test_create_paths.py).
+
+A reservation has at most one live payment: the create fails on the partial unique index
+``uq_payments_live_reservation_id`` inside its own statement (nothing written) and answers 409
+``reservation-has-live-payment``, which the gateway relays. That is what keeps two concurrent checkouts
+of one reservation from both paying, so the gateway needs no durable claim of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,13 +34,36 @@ from payment_ms.providers.base import (
     ProviderInconsistentError,
     call_provider,
 )
-from payment_ms.providers.registry import get_provider
+from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.settings import PaymentSettings
 from shared.contracts import PaymentCreate
 from shared.db import raw_connection
 from shared.money import check_amount, is_known_currency
 from shared.observability import current_request_id
-from shared.problems import InvalidInputError
+from shared.problems import ConflictError, InvalidInputError
+
+LIVE_PAYMENT_UNIQUE = "uq_payments_live_reservation_id"
+SESSION_UNIQUE = "uq_payments_provider_session_id"
+
+
+class ReservationHasLivePaymentError(ConflictError):
+    """``payment_id``: the live one (None if it ended in the meantime)."""
+
+    code = "reservation-has-live-payment"
+    title = "The reservation already has a live payment"
+
+    def __init__(self, payment_id: uuid.UUID | None) -> None:
+        super().__init__(
+            "this reservation already has a live payment (pending, processing or authorized)",
+            extra={"payment_id": str(payment_id) if payment_id else None},
+            headers={"Retry-After": "1"},
+        )
+
+
+async def _live_conflict(
+    conn: asyncpg.Connection, reservation_id: uuid.UUID
+) -> ReservationHasLivePaymentError:
+    return ReservationHasLivePaymentError(await repo.live_payment_of(conn, reservation_id))
 
 
 def _validate_new(data: PaymentCreate, settings: PaymentSettings) -> str:
@@ -92,16 +121,21 @@ async def _create_local(
     payment = new_payment(payment_id, data, provider.name, session.checkout_url, datetime.now(UTC))
     body = encode_payment(payment)
     async with raw_connection(engine) as conn:
-        created = await repo.insert_created_payment(
-            conn,
-            payment,
-            session,
-            scope=scope,
-            key=key,
-            request_fingerprint=request_fingerprint,
-            body=body,
-            request_id=current_request_id(),
-        )
+        try:
+            created = await repo.insert_created_payment(
+                conn,
+                payment,
+                session,
+                scope=scope,
+                key=key,
+                request_fingerprint=request_fingerprint,
+                body=body,
+                request_id=current_request_id(),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != LIVE_PAYMENT_UNIQUE:
+                raise
+            raise await _live_conflict(conn, data.reservation_id) from None
         if created:
             TRANSITIONS.labels("payment.created").inc()
             return 201, body
@@ -110,9 +144,6 @@ async def _create_local(
     if replay is None:
         raise idempotency.still_in_progress()
     return replay.status, replay.body
-
-
-SESSION_UNIQUE = "uq_payments_provider_session_id"
 
 
 def _constraint(exc: IntegrityError) -> str | None:
@@ -126,6 +157,7 @@ async def create_payment(
     data: PaymentCreate,
     *,
     settings: PaymentSettings,
+    providers: ProviderRegistry,
     idempotency_key: str,
     request_fingerprint: str,
 ) -> tuple[int, bytes]:
@@ -136,7 +168,7 @@ async def create_payment(
     transactions while the key is ``in_flight`` (a duplicate meanwhile gets 409).
     """
     provider_name = _validate_new(data, settings)
-    provider = get_provider(provider_name)
+    provider = providers.get(provider_name)
     scope = f"user:{data.user_id}"
     key = idempotency.validate_key(idempotency_key)
     claim = functools.partial(
@@ -151,14 +183,20 @@ async def create_payment(
             engine, provider, data, scope=scope, key=key, request_fingerprint=request_fingerprint
         )
 
-    async with engine.begin() as conn:
-        claimed = await claim(conn)
-        if isinstance(claimed, idempotency.Replay):
-            return claimed.status, claimed.body
-        payment_id = claimed.payment_id or uuid.uuid4()
-        if claimed.payment_id is None:
-            await repo.insert_payment(conn, new_row(payment_id, data, provider.name))
-            await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
+    try:
+        async with engine.begin() as conn:
+            claimed = await claim(conn)
+            if isinstance(claimed, idempotency.Replay):
+                return claimed.status, claimed.body
+            payment_id = claimed.payment_id or uuid.uuid4()
+            if claimed.payment_id is None:
+                await repo.insert_payment(conn, new_row(payment_id, data, provider.name))
+                await idempotency.attach_payment(conn, scope=scope, key=key, payment_id=payment_id)
+    except IntegrityError as exc:
+        if _constraint(exc) != LIVE_PAYMENT_UNIQUE:
+            raise
+        async with raw_connection(engine) as raw:
+            raise await _live_conflict(raw, data.reservation_id) from None
     try:
         session = await call_provider(provider, "create", provider.create_checkout(payment_id, data))
         try:

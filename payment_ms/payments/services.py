@@ -32,7 +32,7 @@ from payment_ms.providers.base import (
     ProviderRefusedError,
     call_provider,
 )
-from payment_ms.providers.registry import get_provider
+from payment_ms.providers.registry import ProviderRegistry
 from shared.contracts import (
     CaptureCreate,
     CashConfirmation,
@@ -62,7 +62,7 @@ def _same_provider_state(a: RowMapping, b: RowMapping) -> bool:
     return all(a[field] == b[field] for field in _PROVIDER_STATE)
 
 
-async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
+async def verify_payment(engine: AsyncEngine, providers: ProviderRegistry, payment_id: uuid.UUID) -> Payment:
     """Ask the provider (outside any transaction), then apply the answer under the row lock.
 
     Optimistic: the answer is applied only if the LOCKED row is still in the state the provider was
@@ -74,7 +74,7 @@ async def verify_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     if row is None:
         raise NotFoundError(f"payment {payment_id} not found")
     for _ in range(VERIFY_ATTEMPTS):
-        provider = get_provider(row["provider"])
+        provider = providers.get(row["provider"])
         if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):
             return to_contract(row)  # settled, or its checkout is still being created: nothing to ask
         outcome = await call_provider(provider, "verify", provider.fetch_outcome(row))
@@ -121,6 +121,7 @@ async def provider_key(
 
 async def _command(
     engine: AsyncEngine,
+    providers: ProviderRegistry,
     payment_id: uuid.UUID,
     target: PaymentStatus,
     act: Callable[[AsyncConnection, RowMapping, Provider], Awaitable[dict[str, Any]]],
@@ -139,12 +140,13 @@ async def _command(
                 f"a {row['status']} payment cannot become {target}",
                 extra={"payment_status": row["status"]},
             )
-        changes = await act(conn, row, get_provider(row["provider"]))
+        changes = await act(conn, row, providers.get(row["provider"]))
         return to_contract(await transition(conn, row, target, changes, strict=True))
 
 
 async def cancel_payment(
     engine: AsyncEngine,
+    providers: ProviderRegistry,
     payment_id: uuid.UUID,
     request: CommandRequest = CommandRequest(),
     *,
@@ -163,9 +165,9 @@ async def cancel_payment(
         return changes
 
     try:
-        return await _command(engine, payment_id, "canceled", act)
+        return await _command(engine, providers, payment_id, "canceled", act)
     except ProviderRefusedError as refused:
-        settled = await verify_payment(engine, payment_id)
+        settled = await verify_payment(engine, providers, payment_id)
         if settled.status == "canceled":
             return settled
         raise ConflictError(
@@ -174,13 +176,17 @@ async def cancel_payment(
         ) from None
 
 
-async def release_expired_hold(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
+async def release_expired_hold(
+    engine: AsyncEngine, providers: ProviderRegistry, payment_id: uuid.UUID
+) -> Payment:
     """Reconciliation: an authorization nobody captured within the window is released."""
-    return await cancel_payment(engine, payment_id, reason="the authorization expired before capture")
+    reason = "the authorization expired before capture"
+    return await cancel_payment(engine, providers, payment_id, reason=reason)
 
 
 async def capture_payment(
     engine: AsyncEngine,
+    providers: ProviderRegistry,
     payment_id: uuid.UUID,
     capture: CaptureCreate | None = None,
     request: CommandRequest = CommandRequest(),
@@ -198,7 +204,7 @@ async def capture_payment(
         provider_status = await call_provider(provider, "capture", provider.capture(row, amount, key))
         return {"provider_status": provider_status, "captured_amount": amount}
 
-    return await _command(engine, payment_id, "succeeded", act, only_from="authorized")
+    return await _command(engine, providers, payment_id, "succeeded", act, only_from="authorized")
 
 
 async def confirm_cash_payment(
@@ -219,6 +225,7 @@ async def confirm_cash_payment(
 
 async def refund_payment(
     engine: AsyncEngine,
+    providers: ProviderRegistry,
     payment_id: uuid.UUID,
     refund: RefundCreate,
     request: CommandRequest = CommandRequest(),
@@ -240,7 +247,7 @@ async def refund_payment(
                 f"refund of {amount} exceeds the {remaining} left to refund",
                 extra={"field": "amount", "refundable": remaining},
             )
-        provider = get_provider(row["provider"])
+        provider = providers.get(row["provider"])
         answer = await call_provider(provider, "refund", provider.refund(row, amount, key))
         return to_contract(await refunds.record_new_refund(conn, row, answer, reason=refund.reason))
 

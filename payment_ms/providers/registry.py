@@ -1,29 +1,31 @@
-"""One instance of each provider per process (the Stripe one holds an HTTP connection pool), built
-from the settings the process runs with: the ones ``create_app(settings)`` was given
-(``use_settings``), else ``get_payment_settings()``."""
+"""The providers of one process, built from the settings it runs with: ``create_app(settings)`` keeps
+one ``ProviderRegistry`` in ``app.state.providers`` and the dispatcher's reconciler builds its own
+from the settings ``main`` hands it. One instance of each provider per registry (the Stripe one holds
+an HTTP connection pool), built on first use."""
 
 from __future__ import annotations
 
 from payment_ms.providers.base import Provider
 from payment_ms.providers.cash import CashProvider
 from payment_ms.providers.mock import MockProvider
-from payment_ms.settings import PaymentSettings, get_payment_settings
-
-_instances: dict[str, Provider] = {}
-_settings: list[PaymentSettings] = []  # at most one: what use_settings() was given
+from payment_ms.settings import PaymentSettings
 
 
-async def use_settings(settings: PaymentSettings) -> None:
-    """Providers are built from ``settings`` from now on (the ones built before are closed)."""
-    await close_providers()
-    _settings[:] = [settings]
+class ProviderRegistry:
+    def __init__(self, settings: PaymentSettings) -> None:
+        self.settings = settings
+        self._instances: dict[str, Provider] = {}
 
+    def get(self, name: str) -> Provider:
+        provider = self._instances.get(name)
+        if provider is None:
+            provider = self._instances[name] = _build(name, self.settings)
+        return provider
 
-def get_provider(name: str) -> Provider:
-    provider = _instances.get(name)
-    if provider is None:
-        provider = _instances[name] = _build(name, _settings[0] if _settings else get_payment_settings())
-    return provider
+    async def aclose(self) -> None:
+        while self._instances:
+            _, provider = self._instances.popitem()
+            await provider.aclose()
 
 
 def _build(name: str, settings: PaymentSettings) -> Provider:
@@ -36,9 +38,3 @@ def _build(name: str, settings: PaymentSettings) -> Provider:
 
         return StripeProvider(settings)
     raise KeyError(name)
-
-
-async def close_providers() -> None:
-    while _instances:
-        _, provider = _instances.popitem()
-        await provider.aclose()

@@ -46,5 +46,5 @@ class StripeWebhookController(Controller):
             )
         except signature.SignatureError as exc:
             raise AuthenticationError(f"invalid Stripe signature: {exc}") from None
-        processed = await services.handle_event(engine, payload)
+        processed = await services.handle_event(engine, request.app.state.providers, payload)
         return StripeWebhookReceipt(received=True, duplicate=not processed)

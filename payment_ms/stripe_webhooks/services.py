@@ -27,9 +27,9 @@ from payment_ms.payments.queries import get_payment
 from payment_ms.payments.services import verify_payment
 from payment_ms.provider_events.intake import PaymentReference, ProviderEvent, accept, already_seen
 from payment_ms.providers.base import Outcome, ProviderRefund
-from payment_ms.providers.registry import get_provider
-from payment_ms.providers.stripe import (
-    StripeProvider,
+from payment_ms.providers.registry import ProviderRegistry
+from payment_ms.providers.stripe import StripeProvider
+from payment_ms.providers.stripe_objects import (
     from_stripe_amount,
     outcome_from_intent,
     outcome_from_session,
@@ -145,16 +145,18 @@ def _dispute(dispute: Mapping[str, Any]) -> DisputeFact:
     )
 
 
-async def _charge_refunds(charge: Mapping[str, Any]) -> tuple[ProviderRefund, ...]:
+async def _charge_refunds(
+    providers: ProviderRegistry, charge: Mapping[str, Any]
+) -> tuple[ProviderRefund, ...]:
     listed = charge.get("refunds")
     if isinstance(listed, Mapping) and isinstance(listed.get("data"), list) and not listed.get("has_more"):
         return tuple(refund_from_object(r) for r in listed["data"] if isinstance(r, Mapping))
-    provider = get_provider("stripe")
+    provider = providers.get("stripe")
     assert isinstance(provider, StripeProvider)
     return tuple(await provider.charge_refunds(str(charge["id"])))
 
 
-async def _translate(engine: AsyncEngine, event: _Event) -> ProviderEvent | None:
+async def _translate(engine: AsyncEngine, providers: ProviderRegistry, event: _Event) -> ProviderEvent | None:
     if event.type in SESSION_EVENTS:
         session = _object(event)
         capture_method = await _capture_method(engine, _our_id(session))
@@ -168,7 +170,8 @@ async def _translate(engine: AsyncEngine, event: _Event) -> ProviderEvent | None
     if event.type == "charge.refunded":
         charge = _object(event)
         reference = PaymentReference(payment_id=_our_id(charge), intent_id=_id(charge.get("payment_intent")))
-        return ProviderEvent("stripe", event.id, event.type, reference, refunds=await _charge_refunds(charge))
+        refunds = await _charge_refunds(providers, charge)
+        return ProviderEvent("stripe", event.id, event.type, reference, refunds=refunds)
     if event.type in REFUND_EVENTS:
         refund = _object(event)
         reference = PaymentReference(payment_id=_our_id(refund), intent_id=_id(refund.get("payment_intent")))
@@ -189,25 +192,25 @@ async def _capture_method(engine: AsyncEngine, payment_id: uuid.UUID | None) -> 
         return "automatic"
 
 
-async def _settle_first(engine: AsyncEngine, event: ProviderEvent) -> None:
+async def _settle_first(engine: AsyncEngine, providers: ProviderRegistry, event: ProviderEvent) -> None:
     """A refund or dispute of a payment not yet seen captured: its checkout's news is late; ask Stripe."""
     if not (event.refunds or event.dispute) or event.payment.payment_id is None:
         return
     try:
         payment = await get_payment(engine, event.payment.payment_id)
         if payment.status not in CAPTURED:
-            await verify_payment(engine, payment.id)
+            await verify_payment(engine, providers, payment.id)
     except NotFoundError:
         return
 
 
-async def handle_event(engine: AsyncEngine, payload: bytes) -> bool:
+async def handle_event(engine: AsyncEngine, providers: ProviderRegistry, payload: bytes) -> bool:
     """Returns False for a duplicate (already processed) event id; unknown types are recorded and ignored."""
     event = parse_event(payload)
     if await already_seen(engine, "stripe", event.id):
         return False
-    translated = await _translate(engine, event)
+    translated = await _translate(engine, providers, event)
     if translated is None:
         translated = ProviderEvent("stripe", event.id, event.type, PaymentReference())
-    await _settle_first(engine, translated)
+    await _settle_first(engine, providers, translated)
     return await accept(engine, translated)

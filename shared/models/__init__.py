@@ -24,78 +24,8 @@ One module per owner (``gateway``, ``payments``, ``deliveries``) over ``base``; 
 ``shared.models``.
 """
 
-from __future__ import annotations
-
 from shared.contracts import DISPUTE_STATUSES, EVENT_TYPES, REFUND_STATUSES
-from shared.models.base import (
-    CAPTURE_METHODS,
-    CURRENCY_CHECK,
-    DELIVERY_HOLDS,
-    DELIVERY_STATUSES,
-    IDEMPOTENCY_STATES,
-    NAMING_CONVENTION,
-    OPERATIONAL_EVENT_TYPES,
-    PAYMENT_COMMANDS,
-    PAYMENT_PROVIDERS,
-    PAYMENT_STATUSES,
-    RESERVATION_STATUSES,
-    USER_ROLES,
-    WEB_SESSION_KINDS,
-    Base,
-)
-from shared.models.deliveries import DeliveryAttempt, EndpointHealth, WebhookDelivery
-from shared.models.gateway import (
-    LoginThrottle,
-    OperationalEvent,
-    Partner,
-    PartnerApiToken,
-    PortalLink,
-    Reservation,
-    User,
-    WebSession,
-)
-from shared.models.payments import (
-    IdempotencyKey,
-    Payment,
-    PaymentCommand,
-    PaymentEvent,
-    ProviderEvent,
-    Refund,
-)
-
-__all__ = [
-    "CAPTURE_METHODS",
-    "CURRENCY_CHECK",
-    "DELIVERY_HOLDS",
-    "DELIVERY_STATUSES",
-    "DISPUTE_STATUSES",
-    "EVENT_TYPES",
-    "IDEMPOTENCY_STATES",
-    "NAMING_CONVENTION",
-    "OPERATIONAL_EVENT_TYPES",
-    "PAYMENT_COMMANDS",
-    "PAYMENT_PROVIDERS",
-    "PAYMENT_STATUSES",
-    "REFUND_STATUSES",
-    "RESERVATION_STATUSES",
-    "USER_ROLES",
-    "WEB_SESSION_KINDS",
-    "Base",
-    "DeliveryAttempt",
-    "EndpointHealth",
-    "IdempotencyKey",
-    "LoginThrottle",
-    "OperationalEvent",
-    "Partner",
-    "PartnerApiToken",
-    "Payment",
-    "PaymentCommand",
-    "PaymentEvent",
-    "PortalLink",
-    "ProviderEvent",
-    "Refund",
-    "Reservation",
-    "User",
-    "WebSession",
-    "WebhookDelivery",
-]
+from shared.models.base import *
+from shared.models.deliveries import *
+from shared.models.gateway import *
+from shared.models.payments import *

@@ -36,6 +36,8 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "refunded",
 )
+# A reservation has at most one payment in these at a time (``uq_payments_live_reservation_id``).
+LIVE_PAYMENT_STATUSES = ("pending", "processing", "authorized")
 PAYMENT_PROVIDERS = ("mock", "stripe", "cash")
 CAPTURE_METHODS = ("automatic", "manual")
 PAYMENT_COMMANDS = ("capture", "refund", "cancel")

@@ -96,6 +96,8 @@ class Reservation(Base):
     # to payment_ms (see the module docstring), a reservation keeps its history whatever happens there.
     payment_id: Mapped[uuid.UUID | None] = mapped_column()
     payment_status: Mapped[str | None] = mapped_column(String(32))
+    # That payment's created_at: a reservation only adopts a newer payment than the one it has.
+    payment_created_at: Mapped[datetime | None] = mapped_column()
     # Set by the admin who creates it: ``manual`` holds the money (escrow) until an admin captures it;
     # NULL lets the checkout request choose.
     capture_method: Mapped[str | None] = mapped_column(String(16))

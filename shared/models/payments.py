@@ -27,6 +27,7 @@ from shared.models.base import (
     CAPTURE_METHODS,
     CURRENCY_CHECK,
     IDEMPOTENCY_STATES,
+    LIVE_PAYMENT_STATUSES,
     PAYMENT_COMMANDS,
     PAYMENT_PROVIDERS,
     PAYMENT_STATUSES,
@@ -59,6 +60,13 @@ class Payment(Base):
         ),
         CheckConstraint("dispute_amount IS NULL OR dispute_amount >= 0", name="dispute_amount"),
         Index("ix_payments_reservation_id", "reservation_id"),
+        # At most one live payment per reservation: payment_ms's create fails on it (409).
+        Index(
+            "uq_payments_live_reservation_id",
+            "reservation_id",
+            unique=True,
+            postgresql_where=text(_in("status", LIVE_PAYMENT_STATUSES)),
+        ),
         Index("ix_payments_user_id_created_at", "user_id", "created_at"),
         Index("ix_payments_status_created_at", "status", "created_at"),
         Index("ix_payments_created_at", "created_at"),

@@ -23,6 +23,7 @@ from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.worker import Dispatcher
 from payment_ms.events.outbox import record_event
 from payment_ms.payments.mapping import to_contract
+from payment_ms.settings import PaymentSettings
 from shared.contracts import EventType
 from shared.models import Partner, Payment
 from shared.webhooks import generate_secret
@@ -213,6 +214,7 @@ async def running_dispatcher(
         database_url=role_urls(database_url).get("PAYGATE_PAYMENT_MS_DATABASE_URL", database_url),
         service_token=TEST_SERVICE_TOKEN,
         allow_loopback=allow_loopback,
+        payment_settings=PaymentSettings(),  # what main builds for reconciliation
     ) as dispatcher:
         task = asyncio.create_task(dispatcher.run())
         ready = asyncio.create_task(dispatcher.ready.wait())

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dispatcher.reconcile import RECONCILE_LOCK, Reconciler, reconcile_loop
 from payment_ms.providers.mock import APPROVED, DECLINED
+from payment_ms.settings import PaymentSettings
 from shared.db import asyncpg_dsn
 from shared.models import IdempotencyKey
 from tests.dispatcher.conftest import Receiver, add_partner, dispatcher_settings, fetch, insert_payment
@@ -125,7 +126,7 @@ async def test_the_reconcile_loop_stops_at_once_when_told(db_engine: AsyncEngine
     await add_idempotency_key(db_engine, "old", age_hours=48)
     settings = dispatcher_settings("http://127.0.0.1:1", reconcile_interval_seconds=600)
     stop = asyncio.Event()
-    task = asyncio.create_task(reconcile_loop(settings, asyncpg_dsn(database_url), stop))
+    task = asyncio.create_task(reconcile_loop(settings, PaymentSettings(), asyncpg_dsn(database_url), stop))
     try:
         # The first pass starts by purging: once the key is gone the loop is in (or near) its long wait.
         async def first_pass() -> bool:

@@ -341,10 +341,23 @@ async def test_one_stripe_session_per_provider_session_id(db_engine: AsyncEngine
     row = {**_payment_row(), "provider": "stripe", "provider_session_id": "cs_test_1"}
     async with db_engine.begin() as conn:
         await _insert(conn, Payment, row)
-        await _insert(conn, Payment, {**row, "provider": "mock"})  # unique per provider
+        await _insert(
+            conn, Payment, {**row, "provider": "mock", "reservation_id": uuid.uuid4()}
+        )  # per provider
         await _insert(conn, Payment, {**_payment_row(), "provider_session_id": None})
         await _insert(conn, Payment, {**_payment_row(), "provider_session_id": None})  # NULLs never clash
     assert await _refused_by(db_engine, insert(Payment).values(**row)) == "uq_payments_provider_session_id"
+
+
+async def test_one_live_payment_per_reservation(db_engine: AsyncEngine) -> None:
+    """pending, processing, authorized: one at a time per reservation; ended ones never clash."""
+    reservation = uuid.uuid4()
+    async with db_engine.begin() as conn:
+        for status in ("failed", "canceled", "succeeded", "pending"):
+            await _insert(conn, Payment, {**_payment_row(), "reservation_id": reservation, "status": status})
+    for status in ("pending", "processing", "authorized"):
+        second = insert(Payment).values(**{**_payment_row(), "reservation_id": reservation, "status": status})
+        assert await _refused_by(db_engine, second) == "uq_payments_live_reservation_id"
 
 
 COMMAND_UNIQUES = ("uq_payment_commands_payment_id_action_request_key", "uq_payment_commands_provider_key")
@@ -506,7 +519,7 @@ async def test_every_rule_in_the_schema_has_a_refusal_test(db_engine: AsyncEngin
     tested = (
         {case[2] for case in REFUSED}
         | {case[1] for case in DUPLICATES}
-        | {"uq_payments_provider_session_id"}
+        | {"uq_payments_provider_session_id", "uq_payments_live_reservation_id"}
         | set(COMMAND_UNIQUES)
     )
     assert in_schema - tested == set(), "constraints without a refusal test"

@@ -17,16 +17,22 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.users.services import create_user
-from paygate.migrations import upgrade
 from shared.db import create_engine
 from shared.models import Reservation
-from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService, run_service, service_env
+from tests.fixtures.services import (
+    TEST_SERVICE_TOKEN,
+    RunningService,
+    own_database,
+    run_payment_ms,
+    run_service,
+    service_env,
+)
 from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import PASSWORD, MakeAccount
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from shared.embedded_pg import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
+    from shared.embedded_pg import FAST_UNSAFE_OPTIONS, EmbeddedPostgres
 
 PROBLEM = "application/problem+json"
 SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
@@ -43,14 +49,9 @@ class Outage:
 
 @pytest.fixture(scope="module")
 def outage(tmp_path_factory: pytest.TempPathFactory, log_dir: Path, database_url: str) -> Iterator[Outage]:
-    database = EmbeddedPostgres(tmp_path_factory.mktemp("outage-pg"), free_port(), dict(FAST_UNSAFE_OPTIONS))
-    database.start()
-    try:
+    with own_database(tmp_path_factory.mktemp("outage-pg"), FAST_UNSAFE_OPTIONS) as database:
         url = database.url()
-        upgrade(url)
-        port = free_port()
-        ms_env = service_env(url, PAYMENT_MS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-        with run_service("payment-ms", ms_env, log_dir, port=port) as payment_ms:
+        with run_payment_ms(url, log_dir) as payment_ms:
             gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0")
             relay_env = service_env(
                 database_url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0"
@@ -60,8 +61,6 @@ def outage(tmp_path_factory: pytest.TempPathFactory, log_dir: Path, database_url
                 run_service("gateway", relay_env, log_dir) as relay,
             ):
                 yield Outage(database, url, payment_ms, gateway, relay)
-    finally:
-        database.stop()
 
 
 @dataclass

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dispatcher.reconcile import Reconciler
 from payment_ms.payments.services import release_expired_hold, verify_payment
+from payment_ms.providers.registry import ProviderRegistry
+from payment_ms.settings import PaymentSettings
 from shared.db import asyncpg_dsn
 from tests.dispatcher.conftest import dispatcher_settings
 from tests.fixtures.checkout import checkout, choose, reservation_state
@@ -133,11 +135,13 @@ async def test_an_uncaptured_hold_expires_through_reconciliation(
         settings = dispatcher_settings(gateway.url, authorization_expiry_seconds=expiry)
         return Reconciler(settings, asyncpg_dsn(database_url))
 
+    providers = ProviderRegistry(PaymentSettings())  # as the dispatcher's reconciler builds them
+
     async def verify(payment_id: uuid.UUID) -> object:
-        return await verify_payment(db_engine, payment_id)
+        return await verify_payment(db_engine, providers, payment_id)
 
     async def release(payment_id: uuid.UUID) -> object:
-        return await release_expired_hold(db_engine, payment_id)
+        return await release_expired_hold(db_engine, providers, payment_id)
 
     # inside its window (7 days by default) a hold is left alone
     assert await reconciler(7 * 86400.0).run_once(verify, release=release) == 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import msgspec
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.contracts import Payment
 from shared.events import public_body
 from shared.models import Reservation
-from shared.webhooks import derived_secret, secret_key, signature_header
+from tests.fixtures.checkout import deliver_event
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import Account, Checkouts, MakeAccount
 
@@ -105,8 +104,14 @@ async def test_reservation_lists_page_with_a_cursor(
             assert refused.status_code == 400 and refused.headers["content-type"] == PROBLEM, bad
 
 
-def _payment(reservation_id: uuid.UUID, user_id: uuid.UUID, payment_id: uuid.UUID, status: str) -> Payment:
-    now = datetime.now(UTC)
+def _payment(
+    reservation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    status: str,
+    created_at: datetime | None = None,
+) -> Payment:
+    now = created_at or datetime.now(UTC)
     return Payment(
         id=payment_id,
         reservation_id=reservation_id,
@@ -131,27 +136,6 @@ def _payment(reservation_id: uuid.UUID, user_id: uuid.UUID, payment_id: uuid.UUI
         created_at=now,
         updated_at=now,
     )
-
-
-async def _deliver(
-    http: httpx.AsyncClient,
-    gateway: RunningService,
-    payment: Payment,
-    event_type: str,
-    secret: str | None = None,
-) -> httpx.Response:
-    body = public_body(
-        event_type, datetime.now(UTC), msgspec.json.encode(payment), payer_details=False, sequence=1
-    )
-    key = secret_key(secret or derived_secret(TEST_SERVICE_TOKEN, "gateway-payment-events"))
-    msg_id, ts = str(uuid.uuid4()), int(time.time())
-    headers = {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(ts),
-        "webhook-signature": signature_header([key], msg_id, ts, body),
-        "content-type": "application/json",
-    }
-    return await http.post(f"{gateway.internal_url}/internal/payment-events", content=body, headers=headers)
 
 
 async def _attach(db_engine: AsyncEngine, reservation_id: uuid.UUID, payment_id: uuid.UUID) -> None:
@@ -187,20 +171,20 @@ async def test_reservation_follows_signed_payment_events(
     owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
 
     succeeded = _payment(reservation_id, owner.id, payment_id, "succeeded")
-    first = await _deliver(http, gateway, succeeded, "payment.succeeded")
+    first = await deliver_event(http, gateway, succeeded, "payment.succeeded")
     assert first.status_code == 200 and first.json() == {"applied": True}
     assert await _status(http, gateway, owner, reservation_id) == ("paid", "succeeded")
     # redelivery and a late, older event change nothing
-    assert (await _deliver(http, gateway, succeeded, "payment.succeeded")).json() == {"applied": False}
+    assert (await deliver_event(http, gateway, succeeded, "payment.succeeded")).json() == {"applied": False}
     late = _payment(reservation_id, owner.id, payment_id, "pending")
-    assert (await _deliver(http, gateway, late, "payment.created")).json() == {"applied": False}
+    assert (await deliver_event(http, gateway, late, "payment.created")).json() == {"applied": False}
     assert await _status(http, gateway, owner, reservation_id) == ("paid", "succeeded")
 
     partial = _payment(reservation_id, owner.id, payment_id, "partially_refunded")
-    assert (await _deliver(http, gateway, partial, "payment.refunded")).json() == {"applied": True}
+    assert (await deliver_event(http, gateway, partial, "payment.refunded")).json() == {"applied": True}
     assert await _status(http, gateway, owner, reservation_id) == ("paid", "partially_refunded")
     refunded = _payment(reservation_id, owner.id, payment_id, "refunded")
-    assert (await _deliver(http, gateway, refunded, "payment.refunded")).json() == {"applied": True}
+    assert (await deliver_event(http, gateway, refunded, "payment.refunded")).json() == {"applied": True}
     assert await _status(http, gateway, owner, reservation_id) == ("refunded", "refunded")
 
 
@@ -212,10 +196,31 @@ async def test_failed_payment_makes_the_reservation_payable_and_stale_payments_a
 ) -> None:
     owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
     other = _payment(reservation_id, owner.id, uuid.uuid4(), "succeeded")  # not the current payment
-    assert (await _deliver(http, gateway, other, "payment.succeeded")).json() == {"applied": False}
+    assert (await deliver_event(http, gateway, other, "payment.succeeded")).json() == {"applied": False}
     failed = _payment(reservation_id, owner.id, payment_id, "failed")
-    assert (await _deliver(http, gateway, failed, "payment.failed")).json() == {"applied": True}
+    assert (await deliver_event(http, gateway, failed, "payment.failed")).json() == {"applied": True}
     assert await _status(http, gateway, owner, reservation_id) == ("payable", "failed")
+
+
+async def test_a_newer_payment_is_adopted_and_an_older_ones_news_never_takes_the_reservation_back(
+    checkouts: Checkouts,
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+) -> None:
+    """The current payment is the newest (payment_ms allows one live payment per reservation): how a
+    reservation whose record a crash lost learns its payment from the next event."""
+    owner, reservation_id = await checkouts.payer()
+    start = datetime.now(UTC)
+    first = _payment(reservation_id, owner.id, uuid.uuid4(), "pending", start)
+    assert (await deliver_event(http, gateway, first, "payment.created")).json() == {"applied": True}
+    failed = _payment(reservation_id, owner.id, first.id, "failed", start)
+    assert (await deliver_event(http, gateway, failed, "payment.failed")).json() == {"applied": True}
+    newer = _payment(reservation_id, owner.id, uuid.uuid4(), "pending", start + timedelta(seconds=1))
+    assert (await deliver_event(http, gateway, newer, "payment.created")).json() == {"applied": True}
+    assert await checkouts.state(reservation_id) == ("pending", newer.id, "pending")
+    # the first payment's news, late (its creation): older than the current payment, ignored
+    assert (await deliver_event(http, gateway, first, "payment.created")).json() == {"applied": False}
+    assert await checkouts.state(reservation_id) == ("pending", newer.id, "pending")
 
 
 async def test_payment_events_need_a_valid_signature(
@@ -226,7 +231,7 @@ async def test_payment_events_need_a_valid_signature(
 ) -> None:
     owner, reservation_id, payment_id = await _attached(checkouts, db_engine)
     payment = _payment(reservation_id, owner.id, payment_id, "succeeded")
-    forged = await _deliver(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
+    forged = await deliver_event(http, gateway, payment, "payment.succeeded", secret="whsec_" + "A" * 44)
     assert forged.status_code == 401 and forged.headers["content-type"] == PROBLEM
     body = public_body(
         "payment.succeeded", datetime.now(UTC), msgspec.json.encode(payment), payer_details=False, sequence=1

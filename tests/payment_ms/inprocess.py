@@ -13,7 +13,6 @@ import respx
 import uvicorn
 from pydantic import SecretStr
 
-from payment_ms.providers.registry import close_providers
 from payment_ms.settings import PaymentSettings
 from shared.embedded_pg import free_port
 from shared.settings import PaygateSettings, get_paygate_settings
@@ -73,8 +72,7 @@ async def inprocess_url(database_url: str, inprocess_settings: PaymentSettings) 
             yield f"http://127.0.0.1:{port}"
         finally:
             server.should_exit = True
-            await task
-            await close_providers()
+            await task  # its lifespan closed its providers
             get_paygate_settings.cache_clear()
             root.handlers[:] = handlers
             root.setLevel(level)

@@ -5,6 +5,7 @@ and what the clock or a new id decides may differ."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -111,3 +112,49 @@ async def test_the_single_statement_and_the_two_transaction_create_write_the_sam
     assert local_rows["payment_events"][0]["request_id"] == "req-create-paths"
     assert local_rows["idempotency_keys"][0]["state"] == "completed"
     assert local_rows["payments"][0]["metadata"] == {"order": "A-1"}
+
+
+async def test_both_create_paths_refuse_a_second_live_payment_of_a_reservation(
+    client: httpx.AsyncClient,
+    stripe: respx.MockRouter,
+    db_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    inprocess_settings: PaymentSettings,
+) -> None:
+    """The partial unique index inside the create statement: 409 naming the live payment, nothing
+    written, the provider never called; concurrent creates with other keys make one payment; once the
+    live one ended the reservation can be paid again."""
+    route = stripe.post(f"{STRIPE}/v1/checkout/sessions").mock(
+        return_value=httpx.Response(500, json={"error": {"type": "api_error"}})
+    )
+    body = payment_body()
+    del body["provider"]
+    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")
+    first = (await _create(client, body, "first")).json()
+    before = await _rows(db_engine)
+    for provider in ("mock", "stripe"):
+        monkeypatch.setattr(inprocess_settings, "default_provider", provider)
+        refused = await client.post(
+            "/api/payments", json=body, headers={"Idempotency-Key": f"other-{provider}"}
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("/reservation-has-live-payment")
+        assert refused.json()["payment_id"] == first["id"]
+    assert route.call_count == 0
+    assert await _rows(db_engine) == before  # one payment, one event, one key: nothing more
+
+    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")
+    other = payment_body()
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/payments", json=other, headers={"Idempotency-Key": f"race-{n}"})
+            for n in range(8)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+
+    canceled = await client.post(f"/api/payments/{first['id']}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled", canceled.text
+    again = (await _create(client, body, "after-cancel")).json()
+    assert again["reservation_id"] == first["reservation_id"] and again["id"] != first["id"]

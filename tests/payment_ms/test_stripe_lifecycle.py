@@ -17,9 +17,9 @@ import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payment_ms.providers.registry import get_provider
+from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.providers.stripe import StripeProvider
-from payment_ms.settings import STRIPE_API_VERSION
+from payment_ms.settings import STRIPE_API_VERSION, PaymentSettings
 from tests.fixtures.waiting import eventually
 from tests.payment_ms.conftest import TOKEN_HEADERS, event_types, payment_body
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
@@ -37,6 +37,14 @@ def fake() -> Iterator[FakeStripe]:
         router.route(host="127.0.0.1").pass_through()
         stripe.install(router)
         yield stripe
+
+
+@pytest.fixture
+async def providers(inprocess_settings: PaymentSettings) -> AsyncIterator[ProviderRegistry]:
+    """Providers built from the in-process payment_ms's settings (a test calls Stripe's directly)."""
+    registry = ProviderRegistry(inprocess_settings)
+    yield registry
+    await registry.aclose()
 
 
 @pytest.fixture
@@ -281,11 +289,11 @@ async def test_cancel_of_a_session_the_payer_completed_settles_it(
 
 
 async def test_the_fake_models_stripe_idempotency_and_we_honour_should_retry(
-    inprocess_url: str, fake: FakeStripe, client: httpx.AsyncClient
+    inprocess_url: str, fake: FakeStripe, client: httpx.AsyncClient, providers: ProviderRegistry
 ) -> None:
     pid, sid = await _paid(client, fake)
     row = {"id": uuid.UUID(pid), "currency": "EUR", "provider_payment_id": fake.intent_of(sid)}
-    provider = get_provider("stripe")
+    provider = providers.get("stripe")
     assert isinstance(provider, StripeProvider)
     # while the first request with a key executes, the second gets 409 + Stripe-Should-Retry: true,
     # is retried, and then gets the stored answer: one refund at Stripe

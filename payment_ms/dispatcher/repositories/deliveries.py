@@ -1,8 +1,5 @@
-"""The dispatcher's SQL, on raw asyncpg: it is the hot loop. Every statement is one round trip.
-
-``webhook_deliveries.due_at`` doubles as the lease: claiming pushes it to ``now() + lease`` and names
-the worker in ``leased_by``; results are written only while the row is still leased to that worker.
-"""
+"""Fan-out and the delivery lease: events claimed into deliveries, deliveries claimed, recorded,
+released, held and resumed (the hot loop: one round trip each)."""
 
 from __future__ import annotations
 
@@ -13,10 +10,14 @@ from uuid import UUID
 
 # asyncpg ships no type information: a Connection or a pool's connection proxy.
 Connection = Any
+
+
 Record = Any
+
 
 # Held deliveries (``held``) wait with ``due_at`` here, far past anything a schedule gives.
 HELD_UNTIL = datetime(3000, 1, 1, tzinfo=UTC)
+
 
 _CLAIM_EVENTS = """
 SELECT id, type, payment_id, sequence FROM payment_events
@@ -26,11 +27,13 @@ LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
+
 _INSERT_DELIVERIES = """
 INSERT INTO webhook_deliveries (event_id, partner_id, url)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])
 ON CONFLICT (event_id, partner_id) DO NOTHING
 """
+
 
 # Ordered partners: a delivery waits (held 'ordering') while an earlier event of its payment is still
 # pending for that partner, or comes earlier in the same batch. Only used for ordered partners' rows.
@@ -57,6 +60,7 @@ FROM r, LATERAL (
 ON CONFLICT (event_id, partner_id) DO NOTHING
 """
 
+
 # A delivery of an ordered partner is finished (delivered, given up, canceled): the next waiting event
 # of the same payment, if any, is due now.
 _RELEASE_NEXT_IN_ORDER = """
@@ -76,6 +80,7 @@ UPDATE webhook_deliveries d SET held = NULL, due_at = now(), updated_at = now()
 FROM next WHERE d.id = next.id AND d.held = 'ordering'
 """
 
+
 # The maintenance pass's safety net: a waiting delivery whose earlier events are all finished is due
 # (covers a fan-out that raced with the release of its predecessor, and replays).
 _RELEASE_UNBLOCKED = """
@@ -92,6 +97,7 @@ WHERE d.id IN (
 )
 """
 
+
 # A disabled partner's deliveries wait for it to be enabled again. One on the wire right now stays
 # held when its result is recorded (unless it was delivered or given up).
 _HOLD_PARTNER = """
@@ -99,54 +105,22 @@ UPDATE webhook_deliveries SET held = 'disabled', due_at = $2, updated_at = now()
 WHERE partner_id = $1 AND status = 'pending' AND (held IS NULL OR held = 'ordering')
 """
 
+
 _HOLD = """
 UPDATE webhook_deliveries
 SET held = 'disabled', due_at = $3, leased_by = NULL, updated_at = now()
 WHERE id = ANY($1::uuid[]) AND leased_by = $2 AND status = 'pending'
 """
 
+
 _RESUME_PARTNER = """
 UPDATE webhook_deliveries SET held = NULL, due_at = now(), leased_by = NULL, updated_at = now()
 WHERE partner_id = $1 AND status = 'pending' AND held = 'disabled'
 """
 
-# Health: failures add up (a success in the same batch cleared the row first, in _RECORD_ATTEMPTS).
-_HEALTH_FAILED = """
-INSERT INTO endpoint_health AS h (partner_id, consecutive_failures, failing_since, updated_at)
-SELECT * , now() FROM unnest($1::uuid[], $2::int[], $3::timestamptz[])
-ON CONFLICT (partner_id) DO UPDATE
-SET consecutive_failures = h.consecutive_failures + EXCLUDED.consecutive_failures,
-    failing_since = coalesce(h.failing_since, EXCLUDED.failing_since),
-    updated_at = now()
-RETURNING partner_id, consecutive_failures, failing_since
-"""
-
-_FORGET_HEALTH = "DELETE FROM endpoint_health WHERE partner_id = $1"
-
-# Retention: the oldest events past the period lose their payload, their attempts their bodies; ids,
-# states and timestamps stay. A pending delivery keeps its event's payload (it is still to be sent).
-_PURGE = """
-WITH old AS (
-    SELECT id FROM payment_events e
-    WHERE e.created_at < now() - make_interval(secs => $1::float8) AND e.purged_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-    ORDER BY e.created_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), events AS (
-    UPDATE payment_events e SET data = NULL, purged_at = now() FROM old WHERE e.id = old.id RETURNING e.id
-), attempts AS (
-    UPDATE delivery_attempts a SET response_excerpt = NULL
-    FROM webhook_deliveries d
-    WHERE d.event_id IN (SELECT id FROM events) AND a.delivery_id = d.id
-      AND a.response_excerpt IS NOT NULL
-      AND a.started_at < now() - make_interval(secs => $1::float8)
-    RETURNING a.id
-)
-SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM attempts) AS attempts
-"""
 
 _MARK_FANNED_OUT = "UPDATE payment_events SET fanned_out_at = now() WHERE id = ANY($1::uuid[])"
+
 
 _POSTPONE_FAN_OUT = """
 UPDATE payment_events
@@ -154,6 +128,7 @@ SET fan_out_attempts = fan_out_attempts + 1,
     fan_out_due_at = now() + make_interval(secs => least($2::float8, power(2, fan_out_attempts)))
 WHERE id = ANY($1::uuid[])
 """
+
 
 # Candidates are read in due order and at most ``allowance`` per partner are kept; only those are then
 # locked (``SKIP LOCKED``: another worker's claim in progress is passed over) and leased. Locking writes
@@ -187,6 +162,7 @@ WHERE d.id = l.id AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, d.throttled_count, e.type, e.created_at,
           e.sequence, e.data::text AS data, e.request_id
 """
+
 
 # One statement records a batch of attempts, moves their deliveries on and clears the failures of
 # partners that succeeded.
@@ -227,6 +203,7 @@ SELECT r.id, r.attempt_number, r.started_at, r.duration_ms, r.status_code, r.exc
 FROM r JOIN moved ON moved.id = r.id
 """
 
+
 _RELEASE = """
 UPDATE webhook_deliveries
 SET due_at = CASE WHEN held IS NULL THEN now() + make_interval(secs => $3::float8) ELSE due_at END,
@@ -234,43 +211,17 @@ SET due_at = CASE WHEN held IS NULL THEN now() + make_interval(secs => $3::float
 WHERE id = ANY($1::uuid[]) AND leased_by = $2 AND status = 'pending'
 """
 
+
 _RELEASE_ALL = """
 UPDATE webhook_deliveries
 SET due_at = CASE WHEN held IS NULL THEN now() ELSE due_at END, leased_by = NULL, updated_at = now()
 WHERE leased_by = $1 AND status = 'pending'
 """
 
+
 _CANCEL = """
 UPDATE webhook_deliveries SET status = 'canceled', leased_by = NULL, last_error = $3, updated_at = now()
 WHERE id = ANY($1::uuid[]) AND leased_by = $2 AND status = 'pending'
-"""
-
-_SECONDS_UNTIL_DUE = """
-SELECT extract(epoch FROM least(
-    (SELECT min(due_at) FROM webhook_deliveries
-     WHERE status = 'pending' AND NOT (partner_id = ANY($1::uuid[]))),
-    (SELECT min(fan_out_due_at) FROM payment_events WHERE fanned_out_at IS NULL)
-) - now())::float8
-"""
-
-_QUEUE_STATS = """
-SELECT count(*) AS depth, coalesce(extract(epoch FROM now() - min(due_at)), 0)::float8 AS oldest_age
-FROM webhook_deliveries WHERE status = 'pending' AND due_at <= now()
-"""
-
-_UNFANNED = "SELECT count(*) FROM payment_events WHERE fanned_out_at IS NULL"
-_HELD = """
-SELECT count(*) FILTER (WHERE held = 'ordering'), count(*) FILTER (WHERE held = 'disabled')
-FROM webhook_deliveries WHERE status = 'pending' AND held IS NOT NULL
-"""
-
-# Reconciliation: payments a provider left unsettled, oldest first.
-_STUCK = """
-SELECT id FROM payments
-WHERE status IN ('pending', 'processing') AND updated_at < now() - make_interval(secs => $1::float8)
-  AND NOT (id = ANY($2::uuid[]))
-ORDER BY updated_at
-LIMIT $3
 """
 
 
@@ -315,25 +266,6 @@ async def hold_partner(conn: Connection, partner_id: UUID) -> None:
 async def resume_partner(conn: Connection, partner_id: UUID) -> int:
     result: str = await conn.execute(_RESUME_PARTNER, partner_id)
     return int(result.split()[-1])
-
-
-async def health_failed(conn: Connection, failures: Sequence[tuple[UUID, int, Any]]) -> list[Record]:
-    """``failures``: (partner, failed attempts since its last success in this batch, the first one's
-    time). Returns every such partner's row as it now is."""
-    if not failures:
-        return []
-    columns = [list(column) for column in zip(*failures, strict=True)]
-    return await conn.fetch(_HEALTH_FAILED, *columns)
-
-
-async def forget_health(conn: Connection, partner_id: UUID) -> None:
-    await conn.execute(_FORGET_HEALTH, partner_id)
-
-
-async def purge_expired(conn: Connection, retention_seconds: float, batch: int) -> tuple[int, int]:
-    """One batch of retention: (events purged, attempt bodies purged)."""
-    row = await conn.fetchrow(_PURGE, retention_seconds, batch)
-    return int(row["events"]), int(row["attempts"])
 
 
 async def mark_fanned_out(conn: Connection, event_ids: Sequence[UUID]) -> None:
@@ -389,55 +321,3 @@ async def release_all(conn: Connection, worker: str) -> str:
 async def cancel(conn: Connection, worker: str, ids: Sequence[UUID], reason: str) -> None:
     if ids:
         await conn.execute(_CANCEL, list(ids), worker, reason)
-
-
-async def seconds_until_due(conn: Connection, excluded_partners: Sequence[UUID]) -> float | None:
-    value: float | None = await conn.fetchval(_SECONDS_UNTIL_DUE, list(excluded_partners))
-    return value
-
-
-async def queue_stats(conn: Connection) -> tuple[int, float, int]:
-    row = await conn.fetchrow(_QUEUE_STATS)
-    unfanned = await conn.fetchval(_UNFANNED)
-    assert row is not None
-    return int(row["depth"]), float(row["oldest_age"]), int(unfanned)
-
-
-async def held_stats(conn: Connection) -> tuple[int, int]:
-    """Pending deliveries waiting for an earlier event (ordering) and for their partner (disabled)."""
-    row = await conn.fetchrow(_HELD)
-    return int(row[0]), int(row[1])
-
-
-async def stuck_payments(
-    conn: Connection, *, older_than: float, excluded: Sequence[UUID], limit: int
-) -> list[UUID]:
-    """Pending/processing payments unchanged for ``older_than`` seconds, but for ``excluded``."""
-    rows = await conn.fetch(_STUCK, older_than, list(excluded), limit)
-    return [row["id"] for row in rows]
-
-
-_EXPIRED_HOLDS = """
-SELECT id FROM payments
-WHERE status = 'authorized' AND authorized_at < now() - make_interval(secs => $1::float8)
-  AND NOT (id = ANY($2::uuid[]))
-ORDER BY authorized_at
-LIMIT $3
-"""
-
-
-async def expired_holds(
-    conn: Connection, *, older_than: float, excluded: Sequence[UUID], limit: int
-) -> list[UUID]:
-    """Authorized (manual capture) payments held longer than ``older_than`` seconds, oldest first."""
-    rows = await conn.fetch(_EXPIRED_HOLDS, older_than, list(excluded), limit)
-    return [row["id"] for row in rows]
-
-
-async def try_advisory_lock(conn: Connection, lock: int) -> bool:
-    """A session-level advisory lock on this connection (False: another session holds it)."""
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock))
-
-
-async def advisory_unlock(conn: Connection, lock: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1)", lock)
