@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 NOTIFY_CHANNEL = "payment_events"
 
-# ``INSERT_EVENT`` followed by the values of (payment_id, type, data, request_id, sequence) as a VALUES
-# list or a SELECT; as a CTE named ``event``, ``NOTIFY_EVENT`` then announces the new row's id.
-INSERT_EVENT = "INSERT INTO payment_events (payment_id, type, data, request_id, sequence)"
+# ``INSERT_EVENT`` followed by the values of (payment_id, type, data, request_id, source, sequence) as a
+# VALUES list or a SELECT; as a CTE named ``event``, ``NOTIFY_EVENT`` then announces the new row's id.
+INSERT_EVENT = "INSERT INTO payment_events (payment_id, type, data, request_id, source, sequence)"
 NOTIFY_EVENT = f"SELECT id, pg_notify('{NOTIFY_CHANNEL}', id::text) FROM event"  # noqa: S608 (constants)
 # Wakes every dispatcher without a new event (e.g. a replayed delivery is due now).
 _WAKE_DISPATCHERS = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', :reason)")
@@ -34,7 +34,7 @@ _RECORD_EVENT = text(
     WITH event AS (
         {INSERT_EVENT}
         VALUES (
-            :payment_id, :type, :data, :request_id,
+            :payment_id, :type, :data, :request_id, :source,
             (SELECT coalesce(max(sequence), 0) + 1 FROM payment_events WHERE payment_id = :payment_id)
         )
         RETURNING id
@@ -45,12 +45,24 @@ _RECORD_EVENT = text(
 
 
 async def record_event(
-    conn: AsyncConnection, *, payment_id: uuid.UUID, event_type: str, data: Any, request_id: str | None
+    conn: AsyncConnection,
+    *,
+    payment_id: uuid.UUID,
+    event_type: str,
+    data: Any,
+    request_id: str | None,
+    source: str | None,
 ) -> uuid.UUID:
     """Insert one event (``data`` as JSON) and notify the dispatchers, in the caller's transaction."""
     result = await conn.execute(
         _RECORD_EVENT,
-        {"payment_id": payment_id, "type": event_type, "data": data, "request_id": request_id},
+        {
+            "payment_id": payment_id,
+            "type": event_type,
+            "data": data,
+            "request_id": request_id,
+            "source": source,
+        },
     )
     event_id: uuid.UUID = result.scalar_one()
     return event_id

@@ -33,6 +33,7 @@ OWNED: dict[str, tuple[str, ...]] = {
         "webhook_deliveries",
         "delivery_attempts",
         "endpoint_health",
+        "delivery_rollups",
     ),
 }
 READS: dict[str, tuple[str, ...]] = {GATEWAY: (), PAYMENT_MS: ()}

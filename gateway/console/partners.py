@@ -270,6 +270,7 @@ class ConsolePartnerLinksController(Controller):
             session=console,
             partner=partner,
             test=result,
+            deliveries_path="/console/deliveries",
         )
 
     @post("/{partner_id:uuid}/portal-links", operation_id="consolePortalLink")

@@ -55,6 +55,17 @@ def available_actions(status: str, provider: str) -> list[tuple[str, str]]:
     ]
 
 
+# The timeline's "from what" (``Event.source``).
+SOURCES = {
+    "payer": "the payer",
+    "provider": "a provider event",
+    "operator": "an operator",
+    "reconciliation": "reconciliation",
+    "cash_confirmation": "a cash confirmation",
+    "expiry": "expiry (the authorization window passed)",
+}
+
+
 class ConsolePaymentsController(Controller):
     path = "/payments"
     include_in_schema = False
@@ -162,6 +173,7 @@ class ConsolePaymentsController(Controller):
             session=console,
             payment=payment,
             timeline=list(reversed(events.items)),
+            sources=SOURCES,
             deliveries=details,
             event_types=event_types,
             partner_names=names,
@@ -206,7 +218,7 @@ class ConsolePaymentsController(Controller):
         if not 1 <= len(key) <= 255:
             raise InvalidInputError("The form has no idempotency key; open the confirmation again.")
         engine: AsyncEngine = request.app.state.db_engine
-        commands = services.PaymentCommands(engine, payment_ms)
+        commands = services.PaymentCommands(engine, payment_ms, actor="operator")
         if action == "refund":
             payment = await payment_ms.get_payment(payment_id)
             amount = (

@@ -106,7 +106,9 @@ class AdminDeliveriesController(Controller):
         operation_id="adminSendTestEvent",
         summary="Send the partner a signed example event now; the answer is the attempt",
         description="Status, duration, the first 2 KB of the answer and the error, as a delivery attempt "
-        "records them. Nothing is stored; webhook-id is test_<random>. The body may name the event type "
+        "records them, and delivery_id: the test delivery it is stored as (marked test; never sent again, "
+        "not counted in the health figures, not in the pull feed). webhook-id is test_<event id>. The body "
+        "may name the event type "
         "(default payment.succeeded). A disabled partner can be tested too.",
         status_code=200,
         responses=problem_responses(*ADMIN_ERRORS),

@@ -363,7 +363,8 @@ async def test_send_request(
 ) -> SendTestEventRequest:
     """What payment_ms needs to send a partner a test event: its URL and the secrets signing now."""
     partner = await get_partner(session, partner_id)
-    return SendTestEventRequest(url=partner.url, secrets=signing_secrets(partner), type=event_type)  # type: ignore[arg-type]
+    request = {"partner_id": partner.id, "url": partner.url, "secrets": signing_secrets(partner)}
+    return SendTestEventRequest(**request, type=event_type)  # type: ignore[arg-type]
 
 
 def partner_view(partner: Partner, *, now: datetime | None = None) -> PartnerView:

@@ -22,6 +22,8 @@ from gateway.payments.transport import BadGatewayError, PaymentMsTransport, Upst
 from gateway.settings import GatewaySettings
 from shared import routes
 from shared.contracts import (
+    ACTOR_HEADER,
+    Actor,
     CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
@@ -148,18 +150,38 @@ class PaymentMsClient:
     # payment_ms's idempotency fingerprint covers it (the same key with another body is 422).
 
     async def verify(
-        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+        self,
+        payment_id: UUID,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        raw_body: bytes | None = None,
     ) -> Payment:
-        """Verify is safe to repeat with or without a key: it asks the provider and applies the outcome."""
+        """Verify is safe to repeat with or without a key: it asks the provider and applies the outcome.
+        ``actor``: who asks (the source of the events it writes)."""
         return await self._command(
-            routes.PAYMENT_VERIFY, payment_id, idempotency_key=idempotency_key, retry=True, raw_body=raw_body
+            routes.PAYMENT_VERIFY,
+            payment_id,
+            idempotency_key=idempotency_key,
+            retry=True,
+            raw_body=raw_body,
+            headers={ACTOR_HEADER: actor},
         )
 
     async def cancel(
-        self, payment_id: UUID, *, idempotency_key: str | None = None, raw_body: bytes | None = None
+        self,
+        payment_id: UUID,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        raw_body: bytes | None = None,
     ) -> Payment:
         return await self._command(
-            routes.PAYMENT_CANCEL, payment_id, idempotency_key=idempotency_key, raw_body=raw_body
+            routes.PAYMENT_CANCEL,
+            payment_id,
+            idempotency_key=idempotency_key,
+            raw_body=raw_body,
+            headers={ACTOR_HEADER: actor},
         )
 
     async def capture(
@@ -188,6 +210,7 @@ class PaymentMsClient:
         idempotency_key: str | None,
         retry: bool | None = None,
         raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Payment:
         answer = await self._call(
             "POST",
@@ -197,6 +220,7 @@ class PaymentMsClient:
             content=raw_body if body is None and raw_body else None,
             idempotency_key=idempotency_key,
             retry=retry,
+            headers=headers,
         )
         return _decode(answer, Payment)
 

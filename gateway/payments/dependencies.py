@@ -31,7 +31,7 @@ class Payer:
 
     @property
     def commands(self) -> PaymentCommands:
-        return PaymentCommands(self.engine, self.payment_ms)
+        return PaymentCommands(self.engine, self.payment_ms, actor="payer")
 
 
 def provide_payer(request: Request[Any, Any, Any]) -> Payer:

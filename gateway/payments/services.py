@@ -38,6 +38,7 @@ from gateway.reservations import repositories as reservations
 from gateway.reservations.services import RESERVATION_STATUS_FOR_PAYMENT, apply_payment
 from gateway.settings import GatewaySettings
 from shared.contracts import (
+    Actor,
     CaptureCreate,
     CaptureMethod,
     CashConfirmation,
@@ -202,9 +203,10 @@ class PaymentCommands:
     """The commands on one payment, each moving its reservation along with the answer; a payment
     payment_ms does not know is the gateway's own 404."""
 
-    def __init__(self, engine: AsyncEngine, client: PaymentMsClient) -> None:
+    def __init__(self, engine: AsyncEngine, client: PaymentMsClient, *, actor: Actor) -> None:
         self._engine = engine
         self._client = client
+        self._actor: Actor = actor  # who verifies or cancels: the payer, or an operator
 
     # ``raw_body``: the caller's body on a route that reads none, passed on for payment_ms's idempotency
     # fingerprint (the same key with another body is 422).
@@ -213,14 +215,18 @@ class PaymentCommands:
         self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
         return await self._follow(
-            self._client.verify(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+            self._client.verify(
+                payment_id, actor=self._actor, idempotency_key=idempotency_key, raw_body=raw_body
+            )
         )
 
     async def cancel(
         self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
         return await self._follow(
-            self._client.cancel(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
+            self._client.cancel(
+                payment_id, actor=self._actor, idempotency_key=idempotency_key, raw_body=raw_body
+            )
         )
 
     async def capture(

@@ -110,6 +110,7 @@ class PortalController(Controller):
             chosen=chosen if chosen is not None else list(partner.event_types),
             url=url if url is not None else partner.url,
             paused=not partner.enabled and partner.disabled_reason == PAUSED_REASON,
+            deliveries_path="/portal/deliveries",
             notice=notice,
             error=error,
             secret=secret,
@@ -169,7 +170,8 @@ class PortalController(Controller):
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,
     ) -> Template:
-        """A signed example event to the endpoint now; the page shows the attempt (nothing is stored)."""
+        """A signed example event to the endpoint now; the page shows the attempt and links to the test
+        delivery it was stored as."""
         form = await checked_form(request, portal_session.csrf_token)
         event_type = form.get("type", "payment.succeeded")
         if event_type not in EVENT_TYPES:

@@ -4,7 +4,6 @@ delivery, or a partner's deliveries in a window)."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_engine
+from paygate.commands import EXIT_CONFIG, CommandError, database_url, print_json, run_with_engine
 from shared.models import DELIVERY_STATUSES
 
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -94,14 +93,13 @@ def run_list(args: argparse.Namespace) -> int:
 
     page = run_with_engine(url, work)
     if args.json:
-        print(json.dumps(msgspec.to_builtins(page), indent=2))
-        return 0
+        return print_json(msgspec.to_builtins(page))
     if not page.items:
         print("no deliveries")
         return 0
     print(f"{'id':36}  {'state':9}  {'tries':5}  {'last':5}  {'created':25}  partner")
     for d in page.items:
-        state = f"held:{d.held}" if d.held else d.status
+        state = f"held:{d.held}" if d.held else f"test:{d.status}" if d.test else d.status
         last = str(d.last_status_code) if d.last_status_code is not None else "-"
         print(
             f"{d.id!s:36}  {state:9}  {d.attempt_count:5}  {last:5}  {_iso(d.created_at):25}  {d.partner_id}"
@@ -122,9 +120,12 @@ def run_show(args: argparse.Namespace) -> int:
 
     d = run_with_engine(url, work)
     if args.json:
-        print(json.dumps(msgspec.to_builtins(d), indent=2))
-        return 0
-    print(f"delivery {d.id}: {d.status}" + (f" (held: {d.held})" if d.held else ""))
+        return print_json(msgspec.to_builtins(d))
+    print(
+        f"delivery {d.id}: {d.status}"
+        + (f" (held: {d.held})" if d.held else "")
+        + (" (test send)" if d.test else "")
+    )
     print(f"  event:     {d.event_id} ({d.event_type})")
     print(f"  partner:   {d.partner_id}  {d.url}")
     print(f"  attempts:  {d.attempt_count} ({d.throttled_count} answered 429)")

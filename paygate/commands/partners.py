@@ -9,16 +9,23 @@ and says until when each signs.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from paygate.commands import EXIT_REFUSED, CommandError, T, database_url, run_with_session
+from paygate.commands import (
+    EXIT_REFUSED,
+    CommandError,
+    T,
+    database_url,
+    print_json,
+    print_listing,
+    run_with_engine,
+    run_with_session,
+)
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -37,11 +44,6 @@ def _on_partner(args: argparse.Namespace, work: Callable[[AsyncSession, uuid.UUI
         return await work(session, partner_id)
 
     return run_with_session(database_url(args.database_url), on_session)
-
-
-def _print_json(value: Any) -> int:
-    print(json.dumps(value, indent=2))
-    return 0
 
 
 def _rate(raw: str) -> int:
@@ -80,7 +82,7 @@ def _signing_lines(view: dict[str, Any]) -> list[str]:
 def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
     view = {**_view(partner), "secret": partner.secret}
     if as_json:
-        print(json.dumps(view, indent=2))
+        print_json(view)
         return
     print(f"{what} partner {partner.name} ({partner.id})")
     print(f"  url:     {partner.url}")
@@ -125,11 +127,7 @@ def run_list(args: argparse.Namespace) -> int:
         return [_view(partner) for partner in partners]
 
     views = run_with_session(url, work)
-    if args.json:
-        print(json.dumps({"items": views, "total": len(views)}, indent=2))
-        return 0
-    if not views:
-        print("no partners")
+    if print_listing(views, args.json, "no partners"):
         return 0
     print(f"{'id':36}  {'enabled':7}  {'name':20}  url / events")
     for view in views:
@@ -163,7 +161,7 @@ def run_finish_rotation(args: argparse.Namespace) -> int:
 
     view = _on_partner(args, work)
     if args.json:
-        return _print_json(view)
+        return print_json(view)
     print(f"finished the rotation of partner {view['name']} ({view['id']}): only the current secret signs")
     for line in _signing_lines(view):
         print(f"  {line}")
@@ -183,7 +181,7 @@ def run_set(args: argparse.Namespace) -> int:
 
     view = _on_partner(args, work)
     if args.json:
-        return _print_json(view)
+        return print_json(view)
     limit = (
         f"at most {view['max_requests_per_second']} requests/s"
         if view["max_requests_per_second"]
@@ -197,31 +195,31 @@ def run_test(args: argparse.Namespace) -> int:
     """The same test send as ``POST /admin/partners/{id}/test``, from this process."""
     from gateway.partners.services import test_send_request
     from paygate.config_check import dispatcher_settings
-    from payment_ms.dispatcher.test_send import send_test_event
+    from payment_ms.dispatcher.test_send import record_test_send, send_test_event
     from shared.settings import get_paygate_settings
 
     settings = dispatcher_settings()
+    loopback = settings.loopback_allowed(get_paygate_settings().is_dev)
 
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> Any:
         return await test_send_request(session, partner_id, args.type)
 
-    request = _on_partner(args, work)
-    result = asyncio.run(
-        send_test_event(
-            request.url,
-            request.secrets,
-            request.type,
-            settings=settings,
-            allow_loopback=settings.loopback_allowed(get_paygate_settings().is_dev),
+    test = _on_partner(args, work)
+
+    async def send(engine: AsyncEngine) -> Any:  # stored as the partner's test delivery
+        sent = await send_test_event(
+            test.url, test.secrets, test.type, settings=settings, allow_loopback=loopback
         )
-    )
+        return await record_test_send(engine, test.partner_id, sent)
+
+    result = run_with_engine(database_url(args.database_url), send)
     if args.json:
-        _print_json(msgspec.to_builtins(result))
+        print_json(msgspec.to_builtins(result))
     else:
         outcome = "delivered" if result.delivered else "NOT delivered"
         answer = result.status_code if result.status_code is not None else "no answer"
         print(f"test {result.type} to {result.url}: {outcome} ({answer}) in {result.duration_ms} ms")
-        print(f"  webhook-id: {result.webhook_id}")
+        print(f"  webhook-id: {result.webhook_id}, stored as the test delivery {result.delivery_id}")
         if result.error:
             print(f"  error:      {result.error}")
         if result.response_excerpt:
@@ -270,7 +268,7 @@ def run_portal_link(args: argparse.Namespace) -> int:
 
     answer = _on_partner(args, work)  # an unknown partner or link: exit 1 with its reason
     if args.json:
-        print(json.dumps(answer, indent=2))
+        print_json(answer)
     elif args.revoke:
         print(f"revoked portal link {answer['id']}: it no longer opens, and the session it opened has ended")
     else:
@@ -360,7 +358,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "send a signed example event to a partner's endpoint now and show the attempt",
         "Sign an example event with the partner's secrets and POST it now, as a delivery would (same "
         "URL policy, timeout, no redirects). Prints status, duration, the first 2 KB of the answer and "
-        "the error; nothing is stored. Exit 1 when the endpoint did not answer 2xx.",
+        "the error; it is stored as a test delivery (never sent again). Exit 1 when the endpoint did not "
+        "answer 2xx.",
     )
     test.add_argument("partner_id")
     test.add_argument("--type", default="payment.succeeded", choices=EVENT_TYPES, help="the example event")

@@ -25,7 +25,7 @@ from payment_ms.deliveries.schemas import (
 from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
-from payment_ms.dispatcher.test_send import send_test_event
+from payment_ms.dispatcher.test_send import record_test_send, send_test_event
 from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
@@ -166,27 +166,35 @@ class TestSendController(Controller):
     tags = ["deliveries"]
     guards = [requires_service_token]
     security = SECURITY
-    dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
+    dependencies = {
+        "dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False),
+        "engine": Provide(provide_engine, sync_to_thread=False),
+    }
 
     @post(
         routes.TEST_SENDS,
         operation_id="sendTestEvent",
-        summary="Sign an example event and POST it to a URL now; the answer is the attempt",
+        summary="Sign an example event and POST it to a partner's URL now; the answer is the attempt, "
+        "stored as a test delivery of the partner",
         status_code=200,
         responses=problem_responses(*INPUT, *SERVICE, 422),
     )
     async def send(
-        self, data: JSONBody[SendTestEventRequest], dispatcher_settings: NamedDependency[DispatcherSettings]
+        self,
+        data: JSONBody[SendTestEventRequest],
+        dispatcher_settings: NamedDependency[DispatcherSettings],
+        engine: Engine,
     ) -> SendTestEventResult:
         try:
             for secret in data.secrets:
                 secret_key(secret)
         except ValueError:
             raise InvalidInputError("secrets must be whsec_ secrets") from None
-        return await send_test_event(
+        sent = await send_test_event(
             data.url,
             data.secrets,
             data.type,
             settings=dispatcher_settings,
             allow_loopback=dispatcher_settings.loopback_allowed(dispatcher_settings.paygate.is_dev),
         )
+        return await record_test_send(engine, data.partner_id, sent)

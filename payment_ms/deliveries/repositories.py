@@ -7,24 +7,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_ms.pagination import Cursor, keyset_page, matching
-from shared.models import Base
+from shared.models import LATENCY_BOUNDS_MS, Base
 from shared.queries import DeliveryFilter, EventFilter
 
 events = Base.metadata.tables["payment_events"]
 deliveries = Base.metadata.tables["webhook_deliveries"]
 attempts = Base.metadata.tables["delivery_attempts"]
+rollups = Base.metadata.tables["delivery_rollups"]
 
 
 async def list_events(
     conn: AsyncConnection, after: Cursor | None, limit: int, *, filters: EventFilter
 ) -> Sequence[RowMapping]:
     where = matching(events, payment_id=filters.payment_id, type=filters.event_type)
+    where.append(events.c.payment_id.is_not(None))  # a test send's event is no payment's
     return await keyset_page(conn, events, where, filters, after=after, limit=limit)
 
 
@@ -71,6 +73,9 @@ def _payload_kept() -> Any:
     )
 
 
+_NOT_A_TEST = deliveries.c.test.is_(False)  # a test send is never sent again
+
+
 def _make_due() -> dict[str, object]:
     return {
         "status": "pending",
@@ -89,6 +94,7 @@ async def make_delivery_due(conn: AsyncConnection, delivery_id: uuid.UUID) -> Ro
         .where(
             deliveries.c.id == delivery_id,
             or_(deliveries.c.status != "pending", deliveries.c.leased_by.is_(None)),
+            _NOT_A_TEST,
             _payload_kept(),
         )
         .values(_make_due())
@@ -97,8 +103,67 @@ async def make_delivery_due(conn: AsyncConnection, delivery_id: uuid.UUID) -> Ro
     return result.mappings().one_or_none()
 
 
-async def delivery_exists(conn: AsyncConnection, delivery_id: uuid.UUID) -> bool:
-    return await conn.scalar(select(deliveries.c.id).where(deliveries.c.id == delivery_id)) is not None
+async def delivery_test_flag(conn: AsyncConnection, delivery_id: uuid.UUID) -> bool | None:
+    """Whether the delivery is a test send's; None when there is no such delivery."""
+    flag: bool | None = await conn.scalar(select(deliveries.c.test).where(deliveries.c.id == delivery_id))
+    return flag
+
+
+async def record_test_send(
+    conn: AsyncConnection,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    request_id: str | None,
+    partner_id: uuid.UUID,
+    url: str,
+    started_at: datetime,
+    delivered: bool,
+    duration_ms: int,
+    status_code: int | None,
+    excerpt: str | None,
+    error: str | None,
+) -> uuid.UUID:
+    """A test send's event (no payment, already fanned out), its finished delivery and its attempt."""
+    await conn.execute(
+        insert(events).values(
+            id=event_id,
+            payment_id=None,
+            type=event_type,
+            sequence=1,
+            data=data,
+            request_id=request_id,
+            fanned_out_at=func.now(),
+        )
+    )
+    delivery_id: uuid.UUID = await conn.scalar(
+        insert(deliveries)
+        .values(
+            event_id=event_id,
+            partner_id=partner_id,
+            url=url,
+            status="succeeded" if delivered else "failed",
+            attempt_count=1,
+            last_status_code=status_code,
+            last_error=error[:1000] if error else None,
+            delivered_at=func.now() if delivered else None,
+            test=True,
+        )
+        .returning(deliveries.c.id)
+    )
+    await conn.execute(
+        insert(attempts).values(
+            delivery_id=delivery_id,
+            attempt_number=1,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            response_excerpt=excerpt,
+            error=error[:1000] if error else None,
+        )
+    )
+    return delivery_id
 
 
 async def event_purged_at(conn: AsyncConnection, delivery_id: uuid.UUID) -> datetime | None:
@@ -130,6 +195,7 @@ async def make_partner_deliveries_due(
             deliveries.c.partner_id == partner_id,
             deliveries.c.status.in_(FINISHED if include_all else REPLAYABLE),
             *window,
+            _NOT_A_TEST,
             _payload_kept(),
         )
         .values(_make_due())
@@ -138,8 +204,6 @@ async def make_partner_deliveries_due(
 
 
 # ------------------------------------------------------------------ the console's and the portal's reads
-
-_SUCCESS = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
 
 
 async def queue_depth(conn: AsyncConnection) -> RowMapping:
@@ -152,17 +216,22 @@ async def queue_depth(conn: AsyncConnection) -> RowMapping:
     return (await conn.execute(query)).mappings().one()
 
 
+def _minutes_since(since: datetime) -> Any:
+    """Rollup minutes from the one ``since`` falls in."""
+    return rollups.c.minute >= func.date_trunc("minute", since)
+
+
 async def attempts_per_minute(conn: AsyncConnection, since: datetime) -> Sequence[RowMapping]:
-    minute = func.date_trunc("minute", attempts.c.started_at).label("minute")
+    """Attempts per minute by outcome, from ``delivery_rollups`` (ix_delivery_rollups_minute)."""
     query = (
         select(
-            minute,
-            func.count().filter(_SUCCESS).label("succeeded"),
-            func.count().filter(~_SUCCESS | attempts.c.status_code.is_(None)).label("failed"),
+            rollups.c.minute,
+            func.sum(rollups.c.succeeded).label("succeeded"),
+            func.sum(rollups.c.attempts - rollups.c.succeeded).label("failed"),
         )
-        .where(attempts.c.started_at >= since)
-        .group_by(minute)
-        .order_by(minute)
+        .where(_minutes_since(since))
+        .group_by(rollups.c.minute)
+        .order_by(rollups.c.minute)
     )
     return (await conn.execute(query)).mappings().all()
 
@@ -170,27 +239,26 @@ async def attempts_per_minute(conn: AsyncConnection, since: datetime) -> Sequenc
 async def partner_health(
     conn: AsyncConnection, since: datetime, partner_ids: Sequence[uuid.UUID] | None
 ) -> Sequence[RowMapping]:
-    """Per partner: attempts since ``since`` (ix_delivery_attempts_started_at), how many succeeded,
-    the p95 duration, and the last failure."""
-    failed = ~_SUCCESS | attempts.c.status_code.is_(None)
-    failure_text = func.coalesce(attempts.c.error, func.concat("HTTP ", attempts.c.status_code.cast(String)))
+    """Per partner, from ``delivery_rollups``: attempts since the minute of ``since``, how many
+    succeeded, the summed latency histogram (``latency_le``), the slowest attempt and the last failure."""
+    failures = rollups.c.last_failure_at.is_not(None)
     query = (
         select(
-            deliveries.c.partner_id,
-            func.count().label("attempts"),
-            func.count().filter(_SUCCESS).label("succeeded"),
-            func.percentile_disc(0.95).within_group(attempts.c.duration_ms).label("p95_ms"),
-            func.max(attempts.c.started_at).filter(failed).label("last_failure_at"),
-            func.array_agg(aggregate_order_by(failure_text, attempts.c.started_at.desc()))
-            .filter(failed)[1]
+            rollups.c.partner_id,
+            func.sum(rollups.c.attempts).label("attempts"),
+            func.sum(rollups.c.succeeded).label("succeeded"),
+            *(func.sum(rollups.c.latency_le[i + 1]).label(f"le_{i}") for i in range(len(LATENCY_BOUNDS_MS))),
+            func.max(rollups.c.max_ms).label("max_ms"),
+            func.max(rollups.c.last_failure_at).label("last_failure_at"),
+            func.array_agg(aggregate_order_by(rollups.c.last_failure, rollups.c.last_failure_at.desc()))
+            .filter(failures)[1]
             .label("last_failure"),
         )
-        .select_from(attempts.join(deliveries, deliveries.c.id == attempts.c.delivery_id))
-        .where(attempts.c.started_at >= since)
-        .group_by(deliveries.c.partner_id)
+        .where(_minutes_since(since))
+        .group_by(rollups.c.partner_id)
     )
     if partner_ids is not None:
-        query = query.where(deliveries.c.partner_id.in_(partner_ids))
+        query = query.where(rollups.c.partner_id.in_(partner_ids))
     return (await conn.execute(query)).mappings().all()
 
 
@@ -204,7 +272,11 @@ async def event_feed(
     limit: int,
 ) -> Sequence[RowMapping]:
     """Oldest first on (created_at, id), only events older than ``settled_before`` (see the service)."""
-    filters: list[Any] = [events.c.type.in_(types), events.c.created_at < settled_before]
+    filters: list[Any] = [
+        events.c.type.in_(types),
+        events.c.created_at < settled_before,
+        events.c.payment_id.is_not(None),  # test sends are not events of the feed
+    ]
     if created_from is not None:
         filters.append(events.c.created_at >= created_from)
     if after is not None:

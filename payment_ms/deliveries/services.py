@@ -30,6 +30,7 @@ from shared.contracts import (
     PartnerHealth,
     PartnerHealthList,
 )
+from shared.models import LATENCY_BOUNDS_MS
 from shared.problems import NotFoundError
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery
 
@@ -87,7 +88,21 @@ async def partner_health(
 ) -> PartnerHealthList:
     async with engine.connect() as conn:
         rows = await repo.partner_health(conn, since, partner_ids)
-    return PartnerHealthList(since=since, items=[from_row(PartnerHealth, row) for row in rows])
+    items = [from_row(PartnerHealth, row, p95_ms=p95_ms(row)) for row in rows]
+    return PartnerHealthList(since=since, items=items)
+
+
+def p95_ms(row: RowMapping) -> int | None:
+    """The p95 of a partner's summed histogram (``le_0``…): the first bound with 95 % of the attempts at
+    or under it (the exact p95 lies above the bound before it), at most the slowest attempt."""
+    attempts = int(row["attempts"])
+    if attempts == 0:
+        return None
+    needed = (95 * attempts + 99) // 100  # the rank percentile_disc(0.95) takes
+    for i, bound in enumerate(LATENCY_BOUNDS_MS):
+        if row[f"le_{i}"] >= needed:
+            return min(bound, int(row["max_ms"]))
+    return int(row["max_ms"])
 
 
 async def event_feed(engine: AsyncEngine, query: FeedQuery) -> EventFeed:

@@ -23,7 +23,9 @@ import asyncpg
 
 from payment_ms.dispatcher import repositories as repo
 from payment_ms.dispatcher.settings import DispatcherSettings
+from payment_ms.events.source import acting_as
 from payment_ms.settings import PaymentSettings
+from shared.contracts import EventSource
 from shared.db import create_engine
 
 logger = logging.getLogger("paygate.dispatcher.reconcile")
@@ -77,17 +79,21 @@ class Reconciler:
         release: Callable[[uuid.UUID], Awaitable[object]] | None = None,
     ) -> int:
         """Verify every stuck payment once and release every expired hold, under the lock; returns how
-        many payments were acted on."""
+        many payments were acted on. The events a verify writes come from reconciliation, those of a
+        release from expiry."""
         conn = await asyncpg.connect(self.dsn)
         try:
             if not await repo.try_advisory_lock(conn, RECONCILE_LOCK):
                 return 0
             try:
                 await self._purge_if_due()
-                acted = await self._each(await self.stuck_payments(conn), verify, stopping, "reconciling")
+                stuck = await self.stuck_payments(conn)
+                acted = await self._each(stuck, verify, stopping, "reconciling", "reconciliation")
                 if release is not None:
                     holds = await self.expired_holds(conn)
-                    acted += await self._each(holds, release, stopping, "releasing the expired hold of")
+                    acted += await self._each(
+                        holds, release, stopping, "releasing the expired hold of", "expiry"
+                    )
                 return acted
             finally:
                 # Closing the connection would release it too; unlocking keeps the intent explicit.
@@ -100,6 +106,17 @@ class Reconciler:
                 conn.terminate()
 
     async def _each(
+        self,
+        payment_ids: list[uuid.UUID],
+        act: Callable[[uuid.UUID], Awaitable[object]],
+        stopping: Callable[[], bool],
+        doing: str,
+        source: EventSource,
+    ) -> int:
+        with acting_as(source):  # the events ``act`` writes come from ``source``
+            return await self._each_payment(payment_ids, act, stopping, doing)
+
+    async def _each_payment(
         self,
         payment_ids: list[uuid.UUID],
         act: Callable[[uuid.UUID], Awaitable[object]],

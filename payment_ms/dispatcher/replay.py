@@ -24,8 +24,11 @@ async def replay_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> RowMap
     async with engine.begin() as conn:
         row = await repo.make_delivery_due(conn, delivery_id)
         if row is None:
-            if not await repo.delivery_exists(conn, delivery_id):
+            test = await repo.delivery_test_flag(conn, delivery_id)
+            if test is None:
                 raise NotFoundError(f"delivery {delivery_id} not found")
+            if test:
+                raise ConflictError("a test send is not sent again: send a new test event instead")
             if await repo.event_purged_at(conn, delivery_id) is not None:
                 raise ConflictError(
                     "the event's payload was purged (retention period): it cannot be sent again"

@@ -1,26 +1,35 @@
 """Test sends: a signed example event sent to an endpoint now, answered with the one attempt.
 
-Nothing is stored and no delivery is created: the partner checks its endpoint (URL, TLS, signature
-verification) before real events flow. The request goes out exactly like a delivery: same signing,
-same URL policy and guarded resolver (no internal addresses), same timeout, no redirects followed.
-``webhook-id`` is ``test_<random>`` so a receiver can tell a test from a real event.
+The partner checks its endpoint (URL, TLS, signature verification) before real events flow. The
+request goes out exactly like a delivery: same signing, same URL policy and guarded resolver (no
+internal addresses), same timeout, no redirects followed. ``webhook-id`` is ``test_<event id>`` so a
+receiver can tell a test from a real event.
+
+``record_test_send`` then stores it as a delivery marked ``test`` (its event belongs to no payment)
+with its one attempt, so it shows in the delivery lists; it is written finished, so the dispatcher
+never sends it, a replay refuses it, and it stays out of the rollups and the pull feed.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.deliveries import repositories as repo
 from payment_ms.dispatcher.partners import Target
 from payment_ms.dispatcher.sender import Claimed, EventBody, send
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.ssrf import GuardedResolver, UrlPolicy
 from shared.contracts import EventType, SendTestEventResult
 from shared.events import CATALOG
+from shared.observability import current_request_id
 from shared.webhooks import secret_key
 
 
@@ -38,6 +47,38 @@ def example_data(event_type: EventType, now: datetime) -> str:
     return msgspec.json.encode(data).decode()
 
 
+@dataclass(frozen=True, slots=True)
+class TestSend:
+    event_id: uuid.UUID
+    data: str  # the example payment, as sent
+    started_at: datetime
+    result: SendTestEventResult
+
+
+async def record_test_send(engine: AsyncEngine, partner_id: uuid.UUID, sent: TestSend) -> SendTestEventResult:
+    """Store ``sent`` as the test delivery of ``partner_id`` with its attempt; its answer, with
+    ``delivery_id``."""
+    result = sent.result
+    async with engine.begin() as conn:
+        delivery_id = await repo.record_test_send(
+            conn,
+            event_id=sent.event_id,
+            event_type=result.type,
+            data=json.loads(sent.data),
+            request_id=current_request_id(),
+            partner_id=partner_id,
+            url=result.url,
+            started_at=sent.started_at,
+            delivered=result.delivered,
+            duration_ms=result.duration_ms,
+            status_code=result.status_code,
+            excerpt=result.response_excerpt,
+            error=result.error,
+        )
+    result.delivery_id = delivery_id
+    return result
+
+
 async def send_test_event(
     url: str,
     secrets: list[str],
@@ -45,15 +86,17 @@ async def send_test_event(
     *,
     settings: DispatcherSettings,
     allow_loopback: bool,
-) -> SendTestEventResult:
+) -> TestSend:
     """Sign an example ``event_type`` with every one of ``secrets`` and POST it to ``url`` now."""
     now = datetime.now(UTC)
-    msg_id = f"test_{uuid.uuid4().hex}"
-    body = EventBody(event_type, now, 1, example_data(event_type, now))
+    event_id = uuid.uuid4()
+    msg_id = f"test_{event_id.hex}"
+    data = example_data(event_type, now)
+    body = EventBody(event_type, now, 1, data)
     target = Target(uuid.UUID(int=0), url, tuple(secret_key(s) for s in secrets))
     claimed = Claimed(
         id=uuid.uuid4(),
-        event_id=uuid.uuid4(),
+        event_id=event_id,
         partner_id=target.id,
         event_type=event_type,
         msg_id=msg_id,
@@ -71,7 +114,7 @@ async def send_test_event(
     code = result.status_code
     delivered = code is not None and 200 <= code < 300
     error = result.error if result.error or delivered or code is None else f"HTTP {code}"
-    return SendTestEventResult(
+    answer = SendTestEventResult(
         webhook_id=msg_id,
         type=event_type,
         url=url,
@@ -81,3 +124,4 @@ async def send_test_event(
         response_excerpt=result.excerpt,
         error=error,
     )
+    return TestSend(event_id, data, result.started_at, answer)

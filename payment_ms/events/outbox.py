@@ -7,6 +7,7 @@ import uuid
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_ms.events.source import current_source
 from shared import outbox
 from shared.contracts import EventType, Payment
 from shared.observability import current_request_id
@@ -20,4 +21,5 @@ async def record_event(conn: AsyncConnection, payment: Payment, event_type: Even
         event_type=event_type,
         data=msgspec.to_builtins(payment),
         request_id=current_request_id(),
+        source=current_source(),
     )

@@ -12,6 +12,7 @@ from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
+from payment_ms.events.source import acting_as
 from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
@@ -20,9 +21,12 @@ from payment_ms.payments.schemas import IDEMPOTENCY_HEADER, PAYMENT_RESPONSE, js
 from payment_ms.providers.registry import ProviderRegistry
 from shared import routes
 from shared.contracts import (
+    ACTOR_HEADER,
+    Actor,
     CaptureCreate,
     CashConfirmation,
     DailyPaymentStats,
+    EventSource,
     Payment,
     PaymentCreate,
     PaymentList,
@@ -39,6 +43,14 @@ OptionalKey = Annotated[
     str | None, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
 ]
 PaymentId = Annotated[UUID, PathParameter(description="Payment id")]
+ActorHeader = Annotated[
+    Actor | None,
+    HeaderParameter(
+        name=ACTOR_HEADER,
+        description="Who asks: the payer (the gateway's payer routes) or an operator; the events this "
+        "writes record it as their source",
+    ),
+]
 # verify, cancel, capture, refund, confirm-cash: 404 no such payment, 409 the state machine or a
 # concurrent request with the key, 422 refused input or a key reused for another request
 ACTION_ERRORS = problem_responses(*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
@@ -76,14 +88,15 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
         # per request, on the checkout hot path.
-        status, body = await creation.create_payment(
-            provide_engine(request.app.state),
-            new_payment,
-            settings=request.app.state.settings,
-            providers=request.app.state.providers,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint("POST", request.url.path, new_payment),
-        )
+        with acting_as("payer"):
+            status, body = await creation.create_payment(
+                provide_engine(request.app.state),
+                new_payment,
+                settings=request.app.state.settings,
+                providers=request.app.state.providers,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint("POST", request.url.path, new_payment),
+            )
         return json_bytes(body, status)
 
     @get(
@@ -123,7 +136,12 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def verify_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey = None
+        self,
+        request: Request,
+        engine: Engine,
+        payment_id: PaymentId,
+        idempotency_key: OptionalKey = None,
+        actor: ActorHeader = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -133,6 +151,7 @@ class PaymentController(Controller):
             idempotency_key,
             await raw_json(request),
             lambda providers, _: services.verify_payment(engine, providers, payment_id),
+            source=actor,
         )
 
     @post(
@@ -143,7 +162,12 @@ class PaymentController(Controller):
         responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
     )
     async def cancel_payment(
-        self, request: Request, engine: Engine, payment_id: PaymentId, idempotency_key: OptionalKey = None
+        self,
+        request: Request,
+        engine: Engine,
+        payment_id: PaymentId,
+        idempotency_key: OptionalKey = None,
+        actor: ActorHeader = None,
     ) -> Response[bytes]:
         return await _idempotent(
             request,
@@ -153,6 +177,7 @@ class PaymentController(Controller):
             idempotency_key,
             await raw_json(request),
             lambda providers, command: services.cancel_payment(engine, providers, payment_id, command),
+            source=actor,
         )
 
     @post(
@@ -178,6 +203,7 @@ class PaymentController(Controller):
             idempotency_key,
             capture,
             lambda providers, cmd: services.capture_payment(engine, providers, payment_id, capture, cmd),
+            source="operator",
         )
 
     @post(
@@ -204,6 +230,7 @@ class PaymentController(Controller):
             refund,
             lambda providers, cmd: services.refund_payment(engine, providers, payment_id, refund, cmd),
             status=201,
+            source="operator",
         )
 
     @post(
@@ -229,6 +256,7 @@ class PaymentController(Controller):
             idempotency_key,
             confirmation,
             lambda _, __: services.confirm_cash_payment(engine, payment_id, confirmation),
+            source="cash_confirmation",
         )
 
 
@@ -241,18 +269,22 @@ async def _idempotent(
     body: object,
     run: Callable[[ProviderRegistry, services.CommandRequest], Awaitable[Payment]],
     status: int = 200,
+    *,
+    source: EventSource | None,
 ) -> Response[bytes]:
     """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
-    takes none (IETF: the same key with another payload is another request, 422)."""
+    takes none (IETF: the same key with another payload is another request, 422). The events the
+    command writes come from ``source``."""
     request_fingerprint = fingerprint("POST", request.url.path, body)
     command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
-    code, payload = await services.run_idempotent(
-        engine,
-        scope=f"payment:{payment_id}:{action}",
-        key=key,
-        request_fingerprint=request_fingerprint,
-        action=lambda: run(request.app.state.providers, command),
-        lease_seconds=request.app.state.settings.idempotency_lease_seconds,
-        status=status,
-    )
+    with acting_as(source):
+        code, payload = await services.run_idempotent(
+            engine,
+            scope=f"payment:{payment_id}:{action}",
+            key=key,
+            request_fingerprint=request_fingerprint,
+            action=lambda: run(request.app.state.providers, command),
+            lease_seconds=request.app.state.settings.idempotency_lease_seconds,
+            status=status,
+        )
     return json_bytes(payload, code)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.events.source import acting_as
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.disputes import DisputeFact, apply_dispute
 from payment_ms.payments.refunds import apply_refund
@@ -52,7 +53,13 @@ async def already_seen(engine: AsyncEngine, provider: str, event_id: str) -> boo
 
 async def accept(engine: AsyncEngine, event: ProviderEvent) -> bool:
     """Apply ``event``; False when it was processed before. An event about no payment we know is
-    recorded and ignored (another system's, or one whose create never finished)."""
+    recorded and ignored (another system's, or one whose create never finished). Its events come
+    from the provider."""
+    with acting_as("provider"):
+        return await _accept(engine, event)
+
+
+async def _accept(engine: AsyncEngine, event: ProviderEvent) -> bool:
     async with engine.begin() as conn:
         if not await events_repo.record_provider_event(conn, event.provider, event.event_id, event.type):
             return False

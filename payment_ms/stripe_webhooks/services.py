@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_ms.events.source import acting_as
 from payment_ms.payments.disputes import DisputeFact
 from payment_ms.payments.queries import get_payment
 from payment_ms.payments.services import verify_payment
@@ -212,5 +213,6 @@ async def handle_event(engine: AsyncEngine, providers: ProviderRegistry, payload
     translated = await _translate(engine, providers, event)
     if translated is None:
         translated = ProviderEvent("stripe", event.id, event.type, PaymentReference())
-    await _settle_first(engine, providers, translated)
+    with acting_as("provider"):  # what the late checkout news settles comes from the provider too
+        await _settle_first(engine, providers, translated)
     return await accept(engine, translated)

@@ -8,18 +8,19 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts.types import EventType, Moment, Url, WebhookSecret
+from shared.contracts.types import EventSource, EventType, Moment, Url, WebhookSecret
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
 
 class Event(msgspec.Struct, kw_only=True):
     id: UUID
-    payment_id: UUID
+    payment_id: UUID | None  # None: a test send's example event (in no list, only behind its delivery)
     type: EventType
     sequence: int
     data: dict[str, Any] | None  # None once purged by the retention period (``purged_at``)
     request_id: str | None
+    source: EventSource | None  # what made it happen; None for events older than the column
     created_at: datetime
     fanned_out_at: datetime | None
     purged_at: datetime | None
@@ -44,6 +45,7 @@ class Delivery(msgspec.Struct, kw_only=True):
     last_status_code: int | None
     last_error: str | None
     delivered_at: datetime | None
+    test: bool  # a test send: written finished, never sent again
     created_at: datetime
     updated_at: datetime
 
@@ -90,15 +92,18 @@ class SendTestEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class SendTestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """payment_ms's ``POST /api/test-sends`` (the gateway forwards a partner's url and secrets)."""
+    """payment_ms's ``POST /api/test-sends`` (the gateway forwards a partner's url and secrets); the
+    test delivery is stored as the partner's."""
 
+    partner_id: UUID
     url: Url
     secrets: Annotated[list[WebhookSecret], msgspec.Meta(min_length=1, max_length=50)]
     type: EventType = "payment.succeeded"
 
 
 class SendTestEventResult(msgspec.Struct, kw_only=True):
-    """The one attempt of a test send: the same fields as a delivery attempt (nothing is stored)."""
+    """The one attempt of a test send: the same fields as a delivery attempt; ``delivery_id`` is the
+    test delivery it was stored as (marked ``test``: never sent again, not in the health figures)."""
 
     webhook_id: str
     type: EventType
@@ -108,3 +113,4 @@ class SendTestEventResult(msgspec.Struct, kw_only=True):
     duration_ms: int
     response_excerpt: str | None
     error: str | None
+    delivery_id: UUID | None = None

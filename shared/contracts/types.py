@@ -36,6 +36,15 @@ EventType = Literal[
     "payment.dispute_closed",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+# What made an event happen (``payment_events.source``): the payer's checkout, verify or cancel; a
+# provider's event (Stripe's webhooks, the mock checkout's own); an operator's command; reconciliation
+# asking the provider about a stuck payment; an operator confirming cash; an authorization released
+# because its window expired. NULL for events recorded before the column existed.
+EventSource = Literal["payer", "provider", "operator", "reconciliation", "cash_confirmation", "expiry"]
+EVENT_SOURCES: tuple[str, ...] = get_args(EventSource)
+# Who asks payment_ms to verify or cancel (the gateway's payer routes, or an admin): ``Paygate-Actor``.
+Actor = Literal["payer", "operator"]
+ACTOR_HEADER = "Paygate-Actor"
 DisputeStatus = Literal[
     "warning_needs_response",
     "warning_under_review",

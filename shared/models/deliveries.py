@@ -1,5 +1,5 @@
 """payment_ms's webhook delivery tables: one delivery per event and partner, its attempts, each
-endpoint's health."""
+endpoint's health, the attempts' per-partner per-minute rollups."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import (
@@ -40,6 +42,7 @@ class WebhookDelivery(Base):
         CheckConstraint("attempt_count >= 0", name="attempt_count"),
         CheckConstraint("throttled_count >= 0 AND throttled_count <= attempt_count", name="throttled_count"),
         CheckConstraint(f"held IS NULL OR {_in('held', DELIVERY_HOLDS)}", name="held"),
+        CheckConstraint("NOT test OR status IN ('succeeded', 'failed')", name="test_finished"),
         UniqueConstraint("event_id", "partner_id", name="uq_webhook_deliveries_event_id_partner_id"),
         # The dispatcher's "due deliveries": WHERE status = 'pending' AND due_at <= now() ORDER BY due_at.
         Index("ix_webhook_deliveries_due", "due_at", postgresql_where=text("status = 'pending'")),
@@ -63,6 +66,9 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     delivered_at: Mapped[datetime | None] = mapped_column()
+    # A test send (its event has no payment): finished when written, never due, never replayed, not in
+    # the rollups (the dispatcher never sends it).
+    test: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -76,7 +82,7 @@ class DeliveryAttempt(Base):
         UniqueConstraint(
             "delivery_id", "attempt_number", name="uq_delivery_attempts_delivery_id_attempt_number"
         ),
-        # Partner health and deliveries per minute read the last hours of attempts (revision 0004).
+        # Recent attempts by time (revision 0004; the health and the per-minute chart read delivery_rollups).
         Index("ix_delivery_attempts_started_at", "started_at"),
     )
 
@@ -105,3 +111,33 @@ class EndpointHealth(Base):
     # The first failure since the last success: every attempt since then failed.
     failing_since: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# The upper bounds (ms) of the latency histogram of ``delivery_rollups``; past the last, ``max_ms``.
+LATENCY_BOUNDS_MS = (10, 25, 50, 100, 150, 250, 400, 600, 1000, 1500, 2500, 4000, 6000, 10000, 15000, 30000)
+
+
+class DeliveryRollup(Base):
+    """Attempts per partner per minute, written by the dispatcher's outcome recorder in the statement
+    that records them: the partners' 24 h health and the deliveries-per-minute chart read these rows,
+    never the attempts (a million of them a day). Test sends are not attempts of the dispatcher and are
+    not counted."""
+
+    __tablename__ = "delivery_rollups"
+    __table_args__ = (
+        CheckConstraint("succeeded >= 0 AND succeeded <= attempts", name="succeeded"),
+        CheckConstraint(f"cardinality(latency_le) = {len(LATENCY_BOUNDS_MS)}", name="latency_le"),
+        Index("ix_delivery_rollups_minute", "minute"),
+    )
+
+    # The gateway's partner (no foreign key across the ownership line).
+    partner_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The minute the attempts started in (date_trunc('minute', started_at)).
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)  # answered 2xx
+    # latency_le[i]: attempts that took at most LATENCY_BOUNDS_MS[i] ms (cumulative, as Prometheus' le)
+    latency_le: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    max_ms: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    last_failure: Mapped[str | None] = mapped_column(String(1000))

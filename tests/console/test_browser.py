@@ -115,6 +115,11 @@ async def test_an_operator_refunds_part_of_a_payment_and_replays_a_failing_deliv
         await page.wait_for_url(f"**/console/payments/{payment_id}?done=refund")
         assert "partially refunded" in await page.locator("#payment-status").inner_text()
         assert "10.00 EUR" in await page.locator("#refunded").inner_text()
+        # the timeline says from what: the payer's checkout, the operator's refund
+        created = page.locator("#timeline li", has_text="payment.created")
+        assert "from the payer" in await created.inner_text()
+        refunded = page.locator("#timeline li", has_text="payment.refunded")
+        assert "from an operator" in await refunded.inner_text()
 
         async def refunded_delivered() -> bool:
             await page.reload()
@@ -194,6 +199,16 @@ async def test_a_partner_uses_its_portal_link_on_a_phone(
         sent = receiver.at("portal")[before]
         assert sent.msg_id.startswith("test_")
         Webhook(secret).verify(sent.body, sent.headers)  # the new secret verifies it
+        # ... and reads the new delivery: in its list, marked test, with its attempt; not to be sent again
+        await page.locator("#test-delivery").click()
+        await page.wait_for_url("**/portal/deliveries/*")
+        assert "succeeded" in await page.locator("#delivery-status").inner_text()
+        assert sent.msg_id in await page.locator("main").inner_text()
+        assert "HTTP 200" in await page.locator("table").last.inner_text()
+        assert await page.locator("#replay").count() == 0
+        await page.get_by_role("link", name="Deliveries").click()
+        newest = page.locator("table tbody tr").first
+        assert "test" in await newest.locator(".badge.test").inner_text()
         # the link was spent: opening it again is refused
         other = await new_page(browser, gateway)
         await other.goto(link)

@@ -232,3 +232,36 @@ async def test_the_pull_feed_returns_the_partners_events_in_order_after_a_cursor
         await conn.execute(text("UPDATE partner_api_tokens SET revoked_at = now()"))
     assert (await http.get(f"{gateway.url}/partner/v1/events", headers=headers)).status_code == 401
     assert theirs  # the other partner's subscription is not this token's
+
+
+async def test_portal_forms_need_their_csrf_token_and_portal_sessions_expire(
+    gateway: RunningService,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    db_engine: AsyncEngine,
+    two_partners: tuple[uuid.UUID, uuid.UUID],
+) -> None:
+    admin = await make_account("admin")
+    mine, _ = two_partners
+    secret = "SELECT secret FROM partners WHERE id = :id"
+    before = (await fetch(db_engine, secret, id=mine))[0]["secret"]
+    portal = await open_portal(gateway, (await issue_link(http, gateway, admin, mine))["url"])
+    try:
+        for data in ({}, {"csrf_token": ""}, {"csrf_token": "wrong-token"}):
+            for path in ("/portal/rotate", "/portal/pause", "/portal/test"):
+                refused = await portal.post(path, data=data)
+                assert refused.status_code == 403, (path, data, refused.status_code)
+        assert (await fetch(db_engine, secret, id=mine))[0]["secret"] == before, "nothing rotated"
+        assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == [], "nothing sent"
+        assert (await fetch(db_engine, "SELECT enabled FROM partners WHERE id = :id", id=mine))[0]["enabled"]
+        async with db_engine.begin() as conn:  # the server's clock decides, whatever the cookie says
+            await conn.execute(
+                text(
+                    "UPDATE web_sessions SET expires_at = now() - interval '1 second' WHERE partner_id = :p"
+                ),
+                {"p": mine},
+            )
+        expired = await portal.get("/portal/deliveries")
+        assert expired.status_code == 401 and "session has ended" in expired.text
+    finally:
+        await portal.aclose()

@@ -67,8 +67,8 @@ async def test_stuck_payment_is_verified_and_its_event_delivered(
     assert body["type"] == "payment.succeeded" and body["data"]["id"] == str(stuck)
     [fresh] = await fetch(db_engine, "SELECT status FROM payments WHERE id = :id", id=recent)
     assert fresh["status"] == "pending"
-    events = await fetch(db_engine, "SELECT payment_id, type FROM payment_events")
-    assert events == [{"payment_id": stuck, "type": "payment.succeeded"}]
+    events = await fetch(db_engine, "SELECT payment_id, type, source FROM payment_events")
+    assert events == [{"payment_id": stuck, "type": "payment.succeeded", "source": "reconciliation"}]
 
 
 async def test_a_processing_payment_and_a_declined_one_are_settled(

@@ -21,16 +21,19 @@ from payment_ms.dispatcher.test_send import send_test_event
 from shared.embedded_pg import free_port
 from shared.events import CATALOG
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
-from tests.fixtures.services import RunningService
+from tests.dispatcher.conftest import Receiver, add_event, add_partner, fetch
+from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import MakeAccount, make_account  # noqa: F401  (fixture)
 from tests.ops.conftest import Paygate, paygate_inproc  # noqa: F401  (fixture)
 
+TOKEN = {"X-Service-Token": TEST_SERVICE_TOKEN}
 
-async def test_a_test_send_answers_with_the_attempt(
+
+async def test_a_test_send_answers_with_the_attempt_and_is_stored_as_a_test_delivery(
     db_engine: AsyncEngine,
     receiver: Receiver,
     gateway: RunningService,
+    payment_ms: RunningService,
     http: httpx.AsyncClient,
     make_account: MakeAccount,  # noqa: F811
 ) -> None:
@@ -66,17 +69,65 @@ async def test_a_test_send_answers_with_the_attempt(
     assert (await test(uuid.uuid4())).status_code == 404
     bad = await test(ok, type="payment.exploded")
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
-    assert await fetch(db_engine, "SELECT id FROM webhook_deliveries") == [], "a test send stores nothing"
+    await _the_test_sends_are_stored(http, gateway, payment_ms, admin.headers, ok, sent, failed, unreachable)
+
+
+async def _the_test_sends_are_stored(
+    http: httpx.AsyncClient,
+    gateway: RunningService,
+    payment_ms: RunningService,
+    admin: dict[str, str],
+    ok: uuid.UUID,
+    sent: dict[str, Any],
+    failed: dict[str, Any],
+    unreachable: dict[str, Any],
+) -> None:
+    """Each test send is a delivery marked test with its attempt, in the delivery lists; it is never
+    sent again, not in the health figures, and its event is in no event list nor the pull feed."""
+    stored = (await http.get(f"{gateway.url}/admin/deliveries", headers=admin)).json()["items"]
+    assert {d["id"] for d in stored} == {
+        sent["delivery_id"],
+        failed["delivery_id"],
+        unreachable["delivery_id"],
+    }
+    assert all(d["test"] for d in stored)
+    mine = (await http.get(f"{gateway.url}/admin/deliveries/{sent['delivery_id']}", headers=admin)).json()
+    assert (mine["partner_id"], mine["status"], mine["event_type"]) == (
+        str(ok),
+        "succeeded",
+        "payment.refunded",
+    )
+    (attempt,) = mine["attempts"]
+    assert attempt["status_code"] == 204 and attempt["duration_ms"] == sent["duration_ms"]
+    assert sent["webhook_id"] == f"test_{uuid.UUID(mine['event_id']).hex}"
+    broken = (await http.get(f"{gateway.url}/admin/deliveries/{failed['delivery_id']}", headers=admin)).json()
+    assert broken["status"] == "failed" and broken["attempts"][0]["response_excerpt"] == "x" * 2048
+
+    replay = await http.post(f"{gateway.url}/admin/deliveries/{sent['delivery_id']}/replay", headers=admin)
+    assert replay.status_code == 409 and "test send" in replay.json()["detail"]
+    window = {
+        "partner_id": str(ok),
+        "since": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "all": True,
+    }
+    replayed = await http.post(f"{payment_ms.url}/api/deliveries/replay", json=window, headers=TOKEN)
+    assert replayed.status_code == 202 and replayed.json()["replayed"] == 0, replayed.text
+    assert await fetch_pending(http, payment_ms) == 0, "nothing for the dispatcher to send"
+    health = (await http.get(f"{payment_ms.url}/api/deliveries/health", headers=TOKEN)).json()
+    assert health["items"] == [], "test sends are not in the health figures"
+    assert (await http.get(f"{gateway.url}/admin/events", headers=admin)).json()["items"] == []
+    feed = {"type": "payment.refunded", "settle_seconds": "0"}
+    got = (await http.get(f"{payment_ms.url}/api/events/feed", params=feed, headers=TOKEN)).json()
+    assert got["items"] == [], "a test event is not an event of the pull feed"
+
+
+async def fetch_pending(http: httpx.AsyncClient, payment_ms: RunningService) -> int:
+    answer = await http.get(f"{payment_ms.url}/api/deliveries", params={"status": "pending"}, headers=TOKEN)
+    return len(answer.json()["items"])
 
 
 async def test_a_test_send_to_an_endpoint_that_never_answers_times_out(receiver: Receiver) -> None:
-    release = asyncio.Event()
-
-    async def hang(_: Received) -> web.StreamResponse:
-        await release.wait()
-        return web.Response(status=200)
-
-    receiver.behaviours["silent"] = hang
+    release = receiver.hold("silent")
     settings = DispatcherSettings(_env_file=None, request_timeout_seconds=0.3)  # type: ignore[call-arg]
     try:
         result = await send_test_event(
@@ -88,8 +139,8 @@ async def test_a_test_send_to_an_endpoint_that_never_answers_times_out(receiver:
         )
     finally:
         release.set()
-    assert result.delivered is False and result.status_code is None and result.error == "timeout"
-    assert result.duration_ms >= 300
+    assert result.result.delivered is False and result.result.status_code is None
+    assert result.result.error == "timeout" and result.result.duration_ms >= 300
 
 
 async def _answer(status: int, body: str) -> web.StreamResponse:
@@ -113,6 +164,9 @@ async def test_the_test_command_prints_the_attempt(
     receiver.behaviours["cli"] = lambda _: _answer(503, "busy")
     refused = await asyncio.to_thread(paygate_inproc, "partners", "test", str(partner_id))
     assert refused.code == 1 and "NOT delivered (503)" in refused.out and "HTTP 503" in refused.out
+    listed = await asyncio.to_thread(paygate_inproc, "deliveries", "list", "--partner", str(partner_id))
+    assert listed.code == 0 and listed.out.count("test:") == 2, listed.output  # both, stored by the command
+    assert "test:failed" in listed.out and "test:succeeded" in listed.out
 
 
 async def test_a_bounded_replay_window_with_and_without_all(

@@ -12,16 +12,19 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from paygate.processes import PROJECT_ROOT
 from paygate.seed import DEMO_USER
 from shared.db import asyncpg_dsn
 from shared.embedded_pg import free_port
+from tests.fixtures.database import server_folder
 from tests.fixtures.waiting import wait_until
 
 
@@ -190,7 +193,14 @@ def _assert_nothing_left(run: Run, ports: dict[str, int]) -> None:
     wait_until(lambda: all(_port_free(port) for port in ports.values()), 20, "every dev port to be free")
 
 
-def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """The runner's .paygate folder; its embedded PostgreSQL cannot live under pytest's tmp_path."""
+    with server_folder("dev") as folder:
+        yield folder
+
+
+def test_dev_runner_starts_stops_and_reuses_its_data(state_dir: Path) -> None:
     ports = {
         "gateway": free_port(),
         "payment_ms": free_port(),
@@ -202,7 +212,7 @@ def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
     # First start: ports from the environment (as `make dev GATEWAY_PORT=…`), the demo receiver on,
     # stopped with Ctrl-C's SIGINT.
     first = _run_once(
-        tmp_path,
+        state_dir,
         ports,
         args=["--demo-receiver"],
         env={
@@ -228,7 +238,7 @@ def test_dev_runner_starts_stops_and_reuses_its_data(tmp_path: Path) -> None:
     flags = ["--gateway-port", str(ports["gateway"]), "--payment-ms-port", str(ports["payment_ms"])]
     flags += ["--db-port", str(ports["db"]), "--gateway-internal-port", str(ports["internal"])]
     second = _run_once(
-        tmp_path,
+        state_dir,
         ports,
         args=flags,
         env={"GATEWAY_PORT": "not-a-port-but-the-flag-wins"},

@@ -66,8 +66,8 @@ class Crashable:
 
 
 @pytest.fixture(scope="module")
-def crashable(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Crashable]:
-    with own_database(tmp_path_factory.mktemp("crash-pg"), CRASH_OPTIONS) as database:
+def crashable(log_dir: Path) -> Iterator[Crashable]:
+    with own_database("crash-pg", CRASH_OPTIONS) as database:
         url = database.url()
         with run_payment_ms(url, log_dir) as payment_ms:
             gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url)

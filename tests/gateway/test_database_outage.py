@@ -48,8 +48,8 @@ class Outage:
 
 
 @pytest.fixture(scope="module")
-def outage(tmp_path_factory: pytest.TempPathFactory, log_dir: Path, database_url: str) -> Iterator[Outage]:
-    with own_database(tmp_path_factory.mktemp("outage-pg"), FAST_UNSAFE_OPTIONS) as database:
+def outage(log_dir: Path, database_url: str) -> Iterator[Outage]:
+    with own_database("outage-pg", FAST_UNSAFE_OPTIONS) as database:
         url = database.url()
         with run_payment_ms(url, log_dir) as payment_ms:
             gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0")

@@ -19,7 +19,7 @@ from tests.dispatcher.conftest import dispatcher_settings
 from tests.fixtures.checkout import checkout, choose, reservation_state
 from tests.fixtures.services import RunningService
 from tests.gateway.conftest import Account, MakeAccount
-from tests.payment_ms.conftest import event_types
+from tests.payment_ms.conftest import event_sources
 
 PROBLEM = "application/problem+json"
 
@@ -90,12 +90,12 @@ async def test_authorize_then_partial_capture(
     assert (await http.post(refunds, json={"amount": 1501}, headers=admin.headers)).status_code == 422
     refunded = await http.post(refunds, json={}, headers=admin.headers)
     assert (refunded.json()["status"], refunded.json()["refunded_amount"]) == ("refunded", 1500)
-    assert await event_types(db_engine, pid) == [
-        "payment.created",
-        "payment.authorized",
-        "payment.captured",
-        "payment.succeeded",
-        "payment.refunded",
+    assert await event_sources(db_engine, pid) == [
+        ("payment.created", "payer"),
+        ("payment.authorized", "provider"),
+        ("payment.captured", "operator"),
+        ("payment.succeeded", "operator"),
+        ("payment.refunded", "operator"),
     ]
 
 
@@ -116,7 +116,11 @@ async def test_release_by_an_admin_and_not_by_the_payer(
     assert released.status_code == 200, released.text
     assert released.json()["status"] == "canceled"
     assert await reservation_state(db_engine, reservation) == ("payable", uuid.UUID(pid), "canceled")
-    assert await event_types(db_engine, pid) == ["payment.created", "payment.authorized", "payment.canceled"]
+    assert await event_sources(db_engine, pid) == [
+        ("payment.created", "payer"),
+        ("payment.authorized", "provider"),  # the mock checkout's own event
+        ("payment.canceled", "operator"),
+    ]
 
 
 async def test_an_uncaptured_hold_expires_through_reconciliation(
@@ -149,4 +153,8 @@ async def test_an_uncaptured_hold_expires_through_reconciliation(
     payment = (await http.get(f"{gateway.url}/payment-gateway/{pid}", headers=payer.headers)).json()
     assert payment["status"] == "canceled" and "expired" in payment["failure_reason"]
     assert await reservation_state(db_engine, reservation) == ("payable", uuid.UUID(pid), "canceled")
-    assert await event_types(db_engine, pid) == ["payment.created", "payment.authorized", "payment.canceled"]
+    assert await event_sources(db_engine, pid) == [
+        ("payment.created", "payer"),
+        ("payment.authorized", "provider"),
+        ("payment.canceled", "expiry"),
+    ]

@@ -65,6 +65,16 @@ async def count_rows(db_engine: AsyncEngine, table: str, payment_id: str | None 
         return int((await conn.execute(text(query), params)).scalar_one())
 
 
+async def event_sources(db_engine: AsyncEngine, payment_id: str) -> list[tuple[str, str | None]]:
+    """(type, source) of the payment's events, in order."""
+    async with db_engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT type, source FROM payment_events WHERE payment_id = :pid ORDER BY sequence"),
+            {"pid": payment_id},
+        )
+        return [(row.type, row.source) for row in rows]
+
+
 async def event_types(db_engine: AsyncEngine, payment_id: str) -> list[str]:
     async with db_engine.connect() as conn:
         rows = await conn.execute(

@@ -9,7 +9,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.payment_ms.conftest import choose_on_mock_page, count_rows, create_payment, event_types
+from tests.payment_ms.conftest import (
+    choose_on_mock_page,
+    count_rows,
+    create_payment,
+    event_sources,
+    event_types,
+)
 
 
 async def _paid(api: httpx.AsyncClient, **overrides: object) -> dict[str, object]:
@@ -123,10 +129,10 @@ async def test_cash_lifecycle(api: httpx.AsyncClient, db_engine: AsyncEngine) ->
     assert again.status_code == 409
     refund = await api.post(f"/api/payments/{cash['id']}/refunds", json={})
     assert refund.json()["status"] == "refunded"
-    assert await event_types(db_engine, cash["id"]) == [
-        "payment.created",
-        "payment.succeeded",
-        "payment.refunded",
+    assert await event_sources(db_engine, cash["id"]) == [
+        ("payment.created", "payer"),
+        ("payment.succeeded", "cash_confirmation"),
+        ("payment.refunded", "operator"),
     ]
     mock = await create_payment(api)
     not_cash = await api.post(f"/api/payments/{mock['id']}/confirm-cash", json={"confirmed_by": "x"})

@@ -21,7 +21,7 @@ from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.providers.stripe import StripeProvider
 from payment_ms.settings import STRIPE_API_VERSION, PaymentSettings
 from tests.fixtures.waiting import eventually
-from tests.payment_ms.conftest import TOKEN_HEADERS, event_types, payment_body
+from tests.payment_ms.conftest import TOKEN_HEADERS, event_sources, event_types, payment_body
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
 from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_settings, inprocess_url
 
@@ -115,7 +115,10 @@ async def test_intent_events_duplicates_and_out_of_order(
     await _send(client, "payment_intent.payment_failed", {**intent, "status": "requires_payment_method"})
     await _send(client, "payment_intent.canceled", {**intent, "status": "canceled"})
     assert (await _payment(client, pid))["status"] == "succeeded"
-    assert await event_types(db_engine, pid) == ["payment.created", "payment.succeeded"]
+    assert await event_sources(db_engine, pid) == [
+        ("payment.created", "payer"),
+        ("payment.succeeded", "provider"),
+    ]
     # every request carried the pinned API version
     assert fake.requests and {r.headers["stripe-version"] for r in fake.requests} == {STRIPE_API_VERSION}
 

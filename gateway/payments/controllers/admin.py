@@ -86,7 +86,7 @@ class AdminPaymentsController(Controller):
         idempotency_key: OptionalKey = None,
     ) -> Payment:
         body = await strictly(request, data)
-        commands = services.PaymentCommands(db_engine, payment_ms)
+        commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.refund(payment_id, body, idempotency_key=idempotency_key)
 
     @post(
@@ -108,7 +108,7 @@ class AdminPaymentsController(Controller):
         idempotency_key: OptionalKey = None,
     ) -> Payment:
         body = await strictly(request, data) if data is not None else CaptureCreate()  # none, or null: all
-        commands = services.PaymentCommands(db_engine, payment_ms)
+        commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.capture(payment_id, body, idempotency_key=idempotency_key)
 
     @post(
@@ -127,7 +127,7 @@ class AdminPaymentsController(Controller):
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
-        commands = services.PaymentCommands(db_engine, payment_ms)
+        commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.cancel(
             payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
         )
@@ -148,5 +148,5 @@ class AdminPaymentsController(Controller):
         idempotency_key: OptionalKey = None,
     ) -> Payment:
         confirmation = CashConfirmation(confirmed_by=current_user.email or str(current_user.id))
-        commands = services.PaymentCommands(db_engine, payment_ms)
+        commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.confirm_cash(payment_id, confirmation, idempotency_key=idempotency_key)

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from shared.models import LATENCY_BOUNDS_MS
+
 # asyncpg ships no type information: a Connection or a pool's connection proxy.
 Connection = Any
 
@@ -163,10 +165,13 @@ RETURNING d.id, d.event_id, d.partner_id, d.attempt_count, d.throttled_count, e.
           e.sequence, e.data::text AS data, e.request_id
 """
 
+_FAILED = "(r.status_code IS NULL OR NOT r.status_code BETWEEN 200 AND 299)"
+_HISTOGRAM = ", ".join(f"count(*) FILTER (WHERE r.duration_ms <= {bound})" for bound in LATENCY_BOUNDS_MS)
 
-# One statement records a batch of attempts, moves their deliveries on and clears the failures of
-# partners that succeeded.
-_RECORD_ATTEMPTS = """
+# One statement records a batch of attempts, moves their deliveries on, clears the failures of
+# partners that succeeded and adds the attempts to their partners' minutes in ``delivery_rollups``
+# (grouped first: ON CONFLICT may touch a row once; in key order, so two writers lock rows alike).
+_RECORD_ATTEMPTS = f"""
 WITH r AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[],
@@ -196,12 +201,32 @@ WITH r AS (
     UPDATE endpoint_health h SET consecutive_failures = 0, failing_since = NULL, updated_at = now()
     WHERE h.partner_id IN (SELECT partner_id FROM moved WHERE status = 'succeeded')
       AND h.consecutive_failures > 0
+), rolled AS (
+    INSERT INTO delivery_rollups AS t
+        (partner_id, minute, attempts, succeeded, latency_le, max_ms, last_failure_at, last_failure)
+    SELECT moved.partner_id, date_trunc('minute', r.started_at), count(*),
+           count(*) FILTER (WHERE NOT {_FAILED}), ARRAY[{_HISTOGRAM}]::int[], max(r.duration_ms),
+           max(r.started_at) FILTER (WHERE {_FAILED}),
+           (array_agg(coalesce(r.error, 'HTTP ' || r.status_code) ORDER BY r.started_at DESC)
+                FILTER (WHERE {_FAILED}))[1]
+    FROM r JOIN moved ON moved.id = r.id
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (partner_id, minute) DO UPDATE
+    SET attempts = t.attempts + excluded.attempts,
+        succeeded = t.succeeded + excluded.succeeded,
+        latency_le = ARRAY(SELECT x + y FROM unnest(t.latency_le, excluded.latency_le) WITH ORDINALITY
+                           AS u(x, y, i) ORDER BY i),
+        max_ms = greatest(t.max_ms, excluded.max_ms),
+        last_failure = CASE WHEN t.last_failure_at IS NULL OR excluded.last_failure_at > t.last_failure_at
+                            THEN excluded.last_failure ELSE t.last_failure END,
+        last_failure_at = greatest(t.last_failure_at, excluded.last_failure_at)
 )
 INSERT INTO delivery_attempts
     (delivery_id, attempt_number, started_at, duration_ms, status_code, response_excerpt, error, worker)
 SELECT r.id, r.attempt_number, r.started_at, r.duration_ms, r.status_code, r.excerpt, r.error, $11
 FROM r JOIN moved ON moved.id = r.id
-"""
+"""  # noqa: S608 (this module's constants)
 
 
 _RELEASE = """

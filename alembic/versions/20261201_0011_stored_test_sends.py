@@ -1,0 +1,39 @@
+"""stored test sends: a test event becomes a delivery the partner can read
+
+- ``payment_events.payment_id`` may be NULL: a test send's example event belongs to no payment (it is
+  written fanned out, and kept out of the event lists and the pull feed).
+- ``webhook_deliveries.test``: the test send's delivery, written finished (succeeded or failed) with
+  its one attempt; the dispatcher never sends it and a replay refuses it.
+
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+
+
+def upgrade() -> None:
+    op.alter_column(
+        "payment_events", "payment_id", existing_type=postgresql.UUID(as_uuid=True), nullable=True
+    )
+    op.add_column(
+        "webhook_deliveries", sa.Column("test", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+    )
+    op.create_check_constraint(
+        op.f("ck_webhook_deliveries_test_finished"),
+        "webhook_deliveries",
+        "NOT test OR status IN ('succeeded', 'failed')",
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint(op.f("ck_webhook_deliveries_test_finished"), "webhook_deliveries", type_="check")
+    op.drop_column("webhook_deliveries", "test")
+    op.execute("DELETE FROM payment_events WHERE payment_id IS NULL")
+    op.alter_column(
+        "payment_events", "payment_id", existing_type=postgresql.UUID(as_uuid=True), nullable=False
+    )
