@@ -14,7 +14,7 @@ from litestar.openapi.spec import SecurityScheme
 from gateway.auth.controllers import AuthController, MeController
 from gateway.console.routes import console_router
 from gateway.deliveries.controllers import AdminDeliveriesController
-from gateway.dependencies import provide_db_engine, provide_db_session, provide_gateway_settings
+from gateway.dependencies import provide_db_session, provide_gateway_settings
 from gateway.health.controllers import GatewayHealthController
 from gateway.internal import create_internal_app, internal_listener
 from gateway.metrics.definitions import PROMETHEUS
@@ -31,6 +31,7 @@ from gateway.reservations.controllers import ReservationAdminController, Reserva
 from gateway.settings import EVENTS_URL_MISSING, GatewaySettings, get_gateway_settings
 from gateway.web.pages import static_router, template_config
 from shared.app_factory import create_service_app
+from shared.lifespan import provide_engine
 from shared.openapi import amount_limit, api_docs
 from shared.openapi_finalize import links
 from shared.settings_errors import settings_or_exit
@@ -54,7 +55,7 @@ PUBLIC_ROUTES = [
 def _dependencies() -> dict[str, object]:
     return {
         "db_session": Provide(provide_db_session),
-        "db_engine": Provide(provide_db_engine, sync_to_thread=False),
+        "db_engine": Provide(provide_engine, sync_to_thread=False),
         "payment_ms": Provide(provide_payment_ms, sync_to_thread=False),
         "gateway_settings": Provide(provide_gateway_settings, use_cache=True, sync_to_thread=False),
     }

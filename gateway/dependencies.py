@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.settings import GatewaySettings
 from shared.jsonbody import strictly as strictly  # the gateway's controllers import it from here
@@ -15,12 +15,6 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request; handlers open their own explicit transaction on it."""
     async with state.session_factory() as session:
         yield session
-
-
-def provide_db_engine(state: State) -> AsyncEngine:
-    """The engine itself, for the hot paths that run single statements on its pooled connections."""
-    engine: AsyncEngine = state.db_engine
-    return engine
 
 
 def provide_gateway_settings(state: State) -> GatewaySettings:

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.checkout_page.services import MockEvents
 from payment_ms.dispatcher.settings import DispatcherSettings
-
-
-def provide_engine(state: State) -> AsyncEngine:
-    engine: AsyncEngine = state.db_engine
-    return engine
+from shared.lifespan import provide_engine as provide_engine  # the controllers import it from here
 
 
 def provide_mock_events(state: State) -> MockEvents:

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, create_session_factory
 from shared.settings import PaygateSettings
@@ -34,3 +36,9 @@ def database_lifespan(
             await engine.dispose()
 
     return lifespan
+
+
+def provide_engine(state: State) -> AsyncEngine:
+    """The app's engine, for the paths that run single statements on its pooled connections."""
+    engine: AsyncEngine = state.db_engine
+    return engine

@@ -6,23 +6,15 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from gateway.web.pages import PAGE_HEADERS
-from gateway.web.sessions import CONSOLE_COOKIE, ConsoleSession, LoginRequired, console_session
+from gateway.web.sessions import CONSOLE_COOKIE, ConsoleSession, LoginRequired, console_session, session_guard
 
 LOGIN_PATH = "/console/login"
 
 
-async def requires_console_session(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    session = await console_session(connection.app.state.db_engine, connection.cookies.get(CONSOLE_COOKIE))
-    if session is None:
-        raise LoginRequired
-    connection.state.console_session = session
+requires_console_session = session_guard(console_session, CONSOLE_COOKIE, "console_session")
 
 
 def provide_console_session(request: Request[Any, Any, Any]) -> ConsoleSession:

@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Template
 
 from gateway.web.pages import PAGE_HEADERS
-from gateway.web.sessions import PORTAL_COOKIE, LoginRequired, PortalSession, portal_session
+from gateway.web.sessions import PORTAL_COOKIE, LoginRequired, PortalSession, portal_session, session_guard
 
-
-async def requires_portal_session(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    session = await portal_session(connection.app.state.db_engine, connection.cookies.get(PORTAL_COOKIE))
-    if session is None:
-        raise LoginRequired
-    connection.state.portal_session = session
+requires_portal_session = session_guard(portal_session, PORTAL_COOKIE, "portal_session")
 
 
 def provide_portal_session(request: Request[Any, Any, Any]) -> PortalSession:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.reservations import repositories
+from gateway.reservations.schemas import ReservationCreate
 from shared.contracts import PublicPayment
 from shared.db import raw_connection
 from shared.models import Reservation, User
@@ -44,28 +46,15 @@ RESERVATION_STATUS_FOR_PAYMENT = {
 
 
 async def create_reservation(
-    session: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    amount: int,
-    currency: str,
-    description: str,
-    capture_method: str | None = None,
-    max_amount: int,
+    session: AsyncSession, data: ReservationCreate, *, max_amount: int
 ) -> Reservation:
     """``max_amount``: the largest amount this deployment takes (``PAYGATE_MAX_AMOUNT``)."""
-    if not is_known_currency(currency):
-        raise InvalidInputError(f"{currency} is not an ISO 4217 currency")
-    check_amount(amount, max_amount)
-    if await session.get(User, user_id) is None:
+    if not is_known_currency(data.currency):
+        raise InvalidInputError(f"{data.currency} is not an ISO 4217 currency")
+    check_amount(data.amount, max_amount)
+    if await session.get(User, data.user_id) is None:
         raise InvalidInputError("user_id: no such user")
-    reservation = Reservation(
-        user_id=user_id,
-        amount=amount,
-        currency=currency,
-        description=description,
-        capture_method=capture_method,
-    )
+    reservation = Reservation(**msgspec.structs.asdict(data))
     session.add(reservation)
     await session.flush()
     await session.refresh(reservation)

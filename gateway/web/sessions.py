@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.web import repositories
@@ -86,39 +89,29 @@ class PortalSession:
     expires_at: datetime
 
 
-async def start_console_session(engine: AsyncEngine, user_id: uuid.UUID, lifetime: int) -> str:
+async def _start_session(engine: AsyncEngine, kind: str, lifetime: int, **owner: uuid.UUID) -> str:
+    """A new session of ``kind`` for ``owner`` (its user, or its partner and portal link): its token."""
     token = new_token()
+    values = {
+        "token_hash": token_hash(token),
+        "kind": kind,
+        **owner,
+        "csrf_token": secrets.token_urlsafe(32),
+        "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
+    }
     async with engine.begin() as conn:
-        await repositories.insert_session(
-            conn,
-            {
-                "token_hash": token_hash(token),
-                "kind": "console",
-                "user_id": user_id,
-                "csrf_token": secrets.token_urlsafe(32),
-                "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
-            },
-        )
+        await repositories.insert_session(conn, values)
     return token
+
+
+async def start_console_session(engine: AsyncEngine, user_id: uuid.UUID, lifetime: int) -> str:
+    return await _start_session(engine, "console", lifetime, user_id=user_id)
 
 
 async def start_portal_session(
     engine: AsyncEngine, partner_id: uuid.UUID, link_id: uuid.UUID, lifetime: int
 ) -> str:
-    token = new_token()
-    async with engine.begin() as conn:
-        await repositories.insert_session(
-            conn,
-            {
-                "token_hash": token_hash(token),
-                "kind": "portal",
-                "partner_id": partner_id,
-                "portal_link_id": link_id,
-                "csrf_token": secrets.token_urlsafe(32),
-                "expires_at": datetime.now(UTC) + timedelta(seconds=lifetime),
-            },
-        )
-    return token
+    return await _start_session(engine, "portal", lifetime, partner_id=partner_id, portal_link_id=link_id)
 
 
 async def console_session(engine: AsyncEngine, token: str | None) -> ConsoleSession | None:
@@ -141,6 +134,21 @@ async def portal_session(engine: AsyncEngine, token: str | None) -> PortalSessio
     if row is None:
         return None
     return PortalSession(row["token_hash"], row["partner_id"], row["csrf_token"], row["expires_at"])
+
+
+def session_guard(
+    read: Callable[[AsyncEngine, str | None], Awaitable[object | None]], cookie: str, state_key: str
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard: the session ``read`` finds for the ``cookie``'s token, kept in ``connection.state``
+    under ``state_key``; without one, ``LoginRequired`` (each area answers it its own way)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        session = await read(connection.app.state.db_engine, connection.cookies.get(cookie))
+        if session is None:
+            raise LoginRequired
+        setattr(connection.state, state_key, session)
+
+    return guard
 
 
 async def end_session(engine: AsyncEngine, hashed: str) -> None:

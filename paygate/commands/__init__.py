@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -101,3 +101,20 @@ def run_with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> 
             return await work(session)
 
     return run_with_engine(url, in_transaction)
+
+
+def print_json(value: Any) -> int:
+    """``--json``: ``value`` indented, on stdout; the command's exit code."""
+    print(json.dumps(value, indent=2))
+    return 0
+
+
+def print_listing(views: list[dict[str, Any]], as_json: bool, nothing: str) -> bool:
+    """A list command's JSON (``{items, total}``) or its ``nothing`` line; True when that was all."""
+    if as_json:
+        print_json({"items": views, "total": len(views)})
+        return True
+    if not views:
+        print(nothing)
+        return True
+    return False

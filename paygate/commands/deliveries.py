@@ -4,7 +4,6 @@ delivery, or a partner's deliveries in a window)."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_engine
+from paygate.commands import EXIT_CONFIG, CommandError, database_url, print_json, run_with_engine
 from shared.models import DELIVERY_STATUSES
 
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -92,8 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     page = run_with_engine(url, work)
     if args.json:
-        print(json.dumps(msgspec.to_builtins(page), indent=2))
-        return 0
+        return print_json(msgspec.to_builtins(page))
     if not page.items:
         print("no deliveries")
         return 0
@@ -120,8 +118,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     d = run_with_engine(url, work)
     if args.json:
-        print(json.dumps(msgspec.to_builtins(d), indent=2))
-        return 0
+        return print_json(msgspec.to_builtins(d))
     print(
         f"delivery {d.id}: {d.status}"
         + (f" (held: {d.held})" if d.held else "")

@@ -9,7 +9,6 @@ and says until when each signs.
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +16,16 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from paygate.commands import EXIT_REFUSED, CommandError, T, database_url, run_with_engine, run_with_session
+from paygate.commands import (
+    EXIT_REFUSED,
+    CommandError,
+    T,
+    database_url,
+    print_json,
+    print_listing,
+    run_with_engine,
+    run_with_session,
+)
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -36,11 +44,6 @@ def _on_partner(args: argparse.Namespace, work: Callable[[AsyncSession, uuid.UUI
         return await work(session, partner_id)
 
     return run_with_session(database_url(args.database_url), on_session)
-
-
-def _print_json(value: Any) -> int:
-    print(json.dumps(value, indent=2))
-    return 0
 
 
 def _rate(raw: str) -> int:
@@ -79,7 +82,7 @@ def _signing_lines(view: dict[str, Any]) -> list[str]:
 def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
     view = {**_view(partner), "secret": partner.secret}
     if as_json:
-        print(json.dumps(view, indent=2))
+        print_json(view)
         return
     print(f"{what} partner {partner.name} ({partner.id})")
     print(f"  url:     {partner.url}")
@@ -124,11 +127,7 @@ def run_list(args: argparse.Namespace) -> int:
         return [_view(partner) for partner in partners]
 
     views = run_with_session(url, work)
-    if args.json:
-        print(json.dumps({"items": views, "total": len(views)}, indent=2))
-        return 0
-    if not views:
-        print("no partners")
+    if print_listing(views, args.json, "no partners"):
         return 0
     print(f"{'id':36}  {'enabled':7}  {'name':20}  url / events")
     for view in views:
@@ -162,7 +161,7 @@ def run_finish_rotation(args: argparse.Namespace) -> int:
 
     view = _on_partner(args, work)
     if args.json:
-        return _print_json(view)
+        return print_json(view)
     print(f"finished the rotation of partner {view['name']} ({view['id']}): only the current secret signs")
     for line in _signing_lines(view):
         print(f"  {line}")
@@ -182,7 +181,7 @@ def run_set(args: argparse.Namespace) -> int:
 
     view = _on_partner(args, work)
     if args.json:
-        return _print_json(view)
+        return print_json(view)
     limit = (
         f"at most {view['max_requests_per_second']} requests/s"
         if view["max_requests_per_second"]
@@ -215,7 +214,7 @@ def run_test(args: argparse.Namespace) -> int:
 
     result = run_with_engine(database_url(args.database_url), send)
     if args.json:
-        _print_json(msgspec.to_builtins(result))
+        print_json(msgspec.to_builtins(result))
     else:
         outcome = "delivered" if result.delivered else "NOT delivered"
         answer = result.status_code if result.status_code is not None else "no answer"
@@ -269,7 +268,7 @@ def run_portal_link(args: argparse.Namespace) -> int:
 
     answer = _on_partner(args, work)  # an unknown partner or link: exit 1 with its reason
     if args.json:
-        print(json.dumps(answer, indent=2))
+        print_json(answer)
     elif args.revoke:
         print(f"revoked portal link {answer['id']}: it no longer opens, and the session it opened has ended")
     else:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_session
+from paygate.commands import EXIT_CONFIG, CommandError, database_url, print_listing, run_with_session
 from shared.models import User
 
 
@@ -67,11 +66,7 @@ def run_list(args: argparse.Namespace) -> int:
         return [_view(user) for user in await list_users(session, active=active)]
 
     views = run_with_session(url, work)
-    if args.json:
-        print(json.dumps({"items": views, "total": len(views)}, indent=2))
-        return 0
-    if not views:
-        print("no users")
+    if print_listing(views, args.json, "no users"):
         return 0
     print(f"{'id':36}  {'role':5}  {'active':6}  email")
     for view in views:

@@ -68,6 +68,17 @@ class Receiver:
 
         return await eventually(enough, timeout, f"{count} requests at /{name}")
 
+    def hold(self, name: str, status: int = 200, text: str | None = None) -> asyncio.Event:
+        """``/<name>`` answers ``status`` only once the returned event is set: a partner that hangs."""
+        released = asyncio.Event()
+
+        async def held(_: Received) -> web.StreamResponse:
+            await released.wait()
+            return web.Response(status=status, text=text)
+
+        self.behaviours[name] = held
+        return released
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         headers = {k.lower(): v for k, v in request.headers.items()}

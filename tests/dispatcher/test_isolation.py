@@ -60,13 +60,7 @@ async def test_a_hanging_partner_does_not_hold_up_a_healthy_one(
 async def test_410_disables_the_partner_and_stops_its_deliveries(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
-    gone = asyncio.Event()
-
-    async def answer_gone(_: Received) -> web.StreamResponse:
-        await gone.wait()
-        return web.Response(status=410, text="gone")
-
-    receiver.behaviours["gone"] = answer_gone
+    gone = receiver.hold("gone", 410, text="gone")
     partner_id, _ = await add_partner(db_engine, receiver.url("gone"))
     async with dispatch(per_partner_concurrency=1, retry_schedule_seconds=[60.0]):
         for _ in range(3):

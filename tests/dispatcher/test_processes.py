@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paygate.processes import ManagedProcess, dispatcher_command
 from shared.embedded_pg import free_port
 from tests.dispatcher.conftest import (
     TEST_DISPATCHER_DEFAULTS,
-    Received,
     Receiver,
     add_event,
     add_partner,
@@ -72,13 +70,7 @@ async def delivery_statuses(engine: AsyncEngine) -> list[dict[str, Any]]:
 async def test_sigkill_mid_delivery_loses_nothing(
     db_engine: AsyncEngine, database_url: str, gateway: RunningService, log_dir: Path, receiver: Receiver
 ) -> None:
-    hold = asyncio.Event()
-
-    async def stall_while_held(_: Received) -> web.StreamResponse:
-        await hold.wait()  # the first worker gets no answer before it dies; the second at once
-        return web.Response(status=200)
-
-    receiver.behaviours["stall"] = stall_while_held
+    hold = receiver.hold("stall")  # the first worker gets no answer before it dies; the second at once
     await add_partner(db_engine, receiver.url("stall"))
     settings = {"lease_seconds": 2.5, "request_timeout_seconds": 1.2}
     with dispatcher_process(database_url, gateway.internal_url, log_dir, **settings) as (first, _):
@@ -145,13 +137,7 @@ async def test_two_dispatchers_share_the_work_and_never_send_twice(
 async def test_sigterm_finishes_in_flight_and_hands_back_the_rest(
     db_engine: AsyncEngine, database_url: str, gateway: RunningService, log_dir: Path, receiver: Receiver
 ) -> None:
-    hold = asyncio.Event()
-
-    async def slow(_: Received) -> web.StreamResponse:
-        await hold.wait()
-        return web.Response(status=200)
-
-    receiver.behaviours["slow"] = slow
+    hold = receiver.hold("slow")
     await add_partner(db_engine, receiver.url("slow"))
     settings = {"per_partner_concurrency": 1, "lease_seconds": 60.0, "request_timeout_seconds": 20.0}
     with (

@@ -4,7 +4,6 @@ results fails. Faults are injected into one dispatcher's own steps; the database
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -12,10 +11,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
+from tests.dispatcher.conftest import Receiver, add_event, add_partner, fetch
 from tests.fixtures.waiting import eventually
 
 
@@ -70,16 +68,10 @@ async def test_dispatch_and_record_loops_survive_unexpected_errors(
 async def test_shutdown_hands_claims_back_even_when_the_last_results_cannot_be_written(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
-    hold = asyncio.Event()
-
-    async def slow(_: Received) -> web.StreamResponse:
-        await hold.wait()
-        return web.Response(status=200)
-
     async def broken(*_: Any) -> None:
         raise asyncpg.InterfaceError("connection is closed")
 
-    receiver.behaviours["slow"] = slow
+    hold = receiver.hold("slow")
     await add_partner(db_engine, receiver.url("slow"))
     with ExitStack() as stack:
         stack.callback(hold.set)

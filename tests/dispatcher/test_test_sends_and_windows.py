@@ -21,7 +21,7 @@ from payment_ms.dispatcher.test_send import send_test_event
 from shared.embedded_pg import free_port
 from shared.events import CATALOG
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch
+from tests.dispatcher.conftest import Receiver, add_event, add_partner, fetch
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import MakeAccount, make_account  # noqa: F401  (fixture)
 from tests.ops.conftest import Paygate, paygate_inproc  # noqa: F401  (fixture)
@@ -127,13 +127,7 @@ async def fetch_pending(http: httpx.AsyncClient, payment_ms: RunningService) -> 
 
 
 async def test_a_test_send_to_an_endpoint_that_never_answers_times_out(receiver: Receiver) -> None:
-    release = asyncio.Event()
-
-    async def hang(_: Received) -> web.StreamResponse:
-        await release.wait()
-        return web.Response(status=200)
-
-    receiver.behaviours["silent"] = hang
+    release = receiver.hold("silent")
     settings = DispatcherSettings(_env_file=None, request_timeout_seconds=0.3)  # type: ignore[call-arg]
     try:
         result = await send_test_event(

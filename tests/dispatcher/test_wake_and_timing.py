@@ -70,13 +70,7 @@ async def test_a_partner_that_times_out_is_retried(
 async def test_the_oldest_due_age_gauge_follows_the_queue(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
-    hold = asyncio.Event()
-
-    async def hang(_: Received) -> web.StreamResponse:
-        await hold.wait()
-        return web.Response(status=200)
-
-    receiver.behaviours["stuck"] = hang
+    hold = receiver.hold("stuck")
     await add_partner(db_engine, receiver.url("stuck"))
     settings = {"per_partner_concurrency": 1, "batch_size": 1, "request_timeout_seconds": 30.0}
     with ExitStack() as stack:

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "payment_ms", "shared", "paygate")
+SIZED_MODULES = (*PACKAGES, "tests")  # the tests are held to the module limit too (not bench)
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 200
 MAX_NESTING = 3
@@ -52,7 +53,7 @@ def test_the_limits_are_checked_on_real_code() -> None:
 
 def test_no_module_is_over_400_lines() -> None:
     long = {}
-    for path in _modules(*PACKAGES):
+    for path in _modules(*SIZED_MODULES):
         lines = len(path.read_text().splitlines())
         if lines > MAX_MODULE_LINES:
             long[str(path.relative_to(ROOT))] = lines

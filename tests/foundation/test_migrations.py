@@ -109,6 +109,7 @@ _SNAPSHOT_QUERIES = {
           AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
     """,
     "extensions": "SELECT extname FROM pg_extension",
+    "statistics": "SELECT pg_get_statisticsobjdef(oid) FROM pg_statistic_ext",
 }
 
 

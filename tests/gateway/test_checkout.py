@@ -48,9 +48,7 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
     redirect = await checkouts.choose(body["checkout_url"], "approve")
     assert redirect.status_code == 303 and redirect.headers["location"].startswith(RETURN_URL)
 
-    verified = await http.post(
-        f"{gateway.url}/payment-gateway/{body['payment_id']}/verify", headers=owner.headers
-    )
+    verified = await checkouts.command(owner, body["payment_id"], "verify")
     assert verified.status_code == 200 and verified.json()["status"] == "succeeded"
     assert await reservation_state(db_engine, reservation_id) == (
         "paid",
@@ -58,9 +56,7 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
         "succeeded",
     )
     # verify again: unchanged; and a paid reservation cannot be checked out again
-    again = await http.post(
-        f"{gateway.url}/payment-gateway/{body['payment_id']}/verify", headers=owner.headers
-    )
+    again = await checkouts.command(owner, body["payment_id"], "verify")
     assert again.json()["status"] == "succeeded"
     second = await checkouts.start(owner, reservation_id)
     assert second.status_code == 409 and second.headers["content-type"] == PROBLEM
@@ -76,9 +72,7 @@ async def test_cancel_then_pay_again_and_decline(
 ) -> None:
     owner, reservation_id = await checkouts.payer()
     first = (await checkouts.start(owner, reservation_id)).json()
-    canceled = await http.post(
-        f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
-    )
+    canceled = await checkouts.command(owner, first["payment_id"], "cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
     assert await reservation_state(db_engine, reservation_id) == (
         "payable",
@@ -86,9 +80,7 @@ async def test_cancel_then_pay_again_and_decline(
         "canceled",
     )
     # canceling twice is an illegal transition, passed through from payment_ms
-    twice = await http.post(
-        f"{gateway.url}/payment-gateway/{first['payment_id']}/cancel", headers=owner.headers
-    )
+    twice = await checkouts.command(owner, first["payment_id"], "cancel")
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
     admin = await checkouts.account("admin")
     events = await http.get(
@@ -103,9 +95,7 @@ async def test_cancel_then_pay_again_and_decline(
     assert second["payment_id"] != first["payment_id"]
     declined = await checkouts.choose(second["checkout_url"], "decline")
     assert declined.status_code == 303  # back to the shop; verify tells the outcome
-    verified = await http.post(
-        f"{gateway.url}/payment-gateway/{second['payment_id']}/verify", headers=owner.headers
-    )
+    verified = await checkouts.command(owner, second["payment_id"], "verify")
     assert verified.json()["status"] == "failed"
     assert await reservation_state(db_engine, reservation_id) == (
         "payable",
@@ -223,7 +213,7 @@ async def test_admin_passthroughs(
     reservation_id = await checkouts.reservation(owner)
     payment = (await checkouts.start(owner, reservation_id)).json()
     await checkouts.choose(payment["checkout_url"], "approve")
-    await http.post(f"{gateway.url}/payment-gateway/{payment['payment_id']}/verify", headers=owner.headers)
+    await checkouts.command(owner, payment["payment_id"], "verify")
 
     listed = await http.get(
         f"{gateway.url}/admin/payments", params={"user_id": str(owner.id)}, headers=admin.headers

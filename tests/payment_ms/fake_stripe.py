@@ -321,9 +321,12 @@ def stripe_event(event_type: str, obj: Obj, event_id: str | None = None) -> byte
     ).encode()
 
 
-def signed(payload: bytes, secret: str) -> dict[str, str]:
-    at = int(time.time())
-    return {"Stripe-Signature": f"t={at},v1={sign(payload, secret, at)}", "Content-Type": "application/json"}
+def signed(payload: bytes, *secrets: str, at: int | None = None) -> dict[str, str]:
+    """Stripe-Signature headers for ``payload``: one v1 per secret (a rotation signs with several),
+    timestamped now unless ``at`` says otherwise."""
+    t = int(time.time()) if at is None else at
+    parts = [f"t={t}", *(f"v1={sign(payload, secret, t)}" for secret in secrets)]
+    return {"Stripe-Signature": ",".join(parts), "Content-Type": "application/json"}
 
 
 __all__ = ["STRIPE", "FakeStripe", "signed", "stripe_event"]

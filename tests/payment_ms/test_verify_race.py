@@ -5,10 +5,8 @@ the competing change is done: a gate, not a sleep."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -22,6 +20,7 @@ from payment_ms.providers.mock import MockProvider
 from payment_ms.stripe_webhooks.signature import sign
 from tests.fixtures.checkout_page import page_path
 from tests.payment_ms.conftest import choose_on_mock_page, event_types, payment_body
+from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
@@ -105,21 +104,6 @@ async def test_an_approval_during_a_slow_verify_is_not_lost(
     # and the page stays closed
     page = await client.get(page_path(payment["checkout_url"]), headers={"X-Service-Token": ""})
     assert 'value="approve"' not in page.text
-
-
-def _event(event_type: str, obj: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "api_version": "2025-07-30.basil",
-            "created": int(time.time()),
-            "data": {"object": obj},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "type": event_type,
-        }
-    ).encode()
 
 
 async def test_a_webhook_during_a_slow_stripe_verify_is_not_undone(

@@ -173,7 +173,8 @@ async def list_payments(
 
 async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) -> Sequence[RowMapping]:
     """Count and sum per UTC day, provider, status and currency (sums across currencies mean nothing),
-    for the days ``day_from`` to ``day_to`` inclusive."""
+    for the days ``day_from`` to ``day_to`` inclusive. The day expression is the one the extended
+    statistics of revision 0012 describe: keep them alike, or the planner sorts every payment again."""
     start = datetime.combine(day_from, time.min, UTC)
     end = datetime.combine(day_to + timedelta(days=1), time.min, UTC)
     day = cast(func.timezone(text("'UTC'"), payments.c.created_at), Date).label("day")
