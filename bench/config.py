@@ -53,7 +53,9 @@ class BenchConfig:
     scenarios: list[str] = field(default_factory=list)
     # PostgreSQL: durable defaults unless BENCH_PG_FAST=1 (fsync/synchronous_commit off)
     pg_fast: bool = False
+    pg_statements: bool = False
     granian_workers: int = 1
+    dispatchers: int = 1
     output: Path = RESULTS_DIR / "latest.json"
     keep_workdir: bool = False
 
@@ -91,7 +93,9 @@ def load_config() -> BenchConfig:
         diagnostics=os.environ.get("BENCH_DIAGNOSTICS", "1").strip() not in {"0", "false", "no", "off"},
         scenarios=scenarios or list(ALL_SCENARIOS),
         pg_fast=_env_flag("BENCH_PG_FAST"),
+        pg_statements=_env_flag("BENCH_PG_STATEMENTS"),
         granian_workers=_env_int("BENCH_GRANIAN_WORKERS", 1),
+        dispatchers=_env_int("BENCH_DISPATCHERS", 1),
         output=Path(os.environ.get("BENCH_OUTPUT") or RESULTS_DIR / "latest.json"),
         keep_workdir=_env_flag("BENCH_KEEP"),
     )

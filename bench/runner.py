@@ -64,8 +64,9 @@ async def run_dispatch(
     bench.cache_ttl = PARTNER_CACHE_TTL
     try:
         await bench.quiesce()
-        _log("starting the dispatcher")
-        stack.start_dispatcher(PARTNER_CACHE_TTL, config.dispatch_timeout_s)
+        _log(f"starting the dispatcher ({config.dispatchers} process(es))")
+        for index in range(config.dispatchers):
+            stack.start_dispatcher(PARTNER_CACHE_TTL, config.dispatch_timeout_s, index)
         memory.sample("dispatcher started", {"dispatcher": stack.pids()["dispatcher"]})
         await bench.warm_up(min(2_000, max(100, config.events // 10)))
         if "dispatch" in config.scenarios:

@@ -69,12 +69,38 @@ class Stack:
             from shared.embedded_pg import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
 
         options = dict(FAST_UNSAFE_OPTIONS) if self.config.pg_fast else {}
+        if self.config.pg_statements:
+            options["shared_preload_libraries"] = "pg_stat_statements"
         server = EmbeddedPostgres(self.workdir / "postgres", free_port(), options)
         server.start()
         self.postgres = server
         self.database_url = server.url()
         upgrade(self.database_url)
+        if self.config.pg_statements:
+            self._psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return self.database_url
+
+    def _psql(self, sql: str) -> str:
+        from shared.embedded_pg import POSTGRES_BIN_PATH
+
+        assert self.postgres is not None
+        command = [str(POSTGRES_BIN_PATH / "psql"), "-h", self.postgres.host, "-p", str(self.postgres.port)]
+        command += ["-U", "postgres", "-d", "paygate", "-At", "-F", "\t", "-c", sql]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def statements(self) -> dict[str, tuple[str, int, float, int]]:
+        """``BENCH_PG_STATEMENTS``: PostgreSQL's per-statement totals now (queryid -> query, calls,
+        total ms, rows); compare two with ``statements_between``. Empty when off."""
+        if not self.config.pg_statements or self.postgres is None:
+            return {}
+        found = {}
+        sql = (
+            "SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160)"
+        )
+        for line in self._psql(sql + " FROM pg_stat_statements").splitlines():
+            queryid, calls, total_ms, rows, query = line.split("\t", 4)
+            found[queryid] = (query, int(calls), float(total_ms), int(rows))
+        return found
 
     def postmaster_pid(self) -> int | None:
         if self.postgres is None:
@@ -162,25 +188,33 @@ class Stack:
         for proc in started:
             proc.wait_healthy(60)
 
-    def start_dispatcher(self, partner_cache_ttl: float, request_timeout: float) -> ManagedProcess:
+    def start_dispatcher(
+        self, partner_cache_ttl: float, request_timeout: float, index: int = 0
+    ) -> ManagedProcess:
         """One dispatcher process (production defaults but for the partner cache TTL, shortened so a
         scenario's partner set is live within a second, and the request timeout, shortened so a
-        hanging partner times out within a scenario; loopback partners allow-listed)."""
+        hanging partner times out within a scenario; loopback partners allow-listed). ``index`` > 0:
+        one more process beside the first (``BENCH_DISPATCHERS``), named ``dispatcher-<n>``."""
+        from shared.embedded_pg import free_port
+
+        name = "dispatcher" if index == 0 else f"dispatcher-{index + 1}"
+        metrics = f"{name}-metrics"
+        self.ports.setdefault(metrics, free_port())
         env = {
             **self.service_env(),
             "DISPATCHER_GATEWAY_URL": self.url("gateway-internal"),  # /internal/partners
             "DISPATCHER_ALLOWED_HOSTS": json.dumps([HOST]),
             "DISPATCHER_PARTNER_CACHE_TTL_SECONDS": str(partner_cache_ttl),
             "DISPATCHER_REQUEST_TIMEOUT_SECONDS": str(request_timeout),
-            "DISPATCHER_METRICS_PORT": str(self.ports["dispatcher-metrics"]),
+            "DISPATCHER_METRICS_PORT": str(self.ports[metrics]),
         }
         proc = self._start(
             ManagedProcess(
-                "dispatcher",
+                name,
                 dispatcher_command(),
                 env,
-                f"{self.url('dispatcher-metrics')}/metrics",
-                self.log_dir / "dispatcher.log",
+                f"{self.url(metrics)}/metrics",
+                self.log_dir / f"{name}.log",
             )
         )
         proc.wait_healthy(60)
@@ -207,7 +241,9 @@ class Stack:
     def stop(self) -> None:
         # The receiver first: requests held open by the hanging partner then end at once, so the
         # dispatcher's graceful drain does not wait for its request timeout.
-        order = sorted(self.processes.values(), key=lambda p: (p.name != "receiver", p.name != "dispatcher"))
+        order = sorted(
+            self.processes.values(), key=lambda p: (p.name != "receiver", not p.name.startswith("dispatcher"))
+        )
         for proc in order:
             with contextlib.suppress(Exception):
                 proc.stop()
@@ -226,3 +262,26 @@ def git_commit() -> str:
         if out.returncode == 0:
             return out.stdout.strip()
     return "unknown"
+
+
+def statements_between(
+    before: dict[str, tuple[str, int, float, int]],
+    after: dict[str, tuple[str, int, float, int]],
+    top: int = 8,
+) -> list[dict[str, object]]:
+    """The statements PostgreSQL spent most time executing between two ``Stack.statements()``."""
+    spent = []
+    for queryid, (query, calls, total_ms, rows) in after.items():
+        _, calls0, total0, rows0 = before.get(queryid, (query, 0, 0.0, 0))
+        if calls > calls0:
+            ms = total_ms - total0
+            spent.append(
+                {
+                    "query": query,
+                    "calls": calls - calls0,
+                    "total_ms": round(ms, 1),
+                    "mean_ms": round(ms / (calls - calls0), 3),
+                    "rows": rows - rows0,
+                }
+            )
+    return sorted(spent, key=lambda s: -float(s["total_ms"]))[:top]  # type: ignore[arg-type]

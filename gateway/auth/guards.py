@@ -16,7 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.repositories import Identity, current_identity
-from gateway.auth.tokens import AuthUser, InvalidTokenError, can_issue_tokens, decode_access_token
+from gateway.auth.tokens import AuthUser, InvalidTokenError, VerifiedTokens, can_issue_tokens
 from gateway.settings import GatewaySettings
 from shared.db import raw_connection
 from shared.problems import AuthenticationError
@@ -39,13 +39,16 @@ def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> GatewaySettings
     return settings
 
 
+_verified_tokens = VerifiedTokens()
+
+
 def authenticate_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
     """Decode the bearer token once per request and keep the user in the scope."""
     cached = connection.scope.get("user")
     if isinstance(cached, AuthUser):
         return cached
     try:
-        user = decode_access_token(_settings(connection), _bearer_token(connection))
+        user = _verified_tokens.decode(_settings(connection), _bearer_token(connection))
     except InvalidTokenError as exc:
         logger.info("access token refused: %s", exc)
         raise AuthenticationError(

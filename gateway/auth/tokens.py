@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -67,6 +68,11 @@ def issue_access_token(
 
 
 def decode_access_token(settings: GatewaySettings, token: str) -> AuthUser:
+    return _verify(settings, token)[0]
+
+
+def _verify(settings: GatewaySettings, token: str) -> tuple[AuthUser, float]:
+    """The token's user, and until when (epoch seconds) PyJWT would still accept it."""
     try:
         claims = jwt.decode(
             token,
@@ -84,4 +90,39 @@ def decode_access_token(settings: GatewaySettings, token: str) -> AuthUser:
     if role not in USER_ROLES:
         raise InvalidTokenError("unknown role")
     email = claims.get("email")
-    return AuthUser(id=user_id, email=email if isinstance(email, str) else None, role=role)
+    user = AuthUser(id=user_id, email=email if isinstance(email, str) else None, role=role)
+    return user, float(claims["exp"]) + settings.jwt_leeway_seconds
+
+
+class VerifiedTokens:
+    """Access tokens this process already verified, with their user, until they expire: a payer sends
+    the same token with every request of its life, and checking its signature and claims again was
+    most of the gateway's authentication cost (BENCHMARKS.md, issue 16). Keyed by the token AND what
+    it was verified with (key, algorithm, audience, issuer, leeway), so another configuration never
+    accepts it unchecked; bounded (cleared when full). Who the user is NOW (disabled, role) is
+    ``CurrentIdentities``'s business, not the token's."""
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._users: dict[tuple[object, ...], tuple[AuthUser, float]] = {}
+
+    def decode(self, settings: GatewaySettings, token: str) -> AuthUser:
+        """``decode_access_token``, once per token and configuration until the token expires."""
+        key = (
+            token,
+            _verification_key(settings),
+            settings.jwt_algorithm,
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            settings.jwt_leeway_seconds,
+        )
+        known = self._users.get(key)
+        if known is not None and self._clock() < known[1]:
+            return known[0]
+        user, valid_until = _verify(settings, token)
+        if len(self._users) >= self.MAX_ENTRIES:
+            self._users.clear()
+        self._users[key] = (user, valid_until)
+        return user

@@ -11,6 +11,7 @@ import asyncio
 import signal
 import sys
 
+import uvloop
 from prometheus_client import start_http_server
 
 from payment_ms.dispatcher.factory import open_dispatcher
@@ -62,7 +63,9 @@ def main() -> None:
         raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_BAD_CONFIG)
     configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
     try:
-        asyncio.run(serve(settings, payment_settings))
+        # uvloop (as granian runs the services): py-spy showed the stock loop's selector and socket
+        # writes as a third of the dispatcher's CPU (BENCHMARKS.md, issue 16)
+        uvloop.run(serve(settings, payment_settings))
     except Exception as exc:
         message = database_failure_message(exc, paygate.database_url_for("payment-ms"))
         if message is None:

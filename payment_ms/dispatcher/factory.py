@@ -22,6 +22,16 @@ from payment_ms.settings import PaymentSettings
 from shared.db import asyncpg_dsn
 
 
+async def _roll_back_if_open(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection handed back. asyncpg's default sends RESET ALL, UNLISTEN,
+    CLOSE ALL and an advisory unlock on every release (a round trip: twice per event in the latency
+    scenario, BENCHMARKS.md issue 16); the dispatcher sets no session state on pooled connections (LISTEN
+    and the reconciler's advisory lock have connections of their own), so only a transaction left open
+    is rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -57,7 +67,7 @@ async def open_dispatcher(
     reconciliation, whatever ``reconcile_interval_seconds`` says)."""
     dsn = asyncpg_dsn(database_url)
     async with (
-        asyncpg.create_pool(dsn, min_size=2, max_size=6) as pool,
+        asyncpg.create_pool(dsn, min_size=2, max_size=6, reset=_roll_back_if_open) as pool,
         _clients(settings, allow_loopback) as clients,
     ):
         directory = PartnerDirectory(

@@ -16,8 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
+from gateway.auth import tokens as tokens_module
 from gateway.auth.tokens import (
+    AuthUser,
     InvalidTokenError,
+    VerifiedTokens,
     decode_access_token,
     issue_access_token,
 )
@@ -120,3 +123,36 @@ def test_weak_secrets_stop_startup_outside_dev() -> None:
     GatewaySettings(paygate=prod, internal_events_url="off", jwt_secret=secrets.token_urlsafe(48))
     with pytest.raises(ValidationError):  # cannot verify anything, in any mode
         GatewaySettings(paygate=dev, jwt_algorithm="RS256")
+
+
+def test_verified_tokens_are_reused_only_for_their_configuration_and_lifetime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = GatewaySettings(jwt_ttl_seconds=60, jwt_leeway_seconds=5)
+    user_id = uuid.uuid4()
+    issued = int(time.time())
+    token = issue_access_token(settings, user_id=user_id, email="a@b.c", role="user", now=issued)
+    checks: list[str] = []
+    verify = tokens_module._verify
+
+    def counted(settings: GatewaySettings, token: str) -> tuple[AuthUser, float]:
+        checks.append(token)
+        return verify(settings, token)
+
+    monkeypatch.setattr(tokens_module, "_verify", counted)
+    now = [float(issued)]
+    tokens = VerifiedTokens(clock=lambda: now[0])
+    assert tokens.decode(settings, token).id == user_id
+    assert tokens.decode(settings, token).id == user_id
+    assert len(checks) == 1  # the second request reused the verified entry
+    # another secret never accepts it because it was verified before
+    other = GatewaySettings(jwt_secret=secrets.token_urlsafe(48), jwt_leeway_seconds=5)
+    with pytest.raises(InvalidTokenError):
+        tokens.decode(other, token)
+    # past exp + leeway the entry no longer counts: the token is checked again
+    now[0] = issued + 60 + 5 + 1.0
+    tokens.decode(settings, token)
+    assert len(checks) == 3
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidTokenError):
+        tokens.decode(settings, forged)
