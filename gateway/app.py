@@ -20,11 +20,13 @@ from gateway.internal import create_internal_app, internal_listener
 from gateway.metrics.definitions import PROMETHEUS
 from gateway.openapi import BEARER_TOKEN, DESCRIPTION, LINKS
 from gateway.partners.controllers import PartnerAdminController
+from gateway.partners.urls import partner_urls_documented
 from gateway.payments.client import payment_ms_lifespan
 from gateway.payments.controllers.admin import AdminPaymentsController
 from gateway.payments.controllers.payer import PaymentGatewayController
 from gateway.payments.controllers.providers import ProviderWebhookController
 from gateway.payments.dependencies import provide_payment_ms
+from gateway.payments.redirects import redirect_urls_documented
 from gateway.portal.api import PartnerFeedController, PortalLinkAdminController
 from gateway.portal.routes import portal_router
 from gateway.reservations.controllers import ReservationAdminController, ReservationController
@@ -33,7 +35,7 @@ from gateway.web.pages import static_router, template_config
 from shared.app_factory import create_service_app
 from shared.lifespan import provide_engine
 from shared.openapi import amount_limit, api_docs
-from shared.openapi_finalize import links
+from shared.openapi_finalize import links, optional_bodies
 from shared.settings_errors import settings_or_exit
 
 PUBLIC_ROUTES = [
@@ -77,8 +79,15 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             ),
         },
         finalizers=[
-            amount_limit(settings.paygate.max_amount, ["ReservationCreate", "RefundCreate"]),
+            amount_limit(settings.paygate.max_amount, ["ReservationCreate", "RefundCreate", "CaptureCreate"]),
             links(LINKS),
+            optional_bodies(["adminCapture", "adminSendTestEvent"]),
+            partner_urls_documented(
+                allowed_hosts=settings.partner_allowed_hosts, allow_loopback=settings.paygate.is_dev
+            ),
+            redirect_urls_documented(
+                settings.allowed_redirect_origins, allow_dev_hosts=settings.paygate.is_dev
+            ),
         ],
     )
     app = create_service_app(

@@ -14,13 +14,13 @@ from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
 from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
-from payment_ms.openapi import DESCRIPTION
+from payment_ms.openapi import DESCRIPTION, payment_rules
 from payment_ms.payments.controllers import PaymentController
 from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.settings import PaymentSettings, get_payment_settings
 from payment_ms.stripe_webhooks.controllers import StripeWebhookController
 from shared.app_factory import create_service_app
-from shared.contracts import CashConfirmation, PaymentCreate, RefundCreate
+from shared.contracts import CaptureCreate, CashConfirmation, PaymentCreate, RefundCreate
 from shared.openapi import amount_limit, api_docs
 from shared.openapi_finalize import request_bodies
 from shared.security import SERVICE_TOKEN_HEADER
@@ -63,9 +63,12 @@ def create_app(settings: PaymentSettings | None = None) -> Litestar:
                     "createPayment": PaymentCreate,
                     "refundPayment": RefundCreate,
                     "confirmCashPayment": CashConfirmation,
-                }
+                    "capturePayment": CaptureCreate,
+                },
+                optional=["capturePayment"],
             ),
-            amount_limit(settings.paygate.max_amount, ["PaymentCreate", "RefundCreate"]),
+            amount_limit(settings.paygate.max_amount, ["PaymentCreate", "RefundCreate", "CaptureCreate"]),
+            payment_rules(settings),
         ],
     )
     return create_service_app(

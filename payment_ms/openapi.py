@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from payment_ms.settings import PaymentSettings
+
 DESCRIPTION = """\
 paygate's internal payment service: it persists payments, talks to the provider (mock, Stripe, cash),
 enforces the payment state machine and idempotency, and records an event for every change, which its
@@ -27,3 +33,55 @@ UNAVAILABLE = (503,)  # the database (or the provider) is unavailable: Retry-Aft
 WRITE = (409, 422)  # 409: a concurrent request holds the key or the row; 422: refused input or key reuse
 PROVIDER = (502,)  # the provider answered something inconsistent
 SECURITY: list[dict[str, list[str]]] = [{"ServiceToken": []}]
+
+
+def enabled_providers(settings: PaymentSettings) -> list[str]:
+    """The providers a new payment may use here (``payment_ms.payments.creation`` refuses the rest)."""
+    enabled = ["cash"]
+    if settings.allow_mock_provider or settings.paygate.is_dev:
+        enabled.append("mock")
+    if settings.stripe_secret_key.get_secret_value():
+        enabled.append("stripe")
+    return sorted(enabled)
+
+
+def payment_rules(settings: PaymentSettings) -> Callable[[dict[str, Any]], None]:
+    """``PaymentCreate`` as this deployment accepts it: its providers, and the rules across fields
+    (cash is never captured manually; Stripe needs a ``return_url``), so that a body the document
+    allows is a body ``createPayment`` takes."""
+    providers = enabled_providers(settings)
+
+    def chosen(provider: str) -> dict[str, Any]:
+        named = {"required": ["provider"], "properties": {"provider": {"const": provider}}}
+        if provider != settings.default_provider:
+            return named
+        unnamed = {
+            "anyOf": [{"not": {"required": ["provider"]}}, {"properties": {"provider": {"type": "null"}}}]
+        }
+        return {"anyOf": [named, unnamed]}
+
+    rules = [
+        {
+            "if": chosen("cash"),
+            "then": {
+                "not": {"required": ["capture_method"], "properties": {"capture_method": {"const": "manual"}}}
+            },
+        },
+        {
+            "if": chosen("stripe"),
+            "then": {"required": ["return_url"], "properties": {"return_url": {"type": "string"}}},
+        },
+    ]
+
+    def finalize(document: dict[str, Any]) -> None:
+        schema = document.get("components", {}).get("schemas", {}).get("PaymentCreate")
+        if schema is None:
+            return
+        schema["properties"]["provider"] = {
+            "anyOf": [{"enum": providers}, {"type": "null"}],
+            "default": None,
+            "description": f"Enabled here: {', '.join(providers)}; none: {settings.default_provider}",
+        }
+        schema["allOf"] = rules
+
+    return finalize

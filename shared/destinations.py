@@ -98,3 +98,13 @@ def is_public_address(address: IPAddress) -> bool:
         return False
     reached = reached_address(address)
     return reached.is_global and not reached.is_multicast
+
+
+# --- pieces of the regular expressions the documents give URLs (ECMA-262 and Python ``re`` alike)
+
+PORT_PATTERN = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+
+
+def any_case(text: str) -> str:
+    """``text`` as a case-insensitive regular expression (schemes and host names are)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)

@@ -33,7 +33,7 @@ from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
 from shared import events
-from shared.openapi_finalize import REF_TEMPLATE, examples, integer_bounds, struct_schemas
+from shared.openapi_finalize import REF_TEMPLATE, examples, integer_bounds, plain_parameters, struct_schemas
 from shared.settings import PaygateSettings
 
 SCHEMA_PATH = "/schema"
@@ -171,7 +171,15 @@ def api_docs(
         description=description,
         path=SCHEMA_PATH,
         render_plugins=_renderers(
-            [struct_schemas, *finalizers, webhooks_section, retry_after, integer_bounds, examples]
+            [
+                struct_schemas,
+                *finalizers,
+                webhooks_section,
+                retry_after,
+                plain_parameters,
+                integer_bounds,
+                examples,
+            ]
         ),
         components=Components(security_schemes=security_schemes),
         security=security,

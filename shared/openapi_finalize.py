@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -61,6 +61,21 @@ def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for value in node:
             yield from _schemas_in(value)
+
+
+def plain_parameters(document: Document) -> None:
+    """An optional date-time query parameter is a ``date-time`` string, not "a date-time or null":
+    the services read those strictly (``shared.queries.refuse_bare_numbers``: ``null`` is a 400).
+    Other optional parameters keep their ``null``: Litestar reads ``?status=null`` as not given."""
+    for op in _operations(document):
+        for parameter in op.get("parameters", []):
+            schema = parameter.get("schema", {})
+            for union in ("oneOf", "anyOf"):
+                branches = schema.get(union) or []
+                kept = [b for b in branches if b.get("type") != "null"]
+                if len(kept) == 1 < len(branches) and kept[0].get("format") == "date-time":
+                    rest = {k: v for k, v in schema.items() if k != union}
+                    parameter["schema"] = {**kept[0], **rest}
 
 
 def integer_bounds(document: Document) -> None:
@@ -131,7 +146,7 @@ def _string(schema: Mapping[str, Any]) -> str:
     if fmt in ("uri", "url"):
         return "https://shop.example/paid"
     pattern = schema.get("pattern", "")
-    if pattern.startswith("^[A-Z]{3}"):
+    if pattern.startswith("^(AED|"):  # CURRENCY_PATTERN
         return "EUR"
     if "tT][pP]" in pattern:
         return "https://shop.example/paid"
@@ -256,8 +271,9 @@ def _problem_example(status: int) -> dict[str, Any]:
 # --- bodies read by a dependency, and links -----------------------------------------------------------
 
 
-def request_bodies(bodies: Mapping[str, type[msgspec.Struct]]) -> Finalizer:
-    """``{operationId: Struct}``: a required JSON body of that shape on each of those operations."""
+def request_bodies(bodies: Mapping[str, type[msgspec.Struct]], optional: Collection[str] = ()) -> Finalizer:
+    """``{operationId: Struct}``: a JSON body of that shape on each of those operations, required
+    unless its operation is in ``optional`` (no body: the struct's defaults)."""
 
     def finalize(document: Document) -> None:
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -267,11 +283,23 @@ def request_bodies(bodies: Mapping[str, type[msgspec.Struct]]) -> Finalizer:
             shape = bodies.get(op.get("operationId", ""))
             if shape is not None:
                 op["requestBody"] = {
-                    "required": True,
+                    "required": op["operationId"] not in optional,
                     "content": {
                         "application/json": {"schema": {"$ref": REF_TEMPLATE.format(name=shape.__name__)}}
                     },
                 }
+
+    return finalize
+
+
+def optional_bodies(operation_ids: Collection[str]) -> Finalizer:
+    """Bodies a handler reads as ``data: Struct | None = None`` (absent: the defaults), which Litestar
+    documents as required."""
+
+    def finalize(document: Document) -> None:
+        for op in _operations(document):
+            if op.get("operationId") in operation_ids and "requestBody" in op:
+                op["requestBody"]["required"] = False
 
     return finalize
 

@@ -17,18 +17,26 @@ from litestar import Request
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
-from shared.contracts import DeliveryStatus, EventType, PaymentStatus, ProviderName
+from shared.contracts import BIGINT_MAX, DeliveryStatus, EventType, PaymentStatus, ProviderName
+from shared.pagination import CURSOR_LENGTH, CURSOR_PATTERN
 from shared.problems import BadRequestError
 
 MAX_PAGE = 200
-MAX_CURSOR = 200
 
 CreatedFrom = Annotated[datetime | None, QueryParameter(description="Inclusive lower bound on created_at")]
 CreatedTo = Annotated[datetime | None, QueryParameter(description="Exclusive upper bound on created_at")]
 Cursor = Annotated[
-    str | None, QueryParameter(max_length=MAX_CURSOR, description="next_cursor of the previous page")
+    str | None,
+    QueryParameter(
+        max_length=CURSOR_LENGTH,
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page (opaque; empty or absent: the first page)",
+    ),
 ]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Page size")]
+AmountBound = Annotated[
+    int | None, QueryParameter(ge=1, le=BIGINT_MAX, description="Amount bound, inclusive (minor units)")
+]
 
 
 class Query(msgspec.Struct, kw_only=True, frozen=True):
@@ -58,21 +66,29 @@ class PaymentFilter(Query, frozen=True):
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
     # a filter on the scan in created_at order, never an order of its own
-    amount_min: Annotated[int | None, QueryParameter(ge=1, description="Smallest amount (minor units)")] = (
-        None
-    )
-    amount_max: Annotated[int | None, QueryParameter(ge=1, description="Largest amount (minor units)")] = None
+    amount_min: AmountBound = None
+    amount_max: AmountBound = None
     cursor: Cursor = None
     limit: Limit = 50
 
 
+MAX_STATS_DAYS = 366
+DEFAULT_STATS_DAYS = 30
+
+
 class StatsPeriod(Query, frozen=True):
-    day_from: Annotated[date | None, QueryParameter(name="from", description="First UTC day")] = (
-        msgspec.field(default=None, name="from")
-    )
-    day_to: Annotated[date | None, QueryParameter(name="to", description="Last UTC day (inclusive)")] = (
-        msgspec.field(default=None, name="to")
-    )
+    """The ``days`` UTC days that end with ``to``: every combination is a window (none too long, none
+    reversed), so whatever the document allows is answered."""
+
+    day_to: Annotated[
+        date | None, QueryParameter(name="to", description="Last UTC day, inclusive (default: today)")
+    ] = msgspec.field(default=None, name="to")
+    days: Annotated[
+        int,
+        QueryParameter(
+            ge=1, le=MAX_STATS_DAYS, description="How many days, ending with `to` (never before 0001-01-01)"
+        ),
+    ] = DEFAULT_STATS_DAYS
 
 
 class EventFilter(Query, frozen=True):

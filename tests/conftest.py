@@ -11,12 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
-from shared.models import Base
-from tests.fixtures.database import TEST_DATABASE_URL_ENV, server_folder, start_database
+from tests.fixtures.database import TEST_DATABASE_URL_ENV, empty_tables, server_folder, start_database
 from tests.fixtures.services import RunningService, run_payment_ms, run_service, service_env
 
 
@@ -59,14 +57,11 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-_ALL_TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
-
-
 @pytest.fixture(autouse=True)
 async def clean_database(db_engine: AsyncEngine) -> None:
-    """Every test starts on empty tables (services run in other processes, so no rollback trick)."""
-    async with db_engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {_ALL_TABLES} RESTART IDENTITY CASCADE"))
+    """Every test starts on empty tables (services run in other processes, so no rollback trick).
+    A package whose tests share rows overrides this fixture (see tests/contracts/conftest.py)."""
+    await empty_tables(db_engine)
 
 
 @pytest.fixture(scope="session")

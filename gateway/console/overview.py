@@ -125,7 +125,7 @@ class ConsoleOverviewController(Controller):
         today = now.date()
         first = today - timedelta(days=DAYS - 1)
         daily, deliveries = await asyncio.gather(
-            payment_ms.daily_stats(StatsPeriod(day_from=first, day_to=today)),
+            payment_ms.daily_stats(StatsPeriod(day_to=today, days=DAYS)),
             payment_ms.delivery_stats(MINUTES),
         )
         days = [(first + timedelta(days=i)).isoformat() for i in range(DAYS)]

@@ -4,9 +4,18 @@ right (``shared.destinations`` is the one judgement of an address both apply).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shared.destinations import NonCanonicalHostError, canonical_host, is_public_address, parse_ip
+from shared.destinations import (
+    PORT_PATTERN,
+    NonCanonicalHostError,
+    any_case,
+    canonical_host,
+    is_public_address,
+    parse_ip,
+)
 from shared.problems import InvalidInputError
 
 
@@ -50,3 +59,52 @@ def validate_partner_url(url: str, *, allowed_hosts: list[str], allow_loopback: 
     ):
         raise InvalidInputError("url must point at a public host")
     return url
+
+
+# --- the document's pattern for a partner URL: what it allows, ``validate_partner_url`` accepts (a public
+# IP literal is accepted too, and left out of the pattern: "public" is no regular expression)
+
+_LABEL_RE = r"[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?"
+_TLD_RE = r"[a-zA-Z_]([a-zA-Z0-9_-]{0,22}[a-zA-Z0-9_])?"  # never numeric (no IPv4 reading), <= 253 in all
+_NAME_RE = rf"({_LABEL_RE}\.){{1,3}}{_TLD_RE}"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_PORT_RE = rf"(:{PORT_PATTERN})?"
+_PATH_RE = r"([/?][^\x00-\x20\x7f#]*)?(?![\s\S])"
+
+
+def partner_url_pattern(*, allowed_hosts: list[str], allow_loopback: bool) -> str:
+    """https to a public host name, or http(s) to an allowed host (and, in dev/test, to loopback)."""
+    localhost = any_case("localhost")
+    not_loopback = rf"(?!({_LABEL_RE}\.)*{localhost}([:/?]|$))"
+    branches = [f"{any_case('https')}://{not_loopback}{_NAME_RE}"]
+    either = any_case("http") + "[sS]?://"
+    named = sorted({h.lower().rstrip(".") for h in allowed_hosts if h})
+    if named:
+        branches.append(either + "(" + "|".join(any_case(h) for h in named) + ")")
+    if allow_loopback:
+        loopback = rf"({localhost}|({_LABEL_RE}\.){{1,3}}{localhost}|127(\.{_OCTET}){{3}}|\[::1\])"
+        branches.append(either + loopback)
+    return "^(" + "|".join(branches) + ")" + _PORT_RE + _PATH_RE
+
+
+def partner_urls_documented(
+    *, allowed_hosts: list[str], allow_loopback: bool
+) -> Callable[[dict[str, Any]], None]:
+    """An OpenAPI finalizer: the partner schemas' ``url`` carries ``partner_url_pattern``."""
+    pattern = partner_url_pattern(allowed_hosts=allowed_hosts, allow_loopback=allow_loopback)
+
+    def finalize(document: dict[str, Any]) -> None:
+        schemas = document.get("components", {}).get("schemas", {})
+        for name in ("PartnerCreate", "PartnerUpdate"):
+            url = schemas.get(name, {}).get("properties", {}).get("url")
+            for branch in (url or {}).get("anyOf", [url] if url else []):
+                if branch.get("type") == "string":
+                    branch["pattern"] = pattern
+                    branch["description"] = (
+                        "Where events are POSTed: https to a public host name (or a public IP address)"
+                        + (", http(s) to GATEWAY_PARTNER_ALLOWED_HOSTS" if named_hosts else "")
+                        + (", or in dev/test http(s) to loopback" if allow_loopback else "")
+                    )
+
+    named_hosts = bool(allowed_hosts)
+    return finalize

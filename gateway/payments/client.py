@@ -269,15 +269,16 @@ class PaymentMsClient:
 
     # --- providers and health
     async def stripe_webhook(
-        self, payload: bytes, *, content_type: str, signature: str | None
+        self, payload: bytes, *, content_type: str, signature: str
     ) -> StripeWebhookReceipt:
-        """Stripe's bytes as they came: payment_ms checks their signature."""
-        headers = {"Content-Type": content_type}
-        if signature is not None:
-            headers["Stripe-Signature"] = signature
+        """Stripe's bytes as they came: payment_ms checks their signature (this route takes no service
+        token, so its 401 is the signature's refusal: relayed, not a 502)."""
+        headers = {"Content-Type": content_type, "Stripe-Signature": signature}
         answer = await self._call(
             "POST", routes.STRIPE_WEBHOOK, content=payload, headers=headers, retry=False
         )
+        if answer.status == 401:
+            raise UpstreamProblem(answer)
         return _decode(answer, StripeWebhookReceipt)
 
     async def ready(self) -> bool:

@@ -138,7 +138,7 @@ class PortalLinkAdminController(Controller):
         "/{partner_id:uuid}/portal-links",
         operation_id="adminListPortalLinks",
         summary="The partner's latest portal links and their state (never their URLs)",
-        responses=problem_responses(*INPUT, *ADMIN),
+        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def list_(self, request: Request[Any, Any, Any], partner_id: PartnerId) -> list[PortalLinkState]:
         rows = await services.list_links(request.app.state.db_engine, partner_id)

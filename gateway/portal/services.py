@@ -76,7 +76,10 @@ async def revoke_link(conn: AsyncConnection, partner_id: uuid.UUID, link_id: uui
 
 
 async def list_links(engine: AsyncEngine, partner_id: uuid.UUID) -> list[RowMapping]:
+    """The partner's latest links; a partner that does not exist is a 404 (not an empty list)."""
     async with engine.connect() as conn:
+        if not await repositories.partner_exists(conn, partner_id):
+            raise NotFoundError("No such partner.")
         return list(await repositories.list_links(conn, partner_id))
 
 

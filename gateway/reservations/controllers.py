@@ -95,8 +95,8 @@ class ReservationAdminController(Controller):
         "/",
         operation_id="createReservation",
         summary="Create a reservation for a user",
-        # 422: not an ISO 4217 currency, or no such user
-        responses=problem_responses(*INPUT, *ADMIN, 422),
+        # 404: no such user; 422: the amount is above the maximum
+        responses=problem_responses(*INPUT, *ADMIN, 404, 422),
     )
     async def create(
         self, request: Request[Any, Any, Any], data: ReservationCreate, db_session: AsyncSession

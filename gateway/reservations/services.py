@@ -53,7 +53,7 @@ async def create_reservation(
         raise InvalidInputError(f"{data.currency} is not an ISO 4217 currency")
     check_amount(data.amount, max_amount)
     if await session.get(User, data.user_id) is None:
-        raise InvalidInputError("user_id: no such user")
+        raise NotFoundError("user_id: no such user")
     reservation = Reservation(**msgspec.structs.asdict(data))
     session.add(reservation)
     await session.flush()

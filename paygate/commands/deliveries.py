@@ -61,6 +61,8 @@ def run_replay(args: argparse.Namespace) -> int:
     partner_id = _uuid(args.partner, "partner")
     since = parse_since(args.since)
     until = parse_since(args.until, option="--until") if args.until else None
+    if until is not None and until <= since:  # the API answers 0 for an empty window; a person typo'd
+        raise CommandError("until must be later than since")
 
     async def many(engine: AsyncEngine) -> int:
         return await replay_partner_deliveries(engine, partner_id, since, until, include_all=args.all)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.deliveries import repositories as repo
 from shared.outbox import wake_dispatchers
-from shared.problems import ConflictError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, NotFoundError
 
 
 async def replay_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> RowMapping:
@@ -48,9 +48,8 @@ async def replay_partner_deliveries(
 ) -> int:
     """Send again the failed and canceled deliveries of a partner created in ``[since, until)``
     (``until`` None: up to now); with ``include_all`` the succeeded ones too (a partner that lost its
-    own data). Pending ones are left alone: they are on their way."""
-    if until is not None and until <= since:
-        raise InvalidInputError("until must be later than since")
+    own data). Pending ones are left alone: they are on their way. An ``until`` not after ``since`` is
+    an empty window: nothing is replayed (0)."""
     async with engine.begin() as conn:
         count = await repo.make_partner_deliveries_due(
             conn, partner_id, since, until, include_all=include_all

@@ -12,11 +12,8 @@ from payment_ms.pagination import page
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.mapping import to_contract
 from shared.contracts import DailyPaymentStat, DailyPaymentStats, Payment, PaymentList
-from shared.problems import BadRequestError, NotFoundError
+from shared.problems import NotFoundError
 from shared.queries import PaymentFilter
-
-MAX_STATS_DAYS = 366
-DEFAULT_STATS_DAYS = 30
 
 
 async def get_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
@@ -34,23 +31,10 @@ async def list_payments(engine: AsyncEngine, filters: PaymentFilter) -> PaymentL
     return PaymentList(items=[to_contract(row) for row in rows], next_cursor=next_cursor)
 
 
-async def daily_stats(
-    engine: AsyncEngine, *, day_from: date | None, day_to: date | None
-) -> DailyPaymentStats:
+async def daily_stats(engine: AsyncEngine, *, day_to: date | None, days: int) -> DailyPaymentStats:
     day_to = day_to or datetime.now(UTC).date()
-    if day_to == date.max:  # the query's end is the day after ``to``, which does not exist
-        raise BadRequestError(f"to must be before {date.max.isoformat()}")
-    if day_from is None:
-        if day_to.toordinal() - date.min.toordinal() < DEFAULT_STATS_DAYS - 1:
-            raise BadRequestError(
-                f"the default range ({DEFAULT_STATS_DAYS} days up to to) starts before "
-                f"{date.min.isoformat()}; give from"
-            )
-        day_from = day_to - timedelta(days=DEFAULT_STATS_DAYS - 1)
-    if day_from > day_to:
-        raise BadRequestError("from must not be after to")
-    if (day_to - day_from).days >= MAX_STATS_DAYS:
-        raise BadRequestError(f"at most {MAX_STATS_DAYS} days per query")
+    first_possible = day_to.toordinal() - date.min.toordinal() + 1  # days from 0001-01-01 to ``to``
+    day_from = day_to - timedelta(days=min(days, first_possible) - 1)
     async with engine.connect() as conn:
         rows = await repo.daily_stats(conn, day_from=day_from, day_to=day_to)
     return DailyPaymentStats(

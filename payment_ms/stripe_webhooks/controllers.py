@@ -12,7 +12,7 @@ from payment_ms.dependencies import provide_engine
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
 from shared.contracts import StripeSignature, StripeWebhookReceipt
-from shared.problems import BadRequestError, problem_responses
+from shared.problems import AuthenticationError, problem_responses
 
 
 class StripeWebhookController(Controller):
@@ -26,13 +26,14 @@ class StripeWebhookController(Controller):
         status_code=200,
         summary="Stripe events (signed)",
         description="A Stripe event, authenticated by its `Stripe-Signature` (no service token).",
-        responses=problem_responses(400, 413, 503),
+        # 401: the signature does not verify (or no webhook secret is configured to verify it with)
+        responses=problem_responses(400, 401, 413, 503),
     )
     async def webhook(
         self,
         request: Request[Any, Any, Any],
         engine: NamedDependency[AsyncEngine],
-        stripe_signature: StripeSignature = None,
+        stripe_signature: StripeSignature,
     ) -> StripeWebhookReceipt:
         payload = await request.body()
         settings = request.app.state.settings
@@ -44,6 +45,6 @@ class StripeWebhookController(Controller):
                 tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
             )
         except signature.SignatureError as exc:
-            raise BadRequestError(f"invalid Stripe signature: {exc}") from None
+            raise AuthenticationError(f"invalid Stripe signature: {exc}") from None
         processed = await services.handle_event(engine, request.app.state.providers, payload)
         return StripeWebhookReceipt(received=True, duplicate=not processed)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from shared.contracts.types import EventSource, EventType, Url
+from shared.contracts.types import EventSource, EventType, Moment, Url, WebhookSecret
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "canceled"]
 
@@ -76,8 +76,8 @@ class PartnerReplay(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     partner that lost its own data). Pending ones are on their way and are left alone."""
 
     partner_id: UUID
-    since: datetime
-    until: datetime | None = None
+    since: Moment
+    until: Moment | None = None
     all: bool = False
 
 
@@ -97,7 +97,7 @@ class SendTestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=T
 
     partner_id: UUID
     url: Url
-    secrets: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
+    secrets: Annotated[list[WebhookSecret], msgspec.Meta(min_length=1, max_length=50)]
     type: EventType = "payment.succeeded"
 
 

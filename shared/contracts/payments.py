@@ -135,13 +135,13 @@ class CashConfirmation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     confirmed_by: Name
 
 
-# Stripe's signature header, on payment_ms's webhook and the gateway's passthrough. Optional to Litestar
-# so that a missing one is the same 400 problem as a bad one.
+# Stripe's signature header, on payment_ms's webhook and the gateway's passthrough: required (a request
+# without one is a 400); one that does not verify is a 401 (it is the request's authentication).
 StripeSignature = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="Stripe-Signature",
-        description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe signs (required)",
+        description="`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe signs",
         max_length=4096,
     ),
 ]

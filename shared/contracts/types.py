@@ -3,9 +3,12 @@ amounts, currencies, URLs and metadata."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 import msgspec
+
+from shared.money import CURRENCY_EXPONENTS
 
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
@@ -74,7 +77,11 @@ MAX_METADATA_VALUE = 500  # Stripe's metadata limits: 50 keys, 40-character keys
 PositiveAmount = Annotated[
     int, msgspec.Meta(gt=0, le=BIGINT_MAX, description="Integer minor units (cents, yen…)")
 ]
-CurrencyCode = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}" + _END, description="ISO 4217 code, e.g. EUR")]
+# Exactly the ISO 4217 codes that are money (the document lists what is accepted, not just its shape).
+CURRENCY_PATTERN = "^(" + "|".join(sorted(CURRENCY_EXPONENTS)) + ")" + _END
+CurrencyCode = Annotated[
+    str, msgspec.Meta(pattern=CURRENCY_PATTERN, description="ISO 4217 code of a currency, e.g. EUR")
+]
 Url = Annotated[
     str,
     msgspec.Meta(
@@ -92,3 +99,9 @@ MetadataValue = (
     | None
 )
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=MAX_METADATA_KEYS)]
+# A Standard Webhooks signing secret: whsec_ and the base64 of its key (15 bytes or more).
+WEBHOOK_SECRET_PATTERN = r"^whsec_([A-Za-z0-9+/]{4}){5,}([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?" + _END
+WebhookSecret = Annotated[str, msgspec.Meta(max_length=200, pattern=WEBHOOK_SECRET_PATTERN)]
+# An RFC 3339 date-time with its offset, as a request field (documented ``format: date-time``; a naive
+# one would be ambiguous and is refused).
+Moment = Annotated[datetime, msgspec.Meta(tz=True)]

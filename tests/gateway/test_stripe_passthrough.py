@@ -36,6 +36,6 @@ async def test_stripe_events_reach_payment_ms_unaltered(stack: Stack, http: http
     refused = await http.post(
         url, content=tampered, headers={**headers, "Stripe-Signature": _signature(EVENT)}
     )
-    assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
     unsigned = await http.post(url, content=EVENT, headers=headers)
     assert unsigned.status_code == 400

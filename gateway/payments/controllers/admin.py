@@ -107,7 +107,7 @@ class AdminPaymentsController(Controller):
         data: CaptureCreate | None = None,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
-        body = await strictly(request, CaptureCreate()) if await request.body() else CaptureCreate()
+        body = await strictly(request, data) if data is not None else CaptureCreate()  # none, or null: all
         commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.capture(payment_id, body, idempotency_key=idempotency_key)
 

@@ -22,14 +22,14 @@ class ProviderWebhookController(Controller):
         operation_id="stripeWebhook",
         summary="Stripe's events, forwarded to payment_ms byte for byte with their Stripe-Signature",
         status_code=200,
-        # 400: the signature (or the event) is refused by payment_ms
-        responses=problem_responses(*INPUT, *UPSTREAM),
+        # 400: no signature, or an event payment_ms cannot read; 401: the signature does not verify
+        responses=problem_responses(*INPUT, 401, *UPSTREAM),
     )
     async def stripe_webhook(
         self,
         request: Request[Any, Any, Any],
         payment_ms: PaymentMsClient,
-        stripe_signature: StripeSignature = None,
+        stripe_signature: StripeSignature,
     ) -> StripeWebhookReceipt:
         return await payment_ms.stripe_webhook(
             await request.body(),

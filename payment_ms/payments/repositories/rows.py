@@ -176,7 +176,12 @@ async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) ->
     for the days ``day_from`` to ``day_to`` inclusive. The day expression is the one the extended
     statistics of revision 0012 describe: keep them alike, or the planner sorts every payment again."""
     start = datetime.combine(day_from, time.min, UTC)
-    end = datetime.combine(day_to + timedelta(days=1), time.min, UTC)
+    # the day after ``to`` (the calendar's last day has none: its last moment, inclusive)
+    before_end = (
+        payments.c.created_at < datetime.combine(day_to + timedelta(days=1), time.min, UTC)
+        if day_to < date.max
+        else payments.c.created_at <= datetime.combine(day_to, time.max, UTC)
+    )
     day = cast(func.timezone(text("'UTC'"), payments.c.created_at), Date).label("day")
     query = (
         select(
@@ -187,7 +192,7 @@ async def daily_stats(conn: AsyncConnection, *, day_from: date, day_to: date) ->
             func.count().label("count"),
             func.coalesce(func.sum(payments.c.amount), 0).label("amount"),
         )
-        .where(payments.c.created_at >= start, payments.c.created_at < end)
+        .where(payments.c.created_at >= start, before_end)
         .group_by(day, payments.c.provider, payments.c.status, payments.c.currency)
         .order_by(day, payments.c.provider, payments.c.status, payments.c.currency)
     )
