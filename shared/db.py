@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -56,9 +57,12 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
         driver: asyncpg.Connection = pooled.driver_connection
         try:
             yield driver
-        except Exception as exc:
-            if is_database_unavailable(exc) or isinstance(exc, asyncpg.InterfaceError):
-                await conn.invalidate()
+        except BaseException as exc:
+            # A cancelled request (its client hung up) can leave the driver mid-operation: handed out
+            # again, its next query would fail with "another operation is in progress".
+            broken = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+            if isinstance(exc, asyncio.CancelledError | broken) or is_database_unavailable(exc):
+                await asyncio.shield(conn.invalidate())
             raise
 
 
