@@ -61,7 +61,7 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
             # A cancelled request (its client hung up) can leave the driver mid-operation: handed out
             # again, its next query would fail with "another operation is in progress".
             broken = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
-            if isinstance(exc, asyncio.CancelledError | broken) or is_database_unavailable(exc):
+            if isinstance(exc, (asyncio.CancelledError, *broken)) or is_database_unavailable(exc):
                 await asyncio.shield(conn.invalidate())
             raise
 
