@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -56,6 +57,45 @@ ActorHeader = Annotated[
 ACTION_ERRORS = problem_responses(*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
 CREATE_ERRORS = problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
 Engine = NamedDependency[AsyncEngine]
+CaptureBody = NamedDependency[CaptureCreate]
+RefundBody = NamedDependency[RefundCreate]
+ConfirmationBody = NamedDependency[CashConfirmation]
+
+
+# What a command does, given the engine, the providers, the payment and who asked (the caller's key and
+# the request's fingerprint, for the key it uses at the provider).
+Work = Callable[..., Awaitable[Payment]]
+
+
+def _verify(
+    engine: AsyncEngine, providers: ProviderRegistry, payment_id: UUID, request: services.CommandRequest
+) -> Awaitable[Payment]:
+    """Verifying only asks the provider: no key of its own there."""
+    return services.verify_payment(engine, providers, payment_id)
+
+
+def _confirm_cash(
+    engine: AsyncEngine,
+    providers: ProviderRegistry,
+    payment_id: UUID,
+    request: services.CommandRequest,
+    *,
+    confirmation: CashConfirmation,
+) -> Awaitable[Payment]:
+    """Staff saw the cash: no provider is asked."""
+    return services.confirm_cash_payment(engine, payment_id, confirmation)
+
+
+def _command(path: str, operation_id: str, summary: str, status: int = 200) -> post:
+    """A payment command's route: a POST that answers the payment with ``status`` and documents what
+    every command can refuse (``ACTION_ERRORS``)."""
+    return post(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        status_code=status,
+        responses={status: PAYMENT_RESPONSE, **ACTION_ERRORS},
+    )
 
 
 class PaymentController(Controller):
@@ -128,163 +168,77 @@ class PaymentController(Controller):
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
         return await queries.get_payment(engine, payment_id)
 
-    @post(
-        routes.PAYMENT_VERIFY,
-        operation_id="verifyPayment",
-        summary="Ask the provider and apply the outcome (idempotent)",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_VERIFY, "verifyPayment", "Ask the provider and apply the outcome (idempotent)")
     async def verify_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        idempotency_key: OptionalKey = None,
-        actor: ActorHeader = None,
+        self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
-        return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "verify",
-            idempotency_key,
-            await raw_json(request),
-            lambda providers, _: services.verify_payment(engine, providers, payment_id),
-            source=actor,
-        )
+        body = await raw_json(request)
+        return await _idempotent(request, payment_id, "verify", key, body, _verify, source=actor)
 
-    @post(
-        routes.PAYMENT_CANCEL,
-        operation_id="cancelPayment",
-        summary="Cancel an unsettled payment and expire its provider session",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
+    @_command(
+        routes.PAYMENT_CANCEL, "cancelPayment", "Cancel an unsettled payment and expire its provider session"
     )
     async def cancel_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        idempotency_key: OptionalKey = None,
-        actor: ActorHeader = None,
+        self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
+        body = await raw_json(request)
         return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "cancel",
-            idempotency_key,
-            await raw_json(request),
-            lambda providers, command: services.cancel_payment(engine, providers, payment_id, command),
-            source=actor,
+            request, payment_id, "cancel", key, body, services.cancel_payment, source=actor
         )
 
-    @post(
-        routes.PAYMENT_CAPTURE,
-        operation_id="capturePayment",
-        summary="Capture an authorized payment (manual capture)",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_CAPTURE, "capturePayment", "Capture an authorized payment (manual capture)")
     async def capture_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        capture: NamedDependency[CaptureCreate],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, capture: CaptureBody, key: OptionalKey = None
     ) -> Response[bytes]:
-        return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "capture",
-            idempotency_key,
-            capture,
-            lambda providers, cmd: services.capture_payment(engine, providers, payment_id, capture, cmd),
-            source="operator",
-        )
+        work = partial(services.capture_payment, capture=capture)
+        return await _idempotent(request, payment_id, "capture", key, capture, work, source="operator")
 
-    @post(
-        routes.PAYMENT_REFUNDS,
-        operation_id="refundPayment",
-        summary="Refund part or all of a captured payment",
-        status_code=201,
-        responses={201: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_REFUNDS, "refundPayment", "Refund part or all of a captured payment", status=201)
     async def refund_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        refund: NamedDependency[RefundCreate],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, refund: RefundBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        work = partial(services.refund_payment, refund=refund)
         return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "refund",
-            idempotency_key,
-            refund,
-            lambda providers, cmd: services.refund_payment(engine, providers, payment_id, refund, cmd),
-            status=201,
-            source="operator",
+            request, payment_id, "refund", key, refund, work, status=201, source="operator"
         )
 
-    @post(
-        routes.PAYMENT_CONFIRM_CASH,
-        operation_id="confirmCashPayment",
-        summary="Staff confirm a cash payment was received",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_CONFIRM_CASH, "confirmCashPayment", "Staff confirm a cash payment was received")
     async def confirm_cash(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        confirmation: NamedDependency[CashConfirmation],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, confirmation: ConfirmationBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        work = partial(_confirm_cash, confirmation=confirmation)
         return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "confirm-cash",
-            idempotency_key,
-            confirmation,
-            lambda _, __: services.confirm_cash_payment(engine, payment_id, confirmation),
-            source="cash_confirmation",
+            request, payment_id, "confirm-cash", key, confirmation, work, source="cash_confirmation"
         )
 
 
 async def _idempotent(
     request: Request,
-    engine: AsyncEngine,
     payment_id: UUID,
     action: str,
     key: str | None,
     body: object,
-    run: Callable[[ProviderRegistry, services.CommandRequest], Awaitable[Payment]],
+    work: Work,
     status: int = 200,
     *,
     source: EventSource | None,
 ) -> Response[bytes]:
     """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
     takes none (IETF: the same key with another payload is another request, 422). The events the
-    command writes come from ``source``."""
+    command writes come from ``source``. The engine comes from the app's state, not a dependency (as
+    for ``create_payment``: verify and cancel are on the checkout's hot path)."""
+    state = request.app.state
     request_fingerprint = fingerprint("POST", request.url.path, body)
     command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
+    engine = provide_engine(state)
     with acting_as(source):
         code, payload = await services.run_idempotent(
             engine,
             scope=f"payment:{payment_id}:{action}",
             key=key,
             request_fingerprint=request_fingerprint,
-            action=lambda: run(request.app.state.providers, command),
-            lease_seconds=request.app.state.settings.idempotency_lease_seconds,
+            action=lambda: work(engine, state.providers, payment_id, request=command),
+            lease_seconds=state.settings.idempotency_lease_seconds,
             status=status,
         )
     return json_bytes(payload, code)
