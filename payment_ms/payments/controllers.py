@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.events.source import acting_as
-from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
+from payment_ms.openapi import INPUT, PROVIDER, READ, READ_ONE, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
@@ -33,9 +34,8 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
 )
-from shared.problems import problem_responses
+from shared.operations import ServiceTokenController, operation
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
-from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -54,8 +54,8 @@ ActorHeader = Annotated[
 ]
 # verify, cancel, capture, refund, confirm-cash: 404 no such payment, 409 the state machine or a
 # concurrent request with the key, 422 refused input or a key reused for another request
-ACTION_ERRORS = problem_responses(*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
-CREATE_ERRORS = problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
+ACTION_ERRORS = (*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
+CREATE_ERRORS = (*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
 Engine = NamedDependency[AsyncEngine]
 CaptureBody = NamedDependency[CaptureCreate]
 RefundBody = NamedDependency[RefundCreate]
@@ -86,46 +86,36 @@ def _confirm_cash(
     return services.confirm_cash_payment(engine, payment_id, confirmation)
 
 
-def _command(path: str, operation_id: str, summary: str, status: int = 200) -> post:
+def _command(
+    path: str, operation_id: str, status: int = 200
+) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
     """A payment command's route: a POST that answers the payment with ``status`` and documents what
     every command can refuse (``ACTION_ERRORS``)."""
-    return post(
-        path,
-        operation_id=operation_id,
-        summary=summary,
-        status_code=status,
-        responses={status: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    answers = {status: PAYMENT_RESPONSE}
+    return operation(post, path, operation_id, ACTION_ERRORS, answers=answers, status_code=status)
 
 
-class PaymentController(Controller):
+class PaymentController(ServiceTokenController):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
-    guards = [requires_service_token]
-    security = SECURITY
     dependencies = {
         "engine": Provide(provide_engine, sync_to_thread=False),
+        "filters": query_dependency(PaymentFilter),
+        "period": query_dependency(StatsPeriod),
         "new_payment": Provide(strict_body(PaymentCreate)),
         "refund": Provide(strict_body(RefundCreate)),
         "capture": Provide(strict_body(CaptureCreate)),
         "confirmation": Provide(strict_body(CashConfirmation)),
     }
 
-    @post(
-        routes.PAYMENTS,
-        operation_id="createPayment",
-        summary="Create a payment and its provider checkout (idempotent)",
-        responses={
-            201: PAYMENT_RESPONSE,
-            **problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE),
-        },
-    )
+    @operation(post, routes.PAYMENTS, "createPayment", CREATE_ERRORS, answers={201: PAYMENT_RESPONSE})
     async def create_payment(
         self,
         request: Request,
         new_payment: NamedDependency[PaymentCreate],
         idempotency_key: RequiredKey,
     ) -> Response[bytes]:
+        """Create a payment and its provider checkout (idempotent)"""
         # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
         # per request, on the checkout hot path.
         with acting_as("payer"):
@@ -139,73 +129,60 @@ class PaymentController(Controller):
             )
         return json_bytes(body, status)
 
-    @get(
-        routes.PAYMENTS,
-        operation_id="listPayments",
-        summary="List payments, newest first (cursor pagination)",
-        dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENTS, "listPayments", READ)
     async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
+        """List payments, newest first (cursor pagination)"""
         return await queries.list_payments(engine, filters)
 
-    @get(
-        routes.PAYMENT_STATS_DAILY,
-        operation_id="dailyPaymentStats",
-        summary="Count and sum per day/provider/status",
-        dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENT_STATS_DAILY, "dailyPaymentStats", READ)
     async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
+        """Count and sum per day/provider/status"""
         return await queries.daily_stats(engine, **period.as_kwargs())
 
-    @get(
-        routes.PAYMENT,
-        operation_id="getPayment",
-        summary="One payment",
-        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENT, "getPayment", READ_ONE)
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
+        """One payment"""
         return await queries.get_payment(engine, payment_id)
 
-    @_command(routes.PAYMENT_VERIFY, "verifyPayment", "Ask the provider and apply the outcome (idempotent)")
+    @_command(routes.PAYMENT_VERIFY, "verifyPayment")
     async def verify_payment(
         self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
+        """Ask the provider and apply the outcome (idempotent)"""
         body = await raw_json(request)
         return await _idempotent(request, payment_id, "verify", key, body, _verify, source=actor)
 
-    @_command(
-        routes.PAYMENT_CANCEL, "cancelPayment", "Cancel an unsettled payment and expire its provider session"
-    )
+    @_command(routes.PAYMENT_CANCEL, "cancelPayment")
     async def cancel_payment(
         self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
+        """Cancel an unsettled payment and expire its provider session"""
         body = await raw_json(request)
         return await _idempotent(
             request, payment_id, "cancel", key, body, services.cancel_payment, source=actor
         )
 
-    @_command(routes.PAYMENT_CAPTURE, "capturePayment", "Capture an authorized payment (manual capture)")
+    @_command(routes.PAYMENT_CAPTURE, "capturePayment")
     async def capture_payment(
         self, request: Request, payment_id: PaymentId, capture: CaptureBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        """Capture an authorized payment (manual capture)"""
         work = partial(services.capture_payment, capture=capture)
         return await _idempotent(request, payment_id, "capture", key, capture, work, source="operator")
 
-    @_command(routes.PAYMENT_REFUNDS, "refundPayment", "Refund part or all of a captured payment", status=201)
+    @_command(routes.PAYMENT_REFUNDS, "refundPayment", status=201)
     async def refund_payment(
         self, request: Request, payment_id: PaymentId, refund: RefundBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        """Refund part or all of a captured payment"""
         work = partial(services.refund_payment, refund=refund)
-        return await _idempotent(
-            request, payment_id, "refund", key, refund, work, status=201, source="operator"
-        )
+        return await _idempotent(request, payment_id, "refund", key, refund, work, source="operator")
 
-    @_command(routes.PAYMENT_CONFIRM_CASH, "confirmCashPayment", "Staff confirm a cash payment was received")
+    @_command(routes.PAYMENT_CONFIRM_CASH, "confirmCashPayment")
     async def confirm_cash(
         self, request: Request, payment_id: PaymentId, confirmation: ConfirmationBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        """Staff confirm a cash payment was received"""
         work = partial(_confirm_cash, confirmation=confirmation)
         return await _idempotent(
             request, payment_id, "confirm-cash", key, confirmation, work, source="cash_confirmation"
@@ -219,14 +196,14 @@ async def _idempotent(
     key: str | None,
     body: object,
     work: Work,
-    status: int = 200,
     *,
     source: EventSource | None,
 ) -> Response[bytes]:
     """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
     takes none (IETF: the same key with another payload is another request, 422). The events the
-    command writes come from ``source``. The engine comes from the app's state, not a dependency (as
-    for ``create_payment``: verify and cancel are on the checkout's hot path)."""
+    command writes come from ``source``; the answer has its route's status (201 for a refund). The
+    engine comes from the app's state, not a dependency (as for ``create_payment``: verify and cancel
+    are on the checkout's hot path)."""
     state = request.app.state
     request_fingerprint = fingerprint("POST", request.url.path, body)
     command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
@@ -239,6 +216,6 @@ async def _idempotent(
             request_fingerprint=request_fingerprint,
             action=lambda: work(engine, state.providers, payment_id, request=command),
             lease_seconds=state.settings.idempotency_lease_seconds,
-            status=status,
+            status=request.route_handler.status_code,
         )
     return json_bytes(payload, code)
