@@ -17,10 +17,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.pg_stats import statements_between
 from bench.profile import print_profile, profiling
 from bench.report import Report, Result, Target
 from bench.seed import BenchReservation, BenchUser
-from bench.stack import FRONTEND_ORIGIN, Stack, statements_between
+from bench.stack import FRONTEND_ORIGIN, Stack
 from bench.wrk import WrkResult, run_wrk
 from shared.db import asyncpg_dsn
 
