@@ -112,6 +112,7 @@ class Stack:
             "PAYMENT_MS_GATEWAY_URL": internal,
             "PAYMENT_MS_ALLOW_MOCK_PROVIDER": "true",  # the benchmark pays with the mock, outside dev
             "BENCH_FLOOR_DATABASE_URL": self.database_url,
+            "BENCH_FLOOR_PAYMENT_MS_URL": payment_ms,
         }
 
     def _start(self, proc: ManagedProcess) -> ManagedProcess:
