@@ -72,9 +72,12 @@ class Stack:
         options = dict(FAST_UNSAFE_OPTIONS) if self.config.pg_fast else {}
         if self.config.pg_statements:
             options["shared_preload_libraries"] = "pg_stat_statements"
-        if self.config.pg_log_ms:  # what stalls a scenario: autovacuum, checkpoints, slow statements
+        if self.config.pg_log_ms:  # what stalls a scenario: autovacuum, checkpoints, slow statements (plans)
             options |= {"log_autovacuum_min_duration": "0", "log_checkpoints": "on"}
             options |= {"log_min_duration_statement": str(self.config.pg_log_ms), "log_line_prefix": "'%n '"}
+            libraries = [options.get("shared_preload_libraries", ""), "auto_explain"]
+            options["shared_preload_libraries"] = ",".join(lib for lib in libraries if lib)
+            options["auto_explain.log_min_duration"] = str(self.config.pg_log_ms)
         server = EmbeddedPostgres(self.workdir / "postgres", free_port(), options)
         server.start()
         self.postgres = server
