@@ -111,31 +111,27 @@ class Reconciler:
         doing: str,
         source: EventSource,
     ) -> int:
-        with acting_as(source):  # the events ``act`` writes come from ``source``
-            return await self._each_payment(payment_ids, act, stopping, doing)
-
-    async def _each_payment(
-        self,
-        payment_ids: list[uuid.UUID],
-        act: Callable[[uuid.UUID], Awaitable[object]],
-        stopping: Callable[[], bool],
-        doing: str,
-    ) -> int:
+        """``act`` on each payment until ``stopping``, each then resting for a doubled pause; the events
+        ``act`` writes come from ``source``."""
         asked = 0
-        for payment_id in payment_ids:
-            if stopping():
-                break
-            asked += 1
-            try:
-                await act(payment_id)
-            except Exception as exc:
-                logger.warning("%s payment %s failed: %s", doing, payment_id, exc)
-            pause = min(
-                MAX_PAUSE_SECONDS, 2 * self._pause.get(payment_id, self.settings.reconcile_interval_seconds)
-            )
-            self._pause[payment_id] = pause
-            self._resting_until[payment_id] = time.monotonic() + pause
+        with acting_as(source):
+            for payment_id in payment_ids:
+                if stopping():
+                    break
+                asked += 1
+                try:
+                    await act(payment_id)
+                except Exception as exc:
+                    logger.warning("%s payment %s failed: %s", doing, payment_id, exc)
+                self._rest(payment_id)
         return asked
+
+    def _rest(self, payment_id: uuid.UUID) -> None:
+        pause = min(
+            MAX_PAUSE_SECONDS, 2 * self._pause.get(payment_id, self.settings.reconcile_interval_seconds)
+        )
+        self._pause[payment_id] = pause
+        self._resting_until[payment_id] = time.monotonic() + pause
 
     async def _purge_if_due(self) -> None:
         now = time.monotonic()
