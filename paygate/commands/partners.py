@@ -26,7 +26,7 @@ from paygate.commands import (
     run_with_engine,
     run_with_session,
 )
-from paygate.commands.parsing import Commands, Handler, add_actions, add_command
+from paygate.commands.parsing import Commands, add_actions, add_command
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -289,26 +289,12 @@ def add_parser(commands: Commands) -> None:
     actions = add_actions(partners)
 
     def action(
-        name: str,
-        text: str,
-        description: str | None = None,
-        *,
-        handler: Handler,
-        json_option: bool = True,
-        on_partner: bool = True,
-        **defaults: Any,
+        name: str, text: str, description: str | None = None, *, on_partner: bool = True, **options: Any
     ) -> argparse.ArgumentParser:
-        """An ACTION on the partner PARTNER_ID (unless ``on_partner`` is false)."""
-        parser = add_command(
-            actions,
-            name,
-            text,
-            description or text,
-            handler=handler,
-            database_option=True,
-            json_option=json_option,
-            **defaults,
-        )
+        """An ACTION: on the partner PARTNER_ID unless ``on_partner`` is false, with ``--json`` unless
+        ``json_option=False``; ``options`` go to ``add_command`` (the handler among them)."""
+        options.setdefault("json_option", True)
+        parser = add_command(actions, name, text, description or text, database_option=True, **options)
         if on_partner:
             parser.add_argument("partner_id")
         return parser
