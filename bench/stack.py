@@ -41,6 +41,20 @@ def granian_command(factory: str, port: int, workers: int) -> list[str]:
 
 
 @dataclass
+def with_slow_log(options: dict[str, str], ms: int) -> dict[str, str]:
+    """What stalls a scenario, in the PostgreSQL log: autovacuum, checkpoints, statements slower than
+    ``ms`` and their plans (auto_explain), with epoch timestamps."""
+    libraries = [options.get("shared_preload_libraries", ""), "auto_explain"]
+    return options | {
+        "log_autovacuum_min_duration": "0",
+        "log_checkpoints": "on",
+        "log_min_duration_statement": str(ms),
+        "log_line_prefix": "'%n '",
+        "shared_preload_libraries": ",".join(lib for lib in libraries if lib),
+        "auto_explain.log_min_duration": str(ms),
+    }
+
+
 class Stack:
     config: BenchConfig
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="paygate-bench-")))
@@ -72,12 +86,8 @@ class Stack:
         options = dict(FAST_UNSAFE_OPTIONS) if self.config.pg_fast else {}
         if self.config.pg_statements:
             options["shared_preload_libraries"] = "pg_stat_statements"
-        if self.config.pg_log_ms:  # what stalls a scenario: autovacuum, checkpoints, slow statements (plans)
-            options |= {"log_autovacuum_min_duration": "0", "log_checkpoints": "on"}
-            options |= {"log_min_duration_statement": str(self.config.pg_log_ms), "log_line_prefix": "'%n '"}
-            libraries = [options.get("shared_preload_libraries", ""), "auto_explain"]
-            options["shared_preload_libraries"] = ",".join(lib for lib in libraries if lib)
-            options["auto_explain.log_min_duration"] = str(self.config.pg_log_ms)
+        if self.config.pg_log_ms:
+            options = with_slow_log(options, self.config.pg_log_ms)
         server = EmbeddedPostgres(self.workdir / "postgres", free_port(), options)
         server.start()
         self.postgres = server
