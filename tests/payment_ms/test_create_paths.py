@@ -19,16 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.settings import PaymentSettings
 from tests.payment_ms.conftest import payment_body
-from tests.payment_ms.inprocess import (
-    STRIPE,
-    client,
-    inprocess_settings,
-    inprocess_url,
-    session_object,
-    stripe,
-)
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
+from tests.payment_ms.inprocess import STRIPE, session_object
 
 # What the provider, the clock or a fresh id decides.
 PROVIDER_COLUMNS = {

@@ -16,17 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_ms.payments.idempotency import fingerprint
 from shared.contracts import PaymentCreate
 from tests.payment_ms.conftest import count_rows, event_types, payment_body
-from tests.payment_ms.inprocess import (
-    STRIPE,
-    STRIPE_KEY,
-    client,
-    inprocess_settings,
-    inprocess_url,
-    payment_intent_object,
-    session_object,
-    stripe,
-    stripe_error,
-)
+from tests.payment_ms.inprocess import STRIPE, STRIPE_KEY, payment_intent_object, session_object, stripe_error
 from tests.payment_ms.stripe_steps import (
     INTENT_ID,
     SESSION_ID,
@@ -38,8 +28,6 @@ from tests.payment_ms.stripe_steps import (
     _mock_paid,
     _mock_retrieve,
 )
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 
 async def test_create_sends_a_checkout_session_request(

@@ -16,12 +16,9 @@ from tests.payment_ms.conftest import count_rows, event_types
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
-    client,
-    inprocess_settings,
-    inprocess_url,
+    completed_session,
     payment_intent_object,
     session_object,
-    stripe,
     stripe_error,
 )
 from tests.payment_ms.stripe_steps import (
@@ -37,8 +34,6 @@ from tests.payment_ms.stripe_steps import (
     _refund_object,
     _stripe_payment,
 )
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 
 async def test_cancel_of_an_authorized_payment_cancels_the_payment_intent(
@@ -170,13 +165,7 @@ async def test_verify_retries_a_retrieve_on_5xx_but_not_on_4xx(
     assert (await client.get(f"/api/payments/{pid}")).json()["status"] == "pending"
     assert await event_types(db_engine, pid) == ["payment.created"]
 
-    paid = session_object(
-        SESSION_ID,
-        pid,
-        status="complete",
-        payment_status="paid",
-        payment_intent=payment_intent_object(INTENT_ID, status="succeeded"),
-    )
+    paid = completed_session(SESSION_ID, pid, "paid", payment_intent_object(INTENT_ID, status="succeeded"))
     retrieve.reset()
     retrieve.mock(
         side_effect=[

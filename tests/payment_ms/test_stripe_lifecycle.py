@@ -21,11 +21,9 @@ from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.providers.stripe import StripeProvider
 from payment_ms.settings import STRIPE_API_VERSION, PaymentSettings
 from tests.fixtures.waiting import eventually
-from tests.payment_ms.conftest import TOKEN_HEADERS, event_sources, event_types, payment_body
+from tests.payment_ms.conftest import event_sources, event_types, payment_body
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
-from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_settings, inprocess_url
-
-__all__ = ["inprocess_settings", "inprocess_url"]  # fixtures used by name below
+from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW
 
 HOOK = "/api/providers/stripe/webhook"
 
@@ -45,12 +43,6 @@ async def providers(inprocess_settings: PaymentSettings) -> AsyncIterator[Provid
     registry = ProviderRegistry(inprocess_settings)
     yield registry
     await registry.aclose()
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
 
 
 async def _send(

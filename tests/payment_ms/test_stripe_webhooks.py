@@ -21,16 +21,10 @@ from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
     WEBHOOK_SECRET_OLD,
-    client,
-    inprocess_settings,
-    inprocess_url,
     session_object,
-    stripe,
     stripe_error,
 )
 from tests.payment_ms.stripe_steps import INTENT_ID, SESSION_ID, _stripe_payment
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 
 async def test_webhook_completes_the_payment_once(

@@ -24,15 +24,10 @@ from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
-    client,
-    inprocess_settings,
-    inprocess_url,
+    completed_session,
     payment_intent_object,
     session_object,
-    stripe,
 )
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_race_0123456789"
 INTENT_ID = "pi_3RaceLkdIwHu7ix28a3tqPa"
@@ -122,13 +117,8 @@ async def test_a_webhook_during_a_slow_stripe_verify_is_not_undone(
     )
     assert response.status_code == 201, response.text
     pid = response.json()["id"]
-    completed = session_object(
-        SESSION_ID,
-        pid,
-        status="complete",
-        payment_status="unpaid",
-        payment_intent=payment_intent_object(INTENT_ID, status="processing"),
-    )
+    intent = payment_intent_object(INTENT_ID, status="processing")
+    completed = completed_session(SESSION_ID, pid, "unpaid", intent)
     gate = Gate()
 
     async def retrieve(request: httpx.Request) -> httpx.Response:
