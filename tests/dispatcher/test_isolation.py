@@ -125,10 +125,9 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
     assert got.msg_id == str(event_id)
 
 
-async def test_loopback_is_refused_when_not_allowed(
-    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
-) -> None:
-    await add_partner(db_engine, receiver.url("internal"))
+async def _refused_delivery(db_engine: AsyncEngine, database_url: str, gateway: Any) -> dict[str, Any]:
+    """The one partner's delivery of a new event, failed at once by a dispatcher that allows no
+    loopback destination and does not retry."""
     async with running_dispatcher(
         database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
     ):
@@ -138,6 +137,14 @@ async def test_loopback_is_refused_when_not_allowed(
             return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
 
         [delivery] = await eventually(failed, what="the delivery refused")
+    return delivery
+
+
+async def test_loopback_is_refused_when_not_allowed(
+    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
+) -> None:
+    await add_partner(db_engine, receiver.url("internal"))
+    delivery = await _refused_delivery(db_engine, database_url, gateway)
     assert delivery["last_error"].startswith("blocked:")
     assert receiver.at("internal") == []
 
@@ -211,15 +218,7 @@ async def test_the_resolved_address_is_checked_on_a_real_send(
     """``localhost`` passes the URL check (a name, https) and is refused once it resolves to loopback."""
     port = URL(receiver.base_url).port
     await add_partner(db_engine, f"https://localhost:{port}/by-name")
-    async with running_dispatcher(
-        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
-    ):
-        await add_event(db_engine)
-
-        async def failed() -> list[dict[str, Any]]:
-            return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
-
-        [delivery] = await eventually(failed, what="the delivery refused")
+    delivery = await _refused_delivery(db_engine, database_url, gateway)
     [attempt] = await fetch(
         db_engine, "SELECT * FROM delivery_attempts WHERE delivery_id = :id", id=delivery["id"]
     )

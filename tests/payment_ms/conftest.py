@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ import pytest
 import respx
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.settings import PaymentSettings
@@ -53,13 +53,23 @@ def payment_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+async def post_payment(api: httpx.AsyncClient, key: str | None = None, **overrides: Any) -> httpx.Response:
+    """``POST /api/payments`` of ``payment_body(**overrides)``, Idempotency-Key ``key`` (else a new one)."""
+    headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+    return await api.post("/api/payments", json=payment_body(**overrides), headers=headers)
+
+
 async def create_payment(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
-    response = await api.post(
-        "/api/payments", json=payment_body(**overrides), headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
+    response = await post_payment(api, **overrides)
     assert response.status_code == 201, response.text
     payment: dict[str, Any] = response.json()
     return payment
+
+
+async def verified_status(api: httpx.AsyncClient, payment: dict[str, Any]) -> str:
+    """The status ``POST /api/payments/{id}/verify`` answers for ``payment``."""
+    status: str = (await api.post(f"/api/payments/{payment['id']}/verify")).json()["status"]
+    return status
 
 
 async def choose_on_mock_page(api: httpx.AsyncClient, payment: dict[str, Any], choice: str) -> httpx.Response:
@@ -75,6 +85,19 @@ async def count_rows(db_engine: AsyncEngine, table: str, payment_id: str | None 
         params["pid"] = payment_id
     async with db_engine.connect() as conn:
         return int((await conn.execute(text(query), params)).scalar_one())
+
+
+async def assert_nothing_created(db_engine: AsyncEngine) -> None:
+    """A refused or failed create wrote nothing: no payment, no event, no idempotency key."""
+    for table in ("payments", "payment_events", "idempotency_keys"):
+        assert await count_rows(db_engine, table) == 0
+
+
+async def only_event(db_engine: AsyncEngine, payment_id: str) -> RowMapping:
+    """The payment's one event row (none or more than one fails)."""
+    async with db_engine.connect() as conn:
+        query = text("SELECT * FROM payment_events WHERE payment_id = :p")
+        return (await conn.execute(query, {"p": payment_id})).mappings().one()
 
 
 async def event_sources(db_engine: AsyncEngine, payment_id: str) -> list[tuple[str, str | None]]:
@@ -147,6 +170,21 @@ async def inprocess_url(database_url: str, inprocess_settings: PaymentSettings) 
             get_paygate_settings.cache_clear()
             root.handlers[:] = handlers
             root.setLevel(level)
+
+
+AppSettings = Callable[..., None]
+
+
+@pytest.fixture
+def app_settings(monkeypatch: pytest.MonkeyPatch, inprocess_settings: PaymentSettings) -> AppSettings:
+    """``app_settings(default_provider="stripe")``: the in-process payment_ms's own settings object
+    changed (its app reads them per request), until the test ends."""
+
+    def change(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setattr(inprocess_settings, name, value)
+
+    return change
 
 
 @pytest.fixture

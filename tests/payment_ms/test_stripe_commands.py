@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.payment_ms.conftest import count_rows, event_types
+from tests.payment_ms.conftest import assert_nothing_created, count_rows, event_types
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
@@ -31,9 +32,26 @@ from tests.payment_ms.stripe_steps import (
     _mock_create,
     _mock_paid,
     _paid,
-    _refund_object,
     _stripe_payment,
 )
+
+
+def _refund_object(request: httpx.Request, status: str = "succeeded") -> dict[str, Any]:
+    """A Refund as Stripe's API reference shows it."""
+    return {
+        "id": f"re_{uuid.uuid4().hex[:24]}",
+        "object": "refund",
+        "amount": int(_form(request)["amount"]),
+        "balance_transaction": None,
+        "charge": "ch_3MtwBwLkdIwHu7ix28a3tqPa",
+        "created": 1692942318,
+        "currency": "eur",
+        "metadata": {"payment_id": _form(request)["metadata[payment_id]"]},
+        "payment_intent": INTENT_ID,
+        "reason": None,
+        "status": status,
+        "failure_reason": "lost_or_stolen_card" if status == "failed" else None,
+    }
 
 
 async def test_cancel_of_an_authorized_payment_cancels_the_payment_intent(
@@ -279,8 +297,7 @@ async def test_amounts_stripe_cannot_take_exactly_are_422_and_write_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == field
     assert route.call_count == 0
-    for table in ("payments", "payment_events", "idempotency_keys"):
-        assert await count_rows(db_engine, table) == 0
+    await assert_nothing_created(db_engine)
 
 
 @pytest.mark.parametrize(("currency", "refund", "sent"), [("ISK", 100, 10000), ("MGA", 100, 1)])

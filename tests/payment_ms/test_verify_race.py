@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from urllib.parse import parse_qs
 
 import httpx
@@ -19,7 +18,7 @@ from payment_ms.providers.base import Outcome
 from payment_ms.providers.mock import MockProvider
 from payment_ms.stripe_webhooks.signature import sign
 from tests.fixtures.checkout_page import page_path
-from tests.payment_ms.conftest import choose_on_mock_page, event_types, payment_body
+from tests.payment_ms.conftest import choose_on_mock_page, create_payment, event_types, post_payment
 from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
@@ -63,13 +62,7 @@ async def test_an_approval_during_a_slow_verify_is_not_lost(
     client: httpx.AsyncClient, db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the mock's own event is dropped: only verify can settle it here
-    created = await client.post(
-        "/api/payments",
-        json=payment_body(metadata={"mock_behavior": "drop_event"}),
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert created.status_code == 201, created.text
-    payment = created.json()
+    payment = await create_payment(client, metadata={"mock_behavior": "drop_event"})
     gate = Gate()
     ask = MockProvider.fetch_outcome
 
@@ -112,9 +105,7 @@ async def test_a_webhook_during_a_slow_stripe_verify_is_not_undone(
         return httpx.Response(200, json=session_object(SESSION_ID, payment_id))
 
     stripe.post(f"{STRIPE}/v1/checkout/sessions").mock(side_effect=created)
-    response = await client.post(
-        "/api/payments", json=payment_body(provider="stripe"), headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
+    response = await post_payment(client, provider="stripe")
     assert response.status_code == 201, response.text
     pid = response.json()["id"]
     intent = payment_intent_object(INTENT_ID, status="processing")
