@@ -32,6 +32,7 @@ from litestar import Litestar, Response, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
+from bench.floor_hop import payment_ms_session, proxy_create, proxy_create_typed
 from payment_ms.payments.mapping import new_payment
 from payment_ms.payments.repositories import find_key, insert_created_payment
 from payment_ms.providers.base import CheckoutSession
@@ -148,7 +149,14 @@ async def create_payment(data: JSONBody[PaymentCreate], state: State) -> Created
 
 def create_app() -> Litestar:
     return Litestar(
-        route_handlers=[create_payment, create_with_outbox, create_with_outbox_no_notify, create_contract],
-        lifespan=[_pool],
+        route_handlers=[
+            create_payment,
+            create_with_outbox,
+            create_with_outbox_no_notify,
+            create_contract,
+            proxy_create,
+            proxy_create_typed,
+        ],
+        lifespan=[_pool, payment_ms_session],
         debug=False,
     )

@@ -17,10 +17,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.pg_stats import statements_between
 from bench.profile import print_profile, profiling
 from bench.report import Report, Result, Target
 from bench.seed import BenchReservation, BenchUser
-from bench.stack import FRONTEND_ORIGIN, Stack, statements_between
+from bench.stack import FRONTEND_ORIGIN, Stack
 from bench.wrk import WrkResult, run_wrk
 from shared.db import asyncpg_dsn
 
@@ -154,6 +155,27 @@ def _measure(
     return result
 
 
+def _diagnostic(
+    stack: Stack,
+    wrk: str,
+    report: Report,
+    name: str,
+    title: str,
+    mode: str,
+    lines: Path,
+    duration_s: float,
+    relate_to: str | None,
+    connections: int | None = None,
+) -> None:
+    """A short unwarmed run that explains a target's figure (a baseline, never a target itself)."""
+    result = _measure(stack, wrk, name, title, stack.url("floor"), mode, lines, None, duration_s, connections)
+    result.is_baseline = True
+    result.details["diagnostic"] = True
+    report.add(result)
+    if relate_to is not None:
+        report.relate(name, relate_to)
+
+
 # Which processes each HTTP scenario loads (for the memory growth check).
 LOADS = {
     "floor": {"floor"},
@@ -228,8 +250,8 @@ def run_checkout(
     floor.is_baseline = True
     report.add(floor)
     measured("after checkout.floor", LOADS["floor"])
+    short = min(duration, 8.0)
     if config.diagnostics:
-        short = min(duration, 8.0)
         outbox_modes = (
             ("floor_outbox_no_notify", "raw asyncpg: payment + event row in one transaction"),
             ("floor_outbox", "raw asyncpg: payment + event row + pg_notify in one transaction"),
@@ -241,26 +263,14 @@ def run_checkout(
         for mode, label in (*outbox_modes, contract):
             # its own reservations: payment_ms allows one live payment per reservation
             own = _write(work / f"{mode}.txt", _create_lines(data.users, total // 4, rng))
-            diagnostic = _measure(
-                stack, wrk, f"checkout.{mode}", label, stack.url("floor"), mode, own, None, short
-            )
-            diagnostic.is_baseline = True
-            diagnostic.details["diagnostic"] = True
-            report.add(diagnostic)
+            _diagnostic(stack, wrk, report, f"checkout.{mode}", label, mode, own, short, "checkout.floor")
             measured(f"after checkout.{mode}", LOADS["floor"])
-            report.relate(diagnostic.name, "checkout.floor")
         # NOTIFY at scale (issue 16): the commit rate with and without the notification by writer count
         for writers in NOTIFY_WRITERS:
             for mode, label in outbox_modes:
                 own = _write(work / f"{mode}-{writers}.txt", _create_lines(data.users, total // 8, rng))
-                name = f"checkout.{mode}.writers_{writers}"
-                title = f"{label}, {writers} concurrent writer(s)"
-                diagnostic = _measure(
-                    stack, wrk, name, title, stack.url("floor"), mode, own, None, short, writers
-                )
-                diagnostic.is_baseline = True
-                diagnostic.details["diagnostic"] = True
-                report.add(diagnostic)
+                name, title = f"checkout.{mode}.writers_{writers}", f"{label}, {writers} concurrent writer(s)"
+                _diagnostic(stack, wrk, report, name, title, mode, own, short, None, writers)
             report.relate(
                 f"checkout.floor_outbox.writers_{writers}",
                 f"checkout.floor_outbox_no_notify.writers_{writers}",
@@ -279,6 +289,13 @@ def run_checkout(
     direct.is_baseline = True
     report.add(direct)
     measured("after checkout.direct", LOADS["direct"])
+    if config.diagnostics:  # the hop's floor: the floor app forwarding to payment_ms, as the gateway does
+        for mode, label in (
+            ("floor_hop", "the floor app forwarding the create's bytes to payment_ms (aiohttp)"),
+            ("floor_hop_typed", "the same, decoding and encoding the contract both ways"),
+        ):
+            own = _write(work / f"{mode}.txt", _create_lines(data.users, total // 4, rng))
+            _diagnostic(stack, wrk, report, f"checkout.{mode}", label, mode, own, short, "checkout.direct")
     gateway = _measure(
         stack,
         wrk,

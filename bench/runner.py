@@ -18,6 +18,7 @@ from bench.config import BenchConfig, load_config
 from bench.console_scenarios import console_sizes, run_console
 from bench.dispatch_scenarios import DispatchBench
 from bench.http_scenarios import HttpData, read_targets, run_checkout, run_read
+from bench.isolation_scenario import isolation
 from bench.memory import MemoryTracker
 from bench.report import Report, machine_description, render_table
 from bench.seed import make_reservations, seed_partners, seed_reservations, seed_users
@@ -81,7 +82,7 @@ async def run_dispatch(
             await bench.latency(config.latency_rate, config.latency_seconds)
             memory.sample("after latency", stack.pids(), DISPATCH_LOADS)
         if "isolation" in config.scenarios:
-            await bench.isolation(config.isolation_events)
+            await isolation(bench, config.isolation_events)
             memory.sample("after isolation", stack.pids(), DISPATCH_LOADS)
     finally:
         bench.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.config import BenchConfig
+from bench.pg_stats import postmaster_pid, psql, statement_totals
 from bench.procs import tree_sample
 from paygate.processes import ManagedProcess, asgi_command, dispatcher_command
 
@@ -77,38 +78,18 @@ class Stack:
         self.database_url = server.url()
         upgrade(self.database_url)
         if self.config.pg_statements:
-            self._psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            psql(server, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         return self.database_url
 
-    def _psql(self, sql: str) -> str:
-        from shared.embedded_pg import POSTGRES_BIN_PATH
-
-        assert self.postgres is not None
-        command = [str(POSTGRES_BIN_PATH / "psql"), "-h", self.postgres.host, "-p", str(self.postgres.port)]
-        command += ["-U", "postgres", "-d", "paygate", "-At", "-F", "\t", "-c", sql]
-        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
-
     def statements(self) -> dict[str, tuple[str, int, float, int]]:
-        """``BENCH_PG_STATEMENTS``: PostgreSQL's per-statement totals now (queryid -> query, calls,
-        total ms, rows); compare two with ``statements_between``. Empty when off."""
+        """``BENCH_PG_STATEMENTS``: PostgreSQL's per-statement totals now (``pg_stats.statement_totals``);
+        empty when off."""
         if not self.config.pg_statements or self.postgres is None:
             return {}
-        found = {}
-        sql = (
-            "SELECT queryid, calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160)"
-        )
-        for line in self._psql(sql + " FROM pg_stat_statements").splitlines():
-            queryid, calls, total_ms, rows, query = line.split("\t", 4)
-            found[queryid] = (query, int(calls), float(total_ms), int(rows))
-        return found
+        return statement_totals(self.postgres)
 
     def postmaster_pid(self) -> int | None:
-        if self.postgres is None:
-            return None
-        pid_file = self.postgres.pgdata / "postmaster.pid"
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int(pid_file.read_text().splitlines()[0])
-        return None
+        return None if self.postgres is None else postmaster_pid(self.postgres)
 
     # ------------------------------------------------------------------------------------ services
 
@@ -131,6 +112,7 @@ class Stack:
             "PAYMENT_MS_GATEWAY_URL": internal,
             "PAYMENT_MS_ALLOW_MOCK_PROVIDER": "true",  # the benchmark pays with the mock, outside dev
             "BENCH_FLOOR_DATABASE_URL": self.database_url,
+            "BENCH_FLOOR_PAYMENT_MS_URL": payment_ms,
         }
 
     def _start(self, proc: ManagedProcess) -> ManagedProcess:
@@ -262,26 +244,3 @@ def git_commit() -> str:
         if out.returncode == 0:
             return out.stdout.strip()
     return "unknown"
-
-
-def statements_between(
-    before: dict[str, tuple[str, int, float, int]],
-    after: dict[str, tuple[str, int, float, int]],
-    top: int = 8,
-) -> list[dict[str, object]]:
-    """The statements PostgreSQL spent most time executing between two ``Stack.statements()``."""
-    spent = []
-    for queryid, (query, calls, total_ms, rows) in after.items():
-        _, calls0, total0, rows0 = before.get(queryid, (query, 0, 0.0, 0))
-        if calls > calls0:
-            ms = total_ms - total0
-            spent.append(
-                {
-                    "query": query,
-                    "calls": calls - calls0,
-                    "total_ms": round(ms, 1),
-                    "mean_ms": round(ms / (calls - calls0), 3),
-                    "rows": rows - rows0,
-                }
-            )
-    return sorted(spent, key=lambda s: -float(s["total_ms"]))[:top]  # type: ignore[arg-type]

@@ -7,6 +7,7 @@
 --   create        POST /api/payments (payment_ms, service token) data: "<reservation_id> <user_id> <amount> <currency>"
 --   floor         POST /payments (the raw-INSERT floor app)     data: as create
 --   floor_outbox, floor_outbox_no_notify, floor_contract: the floor app's diagnostic routes
+--   floor_hop, floor_hop_typed: the floor app forwarding a create to payment_ms (the hop's floor)
 --   read_gateway  GET /payment-gateway/{id}                      data: "<payment_id> <jwt>"
 --   read_direct   GET /api/payments/{id} (service token)         data: "<payment_id>"
 --
@@ -37,6 +38,8 @@ local FLOOR_PATHS = {
    floor_outbox = "/payments/outbox",
    floor_outbox_no_notify = "/payments/outbox-no-notify",
    floor_contract = "/payments/contract",
+   floor_hop = "/proxy/payments",
+   floor_hop_typed = "/proxy/payments/typed",
 }
 local RETURN_URL = "http://127.0.0.1:3000/return"
 local CANCEL_URL = "http://127.0.0.1:3000/cancel"

@@ -9,7 +9,8 @@ from litestar import Request, Response
 from litestar.response import Redirect
 
 from gateway.web.pages import PAGE_HEADERS
-from gateway.web.sessions import CONSOLE_COOKIE, ConsoleSession, LoginRequired, console_session, session_guard
+from gateway.web.sessions import CONSOLE_COOKIE, LoginRequired, console_session, session_guard
+from gateway.web.visits import Pages, visit_provider
 
 LOGIN_PATH = "/console/login"
 
@@ -17,9 +18,11 @@ LOGIN_PATH = "/console/login"
 requires_console_session = session_guard(console_session, CONSOLE_COOKIE, "console_session")
 
 
-def provide_console_session(request: Request[Any, Any, Any]) -> ConsoleSession:
-    session: ConsoleSession = request.state.console_session
-    return session
+class ConsolePages(Pages):
+    """The console's page controllers: an admin's session and its ``visit``."""
+
+    guards = [requires_console_session]
+    dependencies = {"visit": visit_provider("console_session")}
 
 
 def to_login(request: Request[Any, Any, Any], _: LoginRequired) -> Response[Any]:

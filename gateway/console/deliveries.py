@@ -6,96 +6,77 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.console.access import requires_console_session
-from gateway.console.payments import DEPENDENCIES, partner_names
-from gateway.payments.client import PaymentMsClient
+from gateway.console.access import ConsolePages
+from gateway.console.payments import partner_names
 from gateway.web import repositories
 from gateway.web.forms import parse_uuid
-from gateway.web.pages import PAGE_HEADERS, page, webhook_body
-from gateway.web.sessions import ConsoleSession, checked_form
+from gateway.web.pages import webhook_body
+from gateway.web.visits import ConsoleVisit, Cursor, Done
 from shared.contracts import DeliveryStatus
 from shared.queries import DeliveryFilter
 
 
-async def _payer_details(request: Request[Any, Any, Any], partner_id: uuid.UUID) -> bool:
-    engine: AsyncEngine = request.app.state.db_engine
+async def _payer_details(engine: AsyncEngine, partner_id: uuid.UUID) -> bool:
     async with engine.connect() as conn:
         return await repositories.payer_details(conn, partner_id)
 
 
-class ConsoleDeliveriesController(Controller):
+class ConsoleDeliveriesController(ConsolePages):
     path = "/deliveries"
-    include_in_schema = False
-    guards = [requires_console_session]
-    dependencies = DEPENDENCIES
 
     @get("/", operation_id="consoleDeliveries")
     async def list_(
         self,
-        request: Request[Any, Any, Any],
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
+        visit: NamedDependency[ConsoleVisit],
         status: Annotated[DeliveryStatus, QueryParameter()] = "failed",
         partner_id: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Template:
         partner = parse_uuid(partner_id, "partner")
-        listing = await payment_ms.list_deliveries(
+        listing = await visit.payment_ms.list_deliveries(
             DeliveryFilter(status=status, partner_id=partner, cursor=cursor, limit=50)
         )
-        return page(
+        return visit.page(
             "console/deliveries.html",
             title="Deliveries",
             section="Deliveries",
-            session=console,
             deliveries=listing.items,
             next_cursor=listing.next_cursor,
             status=status,
             partner_id=partner_id or "",
-            partner_names=await partner_names(request),
+            partner_names=await partner_names(visit.engine),
         )
 
     @get("/{delivery_id:uuid}", operation_id="consoleDelivery")
     async def detail(
         self,
-        request: Request[Any, Any, Any],
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
+        visit: NamedDependency[ConsoleVisit],
         delivery_id: uuid.UUID,
-        done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        done: Done = None,
     ) -> Template:
-        delivery = await payment_ms.get_delivery(delivery_id)
-        event = await payment_ms.get_event(delivery.event_id)
-        return page(
+        delivery = await visit.payment_ms.get_delivery(delivery_id)
+        event = await visit.payment_ms.get_event(delivery.event_id)
+        return visit.page(
             "console/delivery.html",
             title=f"Delivery {delivery.id}",
             section="Deliveries",
-            session=console,
             delivery=delivery,
             event=event,
             request_body=webhook_body(
-                event, payer_details=await _payer_details(request, delivery.partner_id)
+                event, payer_details=await _payer_details(visit.engine, delivery.partner_id)
             ),
-            partner_names=await partner_names(request),
+            partner_names=await partner_names(visit.engine),
             notice="Due again now: the dispatcher sends it within seconds." if done == "replayed" else None,
         )
 
     @post("/{delivery_id:uuid}/replay", operation_id="consoleReplayDelivery", status_code=303)
-    async def replay(
-        self,
-        request: Request[Any, Any, Any],
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
-        delivery_id: uuid.UUID,
-    ) -> Response[Any]:
-        await checked_form(request, console.csrf_token)
-        await payment_ms.replay_delivery(delivery_id)
-        return Redirect(
-            f"/console/deliveries/{delivery_id}?done=replayed", status_code=303, headers=PAGE_HEADERS
-        )
+    async def replay(self, visit: NamedDependency[ConsoleVisit], delivery_id: uuid.UUID) -> Response[Any]:
+        await visit.form()
+        await visit.payment_ms.replay_delivery(delivery_id)
+        return visit.back(f"/console/deliveries/{delivery_id}", "replayed")

@@ -8,17 +8,15 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar import Controller, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import Template
 from markupsafe import Markup
 
-from gateway.console.access import requires_console_session
-from gateway.console.payments import DEPENDENCIES
-from gateway.payments.client import PaymentMsClient
+from gateway.console.access import ConsolePages
 from gateway.web.charts import OUTCOME_COLOURS, colour_of, legend, stacked_bars
-from gateway.web.pages import money, page
-from gateway.web.sessions import ConsoleSession
+from gateway.web.pages import money
+from gateway.web.visits import ConsoleVisit
 from shared.contracts import DailyPaymentStat, DeliveryStats
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
 from shared.queries import StatsPeriod
@@ -111,29 +109,23 @@ def delivery_chart(stats: DeliveryStats, now: datetime) -> dict[str, Markup]:
     )
 
 
-class ConsoleOverviewController(Controller):
+class ConsoleOverviewController(ConsolePages):
     path = "/"
-    include_in_schema = False
-    guards = [requires_console_session]
-    dependencies = DEPENDENCIES
 
     @get("/", operation_id="consoleOverview")
-    async def overview(
-        self, console: NamedDependency[ConsoleSession], payment_ms: PaymentMsClient
-    ) -> Template:
+    async def overview(self, visit: NamedDependency[ConsoleVisit]) -> Template:
         now = datetime.now(UTC)
         today = now.date()
         first = today - timedelta(days=DAYS - 1)
         daily, deliveries = await asyncio.gather(
-            payment_ms.daily_stats(StatsPeriod(day_to=today, days=DAYS)),
-            payment_ms.delivery_stats(MINUTES),
+            visit.payment_ms.daily_stats(StatsPeriod(day_to=today, days=DAYS)),
+            visit.payment_ms.delivery_stats(MINUTES),
         )
         days = [(first + timedelta(days=i)).isoformat() for i in range(DAYS)]
-        return page(
+        return visit.page(
             "console/overview.html",
             title="Overview",
             section="Overview",
-            session=console,
             charts=payment_charts(daily.items, days),
             queue=deliveries,
             deliveries_chart=delivery_chart(deliveries, now),

@@ -7,20 +7,20 @@ import asyncio
 import uuid
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.console.access import provide_console_session, requires_console_session
+from gateway.console.access import ConsolePages
 from gateway.payments import services
-from gateway.payments.client import PaymentMsClient, UpstreamProblem
+from gateway.payments.client import UpstreamProblem
 from gateway.reservations.services import apply_payment
 from gateway.web import repositories
 from gateway.web.forms import one_of, parse_amount, parse_time, parse_uuid
-from gateway.web.pages import PAGE_HEADERS, page
-from gateway.web.sessions import ConsoleSession, checked_form
+from gateway.web.pages import PAGE_HEADERS
+from gateway.web.visits import ConsoleVisit, Cursor, Done
 from shared.contracts import CashConfirmation, RefundCreate
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
 from shared.problems import InvalidInputError
@@ -42,10 +42,6 @@ DONE = {
 }
 Text = Annotated[str | None, QueryParameter(max_length=200)]
 
-DEPENDENCIES = {
-    "console": Provide(provide_console_session, sync_to_thread=False),
-}
-
 
 def available_actions(status: str, provider: str) -> list[tuple[str, str]]:
     return [
@@ -66,17 +62,13 @@ SOURCES = {
 }
 
 
-class ConsolePaymentsController(Controller):
+class ConsolePaymentsController(ConsolePages):
     path = "/payments"
-    include_in_schema = False
-    guards = [requires_console_session]
-    dependencies = DEPENDENCIES
 
     @get("/", operation_id="consolePayments")
     async def search(
         self,
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
+        visit: NamedDependency[ConsoleVisit],
         q: Text = None,
         status: Text = None,
         provider: Text = None,
@@ -87,9 +79,10 @@ class ConsolePaymentsController(Controller):
         currency: Annotated[str | None, QueryParameter(max_length=3)] = None,
         amount_min: Text = None,
         amount_max: Text = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        cursor: Cursor = None,
     ) -> Response[Any]:
         """``q`` is any id: a payment opens it, otherwise it is searched as a reservation or a user."""
+        payment_ms = visit.payment_ms
         filters = {
             "q": q or "",
             "status": status or "",
@@ -135,11 +128,10 @@ class ConsolePaymentsController(Controller):
             listing = await payment_ms.list_payments(
                 PaymentFilter(user_id=reservation, cursor=cursor, limit=50)
             )
-        return page(
+        return visit.page(
             "console/payments.html",
             title="Payments",
             section="Payments",
-            session=console,
             payments=listing.items,
             next_cursor=listing.next_cursor,
             filters=filters,
@@ -150,27 +142,24 @@ class ConsolePaymentsController(Controller):
     @get("/{payment_id:uuid}", operation_id="consolePayment")
     async def detail(
         self,
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
-        request: Request[Any, Any, Any],
+        visit: NamedDependency[ConsoleVisit],
         payment_id: uuid.UUID,
-        done: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        done: Done = None,
     ) -> Template:
+        payment_ms = visit.payment_ms
         payment, events, deliveries = await asyncio.gather(
             payment_ms.get_payment(payment_id),
             payment_ms.list_events(EventFilter(payment_id=payment_id, limit=200)),
             payment_ms.list_deliveries(DeliveryFilter(payment_id=payment_id, limit=100)),
         )
-        engine: AsyncEngine = request.app.state.db_engine
-        await apply_payment(engine, payment)  # the reservation hears what the console saw
+        await apply_payment(visit.engine, payment)  # the reservation hears what the console saw
         details = await asyncio.gather(*(payment_ms.get_delivery(d.id) for d in deliveries.items[:20]))
         event_types = {e.id: e.type for e in events.items}
-        names = await partner_names(request)
-        return page(
+        names = await partner_names(visit.engine)
+        return visit.page(
             "console/payment.html",
             title=f"Payment {payment.id}",
             section="Payments",
-            session=console,
             payment=payment,
             timeline=list(reversed(events.items)),
             sources=SOURCES,
@@ -183,19 +172,14 @@ class ConsolePaymentsController(Controller):
 
     @get("/{payment_id:uuid}/{action:str}", operation_id="consoleConfirmAction")
     async def confirm(
-        self,
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
-        payment_id: uuid.UUID,
-        action: str,
+        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, action: str
     ) -> Template:
         label = _action(action)[0]
-        payment = await payment_ms.get_payment(payment_id)
-        return page(
+        payment = await visit.payment_ms.get_payment(payment_id)
+        return visit.page(
             "console/confirm.html",
             title=f"{label}?",
             section="Payments",
-            session=console,
             payment=payment,
             action=action,
             label=label,
@@ -205,37 +189,29 @@ class ConsolePaymentsController(Controller):
 
     @post("/{payment_id:uuid}/{action:str}", operation_id="consoleRunAction", status_code=303)
     async def run(
-        self,
-        request: Request[Any, Any, Any],
-        console: NamedDependency[ConsoleSession],
-        payment_ms: PaymentMsClient,
-        payment_id: uuid.UUID,
-        action: str,
+        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, action: str
     ) -> Response[Any]:
         _action(action)
-        form = await checked_form(request, console.csrf_token)
+        form = await visit.form()
         key = form.get("idempotency_key", "")
         if not 1 <= len(key) <= 255:
             raise InvalidInputError("The form has no idempotency key; open the confirmation again.")
-        engine: AsyncEngine = request.app.state.db_engine
-        commands = services.PaymentCommands(engine, payment_ms, actor="operator")
+        commands = services.PaymentCommands(visit.engine, visit.payment_ms, actor="operator")
         if action == "refund":
-            payment = await payment_ms.get_payment(payment_id)
+            payment = await visit.payment_ms.get_payment(payment_id)
             amount = (
                 parse_amount(form["amount"], payment.currency) if form.get("amount", "").strip() else None
             )
             reason = form.get("reason", "").strip()[:500] or None
             await commands.refund(payment_id, RefundCreate(amount=amount, reason=reason), idempotency_key=key)
         elif action == "confirm-cash":
-            confirmation = CashConfirmation(confirmed_by=console.email)
+            confirmation = CashConfirmation(confirmed_by=visit.session.email)
             await commands.confirm_cash(payment_id, confirmation, idempotency_key=key)
         elif action == "capture":
             await commands.capture(payment_id, idempotency_key=key)
         else:
             await commands.cancel(payment_id, idempotency_key=key)
-        return Redirect(
-            f"/console/payments/{payment_id}?done={action}", status_code=303, headers=PAGE_HEADERS
-        )
+        return visit.back(f"/console/payments/{payment_id}", action)
 
 
 def _action(action: str) -> tuple[str, tuple[str, ...]]:
@@ -244,8 +220,7 @@ def _action(action: str) -> tuple[str, tuple[str, ...]]:
     return ACTIONS[action]
 
 
-async def partner_names(request: Request[Any, Any, Any]) -> dict[uuid.UUID, str]:
+async def partner_names(engine: AsyncEngine) -> dict[uuid.UUID, str]:
     """Partner names for labels (the gateway's own registry)."""
-    engine: AsyncEngine = request.app.state.db_engine
     async with engine.connect() as conn:
         return await repositories.partner_names(conn)

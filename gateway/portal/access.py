@@ -8,14 +8,17 @@ from litestar import Request, Response
 from litestar.response import Template
 
 from gateway.web.pages import PAGE_HEADERS
-from gateway.web.sessions import PORTAL_COOKIE, LoginRequired, PortalSession, portal_session, session_guard
+from gateway.web.sessions import PORTAL_COOKIE, LoginRequired, portal_session, session_guard
+from gateway.web.visits import Pages, visit_provider
 
 requires_portal_session = session_guard(portal_session, PORTAL_COOKIE, "portal_session")
 
 
-def provide_portal_session(request: Request[Any, Any, Any]) -> PortalSession:
-    session: PortalSession = request.state.portal_session
-    return session
+class PortalPages(Pages):
+    """The portal's page controllers: a partner's session and its ``visit``."""
+
+    guards = [requires_portal_session]
+    dependencies = {"visit": visit_provider("portal_session")}
 
 
 def signed_out(_: Request[Any, Any, Any], __: LoginRequired) -> Response[Any]:

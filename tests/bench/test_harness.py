@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bench.dispatch_scenarios import Batch, collect
+from bench.dispatch_batches import Batch, collect
 from bench.raw_sender import envelope, run
 from bench.report import Report, Result, Target, render_table
 from bench.seed import BenchPartner

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "payment_ms", "shared", "paygate")
-SIZED_MODULES = (*PACKAGES, "tests")  # the tests are held to the module limit too (not bench)
+SIZED_MODULES = (*PACKAGES, "tests", "bench")  # the tests and the benchmark are held to the limits too
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 200
 MAX_NESTING = 3
@@ -62,7 +62,7 @@ def test_no_module_is_over_400_lines() -> None:
 
 def test_no_class_is_over_200_lines() -> None:
     long = {}
-    for path in _modules(*PACKAGES):
+    for path in _modules(*SIZED_MODULES):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
                 lines = node.end_lineno - node.lineno + 1

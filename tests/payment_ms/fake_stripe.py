@@ -40,15 +40,10 @@ def error(status: int, code: str, message: str, kind: str = "invalid_request_err
 
 
 @dataclass
-class FakeStripe:
-    sessions: dict[str, Obj] = field(default_factory=dict)
-    intents: dict[str, Obj] = field(default_factory=dict)
-    charges: dict[str, Obj] = field(default_factory=dict)
-    refunds: dict[str, Obj] = field(default_factory=dict)
+class StripeIdempotency:
+    """Stripe's HTTP front: outages first, then its documented idempotency around ``_route``."""
+
     requests: list[httpx.Request] = field(default_factory=list)
-    # what a new refund's status is (Stripe answers ``pending`` for some methods)
-    refund_status: str = "succeeded"
-    balance: int = 10**9  # refunds come out of it: 0 makes Stripe refuse with balance_insufficient
     hold: asyncio.Event | None = None  # set: POSTs wait for it (a request still executing)
     outages: list[httpx.Response] = field(default_factory=list)  # answered first, in turn (before anything)
     _stored: dict[str, tuple[str, httpx.Response]] = field(default_factory=dict)
@@ -105,6 +100,20 @@ class FakeStripe:
             self._in_flight.discard(key)
         self._stored[key] = (fingerprint, response)
         return response
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
+
+
+@dataclass
+class FakeStripe(StripeIdempotency):
+    sessions: dict[str, Obj] = field(default_factory=dict)
+    intents: dict[str, Obj] = field(default_factory=dict)
+    charges: dict[str, Obj] = field(default_factory=dict)
+    refunds: dict[str, Obj] = field(default_factory=dict)
+    # what a new refund's status is (Stripe answers ``pending`` for some methods)
+    refund_status: str = "succeeded"
+    balance: int = 10**9  # refunds come out of it: 0 makes Stripe refuse with balance_insufficient
 
     def _route(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.strip("/").split("/")[1:]  # without "v1"
@@ -225,34 +234,9 @@ class FakeStripe:
     def complete(self, sid: str, *, authorize_only: bool = False) -> Obj:
         """The payer pays on Stripe's page: the session completes, with a PaymentIntent and a Charge."""
         session = self.sessions[sid]
-        amount = session["amount_total"]
         pid, cid = _id("pi"), _id("ch")
-        self.intents[pid] = {
-            "id": pid,
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_capturable": amount if authorize_only else 0,
-            "amount_received": 0 if authorize_only else amount,
-            "capture_method": "manual" if authorize_only else "automatic_async",
-            "currency": session["currency"],
-            "latest_charge": cid,
-            "metadata": dict(session["metadata"]),
-            "payment_method_types": ["card"],
-            "status": "requires_capture" if authorize_only else "succeeded",
-        }
-        self.charges[cid] = {
-            "id": cid,
-            "object": "charge",
-            "amount": amount,
-            "amount_captured": 0 if authorize_only else amount,
-            "amount_refunded": 0,
-            "captured": not authorize_only,
-            "currency": session["currency"],
-            "metadata": {},
-            "paid": True,
-            "payment_intent": pid,
-            "refunded": False,
-        }
+        self.intents[pid] = _completed_intent(pid, cid, session, authorize_only=authorize_only)
+        self.charges[cid] = _completed_charge(cid, pid, session, authorize_only=authorize_only)
         session.update(
             status="complete",
             payment_status="unpaid" if authorize_only else "paid",
@@ -304,6 +288,38 @@ class FakeStripe:
     def intent_of(self, sid: str) -> str:
         pid: str = self.sessions[sid]["payment_intent"]
         return pid
+
+
+def _completed_intent(pid: str, cid: str, session: Obj, *, authorize_only: bool) -> Obj:
+    return {
+        "id": pid,
+        "object": "payment_intent",
+        "amount": session["amount_total"],
+        "amount_capturable": session["amount_total"] if authorize_only else 0,
+        "amount_received": 0 if authorize_only else session["amount_total"],
+        "capture_method": "manual" if authorize_only else "automatic_async",
+        "currency": session["currency"],
+        "latest_charge": cid,
+        "metadata": dict(session["metadata"]),
+        "payment_method_types": ["card"],
+        "status": "requires_capture" if authorize_only else "succeeded",
+    }
+
+
+def _completed_charge(cid: str, pid: str, session: Obj, *, authorize_only: bool) -> Obj:
+    return {
+        "id": cid,
+        "object": "charge",
+        "amount": session["amount_total"],
+        "amount_captured": 0 if authorize_only else session["amount_total"],
+        "amount_refunded": 0,
+        "captured": not authorize_only,
+        "currency": session["currency"],
+        "metadata": {},
+        "paid": True,
+        "payment_intent": pid,
+        "refunded": False,
+    }
 
 
 def stripe_event(event_type: str, obj: Obj, event_id: str | None = None) -> bytes:
