@@ -54,6 +54,8 @@ class BenchConfig:
     # PostgreSQL: durable defaults unless BENCH_PG_FAST=1 (fsync/synchronous_commit off)
     pg_fast: bool = False
     pg_statements: bool = False
+    # log autovacuum, checkpoints and statements slower than this many ms (0: off) to the PG log
+    pg_log_ms: int = 0
     granian_workers: int = 1
     dispatchers: int = 1
     output: Path = RESULTS_DIR / "latest.json"
@@ -94,6 +96,7 @@ def load_config() -> BenchConfig:
         scenarios=scenarios or list(ALL_SCENARIOS),
         pg_fast=_env_flag("BENCH_PG_FAST"),
         pg_statements=_env_flag("BENCH_PG_STATEMENTS"),
+        pg_log_ms=_env_int("BENCH_PG_LOG_MS", 0),
         granian_workers=_env_int("BENCH_GRANIAN_WORKERS", 1),
         dispatchers=_env_int("BENCH_DISPATCHERS", 1),
         output=Path(os.environ.get("BENCH_OUTPUT") or RESULTS_DIR / "latest.json"),

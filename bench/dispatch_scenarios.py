@@ -28,6 +28,7 @@ from bench.dispatch_batches import (
 )
 from bench.dispatch_harness import DispatchHarness
 from bench.profile import profiling
+from bench.queue_diagnostics import slowest, table_state
 from bench.report import Result, Target
 
 
@@ -132,6 +133,8 @@ class DispatchBench(DispatchHarness):
         conn = await self.connect()
         try:
             payloads = await payment_payloads(conn, count)
+            state_before = await table_state(conn)
+            log(f"latency: queue tables before: {state_before}")
             before = self.begin()
             with profiling("latency.commit_to_receipt", self.stack.pids()) as self.last_profile:
                 batch = await commit_paced(conn, payloads, rate)
@@ -141,7 +144,16 @@ class DispatchBench(DispatchHarness):
         finally:
             await conn.close()
         cpu = cpu_delta(before, self.stack.cpu_seconds())
+        conn = await self.connect()
+        try:
+            state_after = await table_state(conn)
+        finally:
+            await conn.close()
+        log(f"latency: queue tables after: {state_after}")
         outcome = collect(self.client, self.base, partner, batch)
+        slow = slowest(self.client, self.base, partner, batch)
+        t0 = min(batch.committed.values())
+        log(f"latency: slowest events (s after the first commit at {t0:.3f}, ms): {slow}")
         self.last_deliveries = await self.delivery_states(batch)
         if not complete:
             self.report.notes.append(f"latency: {outcome.delivered}/{count} events arrived")
@@ -153,6 +165,9 @@ class DispatchBench(DispatchHarness):
             cpu,
         )
         result.unit = "events/s"
+        result.details["queue_tables_before"] = state_before
+        result.details["queue_tables_after"] = state_after
+        result.details["slowest_events"] = slow
         result.details["latency_note"] = "COMMIT sent -> first arrival at the receiver, per event"
         result.targets = [
             Target("p50 ms", outcome.p50_ms, "<=", 3),

@@ -72,6 +72,9 @@ class Stack:
         options = dict(FAST_UNSAFE_OPTIONS) if self.config.pg_fast else {}
         if self.config.pg_statements:
             options["shared_preload_libraries"] = "pg_stat_statements"
+        if self.config.pg_log_ms:  # what stalls a scenario: autovacuum, checkpoints, slow statements
+            options |= {"log_autovacuum_min_duration": "0", "log_checkpoints": "on"}
+            options |= {"log_min_duration_statement": str(self.config.pg_log_ms), "log_line_prefix": "'%n '"}
         server = EmbeddedPostgres(self.workdir / "postgres", free_port(), options)
         server.start()
         self.postgres = server

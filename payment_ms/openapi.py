@@ -32,7 +32,8 @@ SERVICE = (401,)  # require_service_token: no or a wrong X-Service-Token
 UNAVAILABLE = (503,)  # the database (or the provider) is unavailable: Retry-After
 WRITE = (409, 422)  # 409: a concurrent request holds the key or the row; 422: refused input or key reuse
 PROVIDER = (502,)  # the provider answered something inconsistent
-SECURITY: list[dict[str, list[str]]] = [{"ServiceToken": []}]
+READ = (*INPUT, *SERVICE, *UNAVAILABLE)  # a list, or figures
+READ_ONE = (*INPUT, *SERVICE, 404, *UNAVAILABLE)  # one row by its id: 404 when there is none
 
 
 def enabled_providers(settings: PaymentSettings) -> list[str]:

@@ -82,7 +82,7 @@ def create_service_app(
     """``database=False``: the app owns no engine (its state is another app's, ``gateway.internal``)."""
     paygate = settings.paygate
     if configure_logs:
-        configure_logging(service, level=paygate.log_level, json_logs=paygate.json_logs)
+        configure_logging(service, paygate)
     app = Litestar(
         route_handlers=[HealthController, *route_handlers],
         lifespan=[*([database_lifespan(paygate, service)] if database else []), *lifespan],

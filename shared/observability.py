@@ -18,11 +18,14 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.security import REQUEST_ID_HEADER
+
+if TYPE_CHECKING:
+    from shared.settings import PaygateSettings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -160,18 +163,14 @@ class ReadableFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(
-    service: str, *, level: str = "INFO", json_logs: bool = False, secrets: tuple[str, ...] = ()
-) -> None:
-    """``secrets``: exact values never to be written, beside the patterns and the service token."""
-    from shared.settings import get_paygate_settings
-
+def configure_logging(service: str, settings: PaygateSettings) -> None:
+    """The service token is written nowhere, beside what the patterns catch."""
     global _exact_secrets
-    service_token = get_paygate_settings().service_token.get_secret_value()
-    _exact_secrets = tuple(secret for secret in (*secrets, service_token) if len(secret) >= 8)
+    service_token = settings.service_token.get_secret_value()
+    _exact_secrets = (service_token,) if len(service_token) >= 8 else ()
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter(service))
-    handler.setFormatter(JsonFormatter() if json_logs else ReadableFormatter())
+    handler.setFormatter(JsonFormatter() if settings.json_logs else ReadableFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(settings.log_level.upper())

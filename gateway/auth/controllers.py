@@ -6,13 +6,11 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader, ResponseHeader
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import services
-from gateway.auth.dependencies import provide_current_user
-from gateway.auth.guards import requires_user
+from gateway.auth.audiences import UserController
 from gateway.auth.schemas import AccessToken, LoginRequest, Me
 from gateway.auth.tokens import AuthUser, can_issue_tokens
 from gateway.dependencies import strictly
@@ -20,23 +18,24 @@ from gateway.metrics.definitions import LOGINS
 from gateway.openapi import DATABASE, INPUT, USER
 from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
-from shared.problems import AuthenticationError, NotFoundError, TooManyRequestsError, problem_responses
+from shared.operations import operation
+from shared.problems import AuthenticationError, NotFoundError, TooManyRequestsError
 
 
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post(
+    # a token must not be kept by a browser, a proxy or a CDN (RFC 6749 section 5.1)
+    # 401: wrong credentials; 404: tokens come from an external identity provider; 429: throttled
+    @operation(
+        post,
         "/login",
-        operation_id="login",
-        summary="Exchange email and password for a short-lived access token",
+        "login",
+        (*INPUT, 401, 404, 429, *DATABASE),
         status_code=HTTP_200_OK,
-        # a token must not be kept by a browser, a proxy or a CDN (RFC 6749 section 5.1)
         cache_control=CacheControlHeader(no_store=True),
         response_headers=[ResponseHeader(name="Pragma", value="no-cache")],
-        # 401: wrong credentials; 404: tokens come from an external identity provider; 429: throttled
-        responses=problem_responses(*INPUT, 401, 404, 429, *DATABASE),
     )
     async def login(
         self,
@@ -45,6 +44,7 @@ class AuthController(Controller):
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> AccessToken:
+        """Exchange email and password for a short-lived access token"""
         data = await strictly(request, data)
         if not can_issue_tokens(gateway_settings):
             raise NotFoundError("Tokens are issued by the external identity provider.")
@@ -63,15 +63,13 @@ class AuthController(Controller):
         return token
 
 
-class MeController(Controller):
+class MeController(UserController):
     path = "/me"
     tags = ["auth"]
-    guards = [requires_user]
-    security = [{"BearerToken": []}]
-    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
 
-    @get("/", operation_id="me", summary="The authenticated user", responses=problem_responses(*USER))
+    @operation(get, "/", "me", USER)
     async def me(self, current_user: AuthUser, db_session: AsyncSession) -> Me:
+        """The authenticated user"""
         async with db_session.begin():
             user = await get_user(db_session, current_user.id)
         if user is None or not user.is_active:

@@ -16,10 +16,9 @@ from gateway.console.access import ConsolePages
 from gateway.console.payments import partner_names
 from gateway.web import repositories
 from gateway.web.forms import parse_uuid
-from gateway.web.pages import webhook_body
-from gateway.web.visits import ConsoleVisit, Cursor, Done
+from gateway.web.visits import ConsoleVisit, Cursor, Done, delivery_page
 from shared.contracts import DeliveryStatus
-from shared.queries import DeliveryFilter
+from shared.queries import DeliveryFilter, Query, query_dependency
 
 
 async def _payer_details(engine: AsyncEngine, partner_id: uuid.UUID) -> bool:
@@ -27,50 +26,45 @@ async def _payer_details(engine: AsyncEngine, partner_id: uuid.UUID) -> bool:
         return await repositories.payer_details(conn, partner_id)
 
 
+class DeliverySearch(Query, frozen=True):
+    """The filter form of the deliveries page, as typed (a partner id that is none is a page that says so)."""
+
+    status: DeliveryStatus = "failed"
+    partner_id: Annotated[str | None, QueryParameter(max_length=40)] = None
+    cursor: Cursor = None
+
+
 class ConsoleDeliveriesController(ConsolePages):
     path = "/deliveries"
 
-    @get("/", operation_id="consoleDeliveries")
+    @get("/", operation_id="consoleDeliveries", dependencies={"form": query_dependency(DeliverySearch)})
     async def list_(
-        self,
-        visit: NamedDependency[ConsoleVisit],
-        status: Annotated[DeliveryStatus, QueryParameter()] = "failed",
-        partner_id: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        cursor: Cursor = None,
+        self, visit: NamedDependency[ConsoleVisit], form: NamedDependency[DeliverySearch]
     ) -> Template:
-        partner = parse_uuid(partner_id, "partner")
+        partner = parse_uuid(form.partner_id, "partner")
         listing = await visit.payment_ms.list_deliveries(
-            DeliveryFilter(status=status, partner_id=partner, cursor=cursor, limit=50)
+            DeliveryFilter(status=form.status, partner_id=partner, cursor=form.cursor, limit=50)
         )
         return visit.page(
             "console/deliveries.html",
             title="Deliveries",
             section="Deliveries",
-            deliveries=listing.items,
-            next_cursor=listing.next_cursor,
-            status=status,
-            partner_id=partner_id or "",
+            listing=listing,
+            status=form.status,
+            partner_id=form.partner_id or "",
             partner_names=await partner_names(visit.engine),
         )
 
     @get("/{delivery_id:uuid}", operation_id="consoleDelivery")
     async def detail(
-        self,
-        visit: NamedDependency[ConsoleVisit],
-        delivery_id: uuid.UUID,
-        done: Done = None,
+        self, visit: NamedDependency[ConsoleVisit], delivery_id: uuid.UUID, done: Done = None
     ) -> Template:
         delivery = await visit.payment_ms.get_delivery(delivery_id)
-        event = await visit.payment_ms.get_event(delivery.event_id)
-        return visit.page(
+        return await delivery_page(
+            visit,
             "console/delivery.html",
-            title=f"Delivery {delivery.id}",
-            section="Deliveries",
-            delivery=delivery,
-            event=event,
-            request_body=webhook_body(
-                event, payer_details=await _payer_details(visit.engine, delivery.partner_id)
-            ),
+            delivery,
+            payer_details=await _payer_details(visit.engine, delivery.partner_id),
             partner_names=await partner_names(visit.engine),
             notice="Due again now: the dispatcher sends it within seconds." if done == "replayed" else None,
         )

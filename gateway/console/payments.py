@@ -24,7 +24,7 @@ from gateway.web.visits import ConsoleVisit, Cursor, Done
 from shared.contracts import CashConfirmation, RefundCreate
 from shared.models import PAYMENT_PROVIDERS, PAYMENT_STATUSES
 from shared.problems import InvalidInputError
-from shared.queries import DeliveryFilter, EventFilter, PaymentFilter
+from shared.queries import DeliveryFilter, EventFilter, PaymentFilter, Query, query_dependency
 
 Action = Literal["refund", "capture", "cancel", "confirm-cash"]
 ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -41,6 +41,23 @@ DONE = {
     "confirm-cash": "Cash confirmed.",
 }
 Text = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+class PaymentSearch(Query, frozen=True):
+    """The search form of the payments page, as typed: the search reads each field (a bad one is a
+    page that says which) and the form shows them again."""
+
+    q: Text = None
+    status: Text = None
+    provider: Text = None
+    user_id: Text = None
+    reservation_id: Text = None
+    created_from: Text = None
+    created_to: Text = None
+    currency: Annotated[str | None, QueryParameter(max_length=3)] = None
+    amount_min: Text = None
+    amount_max: Text = None
+    cursor: Cursor = None
 
 
 def available_actions(status: str, provider: str) -> list[tuple[str, str]]:
@@ -65,42 +82,18 @@ SOURCES = {
 class ConsolePaymentsController(ConsolePages):
     path = "/payments"
 
-    @get("/", operation_id="consolePayments")
+    @get("/", operation_id="consolePayments", dependencies={"form": query_dependency(PaymentSearch)})
     async def search(
-        self,
-        visit: NamedDependency[ConsoleVisit],
-        q: Text = None,
-        status: Text = None,
-        provider: Text = None,
-        user_id: Text = None,
-        reservation_id: Text = None,
-        created_from: Text = None,
-        created_to: Text = None,
-        currency: Annotated[str | None, QueryParameter(max_length=3)] = None,
-        amount_min: Text = None,
-        amount_max: Text = None,
-        cursor: Cursor = None,
+        self, visit: NamedDependency[ConsoleVisit], form: NamedDependency[PaymentSearch]
     ) -> Response[Any]:
         """``q`` is any id: a payment opens it, otherwise it is searched as a reservation or a user."""
         payment_ms = visit.payment_ms
-        filters = {
-            "q": q or "",
-            "status": status or "",
-            "provider": provider or "",
-            "user_id": user_id or "",
-            "reservation_id": reservation_id or "",
-            "created_from": created_from or "",
-            "created_to": created_to or "",
-            "currency": currency or "",
-            "amount_min": amount_min or "",
-            "amount_max": amount_max or "",
-        }
-        wanted_status = one_of(status, PAYMENT_STATUSES, "status")
-        wanted_provider = one_of(provider, PAYMENT_PROVIDERS, "provider")
-        reservation = parse_uuid(reservation_id, "reservation")
-        user = parse_uuid(user_id, "user")
-        if q and q.strip():
-            wanted = parse_uuid(q, "the search")
+        wanted_status = one_of(form.status, PAYMENT_STATUSES, "status")
+        wanted_provider = one_of(form.provider, PAYMENT_PROVIDERS, "provider")
+        reservation = parse_uuid(form.reservation_id, "reservation")
+        user = parse_uuid(form.user_id, "user")
+        if form.q and form.q.strip():
+            wanted = parse_uuid(form.q, "the search")
             assert wanted is not None
             try:
                 payment = await payment_ms.get_payment(wanted)
@@ -109,42 +102,39 @@ class ConsolePaymentsController(ConsolePages):
                 if exc.status_code != 404:
                     raise
                 reservation = wanted
-        unit = (currency or "EUR").upper()
+        unit = (form.currency or "EUR").upper()
         listing = await payment_ms.list_payments(
             PaymentFilter(
                 status=wanted_status,
                 provider=wanted_provider,
                 user_id=user,
                 reservation_id=reservation,
-                created_from=parse_time(created_from),
-                created_to=parse_time(created_to),
-                amount_min=parse_amount(amount_min, unit) if amount_min else None,
-                amount_max=parse_amount(amount_max, unit) if amount_max else None,
-                cursor=cursor,
+                created_from=parse_time(form.created_from),
+                created_to=parse_time(form.created_to),
+                amount_min=parse_amount(form.amount_min, unit) if form.amount_min else None,
+                amount_max=parse_amount(form.amount_max, unit) if form.amount_max else None,
+                cursor=form.cursor,
                 limit=50,
             )
         )
-        if q and q.strip() and not listing.items and reservation is not None:  # not a reservation: a user?
+        if form.q and form.q.strip() and not listing.items and reservation is not None:
+            # the id is no payment's and no reservation's: a user's?
             listing = await payment_ms.list_payments(
-                PaymentFilter(user_id=reservation, cursor=cursor, limit=50)
+                PaymentFilter(user_id=reservation, cursor=form.cursor, limit=50)
             )
         return visit.page(
             "console/payments.html",
             title="Payments",
             section="Payments",
-            payments=listing.items,
-            next_cursor=listing.next_cursor,
-            filters=filters,
+            listing=listing,
+            filters={name: value or "" for name, value in form.as_kwargs().items() if name != "cursor"},
             statuses=PAYMENT_STATUSES,
             providers=PAYMENT_PROVIDERS,
         )
 
     @get("/{payment_id:uuid}", operation_id="consolePayment")
     async def detail(
-        self,
-        visit: NamedDependency[ConsoleVisit],
-        payment_id: uuid.UUID,
-        done: Done = None,
+        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, done: Done = None
     ) -> Template:
         payment_ms = visit.payment_ms
         payment, events, deliveries = await asyncio.gather(

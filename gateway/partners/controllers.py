@@ -6,12 +6,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Request, delete, get, patch, post
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.guards import requires_admin
+from gateway.auth.audiences import AdminController
 from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
@@ -32,9 +32,8 @@ from shared.contracts import (
     PartnerTargetList,
 )
 from shared.models import Partner
-from shared.problems import problem_responses
+from shared.operations import ServiceTokenController, operation
 from shared.queries import Cursor, Limit
-from shared.security import requires_service_token
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 # 409: a partner with this name exists; 422: the url or the event types are refused
@@ -51,18 +50,11 @@ def _with_secret(partner: Partner) -> PartnerWithSecret:
     )
 
 
-class PartnerAdminController(Controller):
+class PartnerAdminController(AdminController):
     path = "/admin/partners"
     tags = ["admin: partners"]
-    guards = [requires_admin]
-    security = [{"BearerToken": []}]
 
-    @post(
-        "/",
-        operation_id="createPartner",
-        summary="Register a partner (its secret is shown once)",
-        responses=problem_responses(*INPUT, *ADMIN, *WRITE_ERRORS),
-    )
+    @operation(post, "/", "createPartner", (*INPUT, *ADMIN, *WRITE_ERRORS))
     async def create(
         self,
         request: Request[Any, Any, Any],
@@ -70,6 +62,7 @@ class PartnerAdminController(Controller):
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> PartnerWithSecret:
+        """Register a partner (its secret is shown once)"""
         data = await strictly(request, data)
         async with db_session.begin():
             partner = await services.create_partner(
@@ -85,12 +78,7 @@ class PartnerAdminController(Controller):
             )
         return _with_secret(partner)
 
-    @get(
-        "/",
-        operation_id="listPartners",
-        summary="Partners, oldest first (cursor pagination)",
-        responses=problem_responses(*INPUT, *ADMIN),
-    )
+    @operation(get, "/", "listPartners", (*INPUT, *ADMIN))
     async def list_(
         self,
         db_session: AsyncSession,
@@ -99,28 +87,20 @@ class PartnerAdminController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> PartnerList:
+        """Partners, oldest first (cursor pagination)"""
         async with db_session.begin():
             partners, next_cursor = await services.list_partners(
                 db_session, event_type=event_type, enabled=enabled, cursor=cursor, limit=limit
             )
         return PartnerList(items=[_view(p) for p in partners], next_cursor=next_cursor)
 
-    @get(
-        "/{partner_id:uuid}",
-        operation_id="getPartner",
-        summary="One partner (without its secret)",
-        responses=problem_responses(*INPUT, *ADMIN, 404),
-    )
+    @operation(get, "/{partner_id:uuid}", "getPartner", (*INPUT, *ADMIN, 404))
     async def get_(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+        """One partner (without its secret)"""
         async with db_session.begin():
             return _view(await services.get_partner(db_session, partner_id))
 
-    @patch(
-        "/{partner_id:uuid}",
-        operation_id="updatePartner",
-        summary="Change name, url, events, enabled (with a reason), payer details, ordering, rate limit",
-        responses=problem_responses(*INPUT, *ADMIN, 404, *WRITE_ERRORS),
-    )
+    @operation(patch, "/{partner_id:uuid}", "updatePartner", (*INPUT, *ADMIN, 404, *WRITE_ERRORS))
     async def update(
         self,
         partner_id: PartnerId,
@@ -129,6 +109,7 @@ class PartnerAdminController(Controller):
         db_session: AsyncSession,
         gateway_settings: GatewaySettings,
     ) -> PartnerView:
+        """Change name, url, events, enabled (with a reason), payer details, ordering, rate limit"""
         data = await strictly(request, data)
         async with db_session.begin():
             partner = await services.update_partner(
@@ -148,58 +129,52 @@ class PartnerAdminController(Controller):
             )
         return _view(partner)
 
-    @delete(
-        "/{partner_id:uuid}",
-        operation_id="deletePartner",
-        summary="Remove a partner",
-        status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(*INPUT, *ADMIN, 404),
+    @operation(
+        delete, "/{partner_id:uuid}", "deletePartner", (*INPUT, *ADMIN, 404), status_code=HTTP_204_NO_CONTENT
     )
     async def delete_(self, partner_id: PartnerId, db_session: AsyncSession) -> None:
+        """Remove a partner"""
         async with db_session.begin():
             await services.delete_partner(db_session, partner_id)
 
-    @post(
+    @operation(
+        post,
         "/{partner_id:uuid}/rotate-secret",
-        operation_id="rotatePartnerSecret",
-        summary="New signing secret; every replaced one keeps signing for 24 h after its rotation",
-        description="The answer's signing_secrets says which secrets sign and until when.",
+        "rotatePartnerSecret",
+        (*INPUT, *ADMIN, 404),
         status_code=HTTP_200_OK,
-        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def rotate_secret(
         self, partner_id: PartnerId, db_session: AsyncSession, gateway_settings: GatewaySettings
     ) -> PartnerWithSecret:
+        """New signing secret; every replaced one keeps signing for 24 h after its rotation
+
+        The answer's signing_secrets says which secrets sign and until when.
+        """
         async with db_session.begin():
             partner = await services.rotate_secret(db_session, partner_id, settings=gateway_settings)
         return _with_secret(partner)
 
-    @post(
+    @operation(
+        post,
         "/{partner_id:uuid}/finish-rotation",
-        operation_id="finishPartnerRotation",
-        summary="Finish a rotation early: only the current secret signs from now on",
+        "finishPartnerRotation",
+        (*INPUT, *ADMIN, 404),
         status_code=HTTP_200_OK,
-        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def finish_rotation(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+        """Finish a rotation early: only the current secret signs from now on"""
         async with db_session.begin():
             return _view(await services.finish_rotation(db_session, partner_id))
 
 
-class PartnerInternalController(Controller):
+class PartnerInternalController(ServiceTokenController):
     """For the dispatcher only: the service token, never a user JWT."""
 
     path = "/internal/partners"
     tags = ["internal"]
-    guards = [requires_service_token]
-    security = [{"ServiceToken": []}]
 
-    @get(
-        "/",
-        operation_id="internalDeliveryTargets",
-        summary="Enabled subscribers of an event type, with secrets",
-        responses=problem_responses(*INPUT, *SERVICE),
-    )
+    @operation(get, "/", "internalDeliveryTargets", (*INPUT, *SERVICE))
     async def targets(
         self,
         db_session: AsyncSession,
@@ -210,6 +185,7 @@ class PartnerInternalController(Controller):
             QueryParameter(name="include_disabled", description="Disabled subscribers too (enabled: false)"),
         ] = False,
     ) -> PartnerTargetList:
+        """Enabled subscribers of an event type, with secrets"""
         async with db_session.begin():
             items = await services.delivery_targets(
                 db_session,
@@ -220,12 +196,12 @@ class PartnerInternalController(Controller):
             )
         return PartnerTargetList(items=items)
 
-    @post(
+    @operation(
+        post,
         "/{partner_id:uuid}/disable",
-        operation_id="internalDisablePartner",
-        summary="Disable a partner's endpoint (the dispatcher got 410 Gone)",
+        "internalDisablePartner",
+        (*INPUT, *SERVICE, 404),
         status_code=HTTP_200_OK,
-        responses=problem_responses(*INPUT, *SERVICE, 404),
     )
     async def disable(
         self,
@@ -234,42 +210,38 @@ class PartnerInternalController(Controller):
         data: PartnerDisable,
         db_session: AsyncSession,
     ) -> PartnerView:
+        """Disable a partner's endpoint (the dispatcher got 410 Gone)"""
         data = await strictly(request, data)
         async with db_session.begin():
             return _view(await services.disable_partner(db_session, partner_id, reason=data.reason))
 
 
-class OperationalEventInternalController(Controller):
+class OperationalEventInternalController(ServiceTokenController):
     """The ``endpoint.*`` outbox, read by the dispatcher (it sends, logs and counts them)."""
 
     path = "/internal/operational-events"
     tags = ["internal"]
-    guards = [requires_service_token]
-    security = [{"ServiceToken": []}]
 
-    @get(
-        "/",
-        operation_id="internalOperationalEvents",
-        summary="endpoint.* events not processed yet, oldest first",
-        responses=problem_responses(*INPUT, *SERVICE),
-    )
+    @operation(get, "/", "internalOperationalEvents", (*INPUT, *SERVICE))
     async def pending(
         self, db_session: AsyncSession, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
     ) -> OperationalEventList:
+        """endpoint.* events not processed yet, oldest first"""
         async with db_session.begin():
             rows = await services.pending_operational_events(db_session, limit=limit)
         return OperationalEventList(items=[OperationalEvent(**row) for row in rows])
 
-    @post(
+    @operation(
+        post,
         "/processed",
-        operation_id="internalOperationalEventsProcessed",
-        summary="Mark endpoint.* events processed (sent or given up, logged)",
+        "internalOperationalEventsProcessed",
+        (*INPUT, *SERVICE),
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(*INPUT, *SERVICE),
     )
     async def processed(
         self, request: Request[Any, Any, Any], data: OperationalEventsProcessed, db_session: AsyncSession
     ) -> None:
+        """Mark endpoint.* events processed (sent or given up, logged)"""
         data = await strictly(request, data)
         async with db_session.begin():
             await services.mark_operational_events_processed(db_session, data.ids)

@@ -9,12 +9,10 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.dependencies import provide_current_user
-from gateway.auth.guards import requires_admin
+from gateway.auth.audiences import AdminController
 from gateway.auth.tokens import AuthUser
 from gateway.openapi import ADMIN, INPUT, UPSTREAM
 from gateway.payments.client import PaymentMsClient
@@ -22,7 +20,7 @@ from gateway.portal import services
 from gateway.settings import GatewaySettings
 from shared.contracts import EventFeed
 from shared.events import public_data
-from shared.problems import problem_responses
+from shared.operations import operation
 from shared.queries import FeedQuery
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
@@ -53,16 +51,7 @@ class PartnerFeedController(Controller):
     tags = ["partner feed"]
     security = [{"PartnerToken": []}]
 
-    @get(
-        "/events",
-        operation_id="partnerEvents",
-        summary="The events you subscribe to, oldest first, after a cursor",
-        description="Authenticate with a partner API token issued in the portal (`Authorization: Bearer "
-        "pgp_…`). Start without `after`; pass each answer's `next_cursor` as the next `after`. Events of the "
-        "types you subscribe to now, from your registration on; the newest "
-        "`GATEWAY_PARTNER_FEED_SETTLE_SECONDS` are held back so that none is ever skipped.",
-        responses=problem_responses(*INPUT, 401, *UPSTREAM),
-    )
+    @operation(get, "/events", "partnerEvents", (*INPUT, 401, *UPSTREAM))
     async def events(
         self,
         request: Request[Any, Any, Any],
@@ -73,6 +62,13 @@ class PartnerFeedController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200, description="Page size")] = 100,
     ) -> EventFeed:
+        """The events you subscribe to, oldest first, after a cursor
+
+        Authenticate with a partner API token issued in the portal (`Authorization: Bearer pgp_…`). Start
+        without `after`; pass each answer's `next_cursor` as the next `after`. Events of the types you
+        subscribe to now, from your registration on; the newest `GATEWAY_PARTNER_FEED_SETTLE_SECONDS` are
+        held back so that none is ever skipped.
+        """
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         engine: AsyncEngine = request.app.state.db_engine
@@ -91,19 +87,16 @@ class PartnerFeedController(Controller):
         return feed
 
 
-class PortalLinkAdminController(Controller):
+class PortalLinkAdminController(AdminController):
     path = "/admin/partners"
     tags = ["admin: partners"]
-    guards = [requires_admin]
-    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
-    security = [{"BearerToken": []}]
 
-    @post(
+    @operation(
+        post,
         "/{partner_id:uuid}/portal-links",
-        operation_id="adminIssuePortalLink",
-        summary="Issue a single-use link into the partner's portal (its URL is shown once)",
+        "adminIssuePortalLink",
+        (*INPUT, *ADMIN, 404),
         status_code=201,
-        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def issue(
         self,
@@ -112,6 +105,7 @@ class PortalLinkAdminController(Controller):
         current_user: AuthUser,
         gateway_settings: GatewaySettings,
     ) -> PortalLink:
+        """Issue a single-use link into the partner's portal (its URL is shown once)"""
         engine: AsyncEngine = request.app.state.db_engine
         async with engine.begin() as conn:
             link = await services.issue_link(
@@ -119,27 +113,24 @@ class PortalLinkAdminController(Controller):
             )
         return PortalLink(id=link.id, partner_id=link.partner_id, url=link.url, expires_at=link.expires_at)
 
-    @post(
+    @operation(
+        post,
         "/{partner_id:uuid}/portal-links/{link_id:uuid}/revoke",
-        operation_id="adminRevokePortalLink",
-        summary="Revoke a portal link: it no longer opens, and the session it opened ends",
+        "adminRevokePortalLink",
+        (*INPUT, *ADMIN, 404),
         status_code=200,
-        responses=problem_responses(*INPUT, *ADMIN, 404),
     )
     async def revoke(
         self, request: Request[Any, Any, Any], partner_id: PartnerId, link_id: LinkId
     ) -> PortalLinkState:
+        """Revoke a portal link: it no longer opens, and the session it opened ends"""
         engine: AsyncEngine = request.app.state.db_engine
         async with engine.begin() as conn:
             row = await services.revoke_link(conn, partner_id, link_id)
         return PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__})
 
-    @get(
-        "/{partner_id:uuid}/portal-links",
-        operation_id="adminListPortalLinks",
-        summary="The partner's latest portal links and their state (never their URLs)",
-        responses=problem_responses(*INPUT, *ADMIN, 404),
-    )
+    @operation(get, "/{partner_id:uuid}/portal-links", "adminListPortalLinks", (*INPUT, *ADMIN, 404))
     async def list_(self, request: Request[Any, Any, Any], partner_id: PartnerId) -> list[PortalLinkState]:
+        """The partner's latest portal links and their state (never their URLs)"""
         rows = await services.list_links(request.app.state.db_engine, partner_id)
         return [PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__}) for row in rows]

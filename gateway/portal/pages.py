@@ -17,9 +17,8 @@ from gateway.portal import catalog
 from gateway.portal import services as portal
 from gateway.portal.access import PortalPages
 from gateway.web.forms import one_of
-from gateway.web.pages import webhook_body
 from gateway.web.sessions import form_list
-from gateway.web.visits import Cursor, Done, PortalVisit
+from gateway.web.visits import Cursor, Done, PortalVisit, delivery_page
 from shared.contracts import DeliveryDetail
 from shared.models import DELIVERY_STATUSES, EVENT_TYPES, Partner
 from shared.problems import ApplicationError, InvalidInputError, NotFoundError
@@ -182,8 +181,7 @@ class PortalReadsController(PortalPages):
             title="Deliveries",
             section="Deliveries",
             partner=partner,
-            deliveries=listing.items,
-            next_cursor=listing.next_cursor,
+            listing=listing,
             status=status or "",
         )
 
@@ -193,15 +191,12 @@ class PortalReadsController(PortalPages):
     ) -> Template:
         delivery = await _own_delivery(visit, delivery_id)
         partner = await _own_partner(visit)
-        event = await visit.payment_ms.get_event(delivery.event_id)
-        return visit.page(
+        return await delivery_page(
+            visit,
             "portal/delivery.html",
-            title=f"Delivery {delivery.id}",
-            section="Deliveries",
+            delivery,
+            partner.payer_details,
             partner=partner,
-            delivery=delivery,
-            event=event,
-            request_body=webhook_body(event, payer_details=partner.payer_details),
             notice=DONE.get(done or ""),
         )
 

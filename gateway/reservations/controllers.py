@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gateway.auth.dependencies import provide_current_user
-from gateway.auth.guards import requires_admin, requires_user
+from gateway.auth.audiences import AdminController, UserController
 from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE, USER
@@ -28,7 +26,8 @@ from gateway.reservations.schemas import (
 from shared.events import WebhookEnvelope
 from shared.jsonbody import decode_json_body
 from shared.models import Reservation
-from shared.problems import AuthenticationError, problem_responses
+from shared.operations import operation
+from shared.problems import AuthenticationError
 from shared.queries import Cursor, Limit
 from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
@@ -43,19 +42,11 @@ def to_view(reservation: Reservation) -> ReservationView:
     return ReservationView(**{name: getattr(reservation, name) for name in ReservationView.__struct_fields__})
 
 
-class ReservationController(Controller):
+class ReservationController(UserController):
     path = "/reservations"
     tags = ["reservations"]
-    guards = [requires_user]
-    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
-    security = [{"BearerToken": []}]
 
-    @get(
-        "/",
-        operation_id="listMyReservations",
-        summary="The caller's reservations, newest first (cursor pagination)",
-        responses=problem_responses(*INPUT, *USER),
-    )
+    @operation(get, "/", "listMyReservations", (*INPUT, *USER))
     async def list_(
         self,
         current_user: AuthUser,
@@ -64,55 +55,41 @@ class ReservationController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReservationList:
+        """The caller's reservations, newest first (cursor pagination)"""
         async with db_session.begin():
             rows, next_cursor = await services.list_reservations(
                 db_session, user_id=current_user.id, status=status, cursor=cursor, limit=limit
             )
         return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
-    @get(
-        "/{reservation_id:uuid}",
-        operation_id="getMyReservation",
-        summary="One of the caller's reservations",
-        responses=problem_responses(*INPUT, *USER, 404),
-    )
+    @operation(get, "/{reservation_id:uuid}", "getMyReservation", (*INPUT, *USER, 404))
     async def get_(
         self, reservation_id: ReservationId, current_user: AuthUser, db_session: AsyncSession
     ) -> ReservationView:
+        """One of the caller's reservations"""
         async with db_session.begin():
             return to_view(
                 await services.get_reservation(db_session, reservation_id, owner_id=current_user.id)
             )
 
 
-class ReservationAdminController(Controller):
+class ReservationAdminController(AdminController):
     path = "/admin/reservations"
     tags = ["admin: reservations"]
-    guards = [requires_admin]
-    security = [{"BearerToken": []}]
 
-    @post(
-        "/",
-        operation_id="createReservation",
-        summary="Create a reservation for a user",
-        # 404: no such user; 422: the amount is above the maximum
-        responses=problem_responses(*INPUT, *ADMIN, 404, 422),
-    )
+    # 404: no such user; 422: the amount is above the maximum
+    @operation(post, "/", "createReservation", (*INPUT, *ADMIN, 404, 422))
     async def create(
         self, request: Request[Any, Any, Any], data: ReservationCreate, db_session: AsyncSession
     ) -> ReservationView:
+        """Create a reservation for a user"""
         data = await strictly(request, data)
         async with db_session.begin():
             max_amount = request.app.state.settings.paygate.max_amount
             reservation = await services.create_reservation(db_session, data, max_amount=max_amount)
         return to_view(reservation)
 
-    @get(
-        "/",
-        operation_id="listReservations",
-        summary="All reservations, newest first (cursor pagination)",
-        responses=problem_responses(*INPUT, *ADMIN),
-    )
+    @operation(get, "/", "listReservations", (*INPUT, *ADMIN))
     async def list_(
         self,
         db_session: AsyncSession,
@@ -121,19 +98,16 @@ class ReservationAdminController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReservationList:
+        """All reservations, newest first (cursor pagination)"""
         async with db_session.begin():
             rows, next_cursor = await services.list_reservations(
                 db_session, user_id=user_id, status=status, cursor=cursor, limit=limit
             )
         return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
 
-    @get(
-        "/{reservation_id:uuid}",
-        operation_id="getReservation",
-        summary="Any reservation",
-        responses=problem_responses(*INPUT, *ADMIN, 404),
-    )
+    @operation(get, "/{reservation_id:uuid}", "getReservation", (*INPUT, *ADMIN, 404))
     async def get_(self, reservation_id: ReservationId, db_session: AsyncSession) -> ReservationView:
+        """Any reservation"""
         async with db_session.begin():
             return to_view(await services.get_reservation(db_session, reservation_id))
 
@@ -148,16 +122,19 @@ class PaymentEventsController(Controller):
     path = "/internal/payment-events"
     tags = ["internal"]
 
-    @post(
+    @operation(
+        post,
         "/",
-        operation_id="receivePaymentEvent",
-        summary="A signed payment event",
-        description="The dispatcher's Standard Webhooks POST (a 401 when the signature does not verify).",
+        "receivePaymentEvent",
+        (*INPUT, *SERVICE),
         status_code=HTTP_200_OK,
         security=[{"WebhookSignature": []}],
-        responses=problem_responses(*INPUT, *SERVICE),
     )
     async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
+        """A signed payment event
+
+        The dispatcher's Standard Webhooks POST (a 401 when the signature does not verify).
+        """
         body = await request.body()
         secret = derived_secret(
             request.app.state.settings.paygate.service_token.get_secret_value(), GATEWAY_SUBSCRIBER_PURPOSE

@@ -34,9 +34,14 @@ CSRF_FIELD = "csrf_token"
 
 
 class CsrfError(ApplicationError):
+    """A form without its session's CSRF token: refused (403) before anything is read from it."""
+
     status_code = 403
     code = "csrf"
     title = "The form expired"
+
+    def __init__(self) -> None:
+        super().__init__("The form expired or did not come from this site; reload the page and try again.")
 
 
 class LoginRequired(Exception):
@@ -161,7 +166,7 @@ async def checked_form(request: Request[Any, Any, Any], expected: str) -> dict[s
     form = await request.form()
     values = {key: str(value) for key, value in form.items()}
     if not tokens_match(values.get(CSRF_FIELD), expected):
-        raise CsrfError("The form expired or did not come from this site; reload the page and try again.")
+        raise CsrfError
     return values
 
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.payments.client import PaymentMsClient
 from gateway.settings import GatewaySettings
-from gateway.web.pages import PAGE_HEADERS, page
+from gateway.web.pages import PAGE_HEADERS, page, webhook_body
 from gateway.web.sessions import ConsoleSession, PortalSession, checked_form
+from shared.contracts import DeliveryDetail
 
 S = TypeVar("S", ConsoleSession, PortalSession)
 
@@ -77,3 +78,20 @@ class Pages(Controller):
     in the OpenAPI document. Each area adds its session guard and its ``visit`` dependency."""
 
     include_in_schema = False
+
+
+async def delivery_page(
+    visit: Visit[Any], name: str, delivery: DeliveryDetail, payer_details: bool, **context: Any
+) -> Template:
+    """A delivery's page in either area: its event, and the body its requests send as that partner gets
+    it (``payer_details``: with the payer's name and email)."""
+    event = await visit.payment_ms.get_event(delivery.event_id)
+    return visit.page(
+        name,
+        title=f"Delivery {delivery.id}",
+        section="Deliveries",
+        delivery=delivery,
+        event=event,
+        request_body=webhook_body(event, payer_details=payer_details),
+        **context,
+    )

@@ -105,8 +105,14 @@ def _expiry(expires_at: datetime, now: datetime) -> str:
     return f'This checkout expires <time datetime="{expires_at.isoformat()}">{stamp}</time> (in {left}).'
 
 
+def _session_secret(request: Request) -> str:
+    """The key the mock's session and CSRF tokens are minted under: ``PAYGATE_SERVICE_TOKEN``."""
+    secret: str = request.app.state.settings.paygate.service_token.get_secret_value()
+    return secret
+
+
 def _checkout_body(
-    row: RowMapping, session: mock_sessions.MockSession, token: str, locale: str, merchant: str
+    row: RowMapping, session: mock_sessions.MockSession, token: str, locale: str, *, merchant: str, csrf: str
 ) -> str:
     buttons = "".join(
         f'<button type="submit" name="choice" value="{value}" id="{value}">{label}</button>'
@@ -119,7 +125,7 @@ def _checkout_body(
         f'<p class="amount" id="amount">{escape(format_money(row["amount"], row["currency"], locale))}</p>'
         f'<p class="expires" id="expires">{_expiry(session.expires_at, datetime.now(UTC))}</p>'
         f'<form method="post" action="{escape(checkout_path(token))}">'
-        f'<input type="hidden" name="csrf_token" value="{mock_sessions.csrf_token(session)}">{buttons}</form>'
+        f'<input type="hidden" name="csrf_token" value="{csrf}">{buttons}</form>'
         '<p class="note">This is paygate\'s test payment page: no money moves.</p>'
     )
 
@@ -164,10 +170,10 @@ class MockCheckoutController(Controller):
         return Response(_asset(name), media_type=ASSET_TYPES[name], headers=headers)
 
     async def _open_session(
-        self, engine: AsyncEngine, token: str
+        self, engine: AsyncEngine, token: str, secret: str
     ) -> tuple[mock_sessions.MockSession, RowMapping] | Response[str]:
         try:
-            session = mock_sessions.read(token)
+            session = mock_sessions.read(token, secret=secret)
             row = await services.load_checkout(engine, session.payment_id)
         except (mock_sessions.InvalidSessionTokenError, NotFoundError):
             return _message(*NOT_FOUND)
@@ -181,13 +187,16 @@ class MockCheckoutController(Controller):
     async def page(
         self, request: Request, engine: NamedDependency[AsyncEngine], token: FromPath[str]
     ) -> Response[str]:
-        opened = await self._open_session(engine, token)
+        secret = _session_secret(request)
+        opened = await self._open_session(engine, token, secret)
         if isinstance(opened, Response):
             return opened
         session, row = opened
         locale = negotiate_locale(request.headers.get("accept-language"))
         targets = (_origin(row["return_url"]), _origin(row["cancel_url"]))
-        body = _checkout_body(row, session, token, locale, request.app.state.settings.merchant_name)
+        merchant = request.app.state.settings.merchant_name
+        csrf = mock_sessions.csrf_token(session, secret=secret)
+        body = _checkout_body(row, session, token, locale, merchant=merchant, csrf=csrf)
         return _page("Checkout", body, form_targets=targets)
 
     @post("/{token:str}", operation_id="mockCheckoutChoose", status_code=303)
@@ -201,11 +210,12 @@ class MockCheckoutController(Controller):
     ) -> Response[str] | Redirect:
         if not _same_origin(request):
             return _message(*REFUSED)
-        opened = await self._open_session(engine, token)
+        secret = _session_secret(request)
+        opened = await self._open_session(engine, token, secret)
         if isinstance(opened, Response):
             return opened
         session, _ = opened
-        if not mock_sessions.csrf_matches(session, data.get("csrf_token", "")):
+        if not mock_sessions.csrf_matches(session, data.get("csrf_token", ""), secret=secret):
             return _message(*REFUSED)
         choice = data.get("choice", "")
         if choice not in dict(CHOICES):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +26,7 @@ from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import record_test_send, send_test_event
-from payment_ms.openapi import INPUT, SECURITY, SERVICE, UNAVAILABLE
+from payment_ms.openapi import INPUT, READ, READ_ONE, SERVICE, UNAVAILABLE
 from shared import routes
 from shared.contracts import (
     DeliveryStats,
@@ -36,122 +36,96 @@ from shared.contracts import (
     SendTestEventResult,
 )
 from shared.jsonbody import strictly
-from shared.problems import InvalidInputError, problem_responses
+from shared.operations import ServiceTokenController, operation
+from shared.problems import InvalidInputError
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery, HealthQuery, query_dependency
-from shared.security import requires_service_token
 from shared.webhooks import secret_key
 
 Engine = NamedDependency[AsyncEngine]
 DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
 
 
-class EventController(Controller):
+class EventController(ServiceTokenController):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
-    guards = [requires_service_token]
-    security = SECURITY
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "filters": query_dependency(EventFilter),
+        "feed_query": query_dependency(FeedQuery),
+    }
 
-    @get(
-        routes.EVENTS,
-        operation_id="listEvents",
-        summary="Outbox events, newest first (cursor pagination)",
-        dependencies={"filters": query_dependency(EventFilter)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.EVENTS, "listEvents", READ)
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
+        """Outbox events, newest first (cursor pagination)"""
         return await services.list_events(engine, filters)
 
-    @get(
-        routes.EVENT_FEED,
-        operation_id="eventFeed",
-        summary="Events of the given types, oldest first after a cursor (a partner's pull feed)",
-        dependencies={"feed_query": query_dependency(FeedQuery)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.EVENT_FEED, "eventFeed", READ)
     async def feed(self, engine: Engine, feed_query: NamedDependency[FeedQuery]) -> EventFeed:
+        """Events of the given types, oldest first after a cursor (a partner's pull feed)"""
         return await services.event_feed(engine, feed_query)
 
-    @get(
-        routes.EVENT,
-        operation_id="getEvent",
-        summary="One outbox event",
-        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
-    )
+    @operation(get, routes.EVENT, "getEvent", READ_ONE)
     async def get_event(
         self, engine: Engine, event_id: Annotated[UUID, PathParameter(description="Event id")]
     ) -> Event:
+        """One outbox event"""
         return await services.get_event(engine, event_id)
 
 
-class DeliveryController(Controller):
+class DeliveryController(ServiceTokenController):
     path = "/"
     tags = ["deliveries"]
-    guards = [requires_service_token]
-    security = SECURITY
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "filters": query_dependency(DeliveryFilter),
+        "health_query": query_dependency(HealthQuery),
+    }
 
-    @get(
-        routes.DELIVERIES,
-        operation_id="listDeliveries",
-        summary="Webhook deliveries, newest first (cursor pagination)",
-        dependencies={"filters": query_dependency(DeliveryFilter)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.DELIVERIES, "listDeliveries", READ)
     async def list_deliveries(self, engine: Engine, filters: NamedDependency[DeliveryFilter]) -> DeliveryList:
+        """Webhook deliveries, newest first (cursor pagination)"""
         return await services.list_deliveries(engine, filters)
 
-    @get(
-        routes.DELIVERY_STATS,
-        operation_id="deliveryStats",
-        summary="The queue now and attempts per minute",
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.DELIVERY_STATS, "deliveryStats", READ)
     async def stats(
         self, engine: Engine, minutes: Annotated[int, QueryParameter(ge=1, le=1440)] = 60
     ) -> DeliveryStats:
+        """The queue now and attempts per minute"""
         return await services.delivery_stats(engine, minutes=minutes)
 
-    @get(
-        routes.PARTNER_HEALTH,
-        operation_id="partnerHealth",
-        summary="Per partner: attempts, successes, p95 duration and the last failure (default: 24 h)",
-        dependencies={"health_query": query_dependency(HealthQuery)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.PARTNER_HEALTH, "partnerHealth", READ)
     async def health(self, engine: Engine, health_query: NamedDependency[HealthQuery]) -> PartnerHealthList:
+        """Per partner: attempts, successes, p95 duration and the last failure (default: 24 h)"""
         since = health_query.since or datetime.now(UTC) - timedelta(hours=24)
         return await services.partner_health(engine, since=since, partner_ids=health_query.partner_id)
 
-    @get(
-        routes.DELIVERY,
-        operation_id="getDelivery",
-        summary="One delivery with every attempt",
-        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
-    )
+    @operation(get, routes.DELIVERY, "getDelivery", READ_ONE)
     async def get_delivery(self, engine: Engine, delivery_id: DeliveryId) -> DeliveryDetail:
+        """One delivery with every attempt"""
         return await services.get_delivery(engine, delivery_id)
 
-    @post(
+    @operation(
+        post,
         routes.DELIVERY_REPLAY,
-        operation_id="replayDelivery",
-        summary="Send a delivery again now (409 while a worker holds it)",
+        "replayDelivery",
+        (*INPUT, *SERVICE, 404, 409, *UNAVAILABLE),
         status_code=202,
-        responses=problem_responses(*INPUT, *SERVICE, 404, 409, *UNAVAILABLE),
     )
     async def replay_delivery(self, engine: Engine, delivery_id: DeliveryId) -> Delivery:
+        """Send a delivery again now (409 while a worker holds it)"""
         return services.from_row(Delivery, await replay_delivery(engine, delivery_id))
 
-    @post(
+    @operation(
+        post,
         routes.DELIVERIES_REPLAY,
-        operation_id="replayPartnerDeliveries",
-        summary="Send again a partner's failed (or with all, every finished) deliveries in [since, until)",
+        "replayPartnerDeliveries",
+        (*INPUT, *SERVICE, 422, *UNAVAILABLE),
         status_code=202,
-        responses=problem_responses(*INPUT, *SERVICE, 422, *UNAVAILABLE),
     )
     async def replay_partner(
         self, request: Request[Any, Any, Any], engine: Engine, data: JSONBody[PartnerReplay]
     ) -> ReplayCount:
+        """Send again a partner's failed (or with all, every finished) deliveries in [since, until)"""
         replay = await strictly(request, data)  # since=12345 is not a date-time
         count = await replay_partner_deliveries(
             engine, replay.partner_id, replay.since, replay.until, include_all=replay.all
@@ -159,32 +133,26 @@ class DeliveryController(Controller):
         return ReplayCount(replayed=count)
 
 
-class TestSendController(Controller):
+class TestSendController(ServiceTokenController):
     """Sends an example event now, for the gateway's ``POST /admin/partners/{id}/test``."""
 
     path = "/"
     tags = ["deliveries"]
-    guards = [requires_service_token]
-    security = SECURITY
     dependencies = {
         "dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False),
         "engine": Provide(provide_engine, sync_to_thread=False),
     }
 
-    @post(
-        routes.TEST_SENDS,
-        operation_id="sendTestEvent",
-        summary="Sign an example event and POST it to a partner's URL now; the answer is the attempt, "
-        "stored as a test delivery of the partner",
-        status_code=200,
-        responses=problem_responses(*INPUT, *SERVICE, 422),
-    )
+    @operation(post, routes.TEST_SENDS, "sendTestEvent", (*INPUT, *SERVICE, 422), status_code=200)
     async def send(
         self,
         data: JSONBody[SendTestEventRequest],
         dispatcher_settings: NamedDependency[DispatcherSettings],
         engine: Engine,
     ) -> SendTestEventResult:
+        """Sign an example event and POST it to a partner's URL now; the answer is the attempt, stored as a
+        test delivery of the partner
+        """
         try:
             for secret in data.secrets:
                 secret_key(secret)

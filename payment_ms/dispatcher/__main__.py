@@ -61,7 +61,7 @@ def main() -> None:
     paygate = settings.paygate
     if not paygate.database_url:
         raise _fail("PAYGATE_DATABASE_URL is not set (make dev sets it for you)", EXIT_BAD_CONFIG)
-    configure_logging("dispatcher", level=paygate.log_level, json_logs=paygate.json_logs)
+    configure_logging("dispatcher", paygate)
     try:
         # uvloop (as granian runs the services): py-spy showed the stock loop's selector and socket
         # writes as a third of the dispatcher's CPU (BENCHMARKS.md, issue 16)

@@ -24,6 +24,9 @@ logger = logging.getLogger("paygate.dispatcher")
 DAY_SECONDS = 86400.0
 # One pass purges at most this many batches, then yields to the next interval.
 MAX_BATCHES_PER_PASS = 20
+# A maintenance statement is cancelled after this long: while one runs, its snapshot keeps every row the
+# dispatch loop marked since from being removed, and the queue's scans walk their dead index entries.
+STATEMENT_TIMEOUT_SECONDS = 10.0
 
 
 async def purge_expired(pool: asyncpg.Pool, settings: DispatcherSettings) -> tuple[int, int]:
@@ -31,8 +34,9 @@ async def purge_expired(pool: asyncpg.Pool, settings: DispatcherSettings) -> tup
     events = attempts = 0
     for _ in range(MAX_BATCHES_PER_PASS):
         async with pool.acquire() as conn:
+            retention = settings.retention_days * DAY_SECONDS
             purged, bodies = await repo.purge_expired(
-                conn, settings.retention_days * DAY_SECONDS, settings.retention_batch
+                conn, retention, settings.retention_batch, STATEMENT_TIMEOUT_SECONDS
             )
         events += purged
         attempts += bodies
@@ -48,7 +52,7 @@ async def purge_expired(pool: asyncpg.Pool, settings: DispatcherSettings) -> tup
 async def maintenance_pass(pool: asyncpg.Pool, settings: DispatcherSettings) -> None:
     await purge_expired(pool, settings)
     async with pool.acquire() as conn:
-        released = await repo.release_unblocked(conn, settings.retention_batch)
+        released = await repo.release_unblocked(conn, settings.retention_batch, STATEMENT_TIMEOUT_SECONDS)
     if released:
         logger.info("ordering: %d waiting deliveries were due already", released)
 

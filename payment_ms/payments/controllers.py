@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, PathParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.dependencies import provide_engine
 from payment_ms.events.source import acting_as
-from payment_ms.openapi import INPUT, PROVIDER, SECURITY, SERVICE, UNAVAILABLE, WRITE
+from payment_ms.openapi import INPUT, PROVIDER, READ, READ_ONE, SERVICE, UNAVAILABLE, WRITE
 from payment_ms.payments import creation, queries, services
 from payment_ms.payments.dependencies import raw_json, strict_body
 from payment_ms.payments.idempotency import MAX_KEY_LENGTH, fingerprint
@@ -32,9 +34,8 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
 )
-from shared.problems import problem_responses
+from shared.operations import ServiceTokenController, operation
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
-from shared.security import requires_service_token
 
 RequiredKey = Annotated[
     str, HeaderParameter(name=IDEMPOTENCY_HEADER, min_length=1, max_length=MAX_KEY_LENGTH)
@@ -53,39 +54,68 @@ ActorHeader = Annotated[
 ]
 # verify, cancel, capture, refund, confirm-cash: 404 no such payment, 409 the state machine or a
 # concurrent request with the key, 422 refused input or a key reused for another request
-ACTION_ERRORS = problem_responses(*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
-CREATE_ERRORS = problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
+ACTION_ERRORS = (*INPUT, *SERVICE, 404, *WRITE, *PROVIDER, *UNAVAILABLE)
+CREATE_ERRORS = (*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE)
 Engine = NamedDependency[AsyncEngine]
+CaptureBody = NamedDependency[CaptureCreate]
+RefundBody = NamedDependency[RefundCreate]
+ConfirmationBody = NamedDependency[CashConfirmation]
 
 
-class PaymentController(Controller):
+# What a command does, given the engine, the providers, the payment and who asked (the caller's key and
+# the request's fingerprint, for the key it uses at the provider).
+Work = Callable[..., Awaitable[Payment]]
+
+
+def _verify(
+    engine: AsyncEngine, providers: ProviderRegistry, payment_id: UUID, request: services.CommandRequest
+) -> Awaitable[Payment]:
+    """Verifying only asks the provider: no key of its own there."""
+    return services.verify_payment(engine, providers, payment_id)
+
+
+def _confirm_cash(
+    engine: AsyncEngine,
+    providers: ProviderRegistry,
+    payment_id: UUID,
+    request: services.CommandRequest,
+    *,
+    confirmation: CashConfirmation,
+) -> Awaitable[Payment]:
+    """Staff saw the cash: no provider is asked."""
+    return services.confirm_cash_payment(engine, payment_id, confirmation)
+
+
+def _command(
+    path: str, operation_id: str, status: int = 200
+) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
+    """A payment command's route: a POST that answers the payment with ``status`` and documents what
+    every command can refuse (``ACTION_ERRORS``)."""
+    answers = {status: PAYMENT_RESPONSE}
+    return operation(post, path, operation_id, ACTION_ERRORS, answers=answers, status_code=status)
+
+
+class PaymentController(ServiceTokenController):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
-    guards = [requires_service_token]
-    security = SECURITY
     dependencies = {
         "engine": Provide(provide_engine, sync_to_thread=False),
+        "filters": query_dependency(PaymentFilter),
+        "period": query_dependency(StatsPeriod),
         "new_payment": Provide(strict_body(PaymentCreate)),
         "refund": Provide(strict_body(RefundCreate)),
         "capture": Provide(strict_body(CaptureCreate)),
         "confirmation": Provide(strict_body(CashConfirmation)),
     }
 
-    @post(
-        routes.PAYMENTS,
-        operation_id="createPayment",
-        summary="Create a payment and its provider checkout (idempotent)",
-        responses={
-            201: PAYMENT_RESPONSE,
-            **problem_responses(*INPUT, *SERVICE, *WRITE, *PROVIDER, *UNAVAILABLE),
-        },
-    )
+    @operation(post, routes.PAYMENTS, "createPayment", CREATE_ERRORS, answers={201: PAYMENT_RESPONSE})
     async def create_payment(
         self,
         request: Request,
         new_payment: NamedDependency[PaymentCreate],
         idempotency_key: RequiredKey,
     ) -> Response[bytes]:
+        """Create a payment and its provider checkout (idempotent)"""
         # The engine is not a second dependency here: Litestar resolves two in an anyio task group,
         # per request, on the checkout hot path.
         with acting_as("payer"):
@@ -99,192 +129,93 @@ class PaymentController(Controller):
             )
         return json_bytes(body, status)
 
-    @get(
-        routes.PAYMENTS,
-        operation_id="listPayments",
-        summary="List payments, newest first (cursor pagination)",
-        dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENTS, "listPayments", READ)
     async def list_payments(self, engine: Engine, filters: NamedDependency[PaymentFilter]) -> PaymentList:
+        """List payments, newest first (cursor pagination)"""
         return await queries.list_payments(engine, filters)
 
-    @get(
-        routes.PAYMENT_STATS_DAILY,
-        operation_id="dailyPaymentStats",
-        summary="Count and sum per day/provider/status",
-        dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*INPUT, *SERVICE, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENT_STATS_DAILY, "dailyPaymentStats", READ)
     async def daily_stats(self, engine: Engine, period: NamedDependency[StatsPeriod]) -> DailyPaymentStats:
+        """Count and sum per day/provider/status"""
         return await queries.daily_stats(engine, **period.as_kwargs())
 
-    @get(
-        routes.PAYMENT,
-        operation_id="getPayment",
-        summary="One payment",
-        responses=problem_responses(*INPUT, *SERVICE, 404, *UNAVAILABLE),
-    )
+    @operation(get, routes.PAYMENT, "getPayment", READ_ONE)
     async def get_payment(self, engine: Engine, payment_id: PaymentId) -> Payment:
+        """One payment"""
         return await queries.get_payment(engine, payment_id)
 
-    @post(
-        routes.PAYMENT_VERIFY,
-        operation_id="verifyPayment",
-        summary="Ask the provider and apply the outcome (idempotent)",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_VERIFY, "verifyPayment")
     async def verify_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        idempotency_key: OptionalKey = None,
-        actor: ActorHeader = None,
+        self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
-        return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "verify",
-            idempotency_key,
-            await raw_json(request),
-            lambda providers, _: services.verify_payment(engine, providers, payment_id),
-            source=actor,
-        )
+        """Ask the provider and apply the outcome (idempotent)"""
+        body = await raw_json(request)
+        return await _idempotent(request, payment_id, "verify", key, body, _verify, source=actor)
 
-    @post(
-        routes.PAYMENT_CANCEL,
-        operation_id="cancelPayment",
-        summary="Cancel an unsettled payment and expire its provider session",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_CANCEL, "cancelPayment")
     async def cancel_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        idempotency_key: OptionalKey = None,
-        actor: ActorHeader = None,
+        self, request: Request, payment_id: PaymentId, key: OptionalKey = None, actor: ActorHeader = None
     ) -> Response[bytes]:
+        """Cancel an unsettled payment and expire its provider session"""
+        body = await raw_json(request)
         return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "cancel",
-            idempotency_key,
-            await raw_json(request),
-            lambda providers, command: services.cancel_payment(engine, providers, payment_id, command),
-            source=actor,
+            request, payment_id, "cancel", key, body, services.cancel_payment, source=actor
         )
 
-    @post(
-        routes.PAYMENT_CAPTURE,
-        operation_id="capturePayment",
-        summary="Capture an authorized payment (manual capture)",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_CAPTURE, "capturePayment")
     async def capture_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        capture: NamedDependency[CaptureCreate],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, capture: CaptureBody, key: OptionalKey = None
     ) -> Response[bytes]:
-        return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "capture",
-            idempotency_key,
-            capture,
-            lambda providers, cmd: services.capture_payment(engine, providers, payment_id, capture, cmd),
-            source="operator",
-        )
+        """Capture an authorized payment (manual capture)"""
+        work = partial(services.capture_payment, capture=capture)
+        return await _idempotent(request, payment_id, "capture", key, capture, work, source="operator")
 
-    @post(
-        routes.PAYMENT_REFUNDS,
-        operation_id="refundPayment",
-        summary="Refund part or all of a captured payment",
-        status_code=201,
-        responses={201: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_REFUNDS, "refundPayment", status=201)
     async def refund_payment(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        refund: NamedDependency[RefundCreate],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, refund: RefundBody, key: OptionalKey = None
     ) -> Response[bytes]:
-        return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "refund",
-            idempotency_key,
-            refund,
-            lambda providers, cmd: services.refund_payment(engine, providers, payment_id, refund, cmd),
-            status=201,
-            source="operator",
-        )
+        """Refund part or all of a captured payment"""
+        work = partial(services.refund_payment, refund=refund)
+        return await _idempotent(request, payment_id, "refund", key, refund, work, source="operator")
 
-    @post(
-        routes.PAYMENT_CONFIRM_CASH,
-        operation_id="confirmCashPayment",
-        summary="Staff confirm a cash payment was received",
-        status_code=200,
-        responses={200: PAYMENT_RESPONSE, **ACTION_ERRORS},
-    )
+    @_command(routes.PAYMENT_CONFIRM_CASH, "confirmCashPayment")
     async def confirm_cash(
-        self,
-        request: Request,
-        engine: Engine,
-        payment_id: PaymentId,
-        confirmation: NamedDependency[CashConfirmation],
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, confirmation: ConfirmationBody, key: OptionalKey = None
     ) -> Response[bytes]:
+        """Staff confirm a cash payment was received"""
+        work = partial(_confirm_cash, confirmation=confirmation)
         return await _idempotent(
-            request,
-            engine,
-            payment_id,
-            "confirm-cash",
-            idempotency_key,
-            confirmation,
-            lambda _, __: services.confirm_cash_payment(engine, payment_id, confirmation),
-            source="cash_confirmation",
+            request, payment_id, "confirm-cash", key, confirmation, work, source="cash_confirmation"
         )
 
 
 async def _idempotent(
     request: Request,
-    engine: AsyncEngine,
     payment_id: UUID,
     action: str,
     key: str | None,
     body: object,
-    run: Callable[[ProviderRegistry, services.CommandRequest], Awaitable[Payment]],
-    status: int = 200,
+    work: Work,
     *,
     source: EventSource | None,
 ) -> Response[bytes]:
     """``body`` is what the fingerprint covers: the validated body, or the raw JSON of a route that
     takes none (IETF: the same key with another payload is another request, 422). The events the
-    command writes come from ``source``."""
+    command writes come from ``source``; the answer has its route's status (201 for a refund). The
+    engine comes from the app's state, not a dependency (as for ``create_payment``: verify and cancel
+    are on the checkout's hot path)."""
+    state = request.app.state
     request_fingerprint = fingerprint("POST", request.url.path, body)
     command = services.CommandRequest(key=key, fingerprint=request_fingerprint)
+    engine = provide_engine(state)
     with acting_as(source):
         code, payload = await services.run_idempotent(
             engine,
             scope=f"payment:{payment_id}:{action}",
             key=key,
             request_fingerprint=request_fingerprint,
-            action=lambda: run(request.app.state.providers, command),
-            lease_seconds=request.app.state.settings.idempotency_lease_seconds,
-            status=status,
+            action=lambda: work(engine, state.providers, payment_id, request=command),
+            lease_seconds=state.settings.idempotency_lease_seconds,
+            status=request.route_handler.status_code,
         )
     return json_bytes(payload, code)

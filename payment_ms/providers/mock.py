@@ -56,11 +56,11 @@ def checkout_path(token: str) -> str:
     return f"{CHECKOUT_PREFIX}/{token}"
 
 
-def session_of(payment: RowMapping) -> mock_sessions.MockSession | None:
+def session_of(payment: RowMapping, *, secret: str) -> mock_sessions.MockSession | None:
     """The checkout session a mock payment's ``checkout_url`` carries (None for one without)."""
     url = payment["checkout_url"] or ""
     try:
-        return mock_sessions.read(url.rsplit("/", 1)[-1])
+        return mock_sessions.read(url.rsplit("/", 1)[-1], secret=secret)
     except mock_sessions.InvalidSessionTokenError:
         return None
 
@@ -95,6 +95,10 @@ class MockProvider(Provider):
     name = "mock"
     remote = False
 
+    @property
+    def _session_secret(self) -> str:
+        return self.settings.paygate.service_token.get_secret_value()
+
     async def _behave(self, metadata: Mapping[str, Any]) -> None:
         behavior = metadata.get(BEHAVIOR_KEY)
         if behavior == "slow":
@@ -107,14 +111,14 @@ class MockProvider(Provider):
     async def create_checkout(self, payment_id: uuid.UUID, data: PaymentCreate) -> CheckoutSession:
         await self._behave(data.metadata)
         expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.mock_checkout_ttl_seconds)
-        token = mock_sessions.issue(payment_id, expires_at)
+        token = mock_sessions.issue(payment_id, expires_at, secret=self._session_secret)
         url = self.settings.public_base_url.rstrip("/") + checkout_path(token)
         return CheckoutSession(session_id=f"mock_cs_{payment_id.hex}", checkout_url=url, provider_status=OPEN)
 
     async def fetch_outcome(self, payment: RowMapping) -> Outcome:
         await self._behave(payment["metadata"])
         state = payment["provider_status"]
-        session = session_of(payment)
+        session = session_of(payment, secret=self._session_secret)
         if state == OPEN and session is not None and session.expired():
             return Outcome("canceled", EXPIRED, failure_reason="the mock checkout expired unpaid")
         return outcome_for(payment)

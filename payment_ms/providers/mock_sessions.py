@@ -17,8 +17,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.settings import get_paygate_settings
-
 _MAC_BYTES = 32
 _PAYLOAD_BYTES = 16 + 8
 TOKEN_LENGTH = 75  # base64url of 56 bytes, unpadded
@@ -38,9 +36,7 @@ class MockSession:
         return (now or datetime.now(UTC)) >= self.expires_at
 
 
-def _mac(label: bytes, payload: bytes, secret: str | None = None) -> bytes:
-    if secret is None:
-        secret = get_paygate_settings().service_token.get_secret_value()
+def _mac(label: bytes, payload: bytes, secret: str) -> bytes:
     key = hmac.new(secret.encode(), b"paygate mock checkout session key v1", hashlib.sha256).digest()
     return hmac.new(key, label + payload, hashlib.sha256).digest()
 
@@ -49,13 +45,13 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def issue(payment_id: uuid.UUID, expires_at: datetime, *, secret: str | None = None) -> str:
-    """``secret`` defaults to ``PAYGATE_SERVICE_TOKEN``."""
+def issue(payment_id: uuid.UUID, expires_at: datetime, *, secret: str) -> str:
+    """``secret``: ``PAYGATE_SERVICE_TOKEN`` (``settings.paygate.service_token``)."""
     payload = payment_id.bytes + int(expires_at.timestamp()).to_bytes(8, "big")
     return _b64(payload + _mac(b"session", payload, secret))
 
 
-def read(token: str) -> MockSession:
+def read(token: str, *, secret: str) -> MockSession:
     if len(token) != TOKEN_LENGTH:
         raise InvalidSessionTokenError("not a checkout token")
     try:
@@ -63,15 +59,15 @@ def read(token: str) -> MockSession:
     except ValueError:
         raise InvalidSessionTokenError("not a checkout token") from None
     payload, mac = raw[:_PAYLOAD_BYTES], raw[_PAYLOAD_BYTES:]
-    if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, _mac(b"session", payload)):
+    if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, _mac(b"session", payload, secret)):
         raise InvalidSessionTokenError("not a checkout token")
     expires = datetime.fromtimestamp(int.from_bytes(payload[16:], "big"), UTC)
     return MockSession(uuid.UUID(bytes=payload[:16]), expires, payload)
 
 
-def csrf_token(session: MockSession) -> str:
-    return _b64(_mac(b"csrf", session.payload))
+def csrf_token(session: MockSession, *, secret: str) -> str:
+    return _b64(_mac(b"csrf", session.payload, secret))
 
 
-def csrf_matches(session: MockSession, given: str) -> bool:
-    return hmac.compare_digest(given.encode(), csrf_token(session).encode())
+def csrf_matches(session: MockSession, given: str, *, secret: str) -> bool:
+    return hmac.compare_digest(given.encode(), csrf_token(session, secret=secret).encode())

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.models.base import (
     DELIVERY_HOLDS,
     DELIVERY_STATUSES,
+    QUEUE_AUTOVACUUM,
     Base,
     _created_at,
     _in,
@@ -48,6 +49,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_due", "due_at", postgresql_where=text("status = 'pending'")),
         Index("ix_webhook_deliveries_partner_id_created_at", "partner_id", "created_at"),
         Index("ix_webhook_deliveries_status_created_at", "status", "created_at"),
+        {"postgresql_with": QUEUE_AUTOVACUUM},
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

@@ -33,6 +33,7 @@ from shared.models.base import (
     PAYMENT_COMMANDS,
     PAYMENT_PROVIDERS,
     PAYMENT_STATUSES,
+    QUEUE_AUTOVACUUM,
     Base,
     _created_at,
     _in,
@@ -248,6 +249,7 @@ class PaymentEvent(Base):
             "created_at",
             postgresql_where=text("fanned_out_at IS NULL"),
         ),
+        {"postgresql_with": QUEUE_AUTOVACUUM},
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from standardwebhooks import Webhook
 
 from gateway.partners.services import finish_rotation, partner_view, rotate_secret, update_partner
+from payment_ms.dispatcher import repositories as repo
+from shared.db import asyncpg_dsn
 from shared.webhooks import generate_secret
 from tests.dispatcher.conftest import (
     Received,
@@ -222,6 +225,53 @@ async def test_ordered_delivery_holds_a_payments_later_events_not_the_others(
     assert of_b == [1, 2]
     last_failure_of_a1 = max(i for i, key in enumerate(arrivals) if key == (first["a"], 1))
     assert all(i < last_failure_of_a1 for i, key in enumerate(arrivals) if key[0] == first["b"])
+
+
+async def test_the_safety_net_releases_exactly_the_waiting_deliveries_nothing_earlier_holds_back(
+    db_engine: AsyncEngine, database_url: str
+) -> None:
+    """The maintenance pass's ordering check (a fan-out that raced with its predecessor's release): a
+    waiting delivery is made due when no earlier event of its payment is pending for its partner."""
+    partner, other = uuid.uuid4(), uuid.uuid4()
+    payment_a, a1 = await add_event(db_engine, "payment.created")
+    _, a2 = await add_event(db_engine, "payment.processing", payment_a)
+    _, a3 = await add_event(db_engine, "payment.succeeded", payment_a)
+    payment_b, b1 = await add_event(db_engine, "payment.created")
+    _, b2 = await add_event(db_engine, "payment.succeeded", payment_b)
+    rows = [  # (event, partner, status, held)
+        (a1, partner, "succeeded", None),
+        (a2, partner, "pending", "ordering"),  # its predecessor is done: released
+        (a3, partner, "pending", "ordering"),  # a2 is still pending: waits
+        (b1, partner, "pending", "disabled"),  # pending (its partner was disabled): b2 waits
+        (b2, partner, "pending", "ordering"),
+        (b1, other, "failed", None),
+        (b2, other, "pending", "ordering"),  # another partner: its own predecessor is finished
+    ]
+    now = datetime.now(UTC)
+    async with db_engine.begin() as conn:
+        for event_id, partner_id, status, held in rows:
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries (event_id, partner_id, url, status, held, due_at) "
+                    "VALUES (:e, :p, 'https://example.test/hook', :s, :h, :due)"
+                ),
+                {
+                    "e": event_id,
+                    "p": partner_id,
+                    "s": status,
+                    "h": held,
+                    "due": repo.HELD_UNTIL if held else now,
+                },
+            )
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        assert await repo.release_unblocked(conn, 10) == 2
+        assert await repo.release_unblocked(conn, 10) == 0
+    finally:
+        await conn.close()
+    found = await fetch(db_engine, "SELECT event_id, partner_id, held FROM webhook_deliveries")
+    waiting = {(r["event_id"], r["partner_id"]) for r in found if r["held"] == "ordering"}
+    assert waiting == {(a3, partner), (b2, partner)}
 
 
 async def test_429_backs_the_partner_off_without_counting_as_a_failure(

@@ -18,7 +18,7 @@ from gateway.auth.passwords import hash_password
 from shared.models import User
 from shared.observability import ReadableFormatter, redact
 from shared.webhooks import generate_secret, secret_key, sign
-from tests.fixtures.services import TEST_SERVICE_TOKEN, run_service, service_env
+from tests.fixtures.services import STARTUP_DEADLINE_SECONDS, TEST_SERVICE_TOKEN, run_service, service_env
 from tests.fixtures.waiting import wait_until
 
 PASSWORD = "correct horse battery staple"
@@ -160,7 +160,7 @@ def test_outside_dev_every_line_is_json_by_default_granians_included(
     )
     server.start()
     try:
-        server.wait_healthy()
+        server.wait_healthy(timeout=STARTUP_DEADLINE_SECONDS)
         response = httpx.get(f"http://127.0.0.1:{port}/ready", headers={"X-Request-ID": "ops-json-ready"})
         assert response.status_code == 200
         _wait_for_line(log, "ops-json-ready")

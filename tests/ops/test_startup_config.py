@@ -17,6 +17,7 @@ from paygate.config_check import config_problems, weak_secret_reason
 from paygate.processes import ManagedProcess, asgi_command
 from shared.embedded_pg import free_port
 from shared.settings import PaygateSettings
+from tests.fixtures.services import STARTUP_DEADLINE_SECONDS
 from tests.fixtures.waiting import wait_until
 from tests.ops.conftest import Paygate, assert_clean_failure, clean_env
 
@@ -163,7 +164,7 @@ def test_a_sound_production_configuration_starts(database_url: str, tmp_path: Pa
     )
     proc.start()
     try:
-        proc.wait_healthy()
+        proc.wait_healthy(timeout=STARTUP_DEADLINE_SECONDS)
         response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert response.status_code == 200
     finally:
@@ -201,7 +202,7 @@ def test_production_refuses_the_mock_provider_unless_opted_in(
     )
     server.start()
     try:
-        server.wait_healthy()
+        server.wait_healthy(timeout=STARTUP_DEADLINE_SECONDS)
         created = httpx.post(
             f"http://127.0.0.1:{port}/api/payments",
             json={

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Request, get, post
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.dependencies import provide_current_user
-from gateway.auth.guards import requires_admin
+from gateway.auth.audiences import AdminController
 from gateway.auth.tokens import AuthUser
 from gateway.dependencies import strictly
 from gateway.payments import services
@@ -23,58 +22,45 @@ from shared.contracts import (
     PaymentList,
     RefundCreate,
 )
-from shared.problems import problem_responses
+from shared.operations import operation
 from shared.queries import PaymentFilter, StatsPeriod, query_dependency
 
 
-class AdminPaymentsController(Controller):
+class AdminPaymentsController(AdminController):
     path = "/admin/payments"
     tags = ["admin: payments"]
-    guards = [requires_admin]
-    dependencies = {"current_user": Provide(provide_current_user, sync_to_thread=False)}
-    security = [{"BearerToken": []}]
 
-    @get(
-        "/",
-        operation_id="adminListPayments",
-        summary="All payments, newest first (cursor pagination)",
-        dependencies={"filters": query_dependency(PaymentFilter)},
-        responses=problem_responses(*LIST_ERRORS),
+    @operation(
+        get, "/", "adminListPayments", LIST_ERRORS, dependencies={"filters": query_dependency(PaymentFilter)}
     )
     async def list_(
         self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
     ) -> PaymentList:
+        """All payments, newest first (cursor pagination)"""
         return await payment_ms.list_payments(filters)
 
-    @get(
+    @operation(
+        get,
         "/stats/daily",
-        operation_id="adminDailyStats",
-        summary="Count and sum per UTC day, provider, status and currency",
+        "adminDailyStats",
+        LIST_ERRORS,
         dependencies={"period": query_dependency(StatsPeriod)},
-        responses=problem_responses(*LIST_ERRORS),
     )
     async def daily_stats(
         self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
     ) -> DailyPaymentStats:
+        """Count and sum per UTC day, provider, status and currency"""
         return await payment_ms.daily_stats(period)
 
-    @get(
-        "/{payment_id:uuid}",
-        operation_id="adminGetPayment",
-        summary="Any payment",
-        responses=problem_responses(*ADMIN_ERRORS),
-    )
+    @operation(get, "/{payment_id:uuid}", "adminGetPayment", ADMIN_ERRORS)
     async def get_(
         self, payment_id: PaymentId, db_engine: AsyncEngine, payment_ms: PaymentMsClient
     ) -> Payment:
+        """Any payment"""
         return await services.follow(db_engine, await payment_ms.get_payment(payment_id))
 
-    @post(
-        "/{payment_id:uuid}/refunds",
-        operation_id="adminRefund",
-        summary="Refund part (amount) or all",
-        status_code=201,
-        responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
+    @operation(
+        post, "/{payment_id:uuid}/refunds", "adminRefund", (*ADMIN_ERRORS, *COMMAND_ERRORS), status_code=201
     )
     async def refund(
         self,
@@ -85,18 +71,13 @@ class AdminPaymentsController(Controller):
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
+        """Refund part (amount) or all"""
         body = await strictly(request, data)
         commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.refund(payment_id, body, idempotency_key=idempotency_key)
 
-    @post(
-        "/{payment_id:uuid}/capture",
-        operation_id="adminCapture",
-        summary="Capture an authorized payment: all of it, or `amount` (the rest is released)",
-        description="Never more than was authorized (422). The payment becomes `succeeded` "
-        "(`payment.captured` then `payment.succeeded`) and its reservation paid.",
-        status_code=200,
-        responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
+    @operation(
+        post, "/{payment_id:uuid}/capture", "adminCapture", (*ADMIN_ERRORS, *COMMAND_ERRORS), status_code=200
     )
     async def capture(
         self,
@@ -107,17 +88,17 @@ class AdminPaymentsController(Controller):
         data: CaptureCreate | None = None,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
+        """Capture an authorized payment: all of it, or `amount` (the rest is released)
+
+        Never more than was authorized (422). The payment becomes `succeeded` (`payment.captured` then
+        `payment.succeeded`) and its reservation paid.
+        """
         body = await strictly(request, data) if data is not None else CaptureCreate()  # none, or null: all
         commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.capture(payment_id, body, idempotency_key=idempotency_key)
 
-    @post(
-        "/{payment_id:uuid}/cancel",
-        operation_id="adminCancel",
-        summary="Cancel an unsettled payment, or release an authorized one (escrow)",
-        description="`payment.canceled`; the reservation becomes payable again.",
-        status_code=200,
-        responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
+    @operation(
+        post, "/{payment_id:uuid}/cancel", "adminCancel", (*ADMIN_ERRORS, *COMMAND_ERRORS), status_code=200
     )
     async def cancel(
         self,
@@ -127,17 +108,21 @@ class AdminPaymentsController(Controller):
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
+        """Cancel an unsettled payment, or release an authorized one (escrow)
+
+        `payment.canceled`; the reservation becomes payable again.
+        """
         commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.cancel(
             payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
         )
 
-    @post(
+    @operation(
+        post,
         "/{payment_id:uuid}/confirm-cash",
-        operation_id="adminConfirmCash",
-        summary="Record that a cash payment was received (by the calling admin)",
+        "adminConfirmCash",
+        (*ADMIN_ERRORS, *COMMAND_ERRORS),
         status_code=200,
-        responses=problem_responses(*ADMIN_ERRORS, *COMMAND_ERRORS),
     )
     async def confirm_cash(
         self,
@@ -147,6 +132,7 @@ class AdminPaymentsController(Controller):
         payment_ms: PaymentMsClient,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
+        """Record that a cash payment was received (by the calling admin)"""
         confirmation = CashConfirmation(confirmed_by=current_user.email or str(current_user.id))
         commands = services.PaymentCommands(db_engine, payment_ms, actor="operator")
         return await commands.confirm_cash(payment_id, confirmation, idempotency_key=idempotency_key)

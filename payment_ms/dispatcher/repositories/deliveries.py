@@ -39,17 +39,14 @@ ON CONFLICT (event_id, partner_id) DO NOTHING
 
 # Ordered partners: a delivery waits (held 'ordering') while an earlier event of its payment is still
 # pending for that partner, or comes earlier in the same batch. Only used for ordered partners' rows.
+# ``waits`` is computed once per row (MATERIALIZED: as a LATERAL used by two CASEs it was evaluated
+# twice, each a probe per earlier event of the payment).
 _INSERT_ORDERED_DELIVERIES = """
 WITH r AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[])
         AS r(event_id, partner_id, url, payment_id, sequence)
-)
-INSERT INTO webhook_deliveries (event_id, partner_id, url, held, due_at)
-SELECT r.event_id, r.partner_id, r.url,
-       CASE WHEN w.waits THEN 'ordering' END,
-       CASE WHEN w.waits THEN $6::timestamptz ELSE now() END
-FROM r, LATERAL (
-    SELECT EXISTS (
+), w AS MATERIALIZED (
+    SELECT r.event_id, r.partner_id, r.url, EXISTS (
         SELECT 1 FROM r earlier
         WHERE earlier.partner_id = r.partner_id AND earlier.payment_id = r.payment_id
           AND earlier.sequence < r.sequence
@@ -58,25 +55,33 @@ FROM r, LATERAL (
         WHERE e.payment_id = r.payment_id AND e.sequence < r.sequence
           AND d.partner_id = r.partner_id AND d.status = 'pending'
     ) AS waits
-) w
+    FROM r
+)
+INSERT INTO webhook_deliveries (event_id, partner_id, url, held, due_at)
+SELECT event_id, partner_id, url, CASE WHEN waits THEN 'ordering' END,
+       CASE WHEN waits THEN $6::timestamptz ELSE now() END
+FROM w
 ON CONFLICT (event_id, partner_id) DO NOTHING
 """
 
 
 # A delivery of an ordered partner is finished (delivered, given up, canceled): the next waiting event
-# of the same payment, if any, is due now.
+# of the same payment, if any, is due now. The later events are walked in order and the walk stops at
+# the first pending one (usually the very next event), not at the end of the payment's history.
 _RELEASE_NEXT_IN_ORDER = """
 WITH done AS (
-    SELECT d.partner_id, e.payment_id, e.sequence
+    SELECT d.partner_id, e.payment_id, min(e.sequence) AS sequence
     FROM webhook_deliveries d JOIN payment_events e ON e.id = d.event_id
     WHERE d.id = ANY($1::uuid[]) AND d.status <> 'pending'
+    GROUP BY d.partner_id, e.payment_id
 ), next AS (
-    SELECT DISTINCT ON (done.partner_id, done.payment_id) w.id
-    FROM done
-    JOIN payment_events e ON e.payment_id = done.payment_id AND e.sequence > done.sequence
-    JOIN webhook_deliveries w ON w.event_id = e.id AND w.partner_id = done.partner_id
-    WHERE w.status = 'pending'
-    ORDER BY done.partner_id, done.payment_id, e.sequence
+    SELECT n.id FROM done, LATERAL (
+        SELECT w.id FROM payment_events e
+        JOIN webhook_deliveries w ON w.event_id = e.id AND w.partner_id = done.partner_id
+        WHERE e.payment_id = done.payment_id AND e.sequence > done.sequence AND w.status = 'pending'
+        ORDER BY e.sequence
+        LIMIT 1
+    ) n
 )
 UPDATE webhook_deliveries d SET held = NULL, due_at = now(), updated_at = now()
 FROM next WHERE d.id = next.id AND d.held = 'ordering'
@@ -84,19 +89,23 @@ FROM next WHERE d.id = next.id AND d.held = 'ordering'
 
 
 # The maintenance pass's safety net: a waiting delivery whose earlier events are all finished is due
-# (covers a fan-out that raced with the release of its predecessor, and replays).
+# (covers a fan-out that raced with the release of its predecessor, and replays). That is the first
+# pending delivery of its payment for its partner: one sorted pass over the ordered partners' pending
+# rows. (Asking "is an earlier one pending?" of every waiting row cost a probe per earlier event each,
+# minutes on a large ordered backlog, and a statement that long keeps every dead row from being removed.)
 _RELEASE_UNBLOCKED = """
-UPDATE webhook_deliveries d SET held = NULL, due_at = now(), updated_at = now()
-WHERE d.id IN (
-    SELECT w.id FROM webhook_deliveries w JOIN payment_events e ON e.id = w.event_id
-    WHERE w.status = 'pending' AND w.held = 'ordering'
-      AND NOT EXISTS (
-          SELECT 1 FROM payment_events pe JOIN webhook_deliveries pd ON pd.event_id = pe.id
-          WHERE pe.payment_id = e.payment_id AND pe.sequence < e.sequence
-            AND pd.partner_id = w.partner_id AND pd.status = 'pending'
+WITH heads AS (
+    SELECT DISTINCT ON (w.partner_id, e.payment_id) w.id, w.held
+    FROM webhook_deliveries w JOIN payment_events e ON e.id = w.event_id
+    WHERE w.status = 'pending'
+      AND w.partner_id IN (
+          SELECT partner_id FROM webhook_deliveries WHERE status = 'pending' AND held = 'ordering'
       )
-    LIMIT $1
+    ORDER BY w.partner_id, e.payment_id, e.sequence
 )
+UPDATE webhook_deliveries d SET held = NULL, due_at = now(), updated_at = now()
+WHERE d.id IN (SELECT id FROM heads WHERE held = 'ordering' LIMIT $1) AND d.held = 'ordering'
+  AND d.status = 'pending'
 """
 
 
@@ -274,8 +283,9 @@ async def release_next_in_order(conn: Connection, finished: Sequence[UUID]) -> N
         await conn.execute(_RELEASE_NEXT_IN_ORDER, list(finished))
 
 
-async def release_unblocked(conn: Connection, limit: int) -> int:
-    result: str = await conn.execute(_RELEASE_UNBLOCKED, limit)
+async def release_unblocked(conn: Connection, limit: int, cancel_after: float | None = None) -> int:
+    """``cancel_after``: seconds, then the statement is cancelled (its snapshot holds back vacuum)."""
+    result: str = await conn.execute(_RELEASE_UNBLOCKED, limit, timeout=cancel_after)
     return int(result.split()[-1])
 
 

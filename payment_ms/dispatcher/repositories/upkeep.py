@@ -95,9 +95,12 @@ async def forget_health(conn: Connection, partner_id: UUID) -> None:
     await conn.execute(_FORGET_HEALTH, partner_id)
 
 
-async def purge_expired(conn: Connection, retention_seconds: float, batch: int) -> tuple[int, int]:
-    """One batch of retention: (events purged, attempt bodies purged)."""
-    row = await conn.fetchrow(_PURGE, retention_seconds, batch)
+async def purge_expired(
+    conn: Connection, retention_seconds: float, batch: int, cancel_after: float | None = None
+) -> tuple[int, int]:
+    """One batch of retention: (events purged, attempt bodies purged); ``cancel_after`` as in
+    ``release_unblocked``."""
+    row = await conn.fetchrow(_PURGE, retention_seconds, batch, timeout=cancel_after)
     return int(row["events"]), int(row["attempts"])
 
 
