@@ -50,6 +50,15 @@ def _with_secret(partner: Partner) -> PartnerWithSecret:
     )
 
 
+_SETTABLE = ("name", "url", "event_types", "enabled", "payer_details", "ordered")
+
+
+def _settable(data: PartnerCreate | PartnerUpdate) -> dict[str, Any]:
+    """What a create and an update both take from the body, by the service's names (an update's
+    absent fields are None: unchanged)."""
+    return {name: getattr(data, name) for name in _SETTABLE}
+
+
 class PartnerAdminController(AdminController):
     path = "/admin/partners"
     tags = ["admin: partners"]
@@ -67,12 +76,7 @@ class PartnerAdminController(AdminController):
         async with db_session.begin():
             partner = await services.create_partner(
                 db_session,
-                name=data.name,
-                url=data.url,
-                event_types=data.event_types,
-                enabled=data.enabled,
-                payer_details=data.payer_details,
-                ordered=data.ordered,
+                **_settable(data),
                 max_requests_per_second=data.max_requests_per_second,
                 settings=gateway_settings,
             )
@@ -115,13 +119,8 @@ class PartnerAdminController(AdminController):
             partner = await services.update_partner(
                 db_session,
                 partner_id,
-                name=data.name,
-                url=data.url,
-                event_types=data.event_types,
-                enabled=data.enabled,
-                payer_details=data.payer_details,
+                **_settable(data),
                 reason=data.disabled_reason,
-                ordered=data.ordered,
                 max_requests_per_second=services.UNSET
                 if isinstance(data.max_requests_per_second, msgspec.UnsetType)
                 else data.max_requests_per_second,

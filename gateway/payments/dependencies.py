@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
@@ -13,6 +13,7 @@ from gateway.auth.guards import authenticate_user
 from gateway.auth.tokens import AuthUser
 from gateway.payments.client import PaymentMsClient
 from gateway.payments.services import PaymentCommands
+from shared.contracts import Actor
 
 
 def provide_payment_ms(state: State) -> PaymentMsClient:
@@ -21,19 +22,43 @@ def provide_payment_ms(state: State) -> PaymentMsClient:
 
 
 @dataclass(frozen=True, slots=True)
-class Payer:
-    """What a payer's payment call needs, as ONE dependency: Litestar resolves several dependencies of
-    a handler in an anyio task group per request, 13 % of the gateway's CPU on checkout (py-spy)."""
+class Caller:
+    """What a payment call needs, as ONE dependency: Litestar resolves several dependencies of a
+    handler in an anyio task group per request, 13 % of the gateway's CPU on checkout (py-spy)."""
 
+    actor: ClassVar[Actor]  # who the events of its commands name as their source
     user: AuthUser
     engine: AsyncEngine
     payment_ms: PaymentMsClient
 
     @property
     def commands(self) -> PaymentCommands:
-        return PaymentCommands(self.engine, self.payment_ms, actor="payer")
+        return PaymentCommands(self.engine, self.payment_ms, actor=self.actor)
+
+
+class Payer(Caller):
+    """A user paying for their own reservations."""
+
+    actor = "payer"
+
+
+class Operator(Caller):
+    """An admin acting on any payment."""
+
+    actor = "operator"
+
+
+CallerT = TypeVar("CallerT", bound=Caller)
+
+
+def _caller(request: Request[Any, Any, Any], kind: type[CallerT]) -> CallerT:
+    state = request.app.state
+    return kind(authenticate_user(request), state.db_engine, state.payment_ms)
 
 
 def provide_payer(request: Request[Any, Any, Any]) -> Payer:
-    state = request.app.state
-    return Payer(authenticate_user(request), state.db_engine, state.payment_ms)
+    return _caller(request, Payer)
+
+
+def provide_operator(request: Request[Any, Any, Any]) -> Operator:
+    return _caller(request, Operator)

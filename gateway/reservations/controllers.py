@@ -42,6 +42,18 @@ def to_view(reservation: Reservation) -> ReservationView:
     return ReservationView(**{name: getattr(reservation, name) for name in ReservationView.__struct_fields__})
 
 
+async def _page(
+    session: AsyncSession, *, user_id: UUID | None, status: str | None, cursor: str | None, limit: int
+) -> ReservationList:
+    """A page of reservations as the API shows them: a user's (the caller's own) or, for an admin,
+    anyone's."""
+    async with session.begin():
+        rows, next_cursor = await services.list_reservations(
+            session, user_id=user_id, status=status, cursor=cursor, limit=limit
+        )
+    return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
+
+
 class ReservationController(UserController):
     path = "/reservations"
     tags = ["reservations"]
@@ -56,11 +68,7 @@ class ReservationController(UserController):
         limit: Limit = 50,
     ) -> ReservationList:
         """The caller's reservations, newest first (cursor pagination)"""
-        async with db_session.begin():
-            rows, next_cursor = await services.list_reservations(
-                db_session, user_id=current_user.id, status=status, cursor=cursor, limit=limit
-            )
-        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
+        return await _page(db_session, user_id=current_user.id, status=status, cursor=cursor, limit=limit)
 
     @operation(get, "/{reservation_id:uuid}", "getMyReservation", (*INPUT, *USER, 404))
     async def get_(
@@ -99,11 +107,7 @@ class ReservationAdminController(AdminController):
         limit: Limit = 50,
     ) -> ReservationList:
         """All reservations, newest first (cursor pagination)"""
-        async with db_session.begin():
-            rows, next_cursor = await services.list_reservations(
-                db_session, user_id=user_id, status=status, cursor=cursor, limit=limit
-            )
-        return ReservationList(items=[to_view(r) for r in rows], next_cursor=next_cursor)
+        return await _page(db_session, user_id=user_id, status=status, cursor=cursor, limit=limit)
 
     @operation(get, "/{reservation_id:uuid}", "getReservation", (*INPUT, *ADMIN, 404))
     async def get_(self, reservation_id: ReservationId, db_session: AsyncSession) -> ReservationView:

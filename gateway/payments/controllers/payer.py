@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Request, get, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_201_CREATED
@@ -12,7 +10,7 @@ from gateway.auth.audiences import UserController
 from gateway.dependencies import strictly
 from gateway.payments import services
 from gateway.payments.dependencies import Payer, provide_payer
-from gateway.payments.params import COMMAND_ERRORS, USER_ERRORS, OptionalKey, PaymentId, RequiredKey
+from gateway.payments.params import USER_COMMAND_ERRORS, USER_ERRORS, OptionalKey, PaymentId, RequiredKey
 from gateway.payments.schemas import CheckoutRequest, CheckoutResponse
 from shared.contracts import Payment
 from shared.operations import operation
@@ -28,12 +26,12 @@ class PaymentGatewayController(UserController):
         post,
         "/reservations/checkout",
         "checkout",
-        (*USER_ERRORS, *COMMAND_ERRORS),
+        USER_COMMAND_ERRORS,
         status_code=HTTP_201_CREATED,
     )
     async def checkout(
         self,
-        request: Request[Any, Any, Any],
+        request: Request,
         data: CheckoutRequest,
         idempotency_key: RequiredKey,
         payer: Payer,
@@ -61,31 +59,18 @@ class PaymentGatewayController(UserController):
         payment = await services.owned_payment(payer.payment_ms, payer.user, payment_id)
         return await services.follow(payer.engine, payment)
 
-    @operation(
-        post, "/{payment_id:uuid}/verify", "verifyMyPayment", (*USER_ERRORS, *COMMAND_ERRORS), status_code=200
-    )
+    @operation(post, "/{payment_id:uuid}/verify", "verifyMyPayment", USER_COMMAND_ERRORS, status_code=200)
     async def verify(
-        self,
-        request: Request[Any, Any, Any],
-        payment_id: PaymentId,
-        payer: Payer,
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, payer: Payer, idempotency_key: OptionalKey = None
     ) -> Payment:
         """Ask the provider for the outcome (idempotent); the reservation follows"""
         await services.owned_payment(payer.payment_ms, payer.user, payment_id)
-        return await payer.commands.verify(
-            payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
-        )
+        raw_body = await request.body()
+        return await payer.commands.verify(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
 
-    @operation(
-        post, "/{payment_id:uuid}/cancel", "cancelMyPayment", (*USER_ERRORS, *COMMAND_ERRORS), status_code=200
-    )
+    @operation(post, "/{payment_id:uuid}/cancel", "cancelMyPayment", USER_COMMAND_ERRORS, status_code=200)
     async def cancel(
-        self,
-        request: Request[Any, Any, Any],
-        payment_id: PaymentId,
-        payer: Payer,
-        idempotency_key: OptionalKey = None,
+        self, request: Request, payment_id: PaymentId, payer: Payer, idempotency_key: OptionalKey = None
     ) -> Payment:
         """Cancel an unsettled payment; the reservation becomes payable again
 
@@ -98,6 +83,5 @@ class PaymentGatewayController(UserController):
                 "An authorized payment is released by the merchant, not the payer.",
                 extra={"payment_status": "authorized"},
             )
-        return await payer.commands.cancel(
-            payment_id, idempotency_key=idempotency_key, raw_body=await request.body()
-        )
+        raw_body = await request.body()
+        return await payer.commands.cancel(payment_id, idempotency_key=idempotency_key, raw_body=raw_body)
