@@ -233,6 +233,17 @@ async def two_events_received(
         return await receiver.wait_count(name, 2)
 
 
+async def disabled_partner(engine: AsyncEngine, partner_id: uuid.UUID, what: str) -> dict[str, Any]:
+    """The partner's row once it is disabled (by the dispatcher's health policy, a 410, ...)."""
+
+    async def disabled() -> list[dict[str, Any]]:
+        rows = await fetch(engine, "SELECT * FROM partners WHERE id = :id", id=partner_id)
+        return rows if not rows[0]["enabled"] else []
+
+    [partner] = await eventually(disabled, what=what)
+    return partner
+
+
 async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]

@@ -16,7 +16,15 @@ from yarl import URL
 
 from payment_ms.dispatcher.ssrf import BlockedDestinationError, GuardedResolver, UrlPolicy
 from shared.embedded_pg import free_port
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch, running_dispatcher
+from tests.dispatcher.conftest import (
+    Received,
+    Receiver,
+    add_event,
+    add_partner,
+    disabled_partner,
+    fetch,
+    running_dispatcher,
+)
 from tests.fixtures.services import run_service, service_env
 from tests.fixtures.waiting import eventually
 
@@ -76,13 +84,7 @@ async def test_410_disables_the_partner_and_stops_its_deliveries(
         await eventually(fanned_out, what="all three events fanned out to the partner")
         gone.set()
 
-        async def disabled() -> list[dict[str, Any]]:
-            rows = await fetch(
-                db_engine, "SELECT enabled, disabled_reason FROM partners WHERE id = :id", id=partner_id
-            )
-            return rows if not rows[0]["enabled"] else []
-
-        [partner] = await eventually(disabled, what="the partner disabled through the gateway")
+        partner = await disabled_partner(db_engine, partner_id, "the partner disabled through the gateway")
         assert "410" in partner["disabled_reason"]
 
         async def stopped() -> list[str]:

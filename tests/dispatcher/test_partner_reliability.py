@@ -26,6 +26,7 @@ from tests.dispatcher.conftest import (
     add_delivery,
     add_event,
     add_partner,
+    disabled_partner,
     eventually,
     fetch,
     two_events_received,
@@ -118,7 +119,7 @@ async def test_a_failing_partner_is_disabled_the_operator_told_and_enabling_resu
         for _ in range(3):
             await add_event(db_engine)
 
-        partner = await _disabled(db_engine, partner_id, "the partner disabled by the health policy")
+        partner = await disabled_partner(db_engine, partner_id, "the partner disabled by the health policy")
         assert partner["disabled_reason"].endswith("attempts in a row failed (health policy)")
         (event,) = await receiver.wait_count("operator", 1)
         Webhook(operator_secret).verify(event.body, event.headers)
@@ -152,17 +153,6 @@ async def test_a_failing_partner_is_disabled_the_operator_told_and_enabling_resu
     assert len(processed) == 2 and all(r["processed_at"] is not None for r in processed)
 
 
-async def _disabled(db_engine: AsyncEngine, partner_id: uuid.UUID, what: str) -> dict[str, Any]:
-    """The partner's row once the dispatcher has disabled it."""
-
-    async def disabled() -> list[dict[str, Any]]:
-        rows = await fetch(db_engine, "SELECT * FROM partners WHERE id = :id", id=partner_id)
-        return rows if not rows[0]["enabled"] else []
-
-    [partner] = await eventually(disabled, what=what)
-    return partner
-
-
 async def test_a_partner_failing_for_the_whole_span_is_disabled(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
@@ -171,7 +161,7 @@ async def test_a_partner_failing_for_the_whole_span_is_disabled(
     async with dispatch(health_failure_span_seconds=0.3, retry_schedule_seconds=[0.2] * 10):
         await add_event(db_engine)
 
-        partner = await _disabled(db_engine, partner_id, "disabled after the span of failures")
+        partner = await disabled_partner(db_engine, partner_id, "disabled after the span of failures")
     assert partner["disabled_reason"].startswith("every attempt failed since")
     assert len(receiver.at("dead")) >= 2  # the first failure alone does not make a span
 
