@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, weak_secret_reason
+from shared.settings import ServiceSettings, non_negative, positive, weak_secret_reason
 
 EVENTS_OFF = "off"
 DEV_JWT_SECRET = "dev-jwt-secret-change-me-0123456789abcdef"
@@ -32,11 +32,8 @@ class GatewaySettings(ServiceSettings):
         description="Bind address of the internal listener: /internal/* (the dispatcher's partner lists and "
         "payment events) and /metrics. Never publish it; in a container 0.0.0.0 on a private network.",
     )
-    internal_port: int = Field(
-        default=8010,
-        gt=0,
-        lt=65536,
-        description="Port of the internal listener (the public port never serves it).",
+    internal_port: int = positive(
+        8010, "Port of the internal listener (the public port never serves it).", lt=65536
     )
 
     # --- tokens
@@ -52,49 +49,42 @@ class GatewaySettings(ServiceSettings):
     )
     jwt_issuer: str = "paygate-gateway"
     jwt_audience: str = "paygate"
-    jwt_ttl_seconds: int = Field(default=900, gt=0, le=86_400, description="Access token lifetime.")
-    jwt_leeway_seconds: int = Field(default=10, ge=0, le=300, description="Clock skew tolerated.")
-    disabled_user_check_seconds: float = Field(
-        default=5.0,
-        ge=0,
-        le=300,
-        description="A disabled or deleted user's unexpired token is refused, and a changed role applies, "
+    jwt_ttl_seconds: int = positive(900, "Access token lifetime.", le=86_400)
+    jwt_leeway_seconds: int = non_negative(10, "Clock skew tolerated.", le=300)
+    disabled_user_check_seconds: float = non_negative(
+        5.0,
+        "A disabled or deleted user's unexpired token is refused, and a changed role applies, "
         "within this many seconds (0: the user row is read on every request).",
+        le=300,
     )
 
     # --- login throttling (shared by replicas through the login_throttles table); README "Login throttling"
-    login_max_failures_per_account_address: int = Field(
-        default=5,
-        gt=0,
-        description="Failures for one account from one client address, then that address is locked out "
+    login_max_failures_per_account_address: int = positive(
+        5,
+        "Failures for one account from one client address, then that address is locked out "
         "of that account (only: the owner elsewhere still logs in).",
     )
-    login_max_failures_per_address: int = Field(
-        default=30,
-        gt=0,
-        description="Failures from one client address (any accounts), then it is locked out.",
+    login_max_failures_per_address: int = positive(
+        30, "Failures from one client address (any accounts), then it is locked out."
     )
-    login_account_slowdown_after: int = Field(
-        default=10,
-        gt=0,
-        description="Failures for one account (from every address) after which an address that has "
+    login_account_slowdown_after: int = positive(
+        10,
+        "Failures for one account (from every address) after which an address that has "
         "failed on it must wait before its next try; an address that has not failed is never slowed.",
     )
-    login_slowdown_seconds: float = Field(
-        default=2.0, gt=0, le=3600, description="That wait, doubled on each further failure of the address."
+    login_slowdown_seconds: float = positive(
+        2.0, "That wait, doubled on each further failure of the address.", le=3600
     )
-    login_window_seconds: int = Field(default=900, gt=0, description="Failures counted in this window.")
-    login_lockout_seconds: int = Field(default=900, gt=0, description="How long a tripped key is locked.")
+    login_window_seconds: int = positive(900, "Failures counted in this window.")
+    login_lockout_seconds: int = positive(900, "How long a tripped key is locked.")
 
     # --- payment_ms
     payment_ms_url: str = Field(default="http://127.0.0.1:8001", description="Internal URL of payment_ms.")
-    payment_ms_connect_timeout: float = Field(default=2.0, gt=0)
-    payment_ms_read_timeout: float = Field(default=10.0, gt=0, description="Longest wait for response bytes.")
-    payment_ms_timeout: float = Field(
-        default=15.0, gt=0, description="Deadline of one forwarded call, retries included (then 504)."
-    )
-    payment_ms_retries: int = Field(default=2, ge=0, le=5, description="Extra attempts for safe calls.")
-    payment_ms_pool_size: int = Field(default=100, gt=0, description="Keep-alive connections to payment_ms.")
+    payment_ms_connect_timeout: float = positive(2.0)
+    payment_ms_read_timeout: float = positive(10.0, "Longest wait for response bytes.")
+    payment_ms_timeout: float = positive(15.0, "Deadline of one forwarded call, retries included (then 504).")
+    payment_ms_retries: int = non_negative(2, "Extra attempts for safe calls.", le=5)
+    payment_ms_pool_size: int = positive(100, "Keep-alive connections to payment_ms.")
 
     # --- browsers
     allowed_redirect_origins: list[str] = Field(
@@ -117,27 +107,20 @@ class GatewaySettings(ServiceSettings):
         description="Partner hosts accepted although not https/public (operator allow-list). "
         "Dev/test accept loopback too.",
     )
-    secret_rotation_overlap_hours: int = Field(default=24, gt=0, le=168)
+    secret_rotation_overlap_hours: int = positive(24, le=168)
 
     # --- operator console and partner portal
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Where browsers reach this gateway: the base of the portal links it issues.",
     )
-    console_session_seconds: int = Field(
-        default=8 * 3600, gt=0, le=7 * 86_400, description="How long a console sign-in lasts."
+    console_session_seconds: int = positive(8 * 3600, "How long a console sign-in lasts.", le=7 * 86_400)
+    portal_link_ttl_seconds: int = positive(
+        900, "How long a partner portal link can be opened (once).", le=7 * 86_400
     )
-    portal_link_ttl_seconds: int = Field(
-        default=900, gt=0, le=7 * 86_400, description="How long a partner portal link can be opened (once)."
-    )
-    portal_session_seconds: int = Field(
-        default=3600, gt=0, le=86_400, description="How long a partner's portal session lasts."
-    )
-    partner_feed_settle_seconds: float = Field(
-        default=2.0,
-        ge=0,
-        le=60,
-        description="The pull feed serves events older than this, so one committed late is never skipped.",
+    portal_session_seconds: int = positive(3600, "How long a partner's portal session lasts.", le=86_400)
+    partner_feed_settle_seconds: float = non_negative(
+        2.0, "The pull feed serves events older than this, so one committed late is never skipped.", le=60
     )
 
     @field_validator("internal_events_url")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 
 from paygate.commands import EXIT_CONFIG, CommandError
+from paygate.commands.parsing import Commands, add_command
 from paygate.config_check import SETTINGS_ERRORS, ConfigError, describe_settings_error
 
 # --flag: (environment variable, default). The variables are read when `paygate dev` runs, not while
@@ -49,13 +50,15 @@ def _dev_port(args: argparse.Namespace, dest: str) -> int:
         raise CommandError(f"{variable} is not a port number (1-65535)", EXIT_CONFIG) from None
 
 
-def _add_dev(commands: argparse._SubParsersAction) -> None:
-    dev = commands.add_parser(
+def _add_dev(commands: Commands) -> None:
+    dev = add_command(
+        commands,
         "dev",
-        help="run the whole system locally (embedded PostgreSQL by default)",
-        description="What `make dev` runs: an embedded PostgreSQL (unless PAYGATE_DATABASE_URL is set), "
+        "run the whole system locally (embedded PostgreSQL by default)",
+        "What `make dev` runs: an embedded PostgreSQL (unless PAYGATE_DATABASE_URL is set), "
         "migrations, demo data, the gateway, payment_ms and the dispatcher on 127.0.0.1 (and, with "
         "--demo-receiver, a demo partner endpoint). Ctrl-C stops everything.",
+        handler=_run_dev,
     )
     helps = {
         "gateway_port": "gateway port",
@@ -77,7 +80,6 @@ def _add_dev(commands: argparse._SubParsersAction) -> None:
         help="also run `paygate demo-receiver`, registered as the partner demo-receiver: it verifies "
         "every webhook and its lines are printed here (`make dev DEMO_RECEIVER=1`)",
     )
-    dev.set_defaults(handler=_run_dev)
 
 
 def _run_dev(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, non_negative, positive
 
 MOCK_PROVIDER_REFUSED = (
     "PAYMENT_MS_DEFAULT_PROVIDER is mock: anyone who reaches its checkout page marks a payment paid, for "
@@ -44,18 +44,14 @@ class PaymentSettings(ServiceSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=24, description="Idempotency keys are kept at least this long (purge_expired_keys)."
     )
-    idempotency_lease_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="An in-flight idempotency key whose request died becomes retryable after this lease.",
+    idempotency_lease_seconds: float = positive(
+        30.0, "An in-flight idempotency key whose request died becomes retryable after this lease."
     )
-    provider_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="A provider call taking longer fails with 504 (mock 'slow' mode)."
+    provider_timeout_seconds: float = positive(
+        10.0, "A provider call taking longer fails with 504 (mock 'slow' mode)."
     )
-    mock_event_delay_seconds: float = Field(
-        default=0.0,
-        ge=0,
-        description="The mock provider sends its event this long after the payer's choice (0: at once).",
+    mock_event_delay_seconds: float = non_negative(
+        0.0, "The mock provider sends its event this long after the payer's choice (0: at once)."
     )
     mock_checkout_ttl_seconds: int = Field(
         default=3600,
@@ -69,8 +65,8 @@ class PaymentSettings(ServiceSettings):
         max_length=100,
         description="Who the payer pays, as the hosted mock checkout page names it.",
     )
-    mock_slow_seconds: float = Field(
-        default=2.0, ge=0, description="How long the mock provider stalls when metadata.mock_behavior=slow."
+    mock_slow_seconds: float = non_negative(
+        2.0, "How long the mock provider stalls when metadata.mock_behavior=slow."
     )
 
     stripe_secret_key: SecretStr = Field(default=SecretStr(""), description="sk_test_… / sk_live_…")
@@ -85,7 +81,7 @@ class PaymentSettings(ServiceSettings):
         default_factory=list,
         description="Comma-separated whsec_… signing secrets; several during a rotation.",
     )
-    stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    stripe_webhook_tolerance_seconds: int = positive(300)
     stripe_max_attempts: int = Field(default=3, ge=1, description="Tries for retry-safe Stripe requests.")
 
     @field_validator("stripe_webhook_secrets", mode="before")

@@ -11,7 +11,7 @@ and never its value (``shared.settings_errors`` turns the errors into lines).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -25,6 +25,16 @@ WEAK_MARKERS = ("change-me", "changeme", "change_me", "example", "placeholder", 
 DEV_SERVICE_TOKEN = "dev-service-token-change-me"
 # The pydantic error type of a service's start-up rules; its ``ctx["problems"]`` are one line each.
 CONFIG_ERROR = "paygate_config"
+
+
+def positive(default: Any, description: str | None = None, **limits: Any) -> Any:
+    """A setting that must be above zero: a count, a size, a duration (``limits``: its other bounds)."""
+    return Field(default=default, gt=0, description=description, **limits)
+
+
+def non_negative(default: Any, description: str | None = None, **limits: Any) -> Any:
+    """A setting that may be zero (its description says what zero means: off, never, at once)."""
+    return Field(default=default, ge=0, description=description, **limits)
 
 
 class PaygateSettings(BaseSettings):
@@ -62,12 +72,11 @@ class PaygateSettings(BaseSettings):
         default=True,
         description="Serve /schema (the docs UI, openapi.json, openapi.yaml); false: no /schema at all.",
     )
-    max_amount: int = Field(
-        default=100_000_000,
-        gt=0,
-        le=10**15,
-        description="Largest amount, in minor units of any currency: the gateway refuses reservations above "
+    max_amount: int = positive(
+        100_000_000,
+        "Largest amount, in minor units of any currency: the gateway refuses reservations above "
         "it and payment_ms payments above it.",
+        le=10**15,
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

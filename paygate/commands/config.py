@@ -7,6 +7,7 @@ import argparse
 import httpx
 
 from paygate.commands import EXIT_CONFIG, EXIT_REFUSED, CommandError, database_url, run_with_session
+from paygate.commands.parsing import Commands, add_actions, add_command
 from paygate.config_check import SERVICES, config_problems
 from paygate.config_reference import render_env_example
 
@@ -72,29 +73,32 @@ def run_healthcheck(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
-    config = commands.add_parser("config", help="check the configuration, print the settings reference")
-    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = actions.add_parser(
+def add_parsers(commands: Commands) -> None:
+    config = add_command(commands, "config", "check the configuration, print the settings reference")
+    actions = add_actions(config)
+    check = add_command(
+        actions,
         "check",
-        help="report missing or weak settings (exit 2 if any)",
-        description="Report what would stop each service outside dev mode: missing or weak secrets and "
+        "report missing or weak settings (exit 2 if any)",
+        "Report what would stop each service outside dev mode: missing or weak secrets and "
         "invalid values, by setting name (never the value). Checks regardless of PAYGATE_ENV.",
+        handler=run_check,
     )
     check.add_argument("service", nargs="?", default="all", choices=["all", *SERVICES])
-    check.set_defaults(handler=run_check)
-    example = actions.add_parser(
-        "env-example", help="print every setting with its default (the contents of .env.example)"
+    add_command(
+        actions,
+        "env-example",
+        "print every setting with its default (the contents of .env.example)",
+        handler=run_env_example,
     )
-    example.set_defaults(handler=run_env_example)
 
-    health = commands.add_parser(
+    health = add_command(
+        commands,
         "healthcheck",
-        help="exit 0 when a service is healthy (for container healthchecks)",
-        description="TARGET is a URL that must answer 200 (e.g. http://127.0.0.1:8000/ready) or "
-        "'dispatcher' (its /metrics answers when DISPATCHER_METRICS_PORT is set, else its database is "
-        "reachable).",
+        "exit 0 when a service is healthy (for container healthchecks)",
+        "TARGET is a URL that must answer 200 (e.g. http://127.0.0.1:8000/ready) or 'dispatcher' (its "
+        "/metrics answers when DISPATCHER_METRICS_PORT is set, else its database is reachable).",
+        handler=run_healthcheck,
     )
     health.add_argument("target")
     health.add_argument("--timeout", type=float, default=3.0)
-    health.set_defaults(handler=run_healthcheck)

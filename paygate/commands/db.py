@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_failure, database_url
+from paygate.commands.parsing import Commands, add_actions, add_command
 from paygate.db_roles import RoleSetupError, ServiceRole, apply_roles, configured_roles
 from shared.settings import PaygateSettings
 
@@ -44,18 +45,18 @@ def run_roles(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("db", help="database administration (the services' roles)")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    roles = actions.add_parser(
+def add_parser(commands: Commands) -> None:
+    parser = add_command(commands, "db", "database administration (the services' roles)")
+    roles = add_command(
+        add_actions(parser),
         "roles",
-        help="create or update the services' roles and grant each its own tables",
-        description="As the owner (PAYGATE_DATABASE_URL or --database-url), create or update the roles that "
+        "create or update the services' roles and grant each its own tables",
+        "As the owner (PAYGATE_DATABASE_URL or --database-url), create or update the roles that "
         "PAYGATE_GATEWAY_DATABASE_URL and PAYGATE_PAYMENT_MS_DATABASE_URL name (with their passwords) and "
         "grant each read/write on its own service's tables only. Idempotent; `paygate migrate upgrade` runs "
         "it too when those URLs are set.",
+        handler=run_roles,
     )
     roles.add_argument(
         "--database-url", default=None, help="the owner's URL, instead of PAYGATE_DATABASE_URL"
     )
-    roles.set_defaults(handler=run_roles)

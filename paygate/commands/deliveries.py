@@ -13,6 +13,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_url, print_json, run_with_engine
+from paygate.commands.parsing import Commands, add_actions, add_command
 from shared.models import DELIVERY_STATUSES
 
 _RELATIVE = re.compile(r"^(\d+)([mhd])$")
@@ -140,36 +141,44 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    deliveries = commands.add_parser("deliveries", help="webhook deliveries: list, show, replay")
-    actions = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser(
-        "list", help="deliveries, newest first", description="Webhook deliveries, newest first."
+def add_parser(commands: Commands) -> None:
+    deliveries = add_command(commands, "deliveries", "webhook deliveries: list, show, replay")
+    actions = add_actions(deliveries)
+    listing = add_command(
+        actions,
+        "list",
+        "deliveries, newest first",
+        "Webhook deliveries, newest first.",
+        handler=run_list,
+        database_option=True,
+        json_option=True,
     )
     listing.add_argument("--partner", metavar="PARTNER_ID", help="only this partner's")
     listing.add_argument("--state", choices=DELIVERY_STATUSES, help="only in this state")
     listing.add_argument("--since", metavar="WHEN", help="created since WHEN: RFC 3339 time or 30m / 6h / 2d")
     listing.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N", help="1-200")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
-    listing.set_defaults(handler=run_list)
-    show = actions.add_parser("show", help="one delivery with every attempt")
+    show = add_command(
+        actions,
+        "show",
+        "one delivery with every attempt",
+        handler=run_show,
+        database_option=True,
+        json_option=True,
+    )
     show.add_argument("delivery_id")
-    show.add_argument("--json", action="store_true", help="print JSON")
-    show.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
-    show.set_defaults(handler=run_show)
-    replay = actions.add_parser(
+    replay = add_command(
+        actions,
         "replay",
-        help="send deliveries again now",
-        description="Make deliveries due now; a running dispatcher sends them at once. Either one "
+        "send deliveries again now",
+        "Make deliveries due now; a running dispatcher sends them at once. Either one "
         "delivery (any status but in flight), or a partner's failed/canceled deliveries created in "
         "[--since, --until) (--all: the succeeded ones too). The webhook-id stays the event id, so "
         "partners can deduplicate.",
+        handler=run_replay,
+        database_option=True,
     )
     replay.add_argument("delivery_id", nargs="?", help="one delivery (ids: gateway GET /admin/deliveries)")
     replay.add_argument("--partner", metavar="PARTNER_ID", help="every failed delivery of this partner…")
     replay.add_argument("--since", metavar="WHEN", help="…created since WHEN: RFC 3339 time or 30m / 6h / 2d")
     replay.add_argument("--until", metavar="WHEN", help="…and before WHEN (default: now)")
     replay.add_argument("--all", action="store_true", help="the succeeded deliveries too")
-    replay.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
-    replay.set_defaults(handler=run_replay)

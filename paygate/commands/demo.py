@@ -16,6 +16,7 @@ from types import FrameType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_url, run_with_session
+from paygate.commands.parsing import Commands, add_command
 from paygate.demo_receiver import DemoReceiver
 from shared.models import EVENT_TYPES, Partner
 
@@ -63,18 +64,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser(
+def add_parser(commands: Commands) -> None:
+    demo = add_command(
+        commands,
         "demo-receiver",
-        help="run a demo partner endpoint that verifies and prints webhooks",
-        description="Listen on http://HOST:PORT/webhooks, verify every delivery's Standard Webhooks "
+        "run a demo partner endpoint that verifies and prints webhooks",
+        "Listen on http://HOST:PORT/webhooks, verify every delivery's Standard Webhooks "
         "signature and print the event. Unless --secret is given, register (or take over) the partner "
         "NAME in the database (PAYGATE_DATABASE_URL, or the running `make dev`). Loopback partner URLs "
         "are accepted in dev mode only.",
+        handler=run,
+        database_option=True,
     )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8009)
     demo.add_argument("--name", default="demo-receiver", help="partner name to register under")
     demo.add_argument("--secret", default=None, help="verify with this whsec_ secret; do not register")
-    demo.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
-    demo.set_defaults(handler=run)

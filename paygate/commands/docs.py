@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from paygate.commands import EXIT_REFUSED, CommandError
+from paygate.commands.parsing import Commands, add_actions, add_command
 from paygate.processes import PROJECT_ROOT
 from shared.events import readme_table
 
@@ -36,15 +37,15 @@ def run_readme(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    docs = commands.add_parser("docs", help="write the generated parts of the documentation")
-    actions = docs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    readme = actions.add_parser(
+def add_parser(commands: Commands) -> None:
+    docs = add_command(commands, "docs", "write the generated parts of the documentation")
+    readme = add_command(
+        add_actions(docs),
         "readme",
-        help="write README.md's event table from the event catalog (shared/events.py)",
-        description="Rewrite the partner guide's event table in README.md from the event catalog. "
+        "write README.md's event table from the event catalog (shared/events.py)",
+        "Rewrite the partner guide's event table in README.md from the event catalog. "
         "--check: exit 1 when it differs, changing nothing.",
+        handler=run_readme,
     )
     readme.add_argument("--check", action="store_true", help="only check")
     readme.add_argument("--path", default=str(README), help=argparse.SUPPRESS)
-    readme.set_defaults(handler=run_readme)

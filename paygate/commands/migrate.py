@@ -11,6 +11,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from alembic import command
 from paygate.commands import EXIT_CONFIG, EXIT_REFUSED, CommandError, database_failure, database_url
 from paygate.commands.db import set_up_roles, settings_roles
+from paygate.commands.parsing import Commands, add_actions, add_command
 from paygate.migrations import alembic_config
 
 
@@ -77,26 +78,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
+def add_parser(commands: Commands) -> None:
+    parser = add_command(
+        commands,
         "migrate",
-        help="apply, revert or print database migrations (alembic)",
-        description="Run the database migrations with PAYGATE_DATABASE_URL. `--sql` prints the SQL "
+        "apply, revert or print database migrations (alembic)",
+        "Run the database migrations with PAYGATE_DATABASE_URL. `--sql` prints the SQL "
         "instead of running it (no database needed), for a DBA to review and apply.",
+        handler=run,
     )
     parser.add_argument(
         "--database-url", default=None, help="instead of PAYGATE_DATABASE_URL (postgresql://user:pw@host/db)"
     )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = add_actions(parser)
 
-    up = actions.add_parser("upgrade", help="upgrade to a revision (default: head)")
+    up = add_command(actions, "upgrade", "upgrade to a revision (default: head)")
     up.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it (offline)")
 
-    down = actions.add_parser(
+    down = add_command(
+        actions,
         "downgrade",
-        help="downgrade to a revision (base = empty database)",
-        description="Downgrade to REVISION: an id, -1 (one step back) or base. With --sql give a range "
+        "downgrade to a revision (base = empty database)",
+        "Downgrade to REVISION: an id, -1 (one step back) or base. With --sql give a range "
         "FROM:TO, e.g. head:base.",
     )
     down.add_argument("revision", help="target revision: an id, -1, base (with --sql: FROM:TO)")
@@ -107,6 +111,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ("history", "list every revision"),
         ("heads", "show the newest revision(s) of the code"),
     ):
-        sub = actions.add_parser(name, help=text)
-        sub.add_argument("-v", "--verbose", action="store_true")
-    parser.set_defaults(handler=run)
+        add_command(actions, name, text).add_argument("-v", "--verbose", action="store_true")

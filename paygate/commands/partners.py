@@ -26,6 +26,7 @@ from paygate.commands import (
     run_with_engine,
     run_with_session,
 )
+from paygate.commands.parsing import Commands, add_actions, add_command
 from shared.models import EVENT_TYPES, Partner
 
 
@@ -277,25 +278,34 @@ def run_portal_link(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    partners = commands.add_parser(
+def add_parser(commands: Commands) -> None:
+    partners = add_command(
+        commands,
         "partners",
-        help="manage the partners that receive signed webhooks",
-        description="The partner registry (also at the gateway's /admin/partners). Partner URLs must be "
+        "manage the partners that receive signed webhooks",
+        "The partner registry (also at the gateway's /admin/partners). Partner URLs must be "
         "https on a public host, unless listed in GATEWAY_PARTNER_ALLOWED_HOSTS (dev allows loopback).",
     )
-    actions = partners.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = add_actions(partners)
 
-    def sub(name: str, text: str, description: str | None = None) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=text, description=description or text)
-        parser.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
+    def action(
+        name: str, text: str, description: str | None = None, *, on_partner: bool = True, **options: Any
+    ) -> argparse.ArgumentParser:
+        """An ACTION: on the partner PARTNER_ID unless ``on_partner`` is false, with ``--json`` unless
+        ``json_option=False``; ``options`` go to ``add_command`` (the handler among them)."""
+        options.setdefault("json_option", True)
+        parser = add_command(actions, name, text, description or text, database_option=True, **options)
+        if on_partner:
+            parser.add_argument("partner_id")
         return parser
 
-    add = sub(
+    add = action(
         "add",
         "register a partner and print its signing secret (once)",
         "Register a partner endpoint. Prints the new whsec_ signing secret: this is the only time it "
         "is shown. Exit 1 if the name is taken or the URL is refused.",
+        handler=run_add,
+        on_partner=False,
     )
     add.add_argument("--name", required=True)
     add.add_argument("--url", required=True, help="where events are POSTed (https)")
@@ -312,87 +322,76 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--ordered", action="store_true", help="ordered delivery (see the partner guide)")
     add.add_argument("--max-rate", type=_rate, default=None, metavar="N", help="at most N requests/s")
-    add.add_argument("--json", action="store_true", help="print JSON")
-    add.set_defaults(handler=run_add)
 
-    listing = sub("list", "list partners (never their secrets)")
+    listing = action("list", "list partners (never their secrets)", handler=run_list, on_partner=False)
     listing.add_argument("--event-type", default=None, choices=EVENT_TYPES, help="only those subscribed")
     listing.add_argument("--enabled", action="store_true", help="only enabled partners")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=run_list)
 
-    rotate = sub(
+    action(
         "rotate-secret",
         "give a partner a new secret; the old one keeps signing beside it for 24 h",
         "Generate a new signing secret and print it once. Every replaced secret keeps signing beside "
         "it for GATEWAY_SECRET_ROTATION_OVERLAP_HOURS (24) after its own rotation, however many "
         "rotations follow, so the partner can switch without losing events. finish-rotation ends it.",
+        handler=run_rotate,
     )
-    rotate.add_argument("partner_id")
-    rotate.add_argument("--json", action="store_true", help="print JSON")
-    rotate.set_defaults(handler=run_rotate)
-
-    finish = sub(
+    action(
         "finish-rotation",
         "finish a rotation early: only the current secret signs from now on",
         "Drop every retired secret now (the partner has switched to the new one). Deliveries signed "
         "after the dispatchers' partner cache refreshes (a few seconds) carry one signature.",
+        handler=run_finish_rotation,
     )
-    finish.add_argument("partner_id")
-    finish.add_argument("--json", action="store_true", help="print JSON")
-    finish.set_defaults(handler=run_finish_rotation)
 
-    settings = sub("set", "change a partner's delivery options: ordered delivery, rate limit")
-    settings.add_argument("partner_id")
+    settings = action(
+        "set", "change a partner's delivery options: ordered delivery, rate limit", handler=run_set
+    )
     order = settings.add_mutually_exclusive_group()
     order.add_argument("--ordered", action="store_true", default=None, help="a payment's events in order")
     order.add_argument("--unordered", dest="ordered", action="store_false", help="as fast as possible")
     rate = settings.add_mutually_exclusive_group()
     rate.add_argument("--max-rate", type=_rate, default=None, metavar="N", help="at most N requests/s")
     rate.add_argument("--no-max-rate", action="store_true", help="remove the rate limit")
-    settings.add_argument("--json", action="store_true", help="print JSON")
-    settings.set_defaults(handler=run_set)
 
-    test = sub(
+    test = action(
         "test",
         "send a signed example event to a partner's endpoint now and show the attempt",
         "Sign an example event with the partner's secrets and POST it now, as a delivery would (same "
         "URL policy, timeout, no redirects). Prints status, duration, the first 2 KB of the answer and "
         "the error; it is stored as a test delivery (never sent again). Exit 1 when the endpoint did not "
         "answer 2xx.",
+        handler=run_test,
     )
-    test.add_argument("partner_id")
     test.add_argument("--type", default="payment.succeeded", choices=EVENT_TYPES, help="the example event")
-    test.add_argument("--json", action="store_true", help="print JSON")
-    test.set_defaults(handler=run_test)
 
-    disable = sub("disable", "stop deliveries to a partner")
-    disable.add_argument("partner_id")
+    disable = action(
+        "disable", "stop deliveries to a partner", handler=run_set_enabled, json_option=False, enable=False
+    )
     disable.add_argument("--reason", default="disabled by an operator")
-    disable.set_defaults(handler=run_set_enabled, enable=False)
+    action(
+        "enable",
+        "resume deliveries to a disabled partner (its waiting deliveries go out)",
+        handler=run_set_enabled,
+        json_option=False,
+        enable=True,
+    )
 
-    enable = sub("enable", "resume deliveries to a disabled partner (its waiting deliveries go out)")
-    enable.add_argument("partner_id")
-    enable.set_defaults(handler=run_set_enabled, enable=True)
-
-    payer = sub(
+    payer = action(
         "payer-details",
         "whether a partner's webhooks carry the payer's email and name",
         "Turn the payer's details (payer_email, payer_name) in a partner's webhooks on or off. Off by "
         "default: partners get the minimal payload unless registered to receive them.",
+        handler=run_payer_details,
+        json_option=False,
     )
-    payer.add_argument("partner_id")
     payer.add_argument("state", choices=("on", "off"))
-    payer.set_defaults(handler=run_payer_details)
 
-    portal = sub(
+    portal = action(
         "portal-link",
         "print a single-use link into the partner's portal (or revoke one)",
         "Issue a link that opens the partner's self-service portal once, within "
         "GATEWAY_PORTAL_LINK_TTL_SECONDS, on GATEWAY_PUBLIC_URL; with --revoke LINK_ID the link stops "
         "opening and the session it opened ends. Exit 1 for an unknown partner or link.",
+        handler=run_portal_link,
     )
-    portal.add_argument("partner_id")
     portal.add_argument("--revoke", metavar="LINK_ID", default=None, help="revoke this link instead")
-    portal.add_argument("--json", action="store_true", help="print JSON")
-    portal.set_defaults(handler=run_portal_link)

@@ -12,6 +12,7 @@ import os
 import sys
 
 from paygate.commands import EXIT_CONFIG, CommandError
+from paygate.commands.parsing import Commands, add_command
 from paygate.config_check import (
     SETTINGS_ERRORS,
     ConfigError,
@@ -79,13 +80,15 @@ def run_dispatcher(_args: argparse.Namespace) -> int:
     os.execv(command[0], command)  # noqa: S606
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
-    serve = commands.add_parser(
+def add_parsers(commands: Commands) -> None:
+    serve = add_command(
+        commands,
         "serve",
-        help="run the gateway or payment_ms with production server settings (granian)",
-        description="Check the configuration (outside dev, weak secrets refuse to start), then run "
+        "run the gateway or payment_ms with production server settings (granian)",
+        "Check the configuration (outside dev, weak secrets refuse to start), then run "
         "SERVICE under granian. Defaults for --host/--port come from GATEWAY_HOST/GATEWAY_PORT or "
         "PAYMENT_MS_HOST/PAYMENT_MS_PORT. granian's own GRANIAN_* variables tune the rest.",
+        handler=run_serve,
     )
     serve.add_argument("service", choices=sorted(ASGI_SERVICES), help="which service")
     serve.add_argument("--host", default=None, help="bind address (in a container: 0.0.0.0)")
@@ -96,14 +99,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--print-command", action="store_true", help="print the server command line instead of running it"
     )
-    serve.set_defaults(handler=run_serve)
 
-    dispatcher = commands.add_parser(
+    add_command(
+        commands,
         "dispatcher",
-        help="run the webhook dispatcher (run several: they share the work)",
-        description="Deliver payment events to partners as signed webhooks. Any number can run at once, "
+        "run the webhook dispatcher (run several: they share the work)",
+        "Deliver payment events to partners as signed webhooks. Any number can run at once, "
         "on any number of machines. No arguments: every setting comes from the environment or .env "
         "(PAYGATE_DATABASE_URL, DISPATCHER_*; see .env.example). Exit 2 on bad configuration, 3 when "
         "the database cannot be reached at start.",
+        handler=run_dispatcher,
     )
-    dispatcher.set_defaults(handler=run_dispatcher)

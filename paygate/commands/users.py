@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.commands import EXIT_CONFIG, CommandError, database_url, print_listing, run_with_session
+from paygate.commands.parsing import Commands, add_actions, add_command
 from shared.models import User
 
 
@@ -89,17 +90,20 @@ def run_set_active(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
+def add_parsers(commands: Commands) -> None:
     for name, role, text in (
         ("create-user", "user", "create a user who can log in and pay"),
         ("create-admin", "admin", "create an administrator (partners, deliveries, every payment)"),
     ):
-        parser = commands.add_parser(
+        parser = add_command(
+            commands,
             name,
-            help=text,
-            description=f"{text[0].upper()}{text[1:]}. The password is prompted for, or read from stdin "
+            text,
+            f"{text[0].upper()}{text[1:]}. The password is prompted for, or read from stdin "
             "with --password-stdin (e.g. `printf '%s\\n' \"$PW\" | paygate "
             f"{name} EMAIL --password-stdin`). Exit 1 if the email is taken.",
+            handler=run_create_user,
+            role=role,
         )
         parser.add_argument("email")
         parser.add_argument(
@@ -108,42 +112,44 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
         if role == "user":
             parser.add_argument("--role", choices=["user", "admin"], default="user")
-        parser.set_defaults(handler=run_create_user, role=role)
 
-    users = commands.add_parser(
+    users = add_command(
+        commands,
         "users",
-        help="list, disable or enable the users who log in",
-        description="The gateway's accounts (create them with create-user / create-admin). A disabled "
+        "list, disable or enable the users who log in",
+        "The gateway's accounts (create them with create-user / create-admin). A disabled "
         "user cannot log in, and their unexpired tokens are refused within "
         "GATEWAY_DISABLED_USER_CHECK_SECONDS (5 s).",
     )
-    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    def sub(name: str, text: str, description: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=text, description=description)
-        parser.add_argument("--database-url", default=None, help="instead of PAYGATE_DATABASE_URL")
-        return parser
-
-    listing = sub("list", "list users (never their password hashes)", "List users, oldest first.")
+    actions = add_actions(users)
+    listing = add_command(
+        actions,
+        "list",
+        "list users (never their password hashes)",
+        "List users, oldest first.",
+        handler=run_list,
+        database_option=True,
+        json_option=True,
+    )
     only = listing.add_mutually_exclusive_group()
     only.add_argument("--active", action="store_true", help="only active users")
     only.add_argument("--disabled", action="store_true", help="only disabled users")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=run_list)
-
-    disable = sub(
-        "disable",
-        "stop a user from logging in and from using the tokens they hold",
-        "Disable a user: login is refused, and their unexpired tokens are refused within "
-        "GATEWAY_DISABLED_USER_CHECK_SECONDS. Their payments are kept. Exit 1 if no user has this email.",
-    )
-    disable.add_argument("email")
-    disable.set_defaults(handler=run_set_active, enable=False)
-
-    enable = sub(
-        "enable",
-        "let a disabled user log in again",
-        "Enable a disabled user. Exit 1 if no user has this email.",
-    )
-    enable.add_argument("email")
-    enable.set_defaults(handler=run_set_active, enable=True)
+    for name, text, description, enable in (
+        (
+            "disable",
+            "stop a user from logging in and from using the tokens they hold",
+            "Disable a user: login is refused, and their unexpired tokens are refused within "
+            "GATEWAY_DISABLED_USER_CHECK_SECONDS. Their payments are kept. Exit 1 if no user has this email.",
+            False,
+        ),
+        (
+            "enable",
+            "let a disabled user log in again",
+            "Enable a disabled user. Exit 1 if no user has this email.",
+            True,
+        ),
+    ):
+        parser = add_command(
+            actions, name, text, description, handler=run_set_active, database_option=True, enable=enable
+        )
+        parser.add_argument("email")

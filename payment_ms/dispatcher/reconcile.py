@@ -33,6 +33,8 @@ logger = logging.getLogger("paygate.dispatcher.reconcile")
 RECONCILE_LOCK = 0x7061_7967  # "payg"
 MAX_PAUSE_SECONDS = 3600.0
 PURGE_EVERY_SECONDS = 3600.0
+# repo.stuck_payments, repo.expired_holds: (conn, *, older_than, excluded, limit) -> payment ids
+DueQuery = Callable[..., Awaitable[list[uuid.UUID]]]
 
 
 class Reconciler:
@@ -56,21 +58,17 @@ class Reconciler:
             del self._resting_until[payment_id], self._pause[payment_id]
         return [payment_id for payment_id, until in self._resting_until.items() if until > now]
 
-    async def stuck_payments(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
-        return await repo.stuck_payments(
-            conn,
-            older_than=self.settings.reconcile_after_seconds,
-            excluded=self._resting(),
-            limit=self.settings.reconcile_batch,
+    async def _due(self, conn: asyncpg.Connection, query: DueQuery, older_than: float) -> list[uuid.UUID]:
+        """One batch of ``query``'s payments older than ``older_than`` seconds, but the resting ones."""
+        return await query(
+            conn, older_than=older_than, excluded=self._resting(), limit=self.settings.reconcile_batch
         )
 
+    async def stuck_payments(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
+        return await self._due(conn, repo.stuck_payments, self.settings.reconcile_after_seconds)
+
     async def expired_holds(self, conn: asyncpg.Connection) -> list[uuid.UUID]:
-        return await repo.expired_holds(
-            conn,
-            older_than=self.settings.authorization_expiry_seconds,
-            excluded=self._resting(),
-            limit=self.settings.reconcile_batch,
-        )
+        return await self._due(conn, repo.expired_holds, self.settings.authorization_expiry_seconds)
 
     async def run_once(
         self,
@@ -113,31 +111,27 @@ class Reconciler:
         doing: str,
         source: EventSource,
     ) -> int:
-        with acting_as(source):  # the events ``act`` writes come from ``source``
-            return await self._each_payment(payment_ids, act, stopping, doing)
-
-    async def _each_payment(
-        self,
-        payment_ids: list[uuid.UUID],
-        act: Callable[[uuid.UUID], Awaitable[object]],
-        stopping: Callable[[], bool],
-        doing: str,
-    ) -> int:
+        """``act`` on each payment until ``stopping``, each then resting for a doubled pause; the events
+        ``act`` writes come from ``source``."""
         asked = 0
-        for payment_id in payment_ids:
-            if stopping():
-                break
-            asked += 1
-            try:
-                await act(payment_id)
-            except Exception as exc:
-                logger.warning("%s payment %s failed: %s", doing, payment_id, exc)
-            pause = min(
-                MAX_PAUSE_SECONDS, 2 * self._pause.get(payment_id, self.settings.reconcile_interval_seconds)
-            )
-            self._pause[payment_id] = pause
-            self._resting_until[payment_id] = time.monotonic() + pause
+        with acting_as(source):
+            for payment_id in payment_ids:
+                if stopping():
+                    break
+                asked += 1
+                try:
+                    await act(payment_id)
+                except Exception as exc:
+                    logger.warning("%s payment %s failed: %s", doing, payment_id, exc)
+                self._rest(payment_id)
         return asked
+
+    def _rest(self, payment_id: uuid.UUID) -> None:
+        pause = min(
+            MAX_PAUSE_SECONDS, 2 * self._pause.get(payment_id, self.settings.reconcile_interval_seconds)
+        )
+        self._pause[payment_id] = pause
+        self._resting_until[payment_id] = time.monotonic() + pause
 
     async def _purge_if_due(self) -> None:
         now = time.monotonic()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, non_negative, positive
 
 # A delivery is sent only while its lease outlasts a whole request by this much.
 LEASE_MARGIN_SECONDS = 1.0
@@ -30,10 +30,8 @@ class DispatcherSettings(ServiceSettings):
         ge=1,
         description="Concurrent requests to one partner; its claimed backlog is max(2 x this, batch_size).",
     )
-    lease_seconds: float = Field(
-        default=60.0, gt=0, description="A claim lasts this long; a dead worker's deliveries return after."
-    )
-    request_timeout_seconds: float = Field(default=15.0, gt=0, description="Whole-request timeout.")
+    lease_seconds: float = positive(60.0, "A claim lasts this long; a dead worker's deliveries return after.")
+    request_timeout_seconds: float = positive(15.0, "Whole-request timeout.")
 
     @field_validator("request_timeout_seconds")
     @classmethod
@@ -49,19 +47,15 @@ class DispatcherSettings(ServiceSettings):
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
         description="Delays after each failed attempt (JSON list); past its end a delivery is failed.",
     )
-    retry_jitter: float = Field(default=0.2, ge=0, lt=1, description="±fraction applied to each delay.")
-    max_retry_after_seconds: float = Field(
-        default=86400.0, ge=0, description="Cap on a partner's Retry-After."
+    retry_jitter: float = non_negative(0.2, "±fraction applied to each delay.", lt=1)
+    max_retry_after_seconds: float = non_negative(86400.0, "Cap on a partner's Retry-After.")
+    poll_interval_seconds: float = positive(
+        5.0, "Fallback poll when no notification arrives (LISTEN wakes at once)."
     )
-    poll_interval_seconds: float = Field(
-        default=5.0, gt=0, description="Fallback poll when no notification arrives (LISTEN wakes at once)."
-    )
-    partner_cache_ttl_seconds: float = Field(
-        default=5.0, ge=0, description="Partner lists are cached this long."
-    )
-    gateway_timeout_seconds: float = Field(default=5.0, gt=0)
-    fan_out_max_backoff_seconds: float = Field(
-        default=60.0, gt=0, description="Longest wait before asking an unreachable gateway again."
+    partner_cache_ttl_seconds: float = non_negative(5.0, "Partner lists are cached this long.")
+    gateway_timeout_seconds: float = positive(5.0)
+    fan_out_max_backoff_seconds: float = positive(
+        60.0, "Longest wait before asking an unreachable gateway again."
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -75,44 +69,36 @@ class DispatcherSettings(ServiceSettings):
         """``allow_loopback``, or on in dev/test when it is not set."""
         return is_dev if self.allow_loopback is None else self.allow_loopback
 
-    metrics_port: int = Field(default=0, ge=0, description="Prometheus /metrics port; 0 turns it off.")
+    metrics_port: int = non_negative(0, "Prometheus /metrics port; 0 turns it off.")
     metrics_host: str = "127.0.0.1"
-    stats_interval_seconds: float = Field(default=5.0, gt=0, description="Queue depth gauges refresh.")
-    reconcile_interval_seconds: float = Field(
-        default=60.0, ge=0, description="How often stuck payments are looked for; 0 turns it off."
+    stats_interval_seconds: float = positive(5.0, "Queue depth gauges refresh.")
+    reconcile_interval_seconds: float = non_negative(
+        60.0, "How often stuck payments are looked for; 0 turns it off."
     )
-    reconcile_after_seconds: float = Field(
-        default=900.0, gt=0, description="A pending/processing payment older than this is re-verified."
+    reconcile_after_seconds: float = positive(
+        900.0, "A pending/processing payment older than this is re-verified."
     )
     reconcile_batch: int = Field(default=50, ge=1)
-    authorization_expiry_seconds: float = Field(
-        default=7 * 86400.0,
-        gt=0,
-        description="A manual-capture hold not captured within this long is released by reconciliation.",
+    authorization_expiry_seconds: float = positive(
+        7 * 86400.0, "A manual-capture hold not captured within this long is released by reconciliation."
     )
 
     # --- endpoint health, throttling, retention, operational events
-    throttle_backoff_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="How long a partner that answered 429 without Retry-After is left alone.",
+    throttle_backoff_seconds: float = positive(
+        30.0, "How long a partner that answered 429 without Retry-After is left alone."
     )
-    health_failure_span_seconds: float = Field(
-        default=432000.0,
-        ge=0,
-        description="A partner whose every attempt failed for this long is disabled (5 days; 0: never).",
+    health_failure_span_seconds: float = non_negative(
+        432000.0, "A partner whose every attempt failed for this long is disabled (5 days; 0: never)."
     )
-    health_max_consecutive_failures: int = Field(
-        default=0, ge=0, description="A partner failing this many attempts in a row is disabled (0: never)."
+    health_max_consecutive_failures: int = non_negative(
+        0, "A partner failing this many attempts in a row is disabled (0: never)."
     )
-    retention_days: float = Field(
-        default=90.0, gt=0, description="Event payloads and attempt bodies older than this are purged."
-    )
+    retention_days: float = positive(90.0, "Event payloads and attempt bodies older than this are purged.")
     retention_batch: int = Field(
         default=500, ge=1, description="Events purged per statement (small: no blocking)."
     )
-    maintenance_interval_seconds: float = Field(
-        default=60.0, ge=0, description="How often retention and the ordering check run; 0 turns them off."
+    maintenance_interval_seconds: float = non_negative(
+        60.0, "How often retention and the ordering check run; 0 turns them off."
     )
     operator_webhook_url: str = Field(
         default="",
@@ -123,8 +109,8 @@ class DispatcherSettings(ServiceSettings):
         default=SecretStr(""),
         description="whsec_ secret signing the operator's events (required with the URL).",
     )
-    operational_poll_seconds: float = Field(
-        default=5.0, gt=0, description="How often the gateway is asked for new endpoint.* events."
+    operational_poll_seconds: float = positive(
+        5.0, "How often the gateway is asked for new endpoint.* events."
     )
 
     @field_validator("operator_webhook_secret")

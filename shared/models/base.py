@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     MetaData,
     func,
@@ -61,6 +62,16 @@ def _array(values: tuple[str, ...]) -> str:
 
 
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$'"
+
+
+def _amount_checks(statuses: tuple[str, ...]) -> tuple[CheckConstraint, ...]:
+    """What a row holding money owed has to satisfy (reservations, payments): an amount above zero in
+    minor units, an ISO 4217 currency code, a status among ``statuses``."""
+    return (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(CURRENCY_CHECK, name="currency"),
+        CheckConstraint(_in("status", statuses), name="status"),
+    )
 
 
 class Base(DeclarativeBase):

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.contracts import EVENT_TYPES
 from shared.models.base import (
     CAPTURE_METHODS,
-    CURRENCY_CHECK,
     OPERATIONAL_EVENT_TYPES,
     PAYMENT_STATUSES,
     RESERVATION_STATUSES,
     USER_ROLES,
     WEB_SESSION_KINDS,
     Base,
+    _amount_checks,
     _array,
     _created_at,
     _in,
@@ -72,9 +72,7 @@ class LoginThrottle(Base):
 class Reservation(Base):
     __tablename__ = "reservations"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(CURRENCY_CHECK, name="currency"),
-        CheckConstraint(_in("status", RESERVATION_STATUSES), name="status"),
+        *_amount_checks(RESERVATION_STATUSES),
         CheckConstraint(
             f"payment_status IS NULL OR {_in('payment_status', PAYMENT_STATUSES)}", name="payment_status"
         ),

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.contracts import DISPUTE_STATUSES, EVENT_SOURCES, EVENT_TYPES, REFUND_STATUSES
 from shared.models.base import (
     CAPTURE_METHODS,
-    CURRENCY_CHECK,
     IDEMPOTENCY_STATES,
     LIVE_PAYMENT_STATUSES,
     PAYMENT_COMMANDS,
@@ -35,6 +34,7 @@ from shared.models.base import (
     PAYMENT_STATUSES,
     QUEUE_AUTOVACUUM,
     Base,
+    _amount_checks,
     _created_at,
     _in,
     _uuid_pk,
@@ -44,9 +44,7 @@ from shared.models.base import (
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(CURRENCY_CHECK, name="currency"),
-        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
+        *_amount_checks(PAYMENT_STATUSES),
         CheckConstraint(_in("provider", PAYMENT_PROVIDERS), name="provider"),
         CheckConstraint(_in("capture_method", CAPTURE_METHODS), name="capture_method"),
         CheckConstraint("captured_amount >= 0 AND captured_amount <= amount", name="captured_amount"),
