@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.web import repositories
 from shared.problems import ApplicationError
 from shared.security import tokens_match
-from shared.settings import get_paygate_settings
 
 CONSOLE_COOKIE = "paygate_console"
 PORTAL_COOKIE = "paygate_portal"
@@ -58,7 +57,7 @@ def token_hash(token: str) -> str:
 
 def secure_cookies(request: Request[Any, Any, Any]) -> bool:
     """Secure everywhere except dev over plain http (the browser would drop the cookie there)."""
-    return not (get_paygate_settings().is_dev and request.url.scheme == "http")
+    return not (request.app.state.settings.paygate.is_dev and request.url.scheme == "http")
 
 
 def session_cookie(request: Request[Any, Any, Any], name: str, value: str, path: str, max_age: int) -> Cookie:

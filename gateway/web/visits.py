@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from litestar import Controller, Request, Response
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -67,7 +67,9 @@ PortalVisit = Visit[PortalSession]
 def visit_provider(state_key: str) -> Provide:
     """The ``visit`` dependency of an area whose guard keeps the session in ``request.state.<state_key>``."""
 
-    def provide_visit(request: Request[Any, Any, Any], db_session: AsyncSession) -> Visit[Any]:
+    def provide_visit(
+        request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Visit[Any]:
         return Visit(request, getattr(request.state, state_key), db_session)
 
     return Provide(provide_visit, sync_to_thread=False)
