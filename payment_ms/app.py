@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi.spec import SecurityScheme
 
 from payment_ms.checkout_page.controllers import MockCheckoutController
 from payment_ms.checkout_page.services import MockEvents
 from payment_ms.deliveries.controllers import DeliveryController, EventController, TestSendController
+from payment_ms.dependencies import provide_engine
 from payment_ms.metrics.definitions import PROMETHEUS
 from payment_ms.metrics.endpoint import MetricsController
 from payment_ms.openapi import DESCRIPTION, payment_rules
@@ -85,6 +87,7 @@ def create_app(settings: PaymentSettings | None = None) -> Litestar:
             TestSendController,
         ],
         lifespan=[providers_lifespan(settings)],
+        dependencies={"engine": Provide(provide_engine, sync_to_thread=False)},  # every controller's
         middleware=[PROMETHEUS.middleware],
         openapi=docs,
     )

@@ -28,9 +28,23 @@ logger = logging.getLogger("paygate.errors")
 
 
 class ApplicationError(Exception):
+    """A subclass declares its problem in its class line: ``status`` (the HTTP status), ``code`` (the
+    problem type's last segment) and ``title``; one it leaves out is its parent's."""
+
     status_code: int = 400
     code: str = "bad-request"
     title: str = "Bad request"
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, title: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
 
     def __init__(
         self,
@@ -49,60 +63,51 @@ class ApplicationError(Exception):
         return self.detail
 
 
-class BadRequestError(ApplicationError):
-    pass
+class BadRequestError(ApplicationError): ...
 
 
-class InvalidInputError(ApplicationError):
-    status_code = 422
-    code = "invalid-input"
-    title = "Invalid input"
+class InvalidInputError(ApplicationError, status=422, code="invalid-input", title="Invalid input"): ...
 
 
-class IdempotencyKeyReusedError(InvalidInputError):
+class IdempotencyKeyReusedError(
+    InvalidInputError, code="idempotency-key-reused", title="Idempotency-Key reused for a different request"
+):
     """IETF Idempotency-Key draft: the same key with another request (its fingerprint differs)."""
-
-    code = "idempotency-key-reused"
-    title = "Idempotency-Key reused for a different request"
 
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was used for a different request")
 
 
-class AuthenticationError(ApplicationError):
-    status_code = 401
-    code = "unauthenticated"
-    title = "Authentication required"
+class AuthenticationError(
+    ApplicationError, status=401, code="unauthenticated", title="Authentication required"
+): ...
 
 
-class NotFoundError(ApplicationError):
-    status_code = 404
-    code = "not-found"
-    title = "Not found"
+class NotFoundError(ApplicationError, status=404, code="not-found", title="Not found"): ...
 
 
-class ConflictError(ApplicationError):
-    status_code = 409
-    code = "conflict"
-    title = "Conflict"
+class ConflictError(ApplicationError, status=409, code="conflict", title="Conflict"): ...
 
 
-class TooManyRequestsError(ApplicationError):
-    status_code = 429
-    code = "too-many-requests"
-    title = "Too many requests"
+class TooManyRequestsError(
+    ApplicationError, status=429, code="too-many-requests", title="Too many requests"
+): ...
 
 
-class UpstreamUnavailableError(ApplicationError):
-    status_code = 503
-    code = "upstream-unavailable"
-    title = "A service this request depends on is unavailable"
+class UpstreamUnavailableError(
+    ApplicationError,
+    status=503,
+    code="upstream-unavailable",
+    title="A service this request depends on is unavailable",
+): ...
 
 
-class UpstreamTimeoutError(ApplicationError):
-    status_code = 504
-    code = "upstream-timeout"
-    title = "A service this request depends on did not answer in time"
+class UpstreamTimeoutError(
+    ApplicationError,
+    status=504,
+    code="upstream-timeout",
+    title="A service this request depends on did not answer in time",
+): ...
 
 
 def problem_response(

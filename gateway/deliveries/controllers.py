@@ -3,7 +3,7 @@ payment_ms and read through its client (admins only)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Request, get, post
@@ -37,30 +37,22 @@ PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 class AdminDeliveriesController(AdminController):
     path = "/admin"
     tags = ["admin: webhooks"]
+    dependencies = {
+        "filters": query_dependency(EventFilter),
+        "delivery_filters": query_dependency(DeliveryFilter),
+    }
 
-    @operation(
-        get,
-        "/events",
-        "adminListEvents",
-        LIST_ERRORS,
-        dependencies={"filters": query_dependency(EventFilter)},
-    )
+    @operation(get, "/events", "adminListEvents", LIST_ERRORS)
     async def events(self, payment_ms: PaymentMsClient, filters: NamedDependency[EventFilter]) -> EventList:
         """Outbox events, newest first (cursor pagination)"""
         return await payment_ms.list_events(filters)
 
-    @operation(
-        get,
-        "/deliveries",
-        "adminListDeliveries",
-        LIST_ERRORS,
-        dependencies={"filters": query_dependency(DeliveryFilter)},
-    )
+    @operation(get, "/deliveries", "adminListDeliveries", LIST_ERRORS)
     async def deliveries(
-        self, payment_ms: PaymentMsClient, filters: NamedDependency[DeliveryFilter]
+        self, payment_ms: PaymentMsClient, delivery_filters: NamedDependency[DeliveryFilter]
     ) -> DeliveryList:
         """Webhook deliveries, newest first (cursor pagination)"""
-        return await payment_ms.list_deliveries(filters)
+        return await payment_ms.list_deliveries(delivery_filters)
 
     @operation(get, "/deliveries/{delivery_id:uuid}", "adminGetDelivery", ADMIN_ERRORS)
     async def delivery(self, delivery_id: DeliveryId, payment_ms: PaymentMsClient) -> DeliveryDetail:
@@ -87,7 +79,7 @@ class AdminDeliveriesController(AdminController):
     )
     async def replay_partner(
         self,
-        request: Request[Any, Any, Any],
+        request: Request,
         partner_id: PartnerId,
         data: ReplayWindow,
         payment_ms: PaymentMsClient,
@@ -104,7 +96,7 @@ class AdminDeliveriesController(AdminController):
     @operation(post, "/partners/{partner_id:uuid}/test", "adminSendTestEvent", ADMIN_ERRORS, status_code=200)
     async def send_test(
         self,
-        request: Request[Any, Any, Any],
+        request: Request,
         partner_id: PartnerId,
         db_session: AsyncSession,
         payment_ms: PaymentMsClient,

@@ -35,10 +35,9 @@ RETRYABLE_STATUSES = frozenset({502, 503, 504})
 QueryParams = Mapping[str, str] | Sequence[tuple[str, str]] | None
 
 
-class BadGatewayError(ApplicationError):
-    status_code = 502
-    code = "bad-gateway"
-    title = "The payment service answered unexpectedly"
+class BadGatewayError(
+    ApplicationError, status=502, code="bad-gateway", title="The payment service answered unexpectedly"
+): ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from shared.queries import FeedQuery
 
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
 LinkId = Annotated[UUID, Parameter(description="Portal link id")]
+LINK_ERRORS = (*INPUT, *ADMIN, 404)  # 404: no such partner, or no such link of it
 
 
 class PortalLink(msgspec.Struct, kw_only=True):
@@ -91,23 +92,16 @@ class PortalLinkAdminController(AdminController):
     path = "/admin/partners"
     tags = ["admin: partners"]
 
-    @operation(
-        post,
-        "/{partner_id:uuid}/portal-links",
-        "adminIssuePortalLink",
-        (*INPUT, *ADMIN, 404),
-        status_code=201,
-    )
+    @operation(post, "/{partner_id:uuid}/portal-links", "adminIssuePortalLink", LINK_ERRORS, status_code=201)
     async def issue(
         self,
-        request: Request[Any, Any, Any],
         partner_id: PartnerId,
         current_user: AuthUser,
+        db_engine: AsyncEngine,
         gateway_settings: GatewaySettings,
     ) -> PortalLink:
         """Issue a single-use link into the partner's portal (its URL is shown once)"""
-        engine: AsyncEngine = request.app.state.db_engine
-        async with engine.begin() as conn:
+        async with db_engine.begin() as conn:
             link = await services.issue_link(
                 conn, gateway_settings, partner_id, issued_by=current_user.email or str(current_user.id)
             )
@@ -117,20 +111,17 @@ class PortalLinkAdminController(AdminController):
         post,
         "/{partner_id:uuid}/portal-links/{link_id:uuid}/revoke",
         "adminRevokePortalLink",
-        (*INPUT, *ADMIN, 404),
+        LINK_ERRORS,
         status_code=200,
     )
-    async def revoke(
-        self, request: Request[Any, Any, Any], partner_id: PartnerId, link_id: LinkId
-    ) -> PortalLinkState:
+    async def revoke(self, partner_id: PartnerId, link_id: LinkId, db_engine: AsyncEngine) -> PortalLinkState:
         """Revoke a portal link: it no longer opens, and the session it opened ends"""
-        engine: AsyncEngine = request.app.state.db_engine
-        async with engine.begin() as conn:
+        async with db_engine.begin() as conn:
             row = await services.revoke_link(conn, partner_id, link_id)
         return PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__})
 
-    @operation(get, "/{partner_id:uuid}/portal-links", "adminListPortalLinks", (*INPUT, *ADMIN, 404))
-    async def list_(self, request: Request[Any, Any, Any], partner_id: PartnerId) -> list[PortalLinkState]:
+    @operation(get, "/{partner_id:uuid}/portal-links", "adminListPortalLinks", LINK_ERRORS)
+    async def list_(self, partner_id: PartnerId, db_engine: AsyncEngine) -> list[PortalLinkState]:
         """The partner's latest portal links and their state (never their URLs)"""
-        rows = await services.list_links(request.app.state.db_engine, partner_id)
+        rows = await services.list_links(db_engine, partner_id)
         return [PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__}) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,33 +23,32 @@ async def insert_session(conn: AsyncConnection, values: dict[str, object]) -> No
     await conn.execute(insert(sessions).values(values))
 
 
+def _live(token_hash: str, kind: str) -> tuple[ColumnElement[bool], ...]:
+    """The session of this token and kind, if unexpired and not revoked."""
+    return (
+        sessions.c.token_hash == token_hash,
+        sessions.c.kind == kind,
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > func.now(),
+    )
+
+
 async def live_console_session(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
-    """The session with its user, if unexpired, not revoked, and the user still an active admin."""
+    """The session with its user, if live and the user still an active admin."""
     query = (
         select(sessions, users.c.email, users.c.role, users.c.is_active)
         .join(users, users.c.id == sessions.c.user_id)
-        .where(
-            sessions.c.token_hash == token_hash,
-            sessions.c.kind == "console",
-            sessions.c.revoked_at.is_(None),
-            sessions.c.expires_at > func.now(),
-        )
+        .where(*_live(token_hash, "console"))
     )
     return (await conn.execute(query)).mappings().one_or_none()
 
 
 async def live_portal_session(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
-    """The session, if unexpired and neither it nor the link it came from is revoked."""
+    """The session, if live and the link it came from is not revoked."""
     query = (
         select(sessions)
         .outerjoin(links, links.c.id == sessions.c.portal_link_id)
-        .where(
-            sessions.c.token_hash == token_hash,
-            sessions.c.kind == "portal",
-            sessions.c.revoked_at.is_(None),
-            sessions.c.expires_at > func.now(),
-            links.c.revoked_at.is_(None),
-        )
+        .where(*_live(token_hash, "portal"), links.c.revoked_at.is_(None))
     )
     return (await conn.execute(query)).mappings().one_or_none()
 

@@ -32,12 +32,8 @@ PRESESSION_COOKIE = "paygate_form"
 CSRF_FIELD = "csrf_token"
 
 
-class CsrfError(ApplicationError):
+class CsrfError(ApplicationError, status=403, code="csrf", title="The form expired"):
     """A form without its session's CSRF token: refused (403) before anything is read from it."""
-
-    status_code = 403
-    code = "csrf"
-    title = "The form expired"
 
     def __init__(self) -> None:
         super().__init__("The form expired or did not come from this site; reload the page and try again.")

@@ -25,7 +25,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.checkout_page import services
-from payment_ms.dependencies import provide_engine, provide_mock_events
+from payment_ms.dependencies import provide_mock_events
 from payment_ms.providers import mock_sessions
 from payment_ms.providers.mock import CHECKOUT_PREFIX, checkout_path
 from shared.money_display import format_money, negotiate_locale
@@ -157,10 +157,7 @@ class MockCheckoutController(Controller):
     path = CHECKOUT_PREFIX
     tags = ["mock checkout"]
     include_in_schema = False
-    dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
-        "mock_events": Provide(provide_mock_events, sync_to_thread=False),
-    }
+    dependencies = {"mock_events": Provide(provide_mock_events, sync_to_thread=False)}
 
     @get("/assets/{name:str}", operation_id="mockCheckoutAsset")
     async def asset(self, name: FromPath[str]) -> Response[bytes] | Response[str]:

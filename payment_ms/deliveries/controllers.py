@@ -22,7 +22,7 @@ from payment_ms.deliveries.schemas import (
     PartnerReplay,
     ReplayCount,
 )
-from payment_ms.dependencies import provide_dispatcher_settings, provide_engine
+from payment_ms.dependencies import provide_dispatcher_settings
 from payment_ms.dispatcher.replay import replay_delivery, replay_partner_deliveries
 from payment_ms.dispatcher.settings import DispatcherSettings
 from payment_ms.dispatcher.test_send import record_test_send, send_test_event
@@ -48,11 +48,7 @@ DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
 class EventController(ServiceTokenController):
     path = "/"  # every route is a shared.routes template
     tags = ["events"]
-    dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
-        "filters": query_dependency(EventFilter),
-        "feed_query": query_dependency(FeedQuery),
-    }
+    dependencies = {"filters": query_dependency(EventFilter), "feed_query": query_dependency(FeedQuery)}
 
     @operation(get, routes.EVENTS, "listEvents", READ)
     async def list_events(self, engine: Engine, filters: NamedDependency[EventFilter]) -> EventList:
@@ -76,7 +72,6 @@ class DeliveryController(ServiceTokenController):
     path = "/"
     tags = ["deliveries"]
     dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
         "filters": query_dependency(DeliveryFilter),
         "health_query": query_dependency(HealthQuery),
     }
@@ -138,10 +133,7 @@ class TestSendController(ServiceTokenController):
 
     path = "/"
     tags = ["deliveries"]
-    dependencies = {
-        "dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False),
-        "engine": Provide(provide_engine, sync_to_thread=False),
-    }
+    dependencies = {"dispatcher_settings": Provide(provide_dispatcher_settings, sync_to_thread=False)}
 
     @operation(post, routes.TEST_SENDS, "sendTestEvent", (*INPUT, *SERVICE, 422), status_code=200)
     async def send(

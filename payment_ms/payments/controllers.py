@@ -99,7 +99,6 @@ class PaymentController(ServiceTokenController):
     path = "/"  # every route is a shared.routes template
     tags = ["payments"]
     dependencies = {
-        "engine": Provide(provide_engine, sync_to_thread=False),
         "filters": query_dependency(PaymentFilter),
         "period": query_dependency(StatsPeriod),
         "new_payment": Provide(strict_body(PaymentCreate)),

@@ -46,11 +46,10 @@ LIVE_PAYMENT_UNIQUE = "uq_payments_live_reservation_id"
 SESSION_UNIQUE = "uq_payments_provider_session_id"
 
 
-class ReservationHasLivePaymentError(ConflictError):
+class ReservationHasLivePaymentError(
+    ConflictError, code="reservation-has-live-payment", title="The reservation already has a live payment"
+):
     """``payment_id``: the live one (None if it ended in the meantime)."""
-
-    code = "reservation-has-live-payment"
-    title = "The reservation already has a live payment"
 
     def __init__(self, payment_id: uuid.UUID | None) -> None:
         super().__init__(

@@ -25,27 +25,25 @@ from shared.problems import (
 T = TypeVar("T")
 
 
-class ProviderUnavailableError(UpstreamUnavailableError):
-    title = "The payment provider is unavailable"
+class ProviderUnavailableError(UpstreamUnavailableError, title="The payment provider is unavailable"): ...
 
 
-class ProviderTimeoutError(UpstreamTimeoutError):
-    title = "The payment provider did not answer in time"
+class ProviderTimeoutError(UpstreamTimeoutError, title="The payment provider did not answer in time"): ...
 
 
-class ProviderInconsistentError(ApplicationError):
+class ProviderInconsistentError(
+    ApplicationError,
+    status=502,
+    code="provider-inconsistent",
+    title="The payment provider answered inconsistently",
+):
     """The provider answered something that contradicts what we already hold (nothing is written)."""
 
-    status_code = 502
-    code = "provider-inconsistent"
-    title = "The payment provider answered inconsistently"
 
-
-class ProviderRefusedError(ConflictError):
+class ProviderRefusedError(
+    ConflictError, code="provider-refused", title="The payment provider refused the operation"
+):
     """The provider said no to a well-formed request (e.g. expiring a session the payer completed)."""
-
-    code = "provider-refused"
-    title = "The payment provider refused the operation"
 
 
 @dataclass(frozen=True, slots=True)

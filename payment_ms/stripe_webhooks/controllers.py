@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payment_ms.dependencies import provide_engine
 from payment_ms.stripe_webhooks import services, signature
 from shared import routes
 from shared.contracts import StripeSignature, StripeWebhookReceipt
@@ -18,7 +17,6 @@ from shared.problems import AuthenticationError, problem_responses
 class StripeWebhookController(Controller):
     path = "/"
     tags = ["providers"]
-    dependencies = {"engine": Provide(provide_engine, sync_to_thread=False)}
 
     @post(
         routes.STRIPE_WEBHOOK,

@@ -14,16 +14,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook
 
-from tests.dispatcher.conftest import Receiver, add_partner
-from tests.fixtures.checkout import PASSWORD, Account, MakeAccount, MakeReservation, checkout, choose
+from tests.dispatcher.conftest import Receiver, add_event, add_partner
+from tests.fixtures.browser import BROWSER_TEST, chromium
+from tests.fixtures.checkout import PASSWORD, Account, Checkouts, MakeAccount
 from tests.fixtures.services import RunningService
 from tests.fixtures.waiting import eventually
-from tests.gateway.test_browser import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium (/usr/bin/chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
@@ -32,14 +29,8 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def new_page(browser: Any, gateway: RunningService, *, phone: bool = False) -> Any:
@@ -64,17 +55,14 @@ async def sign_in(page: Any, admin: Account) -> None:
 async def test_an_operator_refunds_part_of_a_payment_and_replays_a_failing_delivery(
     browser: Any,
     gateway: RunningService,
-    payment_ms: RunningService,
-    make_account: MakeAccount,
-    make_reservation: MakeReservation,
+    checkouts: Checkouts,
     db_engine: AsyncEngine,
     receiver: Receiver,
     dispatch: Callable[..., Any],
     http: httpx.AsyncClient,
 ) -> None:
-    admin = await make_account("admin")
-    payer = await make_account("user")
-    reservation = await make_reservation(payer, amount=4200, currency="EUR")
+    admin = await checkouts.account("admin")
+    payer, reservation = await checkouts.payer(amount=4200, currency="EUR")
     await add_partner(db_engine, receiver.url("hotel"), ("payment.succeeded", "payment.refunded"))
     down = {"failing": True}
 
@@ -85,10 +73,10 @@ async def test_an_operator_refunds_part_of_a_payment_and_replays_a_failing_deliv
     await add_partner(db_engine, receiver.url("flaky"), ("payment.succeeded",))
 
     async with dispatch():
-        started = await checkout(http, gateway, payer, reservation)
+        started = await checkouts.start(payer, reservation)
         assert started.status_code == 201, started.text
         payment_id = started.json()["payment_id"]
-        await choose(http, payment_ms, started.json()["checkout_url"], "approve")
+        await checkouts.choose(started.json()["checkout_url"], "approve")
         verified = await http.post(
             f"{gateway.url}/payment-gateway/{payment_id}/verify", headers=payer.headers
         )
@@ -165,8 +153,6 @@ async def test_a_partner_uses_its_portal_link_on_a_phone(
     dispatch: Callable[..., Any],
     http: httpx.AsyncClient,
 ) -> None:
-    from tests.dispatcher.conftest import add_event
-
     admin = await make_account("admin")
     partner_id, _ = await add_partner(db_engine, receiver.url("portal"), ("payment.succeeded",))
     async with dispatch():

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.console.conftest import SignIn, csrf_of
+from tests.console.conftest import SignIn, csrf_of, post_login
 from tests.dispatcher.conftest import fetch
 from tests.fixtures.checkout import PASSWORD, MakeAccount
 from tests.fixtures.services import RunningService
@@ -42,16 +42,7 @@ async def test_an_admin_signs_in_and_every_page_has_the_checkout_pages_headers(
 ) -> None:
     admin = await make_account("admin")
     async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as browser:
-        form = await browser.get("/console/login")
-        signed = await browser.post(
-            "/console/login",
-            data={
-                "csrf_token": csrf_of(form.text),
-                "email": admin.email,
-                "password": PASSWORD,
-                "next": "//evil/x",
-            },
-        )
+        signed = await post_login(browser, admin, next="//evil/x")
         assert signed.status_code == 303 and signed.headers["location"] == "/console"  # never another host
         cookie = signed.headers["set-cookie"]
         assert (
@@ -86,11 +77,7 @@ async def test_no_console_page_answers_to_a_user_who_is_not_an_admin(
 ) -> None:
     user = await make_account("user")
     async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as browser:
-        form = await browser.get("/console/login")
-        refused = await browser.post(
-            "/console/login",
-            data={"csrf_token": csrf_of(form.text), "email": user.email, "password": PASSWORD},
-        )
+        refused = await post_login(browser, user)
         assert refused.status_code == 403 and "not an operator" in refused.text
         assert "paygate_console" not in refused.headers.get("set-cookie", "")
         # the user's API token, a made-up cookie, nothing: every page sends to the sign-in page
@@ -171,25 +158,16 @@ async def test_partner_pages_create_edit_rotate_disable_enable_and_issue_a_porta
 ) -> None:
     client = await sign_in(await make_account("admin"))
     csrf = csrf_of((await client.get("/console/partners/new")).text)
-    refused = await client.post(
-        "/console/partners",
-        data={
-            "csrf_token": csrf,
-            "name": "hotel",
-            "url": "https://10.0.0.1/hook",
-            "event_types": "payment.succeeded",
-        },
-    )
+    form = {"csrf_token": csrf, "name": "hotel"}
+    private = {**form, "url": "https://10.0.0.1/hook", "event_types": "payment.succeeded"}
+    refused = await client.post("/console/partners", data=private)
     assert refused.status_code == 422 and "hotel" in refused.text  # the admin API's URL rules, the form kept
-    created = await client.post(
-        "/console/partners",
-        data={
-            "csrf_token": csrf,
-            "name": "hotel",
-            "url": "http://127.0.0.1:9/hook",
-            "event_types": ["payment.succeeded", "payment.refunded"],
-        },
-    )
+    local = {
+        **form,
+        "url": "http://127.0.0.1:9/hook",
+        "event_types": ["payment.succeeded", "payment.refunded"],
+    }
+    created = await client.post("/console/partners", data=local)
     assert created.status_code == 200
     secret = re.search(r'id="secret">(whsec_[^<]+)<', created.text)
     assert secret

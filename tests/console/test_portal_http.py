@@ -4,6 +4,7 @@ partner only (every portal URL and the feed tried with another partner's ids), t
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,46 +19,58 @@ from tests.fixtures.services import RunningService
 from tests.fixtures.waiting import eventually
 
 
-async def issue_link(
-    http: httpx.AsyncClient, gateway: RunningService, admin: Account, partner_id: uuid.UUID
-) -> dict[str, Any]:
-    answer = await http.post(f"{gateway.url}/admin/partners/{partner_id}/portal-links", headers=admin.headers)
-    assert answer.status_code == 201, answer.text
-    link: dict[str, Any] = answer.json()
-    return link
-
-
 def local_path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-async def open_portal(gateway: RunningService, link_url: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=gateway.url, timeout=10.0)
-    form = await client.get(local_path(link_url))
-    assert form.status_code == 200, form.text
-    answer = await client.post(local_path(link_url), data={"csrf_token": csrf_of(form.text)})
-    assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/portal"
-    return client
+@dataclass
+class Portals:
+    """Two partners (``mine`` takes more event types than ``theirs``) and an admin who issues their
+    portal links, which a browser opens, through the real gateway."""
+
+    http: httpx.AsyncClient
+    gateway: RunningService
+    admin: Account
+    mine: uuid.UUID
+    theirs: uuid.UUID
+
+    async def link(self, partner_id: uuid.UUID) -> dict[str, Any]:
+        url = f"{self.gateway.url}/admin/partners/{partner_id}/portal-links"
+        answer = await self.http.post(url, headers=self.admin.headers)
+        assert answer.status_code == 201, answer.text
+        link: dict[str, Any] = answer.json()
+        return link
+
+    async def open(self, link_url: str) -> httpx.AsyncClient:
+        """A new browser that opened ``link_url``: signed in to its partner's portal."""
+        client = httpx.AsyncClient(base_url=self.gateway.url, timeout=10.0)
+        form = await client.get(local_path(link_url))
+        assert form.status_code == 200, form.text
+        answer = await client.post(local_path(link_url), data={"csrf_token": csrf_of(form.text)})
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/portal"
+        return client
 
 
 @pytest.fixture
-async def two_partners(db_engine: AsyncEngine, receiver: Any) -> tuple[uuid.UUID, uuid.UUID]:
+async def portals(
+    http: httpx.AsyncClient,
+    gateway: RunningService,
+    make_account: MakeAccount,
+    db_engine: AsyncEngine,
+    receiver: Any,
+) -> Portals:
     mine, _ = await add_partner(db_engine, receiver.url("mine"), ("payment.succeeded", "payment.refunded"))
     theirs, _ = await add_partner(db_engine, receiver.url("theirs"), ("payment.succeeded",))
-    return mine, theirs
+    return Portals(http, gateway, await make_account("admin"), mine, theirs)
 
 
 async def test_a_link_opens_once_and_a_revoked_link_ends_its_session(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    two_partners: tuple[uuid.UUID, uuid.UUID],
+    gateway: RunningService, http: httpx.AsyncClient, portals: Portals
 ) -> None:
-    admin = await make_account("admin")
-    mine, _ = two_partners
-    link = await issue_link(http, gateway, admin, mine)
-    portal = await open_portal(gateway, link["url"])
+    admin, mine = portals.admin, portals.mine
+    link = await portals.link(mine)
+    portal = await portals.open(link["url"])
     try:
         home = await portal.get("/portal")
         assert home.status_code == 200 and "Your endpoint" in home.text
@@ -82,7 +95,7 @@ async def test_a_link_opens_once_and_a_revoked_link_ends_its_session(
         await portal.aclose()
 
     # a link revoked before it is opened never opens
-    unused = await issue_link(http, gateway, admin, mine)
+    unused = await portals.link(mine)
     await http.post(
         f"{gateway.url}/admin/partners/{mine}/portal-links/{unused['id']}/revoke", headers=admin.headers
     )
@@ -98,14 +111,9 @@ async def test_a_link_opens_once_and_a_revoked_link_ends_its_session(
 
 
 async def test_a_partner_never_sees_another_partners_data(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    db_engine: AsyncEngine,
-    two_partners: tuple[uuid.UUID, uuid.UUID],
+    gateway: RunningService, http: httpx.AsyncClient, db_engine: AsyncEngine, portals: Portals
 ) -> None:
-    admin = await make_account("admin")
-    mine, theirs = two_partners
+    mine, theirs = portals.mine, portals.theirs
     _, event_id = await add_event(db_engine, "payment.succeeded")
     async with db_engine.begin() as conn:  # one delivery each, as the dispatcher's fan-out writes them
         for partner in (mine, theirs):
@@ -121,8 +129,8 @@ async def test_a_partner_never_sees_another_partners_data(
     their_delivery = next(r["id"] for r in rows if r["partner_id"] == theirs)
     their_name = (await fetch(db_engine, "SELECT name FROM partners WHERE id = :id", id=theirs))[0]["name"]
 
-    link = await issue_link(http, gateway, admin, mine)
-    portal = await open_portal(gateway, link["url"])
+    link = await portals.link(mine)
+    portal = await portals.open(link["url"])
     try:
         listing = await portal.get("/portal/deliveries")
         assert str(my_delivery)[:12] in listing.text and str(their_delivery)[:12] not in listing.text
@@ -143,8 +151,8 @@ async def test_a_partner_never_sees_another_partners_data(
             answer = await portal.get(path)
             assert answer.status_code == 200 and str(their_delivery)[:12] not in answer.text
         # a token another partner issued is not this partner's to revoke
-        other_link = await issue_link(http, gateway, admin, theirs)
-        other = await open_portal(gateway, other_link["url"])
+        other_link = await portals.link(theirs)
+        other = await portals.open(other_link["url"])
         try:
             issued = await other.post(
                 "/portal/tokens",
@@ -168,21 +176,16 @@ async def test_a_partner_never_sees_another_partners_data(
 
 
 async def test_the_pull_feed_returns_the_partners_events_in_order_after_a_cursor(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    db_engine: AsyncEngine,
-    two_partners: tuple[uuid.UUID, uuid.UUID],
+    gateway: RunningService, http: httpx.AsyncClient, db_engine: AsyncEngine, portals: Portals
 ) -> None:
-    admin = await make_account("admin")
-    mine, theirs = two_partners
+    mine, theirs = portals.mine, portals.theirs
     payment_id, first = await add_event(db_engine, "payment.succeeded")
     _, not_subscribed = await add_event(db_engine, "payment.created", payment_id)
     _, second = await add_event(db_engine, "payment.refunded", payment_id)
     _, third = await add_event(db_engine, "payment.succeeded")
 
-    link = await issue_link(http, gateway, admin, mine)
-    portal = await open_portal(gateway, link["url"])
+    link = await portals.link(mine)
+    portal = await portals.open(link["url"])
     try:
         tokens = await portal.get("/portal/tokens")
         issued = await portal.post(
@@ -235,17 +238,12 @@ async def test_the_pull_feed_returns_the_partners_events_in_order_after_a_cursor
 
 
 async def test_portal_forms_need_their_csrf_token_and_portal_sessions_expire(
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    make_account: MakeAccount,
-    db_engine: AsyncEngine,
-    two_partners: tuple[uuid.UUID, uuid.UUID],
+    gateway: RunningService, http: httpx.AsyncClient, db_engine: AsyncEngine, portals: Portals
 ) -> None:
-    admin = await make_account("admin")
-    mine, _ = two_partners
+    mine = portals.mine
     secret = "SELECT secret FROM partners WHERE id = :id"
     before = (await fetch(db_engine, secret, id=mine))[0]["secret"]
-    portal = await open_portal(gateway, (await issue_link(http, gateway, admin, mine))["url"])
+    portal = await portals.open((await portals.link(mine))["url"])
     try:
         for data in ({}, {"csrf_token": ""}, {"csrf_token": "wrong-token"}):
             for path in ("/portal/rotate", "/portal/pause", "/portal/test"):

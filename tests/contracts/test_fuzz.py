@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import requests
@@ -18,11 +19,13 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from litestar import Litestar
 from litestar.testing import TestClient
 from schemathesis import Case
+from schemathesis.schemas import BaseSchema
 
 from gateway.app import create_app as create_gateway
 from payment_ms.app import create_app as create_payment_ms
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 
+Test = TypeVar("Test", bound=Callable[..., None])
 ROLES = ("user", "admin", "service", "anonymous")
 # Bounded and reproducible: a few generated examples per operation, no shrinking, no example database.
 FUZZ = settings(
@@ -89,18 +92,23 @@ def test_running_services_serve_these_documents(gateway: RunningService, payment
         assert httpx.get(f"{service.url}/schema/openapi.json").json() == document
 
 
-@gateway_api.parametrize()
-@FUZZ
-@seed(13)
+def fuzzed(api: BaseSchema) -> Callable[[Test], Test]:
+    """A test of every operation of ``api`` (schemathesis), bounded by ``FUZZ`` and seeded."""
+
+    def apply(test: Test) -> Test:
+        return api.parametrize()(FUZZ(seed(13)(test)))
+
+    return apply
+
+
+@fuzzed(gateway_api)
 def test_gateway_matches_its_document(
     case: Case, gateway: RunningService, role_tokens: dict[str, str]
 ) -> None:
     GATEWAY_CALLERS.call(case, gateway, role_tokens)
 
 
-@payment_ms_api.parametrize()
-@FUZZ
-@seed(13)
+@fuzzed(payment_ms_api)
 def test_payment_ms_matches_its_document(
     case: Case, payment_ms: RunningService, role_tokens: dict[str, str]
 ) -> None:

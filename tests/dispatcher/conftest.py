@@ -25,7 +25,7 @@ from payment_ms.events.outbox import record_event
 from payment_ms.payments.mapping import to_contract
 from payment_ms.settings import PaymentSettings
 from shared.contracts import EventType
-from shared.models import Partner, Payment
+from shared.models import DeliveryAttempt, Partner, Payment, WebhookDelivery
 from shared.webhooks import generate_secret
 from tests.fixtures.database import role_urls
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
@@ -163,10 +163,15 @@ async def add_partner(
 
 async def insert_payment(conn: AsyncConnection, **values: Any) -> RowMapping:
     """A payment row (a mock ticket unless ``values`` say otherwise), as the database stored it."""
-    defaults = {"amount": 2500, "currency": "EUR", "provider": "mock", "description": "ticket"}
-    statement = insert(Payment).values(
-        reservation_id=uuid.uuid4(), user_id=uuid.uuid4(), **{**defaults, **values}
-    )
+    defaults = {
+        "reservation_id": uuid.uuid4(),
+        "user_id": uuid.uuid4(),
+        "amount": 2500,
+        "currency": "EUR",
+        "provider": "mock",
+        "description": "ticket",
+    }
+    statement = insert(Payment).values(**{**defaults, **values})
     return (await conn.execute(statement.returning(*Payment.__table__.c))).mappings().one()
 
 
@@ -189,6 +194,54 @@ async def add_event(
             )
         event_id = await record_event(conn, to_contract(row), event_type)
     return row["id"], event_id
+
+
+async def add_delivery(
+    conn: AsyncConnection,
+    event_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    attempt: dict[str, Any],
+    url: str = "https://partner.example/hooks",
+    **columns: Any,
+) -> uuid.UUID:
+    """A delivery tried once (``columns``: its status and the rest) and that one attempt, as the
+    dispatcher leaves them behind."""
+    delivery_id = await conn.scalar(
+        insert(WebhookDelivery)
+        .values(event_id=event_id, partner_id=partner_id, url=url, attempt_count=1, **columns)
+        .returning(WebhookDelivery.id)
+    )
+    assert delivery_id is not None
+    await conn.execute(insert(DeliveryAttempt).values(delivery_id=delivery_id, attempt_number=1, **attempt))
+    return delivery_id
+
+
+async def two_events_received(
+    engine: AsyncEngine,
+    receiver: Receiver,
+    dispatch: Callable[..., Any],
+    name: str,
+    types: tuple[EventType, EventType],
+) -> list[Received]:
+    """What partner ``name``, subscribed to ``types``, received once a dispatcher sent one payment's
+    event of each type (in that order)."""
+    first, second = types
+    await add_partner(engine, receiver.url(name), types)
+    async with dispatch():
+        payment_id, _ = await add_event(engine, first)
+        await add_event(engine, second, payment_id)
+        return await receiver.wait_count(name, 2)
+
+
+async def disabled_partner(engine: AsyncEngine, partner_id: uuid.UUID, what: str) -> dict[str, Any]:
+    """The partner's row once it is disabled (by the dispatcher's health policy, a 410, ...)."""
+
+    async def disabled() -> list[dict[str, Any]]:
+        rows = await fetch(engine, "SELECT * FROM partners WHERE id = :id", id=partner_id)
+        return rows if not rows[0]["enabled"] else []
+
+    [partner] = await eventually(disabled, what=what)
+    return partner
 
 
 async def fetch(engine: AsyncEngine, sql: str, **params: Any) -> list[dict[str, Any]]:

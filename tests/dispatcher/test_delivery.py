@@ -15,7 +15,15 @@ from standardwebhooks import Webhook
 
 from payment_ms.dispatcher import replay_delivery
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch, respond
+from tests.dispatcher.conftest import (
+    Received,
+    Receiver,
+    add_event,
+    add_partner,
+    fetch,
+    respond,
+    two_events_received,
+)
 from tests.fixtures.waiting import eventually
 
 
@@ -184,11 +192,9 @@ async def test_response_excerpt_is_capped_at_2_kb(
 async def test_body_is_the_signed_bytes_and_carries_the_event(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
-    await add_partner(db_engine, receiver.url("p"), ("payment.failed", "payment.succeeded"))
-    async with dispatch():
-        payment_id, _ = await add_event(db_engine, "payment.failed")
-        await add_event(db_engine, "payment.succeeded", payment_id)
-        got = await receiver.wait_count("p", 2)
+    got = await two_events_received(
+        db_engine, receiver, dispatch, "p", ("payment.failed", "payment.succeeded")
+    )
     types = sorted(json.loads(r.body)["type"] for r in got)
     assert types == ["payment.failed", "payment.succeeded"]
     assert len({r.msg_id for r in got}) == 2

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.contracts import EventType
 from shared.embedded_pg import free_port
-from shared.models import Payment, Reservation, User
-from tests.dispatcher.conftest import add_event, fetch, running_dispatcher
+from shared.models import Reservation, User
+from tests.dispatcher.conftest import add_event, fetch, insert_payment, running_dispatcher
 from tests.fixtures.services import run_service, service_env
 from tests.fixtures.waiting import eventually
 
@@ -48,16 +48,7 @@ async def _pending_reservation(db_engine: AsyncEngine, payment_status: str) -> t
             .returning(Reservation.id)
         )
         assert reservation_id is not None
-        await conn.execute(
-            insert(Payment).values(
-                id=payment_id,
-                reservation_id=reservation_id,
-                user_id=user_id,
-                amount=2500,
-                currency="EUR",
-                provider="mock",
-            )
-        )
+        await insert_payment(conn, id=payment_id, reservation_id=reservation_id, user_id=user_id)
         await conn.execute(
             text("UPDATE payments SET status = :status WHERE id = :id"),
             {"id": payment_id, "status": payment_status},

@@ -16,7 +16,15 @@ from yarl import URL
 
 from payment_ms.dispatcher.ssrf import BlockedDestinationError, GuardedResolver, UrlPolicy
 from shared.embedded_pg import free_port
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, fetch, running_dispatcher
+from tests.dispatcher.conftest import (
+    Received,
+    Receiver,
+    add_event,
+    add_partner,
+    disabled_partner,
+    fetch,
+    running_dispatcher,
+)
 from tests.fixtures.services import run_service, service_env
 from tests.fixtures.waiting import eventually
 
@@ -76,13 +84,7 @@ async def test_410_disables_the_partner_and_stops_its_deliveries(
         await eventually(fanned_out, what="all three events fanned out to the partner")
         gone.set()
 
-        async def disabled() -> list[dict[str, Any]]:
-            rows = await fetch(
-                db_engine, "SELECT enabled, disabled_reason FROM partners WHERE id = :id", id=partner_id
-            )
-            return rows if not rows[0]["enabled"] else []
-
-        [partner] = await eventually(disabled, what="the partner disabled through the gateway")
+        partner = await disabled_partner(db_engine, partner_id, "the partner disabled through the gateway")
         assert "410" in partner["disabled_reason"]
 
         async def stopped() -> list[str]:
@@ -125,10 +127,9 @@ async def test_gateway_down_then_up_fans_the_event_out_later(
     assert got.msg_id == str(event_id)
 
 
-async def test_loopback_is_refused_when_not_allowed(
-    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
-) -> None:
-    await add_partner(db_engine, receiver.url("internal"))
+async def _refused_delivery(db_engine: AsyncEngine, database_url: str, gateway: Any) -> dict[str, Any]:
+    """The one partner's delivery of a new event, failed at once by a dispatcher that allows no
+    loopback destination and does not retry."""
     async with running_dispatcher(
         database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
     ):
@@ -138,6 +139,14 @@ async def test_loopback_is_refused_when_not_allowed(
             return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
 
         [delivery] = await eventually(failed, what="the delivery refused")
+    return delivery
+
+
+async def test_loopback_is_refused_when_not_allowed(
+    db_engine: AsyncEngine, receiver: Receiver, database_url: str, gateway: Any
+) -> None:
+    await add_partner(db_engine, receiver.url("internal"))
+    delivery = await _refused_delivery(db_engine, database_url, gateway)
     assert delivery["last_error"].startswith("blocked:")
     assert receiver.at("internal") == []
 
@@ -211,15 +220,7 @@ async def test_the_resolved_address_is_checked_on_a_real_send(
     """``localhost`` passes the URL check (a name, https) and is refused once it resolves to loopback."""
     port = URL(receiver.base_url).port
     await add_partner(db_engine, f"https://localhost:{port}/by-name")
-    async with running_dispatcher(
-        database_url, gateway.internal_url, allow_loopback=False, retry_schedule_seconds=[]
-    ):
-        await add_event(db_engine)
-
-        async def failed() -> list[dict[str, Any]]:
-            return await fetch(db_engine, "SELECT * FROM webhook_deliveries WHERE status = 'failed'")
-
-        [delivery] = await eventually(failed, what="the delivery refused")
+    delivery = await _refused_delivery(db_engine, database_url, gateway)
     [attempt] = await fetch(
         db_engine, "SELECT * FROM delivery_attempts WHERE delivery_id = :id", id=delivery["id"]
     )

@@ -17,7 +17,17 @@ from standardwebhooks import Webhook
 
 from gateway.partners.services import finish_rotation, partner_view, rotate_secret, update_partner
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import Received, Receiver, add_event, add_partner, eventually, fetch
+from tests.dispatcher.conftest import (
+    Received,
+    Receiver,
+    add_delivery,
+    add_event,
+    add_partner,
+    disabled_partner,
+    eventually,
+    fetch,
+    two_events_received,
+)
 
 
 def _verifies(secret: str, got: Received) -> bool:
@@ -106,11 +116,7 @@ async def test_a_failing_partner_is_disabled_the_operator_told_and_enabling_resu
         for _ in range(3):
             await add_event(db_engine)
 
-        async def disabled() -> list[dict[str, Any]]:
-            rows = await fetch(db_engine, "SELECT * FROM partners WHERE id = :id", id=partner_id)
-            return rows if not rows[0]["enabled"] else []
-
-        [partner] = await eventually(disabled, what="the partner disabled by the health policy")
+        partner = await disabled_partner(db_engine, partner_id, "the partner disabled by the health policy")
         assert partner["disabled_reason"].endswith("attempts in a row failed (health policy)")
         (event,) = await receiver.wait_count("operator", 1)
         Webhook(operator_secret).verify(event.body, event.headers)
@@ -152,11 +158,7 @@ async def test_a_partner_failing_for_the_whole_span_is_disabled(
     async with dispatch(health_failure_span_seconds=0.3, retry_schedule_seconds=[0.2] * 10):
         await add_event(db_engine)
 
-        async def disabled() -> list[dict[str, Any]]:
-            rows = await fetch(db_engine, "SELECT * FROM partners WHERE id = :id", id=partner_id)
-            return rows if not rows[0]["enabled"] else []
-
-        [partner] = await eventually(disabled, what="disabled after the span of failures")
+        partner = await disabled_partner(db_engine, partner_id, "disabled after the span of failures")
     assert partner["disabled_reason"].startswith("every attempt failed since")
     assert len(receiver.at("dead")) >= 2  # the first failure alone does not make a span
 
@@ -318,27 +320,16 @@ async def _event_with_attempt(
             text("UPDATE payment_events SET created_at = :at, fanned_out_at = :at WHERE id = :id"),
             {"at": at, "id": event_id},
         )
-        delivery_id = await conn.scalar(
-            text(
-                "INSERT INTO webhook_deliveries (event_id, partner_id, url, status, attempt_count,"
-                " created_at, due_at) VALUES (:e, :p, 'https://partner.example/h', :s, 1, :at, :due)"
-                " RETURNING id"
-            ),
-            {
-                "e": event_id,
-                "p": partner,
-                "s": "pending" if pending else status,
-                "at": at,
-                # a pending one waits far ahead, so this test's dispatcher leaves it alone
-                "due": datetime.now(UTC) + timedelta(days=1),
-            },
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,"
-                " status_code, response_excerpt) VALUES (:d, 1, :at, 12, 200, 'thanks')"
-            ),
-            {"d": delivery_id, "at": at},
+        await add_delivery(
+            conn,
+            event_id,
+            partner,
+            {"started_at": at, "duration_ms": 12, "status_code": 200, "response_excerpt": "thanks"},
+            "https://partner.example/h",
+            status="pending" if pending else status,
+            created_at=at,
+            # a pending one waits far ahead, so this test's dispatcher leaves it alone
+            due_at=datetime.now(UTC) + timedelta(days=1),
         )
     return event_id
 
@@ -346,11 +337,9 @@ async def _event_with_attempt(
 async def test_every_envelope_carries_the_payments_sequence(
     db_engine: AsyncEngine, receiver: Receiver, dispatch: Callable[..., Any]
 ) -> None:
-    await add_partner(db_engine, receiver.url("seq"), ("payment.created", "payment.succeeded"))
-    async with dispatch():
-        payment_id, _ = await add_event(db_engine, "payment.created")
-        await add_event(db_engine, "payment.succeeded", payment_id)
-        got = await receiver.wait_count("seq", 2)
+    got = await two_events_received(
+        db_engine, receiver, dispatch, "seq", ("payment.created", "payment.succeeded")
+    )
     bodies = sorted((json.loads(g.body) for g in got), key=lambda b: b["sequence"])
     assert [(b["type"], b["sequence"]) for b in bodies] == [("payment.created", 1), ("payment.succeeded", 2)]
     assert list(bodies[0]) == ["type", "timestamp", "sequence", "data"]

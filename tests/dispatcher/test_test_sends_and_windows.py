@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
@@ -21,7 +21,7 @@ from payment_ms.dispatcher.test_send import send_test_event
 from shared.embedded_pg import free_port
 from shared.events import CATALOG
 from shared.webhooks import generate_secret
-from tests.dispatcher.conftest import Receiver, add_event, add_partner, fetch
+from tests.dispatcher.conftest import Receiver, add_delivery, add_event, add_partner, fetch
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import MakeAccount, make_account  # noqa: F401  (fixture)
 from tests.ops.conftest import Paygate, paygate_inproc  # noqa: F401  (fixture)
@@ -225,22 +225,16 @@ async def test_a_bounded_replay_window_with_and_without_all(
 async def _delivery(engine: AsyncEngine, partner: uuid.UUID, status: str, created: datetime) -> uuid.UUID:
     _, event_id = await add_event(engine)
     async with engine.begin() as conn:
-        delivery_id: uuid.UUID = await conn.scalar(
-            text(
-                "INSERT INTO webhook_deliveries (event_id, partner_id, url, status, attempt_count,"
-                " created_at, due_at) VALUES (:e, :p, 'https://partner.example/hooks', :s, 1, :c,"
-                " now() + interval '1 day') RETURNING id"
-            ),
-            {"e": event_id, "p": partner, "s": status, "c": created},
+        attempt = {"started_at": created, "duration_ms": 40, "status_code": 500, "error": "HTTP 500"}
+        return await add_delivery(
+            conn,
+            event_id,
+            partner,
+            attempt,
+            status=status,
+            created_at=created,
+            due_at=func.now() + timedelta(days=1),
         )
-        await conn.execute(
-            text(
-                "INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms,"
-                " status_code, error) VALUES (:d, 1, :c, 40, 500, 'HTTP 500')"
-            ),
-            {"d": delivery_id, "c": created},
-        )
-    return delivery_id
 
 
 async def _due(engine: AsyncEngine, rows: dict[str, uuid.UUID]) -> set[str]:

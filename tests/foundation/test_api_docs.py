@@ -4,7 +4,6 @@ from a pinned package inside the service, so /schema renders with the network un
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,9 +16,9 @@ from openapi_spec_validator import validate
 from shared.events import CATALOG
 from shared.openapi_finalize import _schemas_in
 from shared.settings import get_paygate_settings
+from tests.fixtures.browser import CHROMIUM, chromium
 from tests.fixtures.services import RunningService
 
-CHROMIUM = Path("/usr/bin/chromium")
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -60,9 +59,7 @@ async def test_documents_are_valid_openapi_31_in_json_and_yaml(
 async def test_docs_ui_renders_every_operation_with_the_network_unplugged(
     service: RunningService, http: httpx.AsyncClient
 ) -> None:
-    from playwright.async_api import Route, async_playwright
-
-    from tests.gateway.test_browser import CHROMIUM_ARGS
+    from playwright.async_api import Route
 
     document = await _document(http, service)
     operations = [op for item in document["paths"].values() for m, op in item.items() if m in METHODS]
@@ -78,20 +75,16 @@ async def test_docs_ui_renders_every_operation_with_the_network_unplugged(
             blocked.append(url)
             await route.abort()
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.route("**/*", only_localhost)
-            await page.goto(f"{service.url}/schema")
-            blocks = page.locator(".opblock-summary")
-            await page.wait_for_function(
-                "n => document.querySelectorAll('.opblock-summary').length >= n", arg=len(operations)
-            )
-            shown = await blocks.count()
-            text = await page.locator("#swagger-container").inner_text()
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.route("**/*", only_localhost)
+        await page.goto(f"{service.url}/schema")
+        blocks = page.locator(".opblock-summary")
+        await page.wait_for_function(
+            "n => document.querySelectorAll('.opblock-summary').length >= n", arg=len(operations)
+        )
+        shown = await blocks.count()
+        text = await page.locator("#swagger-container").inner_text()
     assert blocked == [], "the docs page asked another host for something"
     assert any(u.endswith("/schema/assets/swagger-ui-bundle.js") for u in loaded)
     assert shown >= len(operations)

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.models import DeliveryAttempt, PaymentEvent, Reservation, WebhookDelivery
+from shared.models import PaymentEvent, Reservation, WebhookDelivery
 from shared.security import SERVICE_TOKEN_HEADER
-from tests.fixtures.checkout import CANCEL_URL, RETURN_URL, reservation_state
+from tests.dispatcher.conftest import add_delivery
+from tests.fixtures.checkout import CANCEL_URL, RETURN_URL
 from tests.fixtures.checkout_page import submit_choice
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
 from tests.gateway.conftest import Account, Checkouts
@@ -23,12 +24,7 @@ PROBLEM = "application/problem+json"
 
 
 async def _payment_for(
-    http: httpx.AsyncClient,
-    payment_ms: RunningService,
-    db_engine: AsyncEngine,
-    owner: Account,
-    reservation_id: uuid.UUID,
-    **options: Any,
+    checkouts: Checkouts, owner: Account, reservation_id: uuid.UUID, **options: Any
 ) -> dict[str, Any]:
     """A payment the checkout cannot start (manual capture, cash), created in payment_ms by its own API
     with the service token, and attached to the reservation as the gateway's checkout would."""
@@ -39,14 +35,14 @@ async def _payment_for(
         "currency": "EUR",
         **options,
     }
-    created = await http.post(
-        f"{payment_ms.url}/api/payments",
+    created = await checkouts.http.post(
+        f"{checkouts.payment_ms.url}/api/payments",
         json=body,
         headers={SERVICE_TOKEN_HEADER: TEST_SERVICE_TOKEN, "Idempotency-Key": uuid.uuid4().hex},
     )
     assert created.status_code == 201, created.text
     payment: dict[str, Any] = created.json()
-    async with AsyncSession(db_engine) as session, session.begin():
+    async with AsyncSession(checkouts.db_engine) as session, session.begin():
         await session.execute(
             update(Reservation)
             .where(Reservation.id == reservation_id)
@@ -56,18 +52,12 @@ async def _payment_for(
 
 
 async def test_capture_of_a_manual_capture_payment(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, payment_ms: RunningService, http: httpx.AsyncClient
 ) -> None:
     admin, owner = await checkouts.account("admin"), await checkouts.account()
     reservation_id = await checkouts.reservation(owner)
     payment = await _payment_for(
-        http,
-        payment_ms,
-        db_engine,
+        checkouts,
         owner,
         reservation_id,
         capture_method="manual",
@@ -88,7 +78,7 @@ async def test_capture_of_a_manual_capture_payment(
     )
     assert captured.status_code == 200, captured.text
     assert captured.json()["status"] == "succeeded" and captured.json()["captured_amount"] == 2500
-    assert await reservation_state(db_engine, reservation_id) == ("paid", uuid.UUID(pid), "succeeded")
+    assert await checkouts.state(reservation_id) == ("paid", uuid.UUID(pid), "succeeded")
     # the same key answers the same capture; a new capture is an illegal transition passed through
     again = await http.post(
         f"{gateway.url}/admin/payments/{pid}/capture", headers={**admin.headers, "Idempotency-Key": "cap-1"}
@@ -99,15 +89,11 @@ async def test_capture_of_a_manual_capture_payment(
 
 
 async def test_confirm_cash_records_the_calling_admin(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     admin, owner = await checkouts.account("admin"), await checkouts.account()
     reservation_id = await checkouts.reservation(owner)
-    cash = await _payment_for(http, payment_ms, db_engine, owner, reservation_id, provider="cash")
+    cash = await _payment_for(checkouts, owner, reservation_id, provider="cash")
     assert cash["status"] == "pending" and cash["checkout_url"] is None
     pid = cash["id"]
     assert (
@@ -117,7 +103,7 @@ async def test_confirm_cash_records_the_calling_admin(
     assert confirmed.status_code == 200, confirmed.text
     body = confirmed.json()
     assert body["status"] == "succeeded" and body["confirmed_by"] == admin.email
-    assert await reservation_state(db_engine, reservation_id) == ("paid", uuid.UUID(pid), "succeeded")
+    assert await checkouts.state(reservation_id) == ("paid", uuid.UUID(pid), "succeeded")
     missing = await http.post(
         f"{gateway.url}/admin/payments/{uuid.uuid4()}/confirm-cash", headers=admin.headers
     )
@@ -126,38 +112,23 @@ async def test_confirm_cash_records_the_calling_admin(
 
 async def _failed_deliveries(db_engine: AsyncEngine, partner_id: uuid.UUID, url: str) -> list[uuid.UUID]:
     """What the dispatcher leaves behind after giving up: one failed delivery per event, one attempt each."""
-    async with AsyncSession(db_engine) as session, session.begin():
-        event_ids = (await session.scalars(select(PaymentEvent.id).order_by(PaymentEvent.created_at))).all()
+    attempt = {"started_at": datetime.now(UTC), "duration_ms": 12, "status_code": 500}
+    async with db_engine.begin() as conn:
+        event_ids = (await conn.scalars(select(PaymentEvent.id).order_by(PaymentEvent.created_at))).all()
         assert event_ids
-        ids = []
-        for event_id in event_ids:
-            delivery_id = await session.scalar(
-                insert(WebhookDelivery)
-                .values(
-                    event_id=event_id,
-                    partner_id=partner_id,
-                    url=url,
-                    status="failed",
-                    attempt_count=1,
-                    last_status_code=500,
-                    last_error="HTTP 500",
-                )
-                .returning(WebhookDelivery.id)
+        return [
+            await add_delivery(
+                conn,
+                event_id,
+                partner_id,
+                {**attempt, "response_excerpt": "boom", "worker": "test"},
+                url,
+                status="failed",
+                last_status_code=500,
+                last_error="HTTP 500",
             )
-            assert delivery_id is not None
-            await session.execute(
-                insert(DeliveryAttempt).values(
-                    delivery_id=delivery_id,
-                    attempt_number=1,
-                    started_at=datetime.now(UTC),
-                    duration_ms=12,
-                    status_code=500,
-                    response_excerpt="boom",
-                    worker="test",
-                )
-            )
-            ids.append(delivery_id)
-    return ids
+            for event_id in event_ids
+        ]
 
 
 async def _delivery_status(db_engine: AsyncEngine, delivery_id: uuid.UUID) -> str | None:
@@ -166,22 +137,11 @@ async def _delivery_status(db_engine: AsyncEngine, delivery_id: uuid.UUID) -> st
 
 
 async def test_deliveries_list_detail_and_replays(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
     admin, owner = await checkouts.account("admin"), await checkouts.account()
-    await _payment_for(
-        http,
-        payment_ms,
-        db_engine,
-        owner,
-        await checkouts.reservation(owner),
-        return_url=RETURN_URL,
-        cancel_url=CANCEL_URL,
-    )
+    reservation_id = await checkouts.reservation(owner)
+    await _payment_for(checkouts, owner, reservation_id, return_url=RETURN_URL, cancel_url=CANCEL_URL)
     url = "http://127.0.0.1:9/hook"
     partner = await http.post(
         f"{gateway.url}/admin/partners",

@@ -17,28 +17,28 @@ async def test_bad_admin_filters_are_refused_at_the_gateway(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     admin = await make_account("admin")
-    cases = [
-        ("/admin/payments", {"limit": "abc"}),
-        ("/admin/payments", {"limit": "0"}),
-        ("/admin/payments", {"limit": "201"}),
-        ("/admin/payments", {"status": "paid-ish"}),
-        ("/admin/payments", {"provider": "paypal"}),
-        ("/admin/payments", {"user_id": "not-a-uuid"}),
-        ("/admin/payments", {"created_from": "yesterday"}),
-        ("/admin/payments", {"cursor": "c" * 201}),
-        ("/admin/payments/stats/daily", {"to": "2024-13-40"}),
-        ("/admin/payments/stats/daily", {"days": "367"}),
-        ("/admin/events", {"type": "payment.exploded"}),
-        ("/admin/events", {"payment_id": "1"}),
-        ("/admin/deliveries", {"status": "lost"}),
-        ("/admin/deliveries", {"partner_id": "x"}),
-    ]
-    for path, params in cases:
-        response = await http.get(f"{gateway.url}{path}", params=params, headers=admin.headers)
-        assert response.status_code == 400, (path, params, response.text)
-        assert response.headers["content-type"] == PROBLEM
-        assert response.json()["instance"] == path
-        assert "/api/" not in response.text, response.text
+    refused = {
+        "/admin/payments": [
+            {"limit": "abc"},
+            {"limit": "0"},
+            {"limit": "201"},
+            {"status": "paid-ish"},
+            {"provider": "paypal"},
+            {"user_id": "not-a-uuid"},
+            {"created_from": "yesterday"},
+            {"cursor": "c" * 201},
+        ],
+        "/admin/payments/stats/daily": [{"to": "2024-13-40"}, {"days": "367"}],
+        "/admin/events": [{"type": "payment.exploded"}, {"payment_id": "1"}],
+        "/admin/deliveries": [{"status": "lost"}, {"partner_id": "x"}],
+    }
+    for path, cases in refused.items():
+        for params in cases:
+            response = await http.get(f"{gateway.url}{path}", params=params, headers=admin.headers)
+            assert response.status_code == 400, (path, params, response.text)
+            assert response.headers["content-type"] == PROBLEM
+            assert response.json()["instance"] == path
+            assert "/api/" not in response.text, response.text
     good = await http.get(
         f"{gateway.url}/admin/payments",
         params={"limit": "5", "status": "succeeded", "created_from": "2024-01-01T00:00:00+00:00"},

@@ -34,6 +34,14 @@ def _claims(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
+async def _refused_logins(
+    http: httpx.AsyncClient, gateway: RunningService, email: str, password: str, times: int
+) -> None:
+    """``times`` logins with a wrong password, each refused with 401."""
+    for _ in range(times):
+        assert (await login(http, gateway.url, email, password)).status_code == 401
+
+
 async def test_login_and_me(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -87,15 +95,13 @@ async def test_an_address_that_keeps_failing_is_locked_out_of_that_account(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()
-    for _ in range(5):
-        assert (await login(http, gateway.url, account.email, "wrong password")).status_code == 401
+    await _refused_logins(http, gateway, account.email, "wrong password", times=5)
     locked = await login(http, gateway.url, account.email, PASSWORD)
     assert locked.status_code == 429
     assert locked.headers["content-type"] == PROBLEM
     assert 0 < int(locked.headers["retry-after"]) <= 900
     # an unknown email is throttled identically (no account enumeration through 429s)
-    for _ in range(5):
-        assert (await login(http, gateway.url, "ghost@example.com", "wrong")).status_code == 401
+    await _refused_logins(http, gateway, "ghost@example.com", "wrong", times=5)
     assert (await login(http, gateway.url, "ghost@example.com", "wrong")).status_code == 429
 
 
@@ -115,11 +121,9 @@ async def test_successful_login_resets_the_account_counter(
     gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()
-    for _ in range(4):
-        assert (await login(http, gateway.url, account.email, "wrong")).status_code == 401
+    await _refused_logins(http, gateway, account.email, "wrong", times=4)
     assert (await login(http, gateway.url, account.email)).status_code == 200
-    for _ in range(4):
-        assert (await login(http, gateway.url, account.email, "wrong")).status_code == 401
+    await _refused_logins(http, gateway, account.email, "wrong", times=4)
     assert (await login(http, gateway.url, account.email)).status_code == 200
 
 

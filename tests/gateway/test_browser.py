@@ -5,52 +5,17 @@ back on the shop's return_url, which verifies), and the hosted page on a phone."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.browser import BROWSER_TEST, chromium
 from tests.fixtures.checkout import checkout, reservation_state
 from tests.gateway.conftest import PASSWORD, MakeAccount, MakeReservation
 from tests.gateway.stack import Stack
 
-if TYPE_CHECKING:
-    from playwright.async_api import Browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install chromium (/usr/bin/chromium)"
-    ),
-]
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+pytestmark = BROWSER_TEST
 
 
 FETCH_JSON = """async ([url, method, headers, body]) => {

@@ -16,17 +16,12 @@ from tests.fixtures.checkout import (
     RETURN_URL,
     Checkouts,
     checkout,
-    payment_count,
-    reservation_state,
 )
 from tests.fixtures.services import RunningService
 
 
 async def test_checkout_approve_verify_marks_the_reservation_paid(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     owner, reservation_id = await checkouts.payer(amount=120000, currency="JPY")
     started = await checkouts.start(owner, reservation_id)
@@ -34,11 +29,7 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
     body = started.json()
     assert body["status"] == "pending" and "/checkout/mock/" in body["checkout_url"]
     assert body["payment_id"] not in body["checkout_url"]
-    assert await reservation_state(db_engine, reservation_id) == (
-        "pending",
-        uuid.UUID(body["payment_id"]),
-        "pending",
-    )
+    assert await checkouts.state(reservation_id) == ("pending", uuid.UUID(body["payment_id"]), "pending")
 
     payment = (
         await http.get(f"{gateway.url}/payment-gateway/{body['payment_id']}", headers=owner.headers)
@@ -50,35 +41,23 @@ async def test_checkout_approve_verify_marks_the_reservation_paid(
 
     verified = await checkouts.command(owner, body["payment_id"], "verify")
     assert verified.status_code == 200 and verified.json()["status"] == "succeeded"
-    assert await reservation_state(db_engine, reservation_id) == (
-        "paid",
-        uuid.UUID(body["payment_id"]),
-        "succeeded",
-    )
+    assert await checkouts.state(reservation_id) == ("paid", uuid.UUID(body["payment_id"]), "succeeded")
     # verify again: unchanged; and a paid reservation cannot be checked out again
     again = await checkouts.command(owner, body["payment_id"], "verify")
     assert again.json()["status"] == "succeeded"
     second = await checkouts.start(owner, reservation_id)
     assert second.status_code == 409 and second.headers["content-type"] == PROBLEM
-    assert await payment_count(db_engine) == 1
+    assert await checkouts.payments() == 1
 
 
 async def test_cancel_then_pay_again_and_decline(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     owner, reservation_id = await checkouts.payer()
     first = (await checkouts.start(owner, reservation_id)).json()
     canceled = await checkouts.command(owner, first["payment_id"], "cancel")
     assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
-    assert await reservation_state(db_engine, reservation_id) == (
-        "payable",
-        uuid.UUID(first["payment_id"]),
-        "canceled",
-    )
+    assert await checkouts.state(reservation_id) == ("payable", uuid.UUID(first["payment_id"]), "canceled")
     # canceling twice is an illegal transition, passed through from payment_ms
     twice = await checkouts.command(owner, first["payment_id"], "cancel")
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
@@ -97,25 +76,18 @@ async def test_cancel_then_pay_again_and_decline(
     assert declined.status_code == 303  # back to the shop; verify tells the outcome
     verified = await checkouts.command(owner, second["payment_id"], "verify")
     assert verified.json()["status"] == "failed"
-    assert await reservation_state(db_engine, reservation_id) == (
-        "payable",
-        uuid.UUID(second["payment_id"]),
-        "failed",
-    )
+    assert await checkouts.state(reservation_id) == ("payable", uuid.UUID(second["payment_id"]), "failed")
 
 
 async def test_same_key_answers_the_same_payment_and_races_create_one(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     owner, reservation_id = await checkouts.payer()
     first = await checkouts.start(owner, reservation_id, key="order-1")
     retry = await checkouts.start(owner, reservation_id, key="order-1")
     assert first.status_code == retry.status_code == 201
     assert first.json() == retry.json()
-    assert await payment_count(db_engine) == 1
+    assert await checkouts.payments() == 1
 
     other = await checkouts.reservation(owner)
     answers = await asyncio.gather(*(checkout(http, gateway, owner, other) for _ in range(8)))
@@ -124,15 +96,12 @@ async def test_same_key_answers_the_same_payment_and_races_create_one(
     assert all(
         a.status_code == 409 and a.headers["content-type"] == PROBLEM for a in answers if a not in created
     )
-    assert await payment_count(db_engine) == 2
-    assert (await reservation_state(db_engine, other))[1] == uuid.UUID(created[0].json()["payment_id"])
+    assert await checkouts.payments() == 2
+    assert (await checkouts.state(other))[1] == uuid.UUID(created[0].json()["payment_id"])
 
 
 async def test_checkout_input_is_checked_and_nothing_is_created(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     owner, reservation_id = await checkouts.payer()
     cases = {
@@ -156,15 +125,12 @@ async def test_checkout_input_is_checked_and_nothing_is_created(
     assert too_long.status_code == 400
     unknown = await checkouts.start(owner, uuid.uuid4())
     assert unknown.status_code == 404
-    assert await payment_count(db_engine) == 0
-    assert await reservation_state(db_engine, reservation_id) == ("payable", None, None)
+    assert await checkouts.payments() == 0
+    assert await checkouts.state(reservation_id) == ("payable", None, None)
 
 
 async def test_nobody_reaches_someone_elses_payment(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     alice, mallory = await checkouts.account(), await checkouts.account()
     reservation_id = await checkouts.reservation(alice)
@@ -198,16 +164,13 @@ async def test_nobody_reaches_someone_elses_payment(
             await http.request(method, f"{gateway.url}{path}", headers=mallory.headers)
         ).status_code == 403, path
     # mallory's attempts changed nothing: alice's approved payment is still hers to verify
-    assert await reservation_state(db_engine, reservation_id) == ("pending", uuid.UUID(pid), "pending")
+    assert await checkouts.state(reservation_id) == ("pending", uuid.UUID(pid), "pending")
     verified = await http.post(f"{base}/{pid}/verify", headers=alice.headers)
     assert verified.json()["status"] == "succeeded"
 
 
 async def test_admin_passthroughs(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient
 ) -> None:
     admin, owner = await checkouts.account("admin"), await checkouts.account()
     reservation_id = await checkouts.reservation(owner)
@@ -238,7 +201,7 @@ async def test_admin_passthroughs(
     ).status_code == 400
     rest = await http.post(f"{gateway.url}/admin/payments/{pid}/refunds", json={}, headers=admin.headers)
     assert rest.status_code == 201 and rest.json()["status"] == "refunded"
-    assert await reservation_state(db_engine, reservation_id) == ("refunded", uuid.UUID(pid), "refunded")
+    assert await checkouts.state(reservation_id) == ("refunded", uuid.UUID(pid), "refunded")
     capture = await http.post(f"{gateway.url}/admin/payments/{pid}/capture", headers=admin.headers)
     assert capture.status_code == 409
     events = await http.get(f"{gateway.url}/admin/events", params={"payment_id": pid}, headers=admin.headers)
@@ -249,10 +212,7 @@ async def test_admin_passthroughs(
 
 
 async def test_request_id_reaches_payment_ms(
-    checkouts: Checkouts,
-    gateway: RunningService,
-    http: httpx.AsyncClient,
-    db_engine: AsyncEngine,
+    checkouts: Checkouts, gateway: RunningService, http: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
     owner, reservation_id = await checkouts.payer()
     request_id = f"trace-{uuid.uuid4().hex}"

@@ -15,9 +15,7 @@ import contextlib
 import os
 import signal
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -29,21 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.users.services import create_user
 from shared.contracts import Payment
 from shared.db import asyncpg_dsn, create_engine
+from shared.embedded_pg import EmbeddedPostgres
 from shared.models import Reservation
 from tests.fixtures.checkout import PASSWORD, Account, checkout, deliver_event, login
-from tests.fixtures.services import (
-    TEST_SERVICE_TOKEN,
-    RunningService,
-    own_database,
-    run_payment_ms,
-    run_service,
-    service_env,
-)
+from tests.fixtures.services import TEST_SERVICE_TOKEN, OwnStack, own_stack
 from tests.fixtures.waiting import eventually, wait_until
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from shared.embedded_pg import EmbeddedPostgres
 
 SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
 # Durable commits (the default synchronous_commit), nothing that flushes WAL behind the test's back.
@@ -57,22 +45,10 @@ CRASH_OPTIONS = {
 }
 
 
-@dataclass
-class Crashable:
-    database: EmbeddedPostgres
-    url: str
-    payment_ms: RunningService
-    gateway: RunningService
-
-
 @pytest.fixture(scope="module")
-def crashable(log_dir: Path) -> Iterator[Crashable]:
-    with own_database("crash-pg", CRASH_OPTIONS) as database:
-        url = database.url()
-        with run_payment_ms(url, log_dir) as payment_ms:
-            gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url)
-            with run_service("gateway", gw_env, log_dir) as gateway:
-                yield Crashable(database, url, payment_ms, gateway)
+def crashable(log_dir: Path) -> Iterator[OwnStack]:
+    with own_stack("crash-pg", CRASH_OPTIONS, log_dir) as stack:
+        yield stack
 
 
 def _server_pids(database: EmbeddedPostgres) -> list[int]:
@@ -145,7 +121,7 @@ async def _answered(request: Callable[[], Awaitable[httpx.Response]]) -> httpx.R
     return answer
 
 
-async def _seed(crashable: Crashable, http: httpx.AsyncClient) -> tuple[Account, list[uuid.UUID]]:
+async def _seed(crashable: OwnStack, http: httpx.AsyncClient) -> tuple[Account, list[uuid.UUID]]:
     engine = create_engine(crashable.url, pool_size=1, max_overflow=0)
     try:
         async with AsyncSession(engine) as session, session.begin():
@@ -165,7 +141,7 @@ async def _seed(crashable: Crashable, http: httpx.AsyncClient) -> tuple[Account,
 
 
 async def _crash_after_checkout(
-    crashable: Crashable, http: httpx.AsyncClient, payer: Account, reservation: uuid.UUID
+    crashable: OwnStack, http: httpx.AsyncClient, payer: Account, reservation: uuid.UUID
 ) -> Payment:
     """A checkout whose gateway write is only in PostgreSQL's memory, then kill -9 and restart: the
     payment survives (payment_ms committed durably), the reservation's record of it does not."""
@@ -188,7 +164,7 @@ async def _crash_after_checkout(
 
 
 async def test_a_lost_gateway_write_is_rebuilt_by_the_next_event_or_read(
-    crashable: Crashable, http: httpx.AsyncClient
+    crashable: OwnStack, http: httpx.AsyncClient
 ) -> None:
     payer, (by_event, by_read, by_checkout) = await _seed(crashable, http)
     url, gateway = crashable.url, crashable.gateway

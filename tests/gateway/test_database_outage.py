@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,49 +17,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.users.services import create_user
 from shared.db import create_engine
+from shared.embedded_pg import FAST_UNSAFE_OPTIONS
 from shared.models import Reservation
 from tests.fixtures.services import (
     TEST_SERVICE_TOKEN,
+    OwnStack,
     RunningService,
-    own_database,
-    run_payment_ms,
+    own_stack,
     run_service,
     service_env,
 )
 from tests.fixtures.waiting import eventually
 from tests.gateway.conftest import PASSWORD, MakeAccount
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from shared.embedded_pg import FAST_UNSAFE_OPTIONS, EmbeddedPostgres
-
 PROBLEM = "application/problem+json"
 SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
 
 
 @dataclass
-class Outage:
-    database: EmbeddedPostgres
-    url: str
-    payment_ms: RunningService
-    gateway: RunningService
+class Outage(OwnStack):
     relay: RunningService  # a gateway whose own database (the suite's) stays up, before the same payment_ms
 
 
 @pytest.fixture(scope="module")
 def outage(log_dir: Path, database_url: str) -> Iterator[Outage]:
-    with own_database("outage-pg", FAST_UNSAFE_OPTIONS) as database:
-        url = database.url()
-        with run_payment_ms(url, log_dir) as payment_ms:
-            gw_env = service_env(url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0")
-            relay_env = service_env(
-                database_url, GATEWAY_PAYMENT_MS_URL=payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0"
-            )
-            with (
-                run_service("gateway", gw_env, log_dir) as gateway,
-                run_service("gateway", relay_env, log_dir) as relay,
-            ):
-                yield Outage(database, url, payment_ms, gateway, relay)
+    with own_stack("outage-pg", FAST_UNSAFE_OPTIONS, log_dir, GATEWAY_PAYMENT_MS_RETRIES="0") as stack:
+        relay_env = service_env(
+            database_url, GATEWAY_PAYMENT_MS_URL=stack.payment_ms.url, GATEWAY_PAYMENT_MS_RETRIES="0"
+        )
+        with run_service("gateway", relay_env, log_dir) as relay:
+            yield Outage(stack.database, stack.url, stack.payment_ms, stack.gateway, relay)
 
 
 @dataclass

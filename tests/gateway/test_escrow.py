@@ -16,19 +16,16 @@ from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.settings import PaymentSettings
 from shared.db import asyncpg_dsn
 from tests.dispatcher.conftest import dispatcher_settings
-from tests.fixtures.checkout import checkout, choose, reservation_state
 from tests.fixtures.services import RunningService
-from tests.gateway.conftest import Account, MakeAccount
+from tests.gateway.conftest import Account, Checkouts
 from tests.payment_ms.conftest import event_sources
 
 PROBLEM = "application/problem+json"
 
 
-async def _reservation(
-    http: httpx.AsyncClient, gateway: RunningService, admin: Account, owner: Account, **extra: Any
-) -> uuid.UUID:
-    created = await http.post(
-        f"{gateway.url}/admin/reservations/",
+async def _reservation(checkouts: Checkouts, admin: Account, owner: Account, **extra: Any) -> uuid.UUID:
+    created = await checkouts.http.post(
+        f"{checkouts.gateway.url}/admin/reservations/",
         json={"user_id": str(owner.id), "amount": 2500, "currency": "EUR", "description": "Deposit", **extra},
         headers=admin.headers,
     )
@@ -38,42 +35,32 @@ async def _reservation(
 
 
 async def _authorized(
-    http: httpx.AsyncClient,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    payer: Account,
-    reservation_id: uuid.UUID,
-    **checkout_extra: Any,
+    checkouts: Checkouts, payer: Account, reservation_id: uuid.UUID, **checkout_extra: Any
 ) -> dict[str, Any]:
-    started = await checkout(http, gateway, payer, reservation_id, **checkout_extra)
+    started = await checkouts.start(payer, reservation_id, **checkout_extra)
     assert started.status_code == 201, started.text
-    assert (await choose(http, payment_ms, started.json()["checkout_url"], "approve")).status_code == 303
+    assert (await checkouts.choose(started.json()["checkout_url"], "approve")).status_code == 303
     # no verify: the mock's own provider event authorized it
-    payment = (
-        await http.get(f"{gateway.url}/payment-gateway/{started.json()['payment_id']}", headers=payer.headers)
-    ).json()
+    url = f"{checkouts.gateway.url}/payment-gateway/{started.json()['payment_id']}"
+    payment = (await checkouts.http.get(url, headers=payer.headers)).json()
     assert payment["status"] == "authorized" and payment["capture_method"] == "manual"
     assert payment["captured_amount"] == 0 and payment["authorized_at"] is not None
     return payment
 
 
 async def test_authorize_then_partial_capture(
-    http: httpx.AsyncClient,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    make_account: MakeAccount,
-    db_engine: AsyncEngine,
+    http: httpx.AsyncClient, gateway: RunningService, checkouts: Checkouts, db_engine: AsyncEngine
 ) -> None:
-    admin, payer = await make_account("admin"), await make_account()
-    reservation = await _reservation(http, gateway, admin, payer, capture_method="manual")
+    admin, payer = await checkouts.account("admin"), await checkouts.account()
+    reservation = await _reservation(checkouts, admin, payer, capture_method="manual")
     # the admin chose for this reservation: the payer cannot ask for the other method
-    other = await checkout(http, gateway, payer, reservation, capture_method="automatic")
+    other = await checkouts.start(payer, reservation, capture_method="automatic")
     assert other.status_code == 422 and other.headers["content-type"].startswith(PROBLEM)
-    assert (await reservation_state(db_engine, reservation))[0] == "payable"
+    assert (await checkouts.state(reservation))[0] == "payable"
 
-    payment = await _authorized(http, gateway, payment_ms, payer, reservation)
+    payment = await _authorized(checkouts, payer, reservation)
     pid = payment["id"]
-    assert await reservation_state(db_engine, reservation) == ("pending", uuid.UUID(pid), "authorized")
+    assert await checkouts.state(reservation) == ("pending", uuid.UUID(pid), "authorized")
 
     capture = f"{gateway.url}/admin/payments/{pid}/capture"
     too_much = await http.post(capture, json={"amount": 2501}, headers=admin.headers)
@@ -82,7 +69,7 @@ async def test_authorize_then_partial_capture(
     captured = await http.post(capture, json={"amount": 1500}, headers=admin.headers)
     assert captured.status_code == 200, captured.text
     assert (captured.json()["status"], captured.json()["captured_amount"]) == ("succeeded", 1500)
-    assert await reservation_state(db_engine, reservation) == ("paid", uuid.UUID(pid), "succeeded")
+    assert await checkouts.state(reservation) == ("paid", uuid.UUID(pid), "succeeded")
     assert (await http.post(capture, json={}, headers=admin.headers)).status_code == 409
 
     # only what was captured can be refunded
@@ -100,22 +87,18 @@ async def test_authorize_then_partial_capture(
 
 
 async def test_release_by_an_admin_and_not_by_the_payer(
-    http: httpx.AsyncClient,
-    gateway: RunningService,
-    payment_ms: RunningService,
-    make_account: MakeAccount,
-    db_engine: AsyncEngine,
+    http: httpx.AsyncClient, gateway: RunningService, checkouts: Checkouts, db_engine: AsyncEngine
 ) -> None:
-    admin, payer = await make_account("admin"), await make_account()
-    reservation = await _reservation(http, gateway, admin, payer)  # no method set: the checkout chooses
-    pid = (await _authorized(http, gateway, payment_ms, payer, reservation, capture_method="manual"))["id"]
+    admin, payer = await checkouts.account("admin"), await checkouts.account()
+    reservation = await _reservation(checkouts, admin, payer)  # no method set: the checkout chooses
+    pid = (await _authorized(checkouts, payer, reservation, capture_method="manual"))["id"]
 
     by_payer = await http.post(f"{gateway.url}/payment-gateway/{pid}/cancel", headers=payer.headers)
     assert by_payer.status_code == 409 and by_payer.json()["payment_status"] == "authorized"
     released = await http.post(f"{gateway.url}/admin/payments/{pid}/cancel", headers=admin.headers)
     assert released.status_code == 200, released.text
     assert released.json()["status"] == "canceled"
-    assert await reservation_state(db_engine, reservation) == ("payable", uuid.UUID(pid), "canceled")
+    assert await checkouts.state(reservation) == ("payable", uuid.UUID(pid), "canceled")
     assert await event_sources(db_engine, pid) == [
         ("payment.created", "payer"),
         ("payment.authorized", "provider"),  # the mock checkout's own event
@@ -126,14 +109,13 @@ async def test_release_by_an_admin_and_not_by_the_payer(
 async def test_an_uncaptured_hold_expires_through_reconciliation(
     http: httpx.AsyncClient,
     gateway: RunningService,
-    payment_ms: RunningService,
-    make_account: MakeAccount,
+    checkouts: Checkouts,
     db_engine: AsyncEngine,
     database_url: str,
 ) -> None:
-    admin, payer = await make_account("admin"), await make_account()
-    reservation = await _reservation(http, gateway, admin, payer, capture_method="manual")
-    pid = (await _authorized(http, gateway, payment_ms, payer, reservation))["id"]
+    admin, payer = await checkouts.account("admin"), await checkouts.account()
+    reservation = await _reservation(checkouts, admin, payer, capture_method="manual")
+    pid = (await _authorized(checkouts, payer, reservation))["id"]
 
     def reconciler(expiry: float) -> Reconciler:
         settings = dispatcher_settings(gateway.url, authorization_expiry_seconds=expiry)
@@ -152,7 +134,7 @@ async def test_an_uncaptured_hold_expires_through_reconciliation(
     assert await reconciler(0.001).run_once(verify, release=release) == 1
     payment = (await http.get(f"{gateway.url}/payment-gateway/{pid}", headers=payer.headers)).json()
     assert payment["status"] == "canceled" and "expired" in payment["failure_reason"]
-    assert await reservation_state(db_engine, reservation) == ("payable", uuid.UUID(pid), "canceled")
+    assert await checkouts.state(reservation) == ("payable", uuid.UUID(pid), "canceled")
     assert await event_sources(db_engine, pid) == [
         ("payment.created", "payer"),
         ("payment.authorized", "provider"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -14,7 +16,7 @@ from gateway.settings import GatewaySettings
 from shared.models import Partner
 from shared.webhooks import derived_secret
 from tests.fixtures.services import TEST_SERVICE_TOKEN, RunningService
-from tests.gateway.conftest import MakeAccount
+from tests.gateway.conftest import Account, MakeAccount
 
 PROBLEM = "application/problem+json"
 SERVICE = {"X-Service-Token": TEST_SERVICE_TOKEN}
@@ -30,17 +32,32 @@ def _partner(name: str = "acme", **overrides: object) -> dict[str, object]:
     return body
 
 
+@dataclass
+class Registry:
+    """The partner registry's admin API (``url``), called by an admin."""
+
+    http: httpx.AsyncClient
+    url: str
+    admin: Account
+
+    async def add(self, name: str = "acme", **overrides: object) -> httpx.Response:
+        return await self.http.post(self.url, json=_partner(name, **overrides), headers=self.admin.headers)
+
+
+@pytest.fixture
+async def registry(gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount) -> Registry:
+    return Registry(http, f"{gateway.url}/admin/partners", await make_account("admin"))
+
+
 async def _count(db_engine: AsyncEngine) -> int:
     async with AsyncSession(db_engine) as session:
         return await session.scalar(select(func.count()).select_from(Partner)) or 0
 
 
-async def test_crud_and_secret_shown_once(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
-) -> None:
-    admin = await make_account("admin")
-    base = f"{gateway.url}/admin/partners"
-    created = await http.post(base, json=_partner(), headers=admin.headers)
+async def test_crud_and_secret_shown_once(http: httpx.AsyncClient, registry: Registry) -> None:
+    admin = registry.admin
+    base = registry.url
+    created = await registry.add()
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["secret"].startswith("whsec_") and body["enabled"] is True
@@ -62,15 +79,15 @@ async def test_crud_and_secret_shown_once(
     assert patched.status_code == 200
     assert patched.json()["event_types"] == ["payment.refunded"] and patched.json()["enabled"] is False
 
-    assert (await http.post(base, json=_partner(), headers=admin.headers)).status_code == 409
+    assert (await registry.add()).status_code == 409
     assert (await http.delete(f"{base}/{partner_id}", headers=admin.headers)).status_code == 204
     assert (await http.get(f"{base}/{partner_id}", headers=admin.headers)).status_code == 404
 
 
 async def test_bad_partners_are_refused_and_nothing_is_written(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
+    gateway: RunningService, http: httpx.AsyncClient, registry: Registry, db_engine: AsyncEngine
 ) -> None:
-    admin = await make_account("admin")
+    admin = registry.admin
     cases = {
         "plain http to a public host": _partner(url="http://hooks.acme.example/x"),
         "private address": _partner(url="https://10.0.0.5/x"),
@@ -115,35 +132,30 @@ SSRF_FORMS = [
 
 
 async def test_ssrf_forms_are_refused_at_registration(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount, db_engine: AsyncEngine
+    http: httpx.AsyncClient, registry: Registry, db_engine: AsyncEngine
 ) -> None:
-    admin = await make_account("admin")
-    base = f"{gateway.url}/admin/partners"
+    admin = registry.admin
+    base = registry.url
     for url in SSRF_FORMS:
-        response = await http.post(base, json=_partner(url=url), headers=admin.headers)
+        response = await registry.add(url=url)
         assert response.status_code == 422, (url, response.status_code, response.text)
         assert response.headers["content-type"] == PROBLEM, url
     assert await _count(db_engine) == 0
-    created = await http.post(base, json=_partner(), headers=admin.headers)
+    created = await registry.add()
     partner_id = created.json()["id"]
     for url in SSRF_FORMS:
         patched = await http.patch(f"{base}/{partner_id}", json={"url": url}, headers=admin.headers)
         assert patched.status_code == 422, (url, patched.status_code, patched.text)
 
 
-async def test_partner_hosts_are_stored_canonical(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
-) -> None:
-    admin = await make_account("admin")
+async def test_partner_hosts_are_stored_canonical(registry: Registry) -> None:
     cases = {
         "https://Hooks.ACME.example.:8443/paygate?x=1": "https://hooks.acme.example:8443/paygate?x=1",
         "https://bücher.example/hook": "https://xn--bcher-kva.example/hook",
         "https://[2606:2800:021F:cb07:6820:80da:af6b:8b2c]/hook": "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook",
     }
     for i, (given, stored) in enumerate(cases.items()):
-        created = await http.post(
-            f"{gateway.url}/admin/partners", json=_partner(f"p{i}", url=given), headers=admin.headers
-        )
+        created = await registry.add(f"p{i}", url=given)
         assert created.status_code == 201, (given, created.text)
         assert created.json()["url"] == stored
 
@@ -161,10 +173,10 @@ async def test_admin_routes_need_an_admin(
 
 
 async def test_rotation_keeps_the_previous_secret_for_24_hours(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+    gateway: RunningService, http: httpx.AsyncClient, registry: Registry
 ) -> None:
-    admin = await make_account("admin")
-    first = (await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)).json()
+    admin = registry.admin
+    first = (await registry.add()).json()
     rotated = await http.post(
         f"{gateway.url}/admin/partners/{first['id']}/rotate-secret", headers=admin.headers
     )
@@ -196,13 +208,11 @@ async def test_rotation_keeps_the_previous_secret_for_24_hours(
 
 
 async def test_internal_targets_filter_and_disable(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+    gateway: RunningService, http: httpx.AsyncClient, registry: Registry
 ) -> None:
-    admin = await make_account("admin")
-    url = f"{gateway.url}/admin/partners"
-    a = (await http.post(url, json=_partner("a"), headers=admin.headers)).json()
-    await http.post(url, json=_partner("b", event_types=["payment.refunded"]), headers=admin.headers)
-    await http.post(url, json=_partner("c", enabled=False), headers=admin.headers)
+    a = (await registry.add("a")).json()
+    await registry.add("b", event_types=["payment.refunded"])
+    await registry.add("c", enabled=False)
 
     targets = await http.get(
         f"{gateway.internal_url}/internal/partners", params={"event_type": "payment.failed"}, headers=SERVICE
@@ -233,12 +243,10 @@ async def test_internal_targets_filter_and_disable(
 
 
 async def test_internal_endpoints_refuse_user_tokens_and_no_token(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+    gateway: RunningService, http: httpx.AsyncClient, registry: Registry
 ) -> None:
-    admin = await make_account("admin")
-    created = (
-        await http.post(f"{gateway.url}/admin/partners", json=_partner(), headers=admin.headers)
-    ).json()
+    admin = registry.admin
+    created = (await registry.add()).json()
     list_url = f"{gateway.internal_url}/internal/partners?event_type=payment.succeeded"
     disable_url = f"{gateway.internal_url}/internal/partners/{created['id']}/disable"
     for headers in (
@@ -275,16 +283,12 @@ async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncE
     assert on[0].secrets == [derived_secret("t" * 32, "gateway-payment-events")]
 
 
-async def test_the_partner_list_pages_with_a_cursor(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
-) -> None:
-    admin = await make_account("admin")
-    base = f"{gateway.url}/admin/partners"
+async def test_the_partner_list_pages_with_a_cursor(http: httpx.AsyncClient, registry: Registry) -> None:
+    admin = registry.admin
+    base = registry.url
     ids = []
     for name in ("first", "second", "third"):
-        created = await http.post(
-            base, json=_partner(name, url=f"https://hooks.{name}.example/paygate"), headers=admin.headers
-        )
+        created = await registry.add(name, url=f"https://hooks.{name}.example/paygate")
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
     first = (await http.get(base, params={"limit": 2}, headers=admin.headers)).json()
@@ -298,12 +302,12 @@ async def test_the_partner_list_pages_with_a_cursor(
 
 
 async def test_payer_details_are_an_explicit_per_partner_setting(
-    gateway: RunningService, http: httpx.AsyncClient, make_account: MakeAccount
+    gateway: RunningService, http: httpx.AsyncClient, registry: Registry
 ) -> None:
-    admin = await make_account("admin")
-    base = f"{gateway.url}/admin/partners"
-    plain = (await http.post(base, json=_partner("plain"), headers=admin.headers)).json()
-    crm = await http.post(base, json=_partner("crm", payer_details=True), headers=admin.headers)
+    admin = registry.admin
+    base = registry.url
+    plain = (await registry.add("plain")).json()
+    crm = await registry.add("crm", payer_details=True)
     assert crm.status_code == 201, crm.text
     assert plain["payer_details"] is False and crm.json()["payer_details"] is True
 

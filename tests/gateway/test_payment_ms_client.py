@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from gateway.payments.transport import PaymentMsTransport
+from gateway.payments.transport import PaymentMsTransport, UpstreamResponse
 from gateway.settings import GatewaySettings
 from shared.embedded_pg import free_port
 from shared.problems import UpstreamUnavailableError
@@ -74,55 +75,44 @@ async def _client(url: str) -> PaymentMsTransport:
     return client
 
 
-async def test_a_get_is_retried_on_503(upstream: FlakyUpstream) -> None:
-    upstream.failures = RETRIES
-    client = await _client(upstream.url)
+async def _request(url: str, method: str, path: str, **options: Any) -> UpstreamResponse:
+    """One call through a new client, closed afterwards whatever the call did."""
+    client = await _client(url)
     try:
-        answer = await client.request("GET", "/api/payments", params={"limit": "5"})
+        return await client.request(method, path, **options)
     finally:
         await client.close()
+
+
+async def test_a_get_is_retried_on_503(upstream: FlakyUpstream) -> None:
+    upstream.failures = RETRIES
+    answer = await _request(upstream.url, "GET", "/api/payments", params={"limit": "5"})
     assert answer.status == 200 and json.loads(answer.body) == {"ok": True, "attempt": 3}
     assert upstream.seen == [("GET", "/api/payments?limit=5", None, TOKEN)] * 3
 
 
 async def test_retries_stop_at_the_cap_and_pass_the_last_503_on(upstream: FlakyUpstream) -> None:
     upstream.failures = 100
-    client = await _client(upstream.url)
-    try:
-        answer = await client.request("GET", "/api/payments")
-    finally:
-        await client.close()
+    answer = await _request(upstream.url, "GET", "/api/payments")
     assert answer.status == 503
     assert len(upstream.seen) == 1 + RETRIES
 
 
 async def test_a_keyed_post_is_retried_with_the_same_key(upstream: FlakyUpstream) -> None:
     upstream.failures = 1
-    client = await _client(upstream.url)
-    try:
-        answer = await client.request("POST", "/api/payments", json={"a": 1}, idempotency_key="k-1")
-    finally:
-        await client.close()
+    answer = await _request(upstream.url, "POST", "/api/payments", json={"a": 1}, idempotency_key="k-1")
     assert answer.status == 200
     assert upstream.seen == [("POST", "/api/payments", "k-1", TOKEN)] * 2
 
 
 async def test_a_post_without_a_key_is_sent_once(upstream: FlakyUpstream) -> None:
     upstream.failures = 1
-    client = await _client(upstream.url)
-    try:
-        answer = await client.request("POST", "/api/payments/x/cancel")
-    finally:
-        await client.close()
+    answer = await _request(upstream.url, "POST", "/api/payments/x/cancel")
     assert answer.status == 503
     assert upstream.seen == [("POST", "/api/payments/x/cancel", None, TOKEN)]
 
 
 async def test_connection_refused_is_a_503_problem() -> None:
-    client = await _client(f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    try:
-        with pytest.raises(UpstreamUnavailableError) as refused:
-            await client.request("GET", "/api/payments")
-    finally:
-        await client.close()
+    with pytest.raises(UpstreamUnavailableError) as refused:
+        await _request(f"http://127.0.0.1:{free_port()}", "GET", "/api/payments")  # nothing listens there
     assert refused.value.status_code == 503

@@ -1,95 +1,12 @@
-"""payment_ms served IN the test process on a real socket, so respx can stand in for api.stripe.com
-(respx patches httpx in-process only). Requests to 127.0.0.1 pass through to the real app."""
+"""What the in-process payment_ms (``tests/payment_ms/conftest.py``) is configured with, and Stripe's
+objects as its API reference shows them, for the tests that mock api.stripe.com with respx."""
 
 from __future__ import annotations
-
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Iterator
-
-import httpx
-import pytest
-import respx
-import uvicorn
-from pydantic import SecretStr
-
-from payment_ms.settings import PaymentSettings
-from shared.embedded_pg import free_port
-from shared.settings import PaygateSettings, get_paygate_settings
-from tests.fixtures.services import TEST_SERVICE_TOKEN
-from tests.payment_ms.conftest import TOKEN_HEADERS
 
 STRIPE = "https://api.stripe.com"
 STRIPE_KEY = "sk_test_paygate_0123456789"
 WEBHOOK_SECRET_NEW = "whsec_new_c2VjcmV0LW5ldy0wMTIzNDU2Nzg5"
 WEBHOOK_SECRET_OLD = "whsec_old_c2VjcmV0LW9sZC0wMTIzNDU2Nzg5"
-
-
-@pytest.fixture(scope="module")
-def inprocess_settings(database_url: str) -> PaymentSettings:
-    """The settings the in-process payment_ms is created with (``create_app(settings)``)."""
-    return PaymentSettings(
-        paygate=PaygateSettings(
-            env="test",
-            database_url=database_url,
-            service_token=SecretStr(TEST_SERVICE_TOKEN),
-            log_level="WARNING",
-            access_log=False,
-        ),
-        stripe_secret_key=SecretStr(STRIPE_KEY),
-        stripe_webhook_secrets=[SecretStr(WEBHOOK_SECRET_NEW), SecretStr(WEBHOOK_SECRET_OLD)],
-    )
-
-
-@pytest.fixture(scope="module")
-async def inprocess_url(database_url: str, inprocess_settings: PaymentSettings) -> AsyncIterator[str]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in {
-            "PAYGATE_ENV": "test",
-            "PAYGATE_DATABASE_URL": database_url,
-            "PAYGATE_SERVICE_TOKEN": TEST_SERVICE_TOKEN,
-            "PAYGATE_LOG_LEVEL": "WARNING",
-            "PAYGATE_ACCESS_LOG": "false",
-        }.items():
-            mp.setenv(name, value)
-        get_paygate_settings.cache_clear()
-        from payment_ms.app import create_app
-
-        port = free_port()
-        app = create_app(inprocess_settings)  # its providers are built from these settings
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        async with asyncio.timeout(15):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task  # its lifespan closed its providers
-            get_paygate_settings.cache_clear()
-            root.handlers[:] = handlers
-            root.setLevel(level)
-
-
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """payment_ms's API with the service token, on the in-process server."""
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
-
-
-@pytest.fixture
-def stripe() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.route(host="127.0.0.1").pass_through()
-        yield router
 
 
 def session_object(
@@ -125,6 +42,15 @@ def session_object(
         "success_url": "http://127.0.0.1:5173/return",
         "url": f"https://checkout.stripe.com/c/pay/{session_id}" if status == "open" else None,
     }
+
+
+def completed_session(
+    session_id: str, payment_id: str, payment_status: str, intent: dict[str, object]
+) -> dict[str, object]:
+    """The session once the payer completed it, with its PaymentIntent expanded (``intent``)."""
+    return session_object(
+        session_id, payment_id, status="complete", payment_status=payment_status, payment_intent=intent
+    )
 
 
 def payment_intent_object(intent_id: str, *, status: str, amount: int = 2500) -> dict[str, object]:

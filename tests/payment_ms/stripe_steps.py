@@ -83,21 +83,3 @@ async def _paid(client: httpx.AsyncClient, stripe: respx.MockRouter) -> str:
     verified = await client.post(f"/api/payments/{pid}/verify")
     assert verified.json()["status"] == "succeeded", verified.text
     return pid
-
-
-def _refund_object(request: httpx.Request, status: str = "succeeded") -> dict[str, Any]:
-    """A Refund as Stripe's API reference shows it."""
-    return {
-        "id": f"re_{uuid.uuid4().hex[:24]}",
-        "object": "refund",
-        "amount": int(_form(request)["amount"]),
-        "balance_transaction": None,
-        "charge": "ch_3MtwBwLkdIwHu7ix28a3tqPa",
-        "created": 1692942318,
-        "currency": "eur",
-        "metadata": {"payment_id": _form(request)["metadata[payment_id]"]},
-        "payment_intent": INTENT_ID,
-        "reason": None,
-        "status": status,
-        "failure_reason": "lost_or_stolen_card" if status == "failed" else None,
-    }

@@ -12,23 +12,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import pytest
 import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payment_ms.settings import PaymentSettings
-from tests.payment_ms.conftest import payment_body
-from tests.payment_ms.inprocess import (
-    STRIPE,
-    client,
-    inprocess_settings,
-    inprocess_url,
-    session_object,
-    stripe,
-)
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
+from tests.payment_ms.conftest import AppSettings, payment_body
+from tests.payment_ms.inprocess import STRIPE, session_object
 
 # What the provider, the clock or a fresh id decides.
 PROVIDER_COLUMNS = {
@@ -76,11 +65,7 @@ async def _create(client: httpx.AsyncClient, body: dict[str, Any], key: str) -> 
 
 
 async def test_the_single_statement_and_the_two_transaction_create_write_the_same_rows(
-    client: httpx.AsyncClient,
-    stripe: respx.MockRouter,
-    db_engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-    inprocess_settings: PaymentSettings,
+    client: httpx.AsyncClient, stripe: respx.MockRouter, db_engine: AsyncEngine, app_settings: AppSettings
 ) -> None:
     def checkout_session(request: httpx.Request) -> httpx.Response:
         payment_id = parse_qs(request.content.decode())["client_reference_id"][0]
@@ -92,13 +77,13 @@ async def test_the_single_statement_and_the_two_transaction_create_write_the_sam
     del body["provider"]
     key = "same-key-both-paths"
 
-    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")  # the app's own settings
+    app_settings(default_provider="mock")
     local = (await _create(client, body, key)).json()
     local_rows = await _rows(db_engine)
     async with db_engine.begin() as conn:
         await conn.execute(text("TRUNCATE payments, payment_events, idempotency_keys CASCADE"))
 
-    monkeypatch.setattr(inprocess_settings, "default_provider", "stripe")
+    app_settings(default_provider="stripe")
     remote = (await _create(client, body, key)).json()
     remote_rows = await _rows(db_engine)
 
@@ -115,11 +100,7 @@ async def test_the_single_statement_and_the_two_transaction_create_write_the_sam
 
 
 async def test_both_create_paths_refuse_a_second_live_payment_of_a_reservation(
-    client: httpx.AsyncClient,
-    stripe: respx.MockRouter,
-    db_engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-    inprocess_settings: PaymentSettings,
+    client: httpx.AsyncClient, stripe: respx.MockRouter, db_engine: AsyncEngine, app_settings: AppSettings
 ) -> None:
     """The partial unique index inside the create statement: 409 naming the live payment, nothing
     written, the provider never called; concurrent creates with other keys make one payment; once the
@@ -129,11 +110,11 @@ async def test_both_create_paths_refuse_a_second_live_payment_of_a_reservation(
     )
     body = payment_body()
     del body["provider"]
-    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")
+    app_settings(default_provider="mock")
     first = (await _create(client, body, "first")).json()
     before = await _rows(db_engine)
     for provider in ("mock", "stripe"):
-        monkeypatch.setattr(inprocess_settings, "default_provider", provider)
+        app_settings(default_provider=provider)
         refused = await client.post(
             "/api/payments", json=body, headers={"Idempotency-Key": f"other-{provider}"}
         )
@@ -144,7 +125,7 @@ async def test_both_create_paths_refuse_a_second_live_payment_of_a_reservation(
     assert route.call_count == 0
     assert await _rows(db_engine) == before  # one payment, one event, one key: nothing more
 
-    monkeypatch.setattr(inprocess_settings, "default_provider", "mock")
+    app_settings(default_provider="mock")
     other = payment_body()
     answers = await asyncio.gather(
         *(

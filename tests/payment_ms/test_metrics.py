@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.payment_ms.conftest import create_payment, payment_body
+from tests.payment_ms.conftest import create_payment, post_payment
 
 
 def _value(text: str, name: str, **labels: str) -> float:
@@ -24,11 +24,7 @@ async def test_metrics(api: httpx.AsyncClient) -> None:
     before = (await api.get("/metrics", headers={"X-Service-Token": ""})).text
     await create_payment(api)
     await create_payment(api)
-    await api.post(
-        "/api/payments",
-        json=payment_body(metadata={"mock_behavior": "provider_error"}),
-        headers={"Idempotency-Key": "err"},
-    )
+    await post_payment(api, "err", metadata={"mock_behavior": "provider_error"})
     response = await api.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

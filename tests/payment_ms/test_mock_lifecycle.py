@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import asyncpg_dsn
 from tests.fixtures.checkout_page import CSRF_FIELD, page_path
-from tests.payment_ms.conftest import choose_on_mock_page, count_rows, create_payment, event_types
+from tests.payment_ms.conftest import (
+    assert_nothing_created,
+    choose_on_mock_page,
+    count_rows,
+    create_payment,
+    event_types,
+    only_event,
+    post_payment,
+    verified_status,
+)
 
 
 async def test_create_returns_pending_payment_with_checkout_url(
@@ -27,13 +36,7 @@ async def test_create_returns_pending_payment_with_checkout_url(
     assert fetched.status_code == 200
     assert fetched.json() == payment
     assert await event_types(db_engine, payment["id"]) == ["payment.created"]
-    async with db_engine.connect() as conn:
-        data = (
-            await conn.execute(
-                text("SELECT data FROM payment_events WHERE payment_id = :p"), {"p": payment["id"]}
-            )
-        ).scalar_one()
-    assert data == payment
+    assert (await only_event(db_engine, payment["id"]))["data"] == payment
 
 
 async def test_approve_settles_by_the_mock_event_and_verify_agrees(
@@ -80,23 +83,16 @@ async def test_decline_fails_and_abandon_cancels(api: httpx.AsyncClient, db_engi
 async def test_mock_behavior_decline_refuses_the_approval(api: httpx.AsyncClient) -> None:
     payment = await create_payment(api, metadata={"mock_behavior": "decline"})
     await choose_on_mock_page(api, payment, "approve")
-    assert (await api.post(f"/api/payments/{payment['id']}/verify")).json()["status"] == "failed"
+    assert await verified_status(api, payment) == "failed"
 
 
 async def test_mock_provider_error_is_503_and_writes_nothing(
     api: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
-    from tests.payment_ms.conftest import payment_body
-
-    response = await api.post(
-        "/api/payments",
-        json=payment_body(metadata={"mock_behavior": "provider_error"}),
-        headers={"Idempotency-Key": "k1"},
-    )
+    response = await post_payment(api, "k1", metadata={"mock_behavior": "provider_error"})
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
-    for table in ("payments", "payment_events", "idempotency_keys"):
-        assert await count_rows(db_engine, table) == 0
+    await assert_nothing_created(db_engine)
 
 
 async def test_page_without_return_url_shows_the_result(api: httpx.AsyncClient) -> None:
@@ -123,20 +119,24 @@ async def test_cancel_pending_then_illegal_moves_are_409(
         response = await api.post(f"/api/payments/{payment['id']}/{action}", json=body)
         assert response.status_code == 409, (action, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
-    verified = await api.post(f"/api/payments/{payment['id']}/verify")
-    assert verified.json()["status"] == "canceled"
+    assert await verified_status(api, payment) == "canceled"
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.canceled"]
+
+
+async def _approved_but_its_event_lost(api: httpx.AsyncClient) -> dict[str, Any]:
+    """A mock payment the payer approved on the hosted page, whose provider event the mock dropped."""
+    payment = await create_payment(api, metadata={"mock_behavior": "drop_event"})
+    await choose_on_mock_page(api, payment, "approve")
+    return payment
 
 
 async def test_approve_with_a_dropped_event_waits_for_verify(
     api: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
-    payment = await create_payment(api, metadata={"mock_behavior": "drop_event"})
-    await choose_on_mock_page(api, payment, "approve")
+    payment = await _approved_but_its_event_lost(api)
     assert (await api.get(f"/api/payments/{payment['id']}")).json()["status"] == "pending"
     assert await count_rows(db_engine, "provider_events") == 0
-    verified = await api.post(f"/api/payments/{payment['id']}/verify")
-    assert verified.json()["status"] == "succeeded"
+    assert await verified_status(api, payment) == "succeeded"
     assert await event_types(db_engine, payment["id"]) == ["payment.created", "payment.succeeded"]
 
 
@@ -144,8 +144,7 @@ async def test_cancel_after_the_payer_approved_settles_it_and_is_refused(
     api: httpx.AsyncClient, db_engine: AsyncEngine
 ) -> None:
     """The payer paid, the mock's event was lost: the refused cancel asks the provider and settles."""
-    payment = await create_payment(api, metadata={"mock_behavior": "drop_event"})
-    await choose_on_mock_page(api, payment, "approve")
+    payment = await _approved_but_its_event_lost(api)
     response = await api.post(f"/api/payments/{payment['id']}/cancel")
     assert response.status_code == 409
     assert response.json()["payment_status"] == "succeeded"
@@ -205,20 +204,11 @@ async def test_event_carries_the_request_id(api: httpx.AsyncClient, db_engine: A
     from tests.payment_ms.conftest import payment_body
 
     request_id = f"req-{uuid.uuid4().hex}"
-    response = await api.post(
-        "/api/payments",
-        json=payment_body(),
-        headers={"Idempotency-Key": "rid", "X-Request-ID": request_id},
-    )
+    headers = {"Idempotency-Key": "rid", "X-Request-ID": request_id}
+    response = await api.post("/api/payments", json=payment_body(), headers=headers)
     payment: dict[str, Any] = response.json()
     assert response.headers["x-request-id"] == request_id
-    async with db_engine.connect() as conn:
-        stored = (
-            await conn.execute(
-                text("SELECT request_id FROM payment_events WHERE payment_id = :p"), {"p": payment["id"]}
-            )
-        ).scalar_one()
-    assert stored == request_id
+    assert (await only_event(db_engine, payment["id"]))["request_id"] == request_id
 
 
 async def test_the_mock_event_delay_is_configurable(api: httpx.AsyncClient, db_engine: AsyncEngine) -> None:
@@ -244,5 +234,5 @@ async def test_the_mock_event_delay_is_configurable(api: httpx.AsyncClient, db_e
     await record_choice(db_engine, never, uuid.UUID(lost["id"]), "approve")
     await never.aclose()  # the process stops before the event went out
     assert (await api.get(f"/api/payments/{lost['id']}")).json()["status"] == "pending"
-    assert (await api.post(f"/api/payments/{lost['id']}/verify")).json()["status"] == "succeeded"
+    assert await verified_status(api, lost) == "succeeded"
     assert await event_types(db_engine, lost["id"]) == ["payment.created", "payment.succeeded"]

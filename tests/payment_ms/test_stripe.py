@@ -15,18 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_ms.payments.idempotency import fingerprint
 from shared.contracts import PaymentCreate
-from tests.payment_ms.conftest import count_rows, event_types, payment_body
-from tests.payment_ms.inprocess import (
-    STRIPE,
-    STRIPE_KEY,
-    client,
-    inprocess_settings,
-    inprocess_url,
-    payment_intent_object,
-    session_object,
-    stripe,
-    stripe_error,
-)
+from tests.payment_ms.conftest import assert_nothing_created, count_rows, event_types, payment_body
+from tests.payment_ms.inprocess import STRIPE, STRIPE_KEY, payment_intent_object, session_object, stripe_error
 from tests.payment_ms.stripe_steps import (
     INTENT_ID,
     SESSION_ID,
@@ -38,8 +28,6 @@ from tests.payment_ms.stripe_steps import (
     _mock_paid,
     _mock_retrieve,
 )
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 
 async def test_create_sends_a_checkout_session_request(
@@ -212,8 +200,7 @@ async def test_stripe_down_is_503_and_writes_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert STRIPE_KEY not in response.text
     assert route.call_count == STRIPE_ATTEMPTS
-    for table in ("payments", "payment_events", "idempotency_keys"):
-        assert await count_rows(db_engine, table) == 0
+    await assert_nothing_created(db_engine)
     # the key was released: the client may retry once Stripe is back
     _mock_create(stripe)
     assert (await _create(client, body=body)).status_code == 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -12,16 +13,13 @@ import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.payment_ms.conftest import count_rows, event_types
+from tests.payment_ms.conftest import assert_nothing_created, count_rows, event_types
 from tests.payment_ms.inprocess import (
     STRIPE,
     STRIPE_KEY,
-    client,
-    inprocess_settings,
-    inprocess_url,
+    completed_session,
     payment_intent_object,
     session_object,
-    stripe,
     stripe_error,
 )
 from tests.payment_ms.stripe_steps import (
@@ -34,11 +32,26 @@ from tests.payment_ms.stripe_steps import (
     _mock_create,
     _mock_paid,
     _paid,
-    _refund_object,
     _stripe_payment,
 )
 
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
+
+def _refund_object(request: httpx.Request, status: str = "succeeded") -> dict[str, Any]:
+    """A Refund as Stripe's API reference shows it."""
+    return {
+        "id": f"re_{uuid.uuid4().hex[:24]}",
+        "object": "refund",
+        "amount": int(_form(request)["amount"]),
+        "balance_transaction": None,
+        "charge": "ch_3MtwBwLkdIwHu7ix28a3tqPa",
+        "created": 1692942318,
+        "currency": "eur",
+        "metadata": {"payment_id": _form(request)["metadata[payment_id]"]},
+        "payment_intent": INTENT_ID,
+        "reason": None,
+        "status": status,
+        "failure_reason": "lost_or_stolen_card" if status == "failed" else None,
+    }
 
 
 async def test_cancel_of_an_authorized_payment_cancels_the_payment_intent(
@@ -170,13 +183,7 @@ async def test_verify_retries_a_retrieve_on_5xx_but_not_on_4xx(
     assert (await client.get(f"/api/payments/{pid}")).json()["status"] == "pending"
     assert await event_types(db_engine, pid) == ["payment.created"]
 
-    paid = session_object(
-        SESSION_ID,
-        pid,
-        status="complete",
-        payment_status="paid",
-        payment_intent=payment_intent_object(INTENT_ID, status="succeeded"),
-    )
+    paid = completed_session(SESSION_ID, pid, "paid", payment_intent_object(INTENT_ID, status="succeeded"))
     retrieve.reset()
     retrieve.mock(
         side_effect=[
@@ -290,8 +297,7 @@ async def test_amounts_stripe_cannot_take_exactly_are_422_and_write_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == field
     assert route.call_count == 0
-    for table in ("payments", "payment_events", "idempotency_keys"):
-        assert await count_rows(db_engine, table) == 0
+    await assert_nothing_created(db_engine)
 
 
 @pytest.mark.parametrize(("currency", "refund", "sent"), [("ISK", 100, 10000), ("MGA", 100, 1)])

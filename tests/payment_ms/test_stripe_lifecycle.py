@@ -21,11 +21,9 @@ from payment_ms.providers.registry import ProviderRegistry
 from payment_ms.providers.stripe import StripeProvider
 from payment_ms.settings import STRIPE_API_VERSION, PaymentSettings
 from tests.fixtures.waiting import eventually
-from tests.payment_ms.conftest import TOKEN_HEADERS, event_sources, event_types, payment_body
+from tests.payment_ms.conftest import create_payment, event_sources, event_types
 from tests.payment_ms.fake_stripe import FakeStripe, signed, stripe_event
-from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW, inprocess_settings, inprocess_url
-
-__all__ = ["inprocess_settings", "inprocess_url"]  # fixtures used by name below
+from tests.payment_ms.inprocess import WEBHOOK_SECRET_NEW
 
 HOOK = "/api/providers/stripe/webhook"
 
@@ -47,12 +45,6 @@ async def providers(inprocess_settings: PaymentSettings) -> AsyncIterator[Provid
     await registry.aclose()
 
 
-@pytest.fixture
-async def client(inprocess_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=inprocess_url, headers=TOKEN_HEADERS, timeout=20.0) as c:
-        yield c
-
-
 async def _send(
     client: httpx.AsyncClient, event_type: str, obj: dict[str, Any], event_id: str | None = None
 ) -> dict[str, Any]:
@@ -69,16 +61,9 @@ async def _payment(client: httpx.AsyncClient, pid: str) -> dict[str, Any]:
 
 
 async def _checkout(client: httpx.AsyncClient, fake: FakeStripe, **overrides: Any) -> tuple[str, str]:
-    created = await client.post(
-        "/api/payments",
-        json=payment_body(provider="stripe", **overrides),
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert created.status_code == 201, created.text
-    sid = next(
-        iter(s for s in fake.sessions if fake.sessions[s]["client_reference_id"] == created.json()["id"])
-    )
-    return created.json()["id"], sid
+    pid = (await create_payment(client, provider="stripe", **overrides))["id"]
+    sid = next(s for s in fake.sessions if fake.sessions[s]["client_reference_id"] == pid)
+    return pid, sid
 
 
 async def _paid(client: httpx.AsyncClient, fake: FakeStripe) -> tuple[str, str]:

@@ -8,29 +8,27 @@ import time
 import uuid
 
 import httpx
-import pytest
 import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payment_ms.settings import PaymentSettings
-from tests.payment_ms.conftest import count_rows, event_types, payment_body
+from tests.payment_ms.conftest import (
+    AppSettings,
+    assert_nothing_created,
+    count_rows,
+    event_types,
+    post_payment,
+)
 from tests.payment_ms.fake_stripe import signed as _signed
 from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
     WEBHOOK_SECRET_OLD,
-    client,
-    inprocess_settings,
-    inprocess_url,
     session_object,
-    stripe,
     stripe_error,
 )
 from tests.payment_ms.stripe_steps import INTENT_ID, SESSION_ID, _stripe_payment
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 
 async def test_webhook_completes_the_payment_once(
@@ -177,19 +175,10 @@ async def test_concurrent_webhook_verify_cancel_make_one_transition(
 
 
 async def test_slow_mock_provider_times_out_with_504(
-    client: httpx.AsyncClient,
-    db_engine: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-    inprocess_settings: PaymentSettings,
+    client: httpx.AsyncClient, db_engine: AsyncEngine, app_settings: AppSettings
 ) -> None:
-    monkeypatch.setattr(inprocess_settings, "provider_timeout_seconds", 0.2)  # the app's own settings
-    monkeypatch.setattr(inprocess_settings, "mock_slow_seconds", 5.0)
-    response = await client.post(
-        "/api/payments",
-        json=payment_body(metadata={"mock_behavior": "slow"}),
-        headers={"Idempotency-Key": "slow"},
-    )
+    app_settings(provider_timeout_seconds=0.2, mock_slow_seconds=5.0)
+    response = await post_payment(client, "slow", metadata={"mock_behavior": "slow"})
     assert response.status_code == 504
     assert response.headers["content-type"].startswith("application/problem+json")
-    for table in ("payments", "payment_events", "idempotency_keys"):
-        assert await count_rows(db_engine, table) == 0
+    await assert_nothing_created(db_engine)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from urllib.parse import parse_qs
 
 import httpx
@@ -19,20 +18,15 @@ from payment_ms.providers.base import Outcome
 from payment_ms.providers.mock import MockProvider
 from payment_ms.stripe_webhooks.signature import sign
 from tests.fixtures.checkout_page import page_path
-from tests.payment_ms.conftest import choose_on_mock_page, event_types, payment_body
+from tests.payment_ms.conftest import choose_on_mock_page, create_payment, event_types, post_payment
 from tests.payment_ms.fake_stripe import stripe_event as _event
 from tests.payment_ms.inprocess import (
     STRIPE,
     WEBHOOK_SECRET_NEW,
-    client,
-    inprocess_settings,
-    inprocess_url,
+    completed_session,
     payment_intent_object,
     session_object,
-    stripe,
 )
-
-__all__ = ["client", "inprocess_settings", "inprocess_url", "stripe"]  # fixtures used by name below
 
 SESSION_ID = "cs_test_race_0123456789"
 INTENT_ID = "pi_3RaceLkdIwHu7ix28a3tqPa"
@@ -68,13 +62,7 @@ async def test_an_approval_during_a_slow_verify_is_not_lost(
     client: httpx.AsyncClient, db_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the mock's own event is dropped: only verify can settle it here
-    created = await client.post(
-        "/api/payments",
-        json=payment_body(metadata={"mock_behavior": "drop_event"}),
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert created.status_code == 201, created.text
-    payment = created.json()
+    payment = await create_payment(client, metadata={"mock_behavior": "drop_event"})
     gate = Gate()
     ask = MockProvider.fetch_outcome
 
@@ -117,18 +105,11 @@ async def test_a_webhook_during_a_slow_stripe_verify_is_not_undone(
         return httpx.Response(200, json=session_object(SESSION_ID, payment_id))
 
     stripe.post(f"{STRIPE}/v1/checkout/sessions").mock(side_effect=created)
-    response = await client.post(
-        "/api/payments", json=payment_body(provider="stripe"), headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
+    response = await post_payment(client, provider="stripe")
     assert response.status_code == 201, response.text
     pid = response.json()["id"]
-    completed = session_object(
-        SESSION_ID,
-        pid,
-        status="complete",
-        payment_status="unpaid",
-        payment_intent=payment_intent_object(INTENT_ID, status="processing"),
-    )
+    intent = payment_intent_object(INTENT_ID, status="processing")
+    completed = completed_session(SESSION_ID, pid, "unpaid", intent)
     gate = Gate()
 
     async def retrieve(request: httpx.Request) -> httpx.Response:

@@ -22,13 +22,7 @@ class PaymentGatewayController(UserController):
     tags = ["payments"]
     dependencies = {"payer": Provide(provide_payer, sync_to_thread=False)}
 
-    @operation(
-        post,
-        "/reservations/checkout",
-        "checkout",
-        USER_COMMAND_ERRORS,
-        status_code=HTTP_201_CREATED,
-    )
+    @operation(post, "/reservations/checkout", "checkout", USER_COMMAND_ERRORS, status_code=HTTP_201_CREATED)
     async def checkout(
         self,
         request: Request,
