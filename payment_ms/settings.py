@@ -20,7 +20,7 @@ STRIPE_API_VERSION = "2026-09-30.endive"
 
 
 class PaymentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PAYMENT_MS_")
 
     host: str = "127.0.0.1"
     port: int = 8001

@@ -158,6 +158,9 @@ class ServiceSettings(BaseSettings):
     environment unless given). Subclasses state their rules in ``invalid`` (refused in every mode)
     and ``production_problems`` (refused outside dev); the validator below applies them."""
 
+    # A subclass names only its env_prefix: pydantic merges this into its own model_config.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
     paygate: PaygateSettings = Field(default_factory=PaygateSettings, exclude=True)
 
     def invalid(self) -> list[str]:

@@ -16,7 +16,7 @@ DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
 
 
 class DispatcherSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DISPATCHER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISPATCHER_")
 
     gateway_url: str = Field(
         default="http://127.0.0.1:8000",
