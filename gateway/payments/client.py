@@ -150,38 +150,37 @@ class PaymentMsClient:
     # payment_ms's idempotency fingerprint covers it (the same key with another body is 422).
 
     async def verify(
-        self,
-        payment_id: UUID,
-        *,
-        actor: Actor,
-        idempotency_key: str | None = None,
-        raw_body: bytes | None = None,
+        self, payment_id: UUID, *, actor: Actor, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
         """Verify is safe to repeat with or without a key: it asks the provider and applies the outcome.
         ``actor``: who asks (the source of the events it writes)."""
-        return await self._command(
-            routes.PAYMENT_VERIFY,
-            payment_id,
-            idempotency_key=idempotency_key,
-            retry=True,
-            raw_body=raw_body,
-            headers={ACTOR_HEADER: actor},
+        return await self._bodiless(
+            routes.PAYMENT_VERIFY, payment_id, actor, idempotency_key, raw_body, retry=True
         )
 
     async def cancel(
-        self,
-        payment_id: UUID,
-        *,
-        actor: Actor,
-        idempotency_key: str | None = None,
-        raw_body: bytes | None = None,
+        self, payment_id: UUID, *, actor: Actor, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
+        return await self._bodiless(routes.PAYMENT_CANCEL, payment_id, actor, idempotency_key, raw_body)
+
+    async def _bodiless(
+        self,
+        route: str,
+        payment_id: UUID,
+        actor: Actor,
+        idempotency_key: str | None,
+        raw_body: bytes | None,
+        *,
+        retry: bool | None = None,
+    ) -> Payment:
+        headers: dict[str, str] = {ACTOR_HEADER: actor}
         return await self._command(
-            routes.PAYMENT_CANCEL,
+            route,
             payment_id,
             idempotency_key=idempotency_key,
+            retry=retry,
             raw_body=raw_body,
-            headers={ACTOR_HEADER: actor},
+            headers=headers,
         )
 
     async def capture(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -214,20 +214,13 @@ class PaymentCommands:
     async def verify(
         self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
-        return await self._follow(
-            self._client.verify(
-                payment_id, actor=self._actor, idempotency_key=idempotency_key, raw_body=raw_body
-            )
-        )
+        """Asks the provider now (the payer back from checkout, an operator's refresh)."""
+        return await self._bodiless(self._client.verify, payment_id, idempotency_key, raw_body)
 
     async def cancel(
         self, payment_id: uuid.UUID, *, idempotency_key: str | None, raw_body: bytes | None = None
     ) -> Payment:
-        return await self._follow(
-            self._client.cancel(
-                payment_id, actor=self._actor, idempotency_key=idempotency_key, raw_body=raw_body
-            )
-        )
+        return await self._bodiless(self._client.cancel, payment_id, idempotency_key, raw_body)
 
     async def capture(
         self, payment_id: uuid.UUID, data: CaptureCreate | None = None, *, idempotency_key: str | None
@@ -246,6 +239,17 @@ class PaymentCommands:
         return await self._follow(
             self._client.confirm_cash(payment_id, data, idempotency_key=idempotency_key)
         )
+
+    async def _bodiless(
+        self,
+        send: Callable[..., Awaitable[Payment]],
+        payment_id: uuid.UUID,
+        idempotency_key: str | None,
+        raw_body: bytes | None,
+    ) -> Payment:
+        """Verify and cancel: on behalf of this actor, the caller's body passed on as it came."""
+        command = send(payment_id, actor=self._actor, idempotency_key=idempotency_key, raw_body=raw_body)
+        return await self._follow(command)
 
     async def _follow(self, command: Awaitable[Payment]) -> Payment:
         try:
