@@ -40,7 +40,6 @@ def granian_command(factory: str, port: int, workers: int) -> list[str]:
     return command
 
 
-@dataclass
 def with_slow_log(options: dict[str, str], ms: int) -> dict[str, str]:
     """What stalls a scenario, in the PostgreSQL log: autovacuum, checkpoints, statements slower than
     ``ms`` and their plans (auto_explain), with epoch timestamps."""
@@ -55,6 +54,7 @@ def with_slow_log(options: dict[str, str], ms: int) -> dict[str, str]:
     }
 
 
+@dataclass
 class Stack:
     config: BenchConfig
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="paygate-bench-")))

@@ -153,3 +153,17 @@ async def test_floor_contract_route_keeps_the_idempotency_contract(
         await engine.dispose()
     assert payments == 1
     assert events == [("payment.created", payment_id)]
+
+
+def test_every_bench_module_imports() -> None:
+    """``make bench`` is not part of the suite: a module of it that fails at import (a decorator on
+    the wrong line, a renamed import) would only show when someone runs it."""
+    import importlib
+    import pkgutil
+
+    import bench
+
+    names = [m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "__main__"]
+    modules = {name: importlib.import_module(f"bench.{name}") for name in names}
+    assert {"runner", "stack", "dispatch_scenarios", "http_scenarios"} <= set(modules)
+    assert callable(modules["runner"].main)
