@@ -236,20 +236,18 @@ def run_checkout(
     )
 
     duration = config.duration_s
-    floor = _measure(
-        stack,
-        wrk,
-        "checkout.floor",
-        "raw asyncpg INSERT (Litestar + granian)",
-        stack.url("floor"),
-        "floor",
-        floor_file,
-        create_warm,
-        duration,
+
+    def checkout(name: str, title: str, service: str, mode: str, lines: Path, warmup: Path) -> Result:
+        """A measured run, added to the report, then the processes' CPU it cost."""
+        result = _measure(stack, wrk, name, title, stack.url(service), mode, lines, warmup, duration)
+        report.add(result)
+        measured(f"after {name}", LOADS[name.removeprefix("checkout.")])
+        return result
+
+    floor = checkout(
+        "checkout.floor", "raw asyncpg INSERT (Litestar + granian)", "floor", "floor", floor_file, create_warm
     )
     floor.is_baseline = True
-    report.add(floor)
-    measured("after checkout.floor", LOADS["floor"])
     short = min(duration, 8.0)
     if config.diagnostics:
         outbox_modes = (
@@ -275,20 +273,15 @@ def run_checkout(
                 f"checkout.floor_outbox.writers_{writers}",
                 f"checkout.floor_outbox_no_notify.writers_{writers}",
             )
-    direct = _measure(
-        stack,
-        wrk,
+    direct = checkout(
         "checkout.direct",
         "POST /api/payments straight to payment_ms",
-        stack.url("payment-ms"),
+        "payment-ms",
         "create",
         direct_file,
         create_warm,
-        duration,
     )
     direct.is_baseline = True
-    report.add(direct)
-    measured("after checkout.direct", LOADS["direct"])
     if config.diagnostics:  # the hop's floor: the floor app forwarding to payment_ms, as the gateway does
         for mode, label in (
             ("floor_hop", "the floor app forwarding the create's bytes to payment_ms (aiohttp)"),
@@ -296,19 +289,14 @@ def run_checkout(
         ):
             own = _write(work / f"{mode}.txt", _create_lines(data.users, total // 4, rng))
             _diagnostic(stack, wrk, report, f"checkout.{mode}", label, mode, own, short, "checkout.direct")
-    gateway = _measure(
-        stack,
-        wrk,
+    gateway = checkout(
         "checkout.gateway",
         "POST /payment-gateway/reservations/checkout (JWT)",
-        stack.url("gateway"),
+        "gateway",
         "checkout",
         checkout_file,
         checkout_warm,
-        duration,
     )
-    report.add(gateway)
-    measured("after checkout.gateway", LOADS["gateway"])
     to_direct = report.relate("checkout.gateway", "checkout.direct")
     to_floor = (gateway.throughput / floor.throughput) if floor.throughput else None
     gateway.details["ratio_to_floor"] = to_floor

@@ -10,7 +10,7 @@ not a 500, on every route.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import MediaType, Request, Response
@@ -84,6 +84,16 @@ class AuthenticationError(
 
 
 class NotFoundError(ApplicationError, status=404, code="not-found", title="Not found"): ...
+
+
+Found = TypeVar("Found")
+
+
+def found(row: Found | None, message: str) -> Found:
+    """``row`` itself, or a 404 with ``message`` when there is none: get-or-404 spelled once."""
+    if row is None:
+        raise NotFoundError(message)
+    return row
 
 
 class ConflictError(ApplicationError, status=409, code="conflict", title="Conflict"): ...

@@ -7,6 +7,8 @@
 - ``ix_delivery_attempts_started_at``: partner health and deliveries per minute read recent attempts.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -16,83 +18,86 @@ revision: str = "0006"
 down_revision: str | None = "0005"
 
 
-def upgrade() -> None:
+def _uuid(name: str, *, nullable: bool) -> sa.Column[Any]:
+    return sa.Column(name, postgresql.UUID(as_uuid=True), nullable=nullable)
+
+
+def _moment(name: str, *, nullable: bool = True) -> sa.Column[Any]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _created_at() -> sa.Column[Any]:
+    return sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
+
+
+def _cascade(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
+    """``<table>.<column>`` references ``<target>.id``; the row goes with its owner."""
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.id"], name=f"fk_{table}_{column}_{target}", ondelete="CASCADE"
+    )
+
+
+def _token_table(name: str, *items: Any) -> None:
+    """A table of hashed bearer tokens: an id, its partner, the token's SHA-256, when it was made."""
     op.create_table(
-        "portal_links",
+        name,
         sa.Column(
             "id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"), nullable=False
         ),
-        sa.Column("partner_id", postgresql.UUID(as_uuid=True), nullable=False),
+        _uuid("partner_id", nullable=False),
+        *items,
+        _cascade(name, "partner_id", "partners"),
+        sa.PrimaryKeyConstraint("id", name=f"pk_{name}"),
+        sa.UniqueConstraint("token_hash", name=f"uq_{name}_token_hash"),
+    )
+    op.create_index(f"ix_{name}_partner_id_created_at", name, ["partner_id", "created_at"])
+
+
+def upgrade() -> None:
+    _token_table(
+        "portal_links",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("issued_by", sa.String(length=320), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partners.id"], name="fk_portal_links_partner_id_partners", ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_portal_links"),
-        sa.UniqueConstraint("token_hash", name="uq_portal_links_token_hash"),
+        _created_at(),
+        _moment("expires_at", nullable=False),
+        _moment("used_at"),
+        _moment("revoked_at"),
     )
-    op.create_index("ix_portal_links_partner_id_created_at", "portal_links", ["partner_id", "created_at"])
     op.create_table(
         "web_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("user_id", postgresql.UUID(as_uuid=True), nullable=True),
-        sa.Column("partner_id", postgresql.UUID(as_uuid=True), nullable=True),
-        sa.Column("portal_link_id", postgresql.UUID(as_uuid=True), nullable=True),
+        _uuid("user_id", nullable=True),
+        _uuid("partner_id", nullable=True),
+        _uuid("portal_link_id", nullable=True),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        _created_at(),
+        _moment("expires_at", nullable=False),
+        _moment("revoked_at"),
         sa.CheckConstraint("kind IN ('console', 'portal')", name="kind"),
         sa.CheckConstraint(
             "(kind = 'console' AND user_id IS NOT NULL AND partner_id IS NULL)"
             " OR (kind = 'portal' AND partner_id IS NOT NULL AND user_id IS NULL)",
             name="owner",
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_web_sessions_user_id_users", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partners.id"], name="fk_web_sessions_partner_id_partners", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["portal_link_id"],
-            ["portal_links.id"],
-            name="fk_web_sessions_portal_link_id_portal_links",
-            ondelete="CASCADE",
-        ),
+        _cascade("web_sessions", "user_id", "users"),
+        _cascade("web_sessions", "partner_id", "partners"),
+        _cascade("web_sessions", "portal_link_id", "portal_links"),
         sa.PrimaryKeyConstraint("token_hash", name="pk_web_sessions"),
     )
     op.create_index("ix_web_sessions_expires_at", "web_sessions", ["expires_at"])
     op.create_index("ix_web_sessions_partner_id", "web_sessions", ["partner_id"])
-    op.create_table(
+    _token_table(
         "partner_api_tokens",
-        sa.Column(
-            "id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"), nullable=False
-        ),
-        sa.Column("partner_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        _created_at(),
+        _moment("last_used_at"),
+        _moment("revoked_at"),
         sa.CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
-        sa.ForeignKeyConstraint(
-            ["partner_id"],
-            ["partners.id"],
-            name="fk_partner_api_tokens_partner_id_partners",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_partner_api_tokens"),
-        sa.UniqueConstraint("token_hash", name="uq_partner_api_tokens_token_hash"),
-    )
-    op.create_index(
-        "ix_partner_api_tokens_partner_id_created_at", "partner_api_tokens", ["partner_id", "created_at"]
     )
     op.create_index("ix_delivery_attempts_started_at", "delivery_attempts", ["started_at"])
 

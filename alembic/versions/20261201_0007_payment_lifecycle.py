@@ -24,34 +24,27 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 
 # Frozen copies of the vocabularies as of this revision (shared/contracts.py may grow later ones).
-_OLD_EVENTS = (
-    "payment.created",
-    "payment.processing",
-    "payment.authorized",
-    "payment.captured",
-    "payment.succeeded",
-    "payment.failed",
-    "payment.canceled",
-    "payment.refunded",
+_OLD_EVENTS = tuple(
+    f"payment.{name}"
+    for name in (
+        "created",
+        "processing",
+        "authorized",
+        "captured",
+        "succeeded",
+        "failed",
+        "canceled",
+        "refunded",
+    )
 )
 _NEW_EVENTS = (
-    "payment.created",
-    "payment.processing",
-    "payment.authorized",
-    "payment.captured",
-    "payment.succeeded",
-    "payment.failed",
-    "payment.canceled",
+    *_OLD_EVENTS[:7],
     "payment.refund_pending",
     "payment.refunded",
-    "payment.refund_failed",
-    "payment.disputed",
-    "payment.dispute_closed",
+    *(f"payment.{name}" for name in ("refund_failed", "disputed", "dispute_closed")),
 )
 _DISPUTE_STATUSES = (
-    "warning_needs_response",
-    "warning_under_review",
-    "warning_closed",
+    *(f"warning_{name}" for name in ("needs_response", "under_review", "closed")),
     "needs_response",
     "under_review",
     "won",
@@ -75,6 +68,10 @@ def _event_checks(events: Sequence[str]) -> None:
         "partners",
         f"event_types <@ ARRAY[{_quoted(events)}]::varchar[]",
     )
+
+
+def _partial_index(name: str, table: str, column: str, where: str, *, unique: bool = False) -> None:
+    op.create_index(name, table, [column], unique=unique, postgresql_where=sa.text(where))
 
 
 def upgrade() -> None:
@@ -116,13 +113,7 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_payments_dispute_amount"), "payments", "dispute_amount IS NULL OR dispute_amount >= 0"
     )
-    op.create_index(
-        "ix_payments_authorized_at",
-        "payments",
-        ["authorized_at"],
-        unique=False,
-        postgresql_where=sa.text("status = 'authorized'"),
-    )
+    _partial_index("ix_payments_authorized_at", "payments", "authorized_at", "status = 'authorized'")
 
     op.add_column(
         "refunds", sa.Column("status", sa.String(length=16), server_default="succeeded", nullable=False)
@@ -135,12 +126,12 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_refunds_status"), "refunds", "status IN ('pending', 'succeeded', 'failed')"
     )
-    op.create_index(
+    _partial_index(
         "uq_refunds_provider_refund_id",
         "refunds",
-        ["provider_refund_id"],
+        "provider_refund_id",
+        "provider_refund_id IS NOT NULL",
         unique=True,
-        postgresql_where=sa.text("provider_refund_id IS NOT NULL"),
     )
 
     op.create_table(

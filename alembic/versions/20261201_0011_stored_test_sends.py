@@ -9,11 +9,15 @@
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import conv
 
 from alembic import op
 
 revision: str = "0011"
 down_revision: str | None = "0010"
+
+# The full name, as it is (not put through the naming convention again).
+_TEST_FINISHED = conv("ck_webhook_deliveries_test_finished")
 
 
 def upgrade() -> None:
@@ -24,14 +28,14 @@ def upgrade() -> None:
         "webhook_deliveries", sa.Column("test", sa.Boolean(), server_default=sa.text("false"), nullable=False)
     )
     op.create_check_constraint(
-        op.f("ck_webhook_deliveries_test_finished"),
+        _TEST_FINISHED,
         "webhook_deliveries",
         "NOT test OR status IN ('succeeded', 'failed')",
     )
 
 
 def downgrade() -> None:
-    op.drop_constraint(op.f("ck_webhook_deliveries_test_finished"), "webhook_deliveries", type_="check")
+    op.drop_constraint(_TEST_FINISHED, "webhook_deliveries", type_="check")
     op.drop_column("webhook_deliveries", "test")
     op.execute("DELETE FROM payment_events WHERE payment_id IS NULL")
     op.alter_column(

@@ -32,6 +32,8 @@ from shared.queries import DeliveryFilter, EventFilter, query_dependency
 
 DeliveryId = Annotated[UUID, Parameter(description="Delivery id")]
 PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+REPLAY_DELIVERY = "/deliveries/{delivery_id:uuid}/replay"
+REPLAY_PARTNER = "/partners/{partner_id:uuid}/deliveries/replay"
 
 
 class AdminDeliveriesController(AdminController):
@@ -59,24 +61,12 @@ class AdminDeliveriesController(AdminController):
         """One delivery with its attempts"""
         return await payment_ms.get_delivery(delivery_id)
 
-    @operation(
-        post,
-        "/deliveries/{delivery_id:uuid}/replay",
-        "adminReplayDelivery",
-        (*ADMIN_ERRORS, 409),
-        status_code=202,
-    )
+    @operation(post, REPLAY_DELIVERY, "adminReplayDelivery", (*ADMIN_ERRORS, 409), status_code=202)
     async def replay(self, delivery_id: DeliveryId, payment_ms: PaymentMsClient) -> Delivery:
         """Deliver again now (409 while a dispatcher is sending it)"""
         return await payment_ms.replay_delivery(delivery_id)
 
-    @operation(
-        post,
-        "/partners/{partner_id:uuid}/deliveries/replay",
-        "adminReplayPartnerDeliveries",
-        ADMIN_ERRORS,
-        status_code=202,
-    )
+    @operation(post, REPLAY_PARTNER, "adminReplayPartnerDeliveries", ADMIN_ERRORS, status_code=202)
     async def replay_partner(
         self,
         request: Request,

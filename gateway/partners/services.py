@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.partners import repositories
 from gateway.partners.schemas import PartnerView, SigningSecretView
 from gateway.partners.urls import validate_partner_url
-from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.settings import GatewaySettings
 from shared.contracts import PartnerTarget, SendTestEventRequest
 from shared.models import EVENT_TYPES, Partner
 from shared.pagination import decode_cursor, page
-from shared.problems import ConflictError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, InvalidInputError, found
 from shared.webhooks import derived_secret, generate_secret
 
 GATEWAY_SUBSCRIBER_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -87,10 +87,7 @@ async def _flush(session: AsyncSession, partner: Partner) -> None:
 
 
 async def get_partner(session: AsyncSession, partner_id: uuid.UUID, *, for_update: bool = False) -> Partner:
-    partner = await repositories.get(session, partner_id, for_update=for_update)
-    if partner is None:
-        raise NotFoundError("No such partner.")
-    return partner
+    return found(await repositories.get(session, partner_id, for_update=for_update), "No such partner.")
 
 
 async def create_partner(
@@ -103,10 +100,9 @@ async def create_partner(
     payer_details: bool = False,
     ordered: bool = False,
     max_requests_per_second: int | None = None,
-    settings: GatewaySettings | None = None,
+    settings: GatewaySettings,
 ) -> Partner:
     """A new partner with a fresh ``whsec_`` secret in ``partner.secret`` (show it once)."""
-    settings = settings or get_gateway_settings()
     partner = Partner(
         name=name.strip(),
         url=_checked_url(url, settings),
@@ -158,11 +154,10 @@ async def update_partner(
     ordered: bool | None = None,
     max_requests_per_second: int | Unset | None = UNSET,
     reason: str | None = None,
-    settings: GatewaySettings | None = None,
+    settings: GatewaySettings,
 ) -> Partner:
     """``enabled=False`` disables with ``reason`` (see ``disable_partner``); ``True`` re-enables and the
     dispatcher resumes the deliveries that waited."""
-    settings = settings or get_gateway_settings()
     partner = await get_partner(session, partner_id, for_update=True)
     if name is not None:
         partner.name = name.strip()
@@ -213,11 +208,10 @@ async def rotate_secret(
     partner_id: uuid.UUID,
     *,
     now: datetime | None = None,
-    settings: GatewaySettings | None = None,
+    settings: GatewaySettings,
 ) -> Partner:
     """A new current secret. The replaced one keeps signing for the overlap (24 h by default), and so
     does every earlier one still inside its own overlap: rotating again never cuts a promise short."""
-    settings = settings or get_gateway_settings()
     now = now or datetime.now(UTC)
     partner = await get_partner(session, partner_id, for_update=True)
     expires = now + timedelta(hours=settings.secret_rotation_overlap_hours)

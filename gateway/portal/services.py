@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.settings import GatewaySettings
 from gateway.web import repositories
 from gateway.web.sessions import new_token, start_portal_session, token_hash
-from shared.problems import AuthenticationError, InvalidInputError, NotFoundError
+from shared.problems import AuthenticationError, InvalidInputError, NotFoundError, found
 
 LINK_PREFIX = "pgl_"
 API_TOKEN_PREFIX = "pgp_"
@@ -69,10 +69,10 @@ async def issue_link(
 
 async def revoke_link(conn: AsyncConnection, partner_id: uuid.UUID, link_id: uuid.UUID) -> RowMapping:
     """The link stops opening and the session it opened ends (the session's join on its link)."""
-    row = await repositories.revoke_link(conn, partner_id, link_id)
-    if row is None:
-        raise NotFoundError("No such live portal link for this partner.")
-    return row
+    return found(
+        await repositories.revoke_link(conn, partner_id, link_id),
+        "No such live portal link for this partner.",
+    )
 
 
 async def list_links(engine: AsyncEngine, partner_id: uuid.UUID) -> list[RowMapping]:

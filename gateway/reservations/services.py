@@ -20,7 +20,7 @@ from shared.db import raw_connection
 from shared.models import Reservation, User
 from shared.money import check_amount, is_known_currency
 from shared.pagination import decode_cursor, page
-from shared.problems import InvalidInputError, NotFoundError
+from shared.problems import InvalidInputError, NotFoundError, found
 
 # How far along its life a payment is; a reservation only ever moves forward on this scale.
 PAYMENT_PROGRESS = {
@@ -65,10 +65,7 @@ async def get_reservation(
     session: AsyncSession, reservation_id: uuid.UUID, *, owner_id: uuid.UUID | None = None
 ) -> Reservation:
     """``owner_id`` set: someone else's reservation is reported exactly like a missing one."""
-    reservation = await repositories.get(session, reservation_id, owner_id=owner_id)
-    if reservation is None:
-        raise NotFoundError("No such reservation.")
-    return reservation
+    return found(await repositories.get(session, reservation_id, owner_id=owner_id), "No such reservation.")
 
 
 async def list_reservations(

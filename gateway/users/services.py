@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.passwords import hash_password
 from shared.models import USER_ROLES, User
-from shared.problems import ConflictError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, InvalidInputError, found
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -69,9 +69,10 @@ async def set_user_active(session: AsyncSession, email: str, *, active: bool) ->
     commits. Raises ``NotFoundError`` when no user has this email.
     """
     normalized = normalize_email(email)
-    user = await session.scalar(select(User).where(User.email == normalized).with_for_update())
-    if user is None:
-        raise NotFoundError(f"no user with the email {normalized}")
+    user = found(
+        await session.scalar(select(User).where(User.email == normalized).with_for_update()),
+        f"no user with the email {normalized}",
+    )
     changed = user.is_active != active
     if changed:
         user.is_active = active

@@ -23,14 +23,21 @@ from shared.models import EVENT_TYPES, Partner
 
 def _register(url: str, name: str, endpoint: str) -> Partner:
     from gateway.partners.services import create_partner, list_partners, rotate_secret, update_partner
+    from gateway.settings import get_gateway_settings
+
+    settings = get_gateway_settings()
 
     async def work(session: AsyncSession) -> Partner:
         partners, _ = await list_partners(session)
         existing = next((p for p in partners if p.name == name), None)
         if existing is None:
-            return await create_partner(session, name=name, url=endpoint, event_types=EVENT_TYPES)
-        await update_partner(session, existing.id, url=endpoint, event_types=EVENT_TYPES, enabled=True)
-        return await rotate_secret(session, existing.id)
+            return await create_partner(
+                session, name=name, url=endpoint, event_types=EVENT_TYPES, settings=settings
+            )
+        await update_partner(
+            session, existing.id, url=endpoint, event_types=EVENT_TYPES, enabled=True, settings=settings
+        )
+        return await rotate_secret(session, existing.id, settings=settings)
 
     return run_with_session(url, work)
 

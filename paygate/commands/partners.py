@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from gateway.settings import get_gateway_settings
 from paygate.commands import (
     EXIT_REFUSED,
     CommandError,
@@ -71,13 +73,11 @@ def _view(partner: Partner) -> dict[str, Any]:
 
 
 def _signing_lines(view: dict[str, Any]) -> list[str]:
-    lines = []
-    for window in view["signing_secrets"]:
-        if window["current"]:
-            lines.append(f"signing: {window['fingerprint']} (current)")
-        else:
-            lines.append(f"signing: {window['fingerprint']} (retired, signs until {window['signs_until']})")
-    return lines
+    return [
+        f"signing: {w['fingerprint']} "
+        + ("(current)" if w["current"] else f"(retired, signs until {w['signs_until']})")
+        for w in view["signing_secrets"]
+    ]
 
 
 def _print_with_secret(partner: Partner, as_json: bool, what: str) -> None:
@@ -110,6 +110,7 @@ def run_add(args: argparse.Namespace) -> int:
             payer_details=args.payer_details,
             ordered=args.ordered,
             max_requests_per_second=args.max_rate,
+            settings=get_gateway_settings(),
         )
 
     _print_with_secret(run_with_session(url, work), args.json, "created")
@@ -150,7 +151,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_rotate(args: argparse.Namespace) -> int:
     from gateway.partners.services import rotate_secret
 
-    _print_with_secret(_on_partner(args, rotate_secret), args.json, "rotated the secret of")
+    rotate = partial(rotate_secret, settings=get_gateway_settings())
+    _print_with_secret(_on_partner(args, rotate), args.json, "rotated the secret of")
     return 0
 
 
@@ -174,11 +176,10 @@ def run_set(args: argparse.Namespace) -> int:
 
     rate: int | Any | None = None if args.no_max_rate else (args.max_rate if args.max_rate else UNSET)
 
+    change = partial(update_partner, ordered=args.ordered, max_requests_per_second=rate)
+
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, Any]:
-        partner = await update_partner(
-            session, partner_id, ordered=args.ordered, max_requests_per_second=rate
-        )
-        return _view(partner)
+        return _view(await change(session, partner_id, settings=get_gateway_settings()))
 
     view = _on_partner(args, work)
     if args.json:
@@ -233,7 +234,7 @@ def run_set_enabled(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
         if args.enable:
-            return await update_partner(session, partner_id, enabled=True)
+            return await update_partner(session, partner_id, enabled=True, settings=get_gateway_settings())
         return await disable_partner(session, partner_id, reason=args.reason)
 
     partner = _on_partner(args, work)
@@ -245,7 +246,8 @@ def run_payer_details(args: argparse.Namespace) -> int:
     from gateway.partners.services import update_partner
 
     async def work(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
-        return await update_partner(session, partner_id, payer_details=args.state == "on")
+        on = args.state == "on"
+        return await update_partner(session, partner_id, payer_details=on, settings=get_gateway_settings())
 
     partner = _on_partner(args, work)
     state = "carry" if partner.payer_details else "no longer carry"
@@ -255,7 +257,6 @@ def run_payer_details(args: argparse.Namespace) -> int:
 
 def run_portal_link(args: argparse.Namespace) -> int:
     from gateway.portal.services import issue_link, revoke_link
-    from gateway.settings import get_gateway_settings
 
     settings = get_gateway_settings()
 

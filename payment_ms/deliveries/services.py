@@ -31,7 +31,7 @@ from shared.contracts import (
     PartnerHealthList,
 )
 from shared.models import LATENCY_BOUNDS_MS
-from shared.problems import NotFoundError
+from shared.problems import found
 from shared.queries import DeliveryFilter, EventFilter, FeedQuery
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -56,18 +56,14 @@ async def list_deliveries(engine: AsyncEngine, filters: DeliveryFilter) -> Deliv
 
 async def get_delivery(engine: AsyncEngine, delivery_id: uuid.UUID) -> DeliveryDetail:
     async with engine.connect() as conn:
-        row = await repo.get_delivery(conn, delivery_id)
-        if row is None:
-            raise NotFoundError(f"delivery {delivery_id} not found")
+        row = found(await repo.get_delivery(conn, delivery_id), f"delivery {delivery_id} not found")
         attempt_rows = await repo.list_attempts(conn, delivery_id)
     return from_row(DeliveryDetail, row, attempts=[from_row(Attempt, a) for a in attempt_rows])
 
 
 async def get_event(engine: AsyncEngine, event_id: uuid.UUID) -> Event:
     async with engine.connect() as conn:
-        row = await repo.get_event(conn, event_id)
-    if row is None:
-        raise NotFoundError(f"event {event_id} not found")
+        row = found(await repo.get_event(conn, event_id), f"event {event_id} not found")
     return from_row(Event, row)
 
 

@@ -12,15 +12,13 @@ from payment_ms.pagination import page
 from payment_ms.payments import repositories as repo
 from payment_ms.payments.mapping import to_contract
 from shared.contracts import DailyPaymentStat, DailyPaymentStats, Payment, PaymentList
-from shared.problems import NotFoundError
+from shared.problems import found
 from shared.queries import PaymentFilter
 
 
 async def get_payment(engine: AsyncEngine, payment_id: uuid.UUID) -> Payment:
     async with engine.connect() as conn:
-        row = await repo.get_payment(conn, payment_id)
-    if row is None:
-        raise NotFoundError(f"payment {payment_id} not found")
+        row = found(await repo.get_payment(conn, payment_id), f"payment {payment_id} not found")
     return to_contract(row)
 
 

@@ -40,16 +40,13 @@ from shared.contracts import (
     PaymentStatus,
     RefundCreate,
 )
-from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError
+from shared.problems import ConflictError, IdempotencyKeyReusedError, InvalidInputError, NotFoundError, found
 
 PaymentAction = Callable[[], Awaitable[Payment]]
 
 
 async def _locked(conn: AsyncConnection, payment_id: uuid.UUID) -> RowMapping:
-    row = await repo.lock_payment(conn, payment_id)
-    if row is None:
-        raise NotFoundError(f"payment {payment_id} not found")
-    return row
+    return found(await repo.lock_payment(conn, payment_id), f"payment {payment_id} not found")
 
 
 # What the provider was asked about: when any of it changed before the answer is applied, the answer
@@ -70,9 +67,7 @@ async def verify_payment(engine: AsyncEngine, providers: ProviderRegistry, payme
     is answered as it is, unchanged by a possibly stale answer).
     """
     async with engine.connect() as conn:
-        row = await repo.get_payment(conn, payment_id)
-    if row is None:
-        raise NotFoundError(f"payment {payment_id} not found")
+        row = found(await repo.get_payment(conn, payment_id), f"payment {payment_id} not found")
     for _ in range(VERIFY_ATTEMPTS):
         provider = providers.get(row["provider"])
         if row["status"] in SETTLED or (provider.remote and row["provider_session_id"] is None):

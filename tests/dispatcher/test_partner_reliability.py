@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from standardwebhooks import Webhook
 
 from gateway.partners.services import finish_rotation, partner_view, rotate_secret, update_partner
+from gateway.settings import GatewaySettings
 from shared.webhooks import generate_secret
 from tests.dispatcher.conftest import (
     Received,
@@ -53,10 +54,12 @@ async def test_three_rotations_in_a_row_all_verify_within_their_windows(
     spread_secrets = [await _secret_of(db_engine, spread)]
     async with AsyncSession(db_engine) as session, session.begin():
         for _ in range(3):  # three rotations within a minute
-            quick_secrets.append((await rotate_secret(session, quick)).secret)
+            quick_secrets.append((await rotate_secret(session, quick, settings=GatewaySettings())).secret)
         # 30 h, 20 h and 1 h ago: the first replaced secret's 24 h are over, the others' are not
         for hours in (30, 20, 1):
-            rotated = await rotate_secret(session, spread, now=now - timedelta(hours=hours))
+            rotated = await rotate_secret(
+                session, spread, now=now - timedelta(hours=hours), settings=GatewaySettings()
+            )
             spread_secrets.append(rotated.secret)
         view = partner_view(rotated, now=now)
     # The answer says which secrets sign and until when: the current one, then each retired one.
@@ -133,7 +136,7 @@ async def test_a_failing_partner_is_disabled_the_operator_told_and_enabling_resu
 
         healthy["now"] = True
         async with AsyncSession(db_engine) as session, session.begin():
-            await update_partner(session, partner_id, enabled=True)
+            await update_partner(session, partner_id, enabled=True, settings=GatewaySettings())
         (_, enabled) = await receiver.wait_count("operator", 2)
         Webhook(operator_secret).verify(enabled.body, enabled.headers)
         assert json.loads(enabled.body)["type"] == "endpoint.enabled"

@@ -266,7 +266,11 @@ async def test_internal_endpoints_refuse_user_tokens_and_no_token(
 async def test_gateway_is_a_builtin_subscriber_when_configured(db_engine: AsyncEngine) -> None:
     async with AsyncSession(db_engine) as session, session.begin():
         partner = await create_partner(
-            session, name="p", url="https://hooks.example.com/x", event_types=["payment.succeeded"]
+            session,
+            name="p",
+            url="https://hooks.example.com/x",
+            event_types=["payment.succeeded"],
+            settings=GatewaySettings(),
         )
         partner_id = partner.id
         off = await delivery_targets(
