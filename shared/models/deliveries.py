@@ -76,6 +76,9 @@ class WebhookDelivery(Base):
 
 
 class DeliveryAttempt(Base):
+    """Each POST of a delivery and what came back: the partner's and the console's record of it (the
+    retention period empties the excerpt, the rollups count it)."""
+
     __tablename__ = "delivery_attempts"
     __table_args__ = (
         CheckConstraint("attempt_number > 0", name="attempt_number"),

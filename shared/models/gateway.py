@@ -9,11 +9,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     func,
@@ -50,7 +48,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16), server_default="user")
-    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -64,7 +62,7 @@ class LoginThrottle(Base):
     __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    failures: Mapped[int] = mapped_column(server_default="0")
     window_started_at: Mapped[datetime] = mapped_column(server_default=func.now())
     locked_until: Mapped[datetime | None] = mapped_column()
 
@@ -120,19 +118,19 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str] = mapped_column(String(2048))
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
-    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
     # Whether its webhooks carry the payer's email and name (off: the minimal public payload).
-    payer_details: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    payer_details: Mapped[bool] = mapped_column(server_default=text("false"))
     disabled_at: Mapped[datetime | None] = mapped_column()
     secret: Mapped[str] = mapped_column(String(200))
     # Secrets replaced by a rotation, newest first: ``[{"secret", "retired_at", "expires_at"}]``. Each
     # keeps signing until its ``expires_at`` (retired + the overlap), however many rotations follow.
     retired_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     # Ordered delivery: a payment's later event waits until its earlier one is delivered or given up.
-    ordered: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    ordered: Mapped[bool] = mapped_column(server_default=text("false"))
     # Requests per second the dispatcher sends to this partner at most (per dispatcher process); none.
-    max_requests_per_second: Mapped[int | None] = mapped_column(Integer)
+    max_requests_per_second: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
