@@ -19,14 +19,42 @@ import aiohttp
 import msgspec
 
 from bench.stats import percentile
-from shared.events import example_body
 from shared.webhooks import generate_secret, secret_key, signature_header
 
 
 def envelope(event_id: str) -> bytes:
-    """A body of the dispatcher's shape and size: the event catalog's payment.succeeded example."""
-    body = example_body("payment.succeeded")
-    return msgspec.json.encode({**body, "data": {**body["data"], "id": event_id}})
+    """A body of the dispatcher's size: a payment.succeeded envelope."""
+    now = "2026-11-22T12:00:00Z"
+    return msgspec.json.encode(
+        {
+            "type": "payment.succeeded",
+            "timestamp": now,
+            "data": {
+                "id": event_id,
+                "reservation_id": str(uuid.uuid4()),
+                "user_id": str(uuid.uuid4()),
+                "amount": 4200,
+                "currency": "EUR",
+                "status": "succeeded",
+                "provider": "mock",
+                "capture_method": "automatic",
+                "captured_amount": 4200,
+                "refunded_amount": 0,
+                "description": "bench reservation",
+                "checkout_url": f"http://127.0.0.1:8001/checkout/mock/{event_id}",
+                "return_url": "http://127.0.0.1:3000/return",
+                "cancel_url": "http://127.0.0.1:3000/cancel",
+                "payer_email": None,
+                "payer_name": None,
+                "metadata": {},
+                "failure_reason": None,
+                "confirmed_by": None,
+                "confirmed_at": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        }
+    )
 
 
 async def run(url: str, count: int, concurrency: int) -> dict[str, float]:

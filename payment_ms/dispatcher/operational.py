@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import aiohttp
@@ -39,26 +40,23 @@ def operational_body(event: OperationalEvent) -> bytes:
     return msgspec.json.encode({"type": event.type, "timestamp": event.created_at, "data": event.data})
 
 
+@dataclass
 class OperationalEvents:
-    def __init__(
-        self,
-        settings: DispatcherSettings,
-        directory: PartnerDirectory,
-        session: aiohttp.ClientSession,
-        pool: asyncpg.Pool,
-    ) -> None:
-        self._settings = settings
-        self._directory = directory
-        self._session = session
-        self._pool = pool
-        self._acted: set[UUID] = set()  # side effects done (sending may still be retried)
-        self._attempts: dict[UUID, int] = {}
-        secret = settings.operator_webhook_secret.get_secret_value()
-        self._operator = (
-            Target(OPERATOR_ID, settings.operator_webhook_url, (secret_key(secret),))
-            if settings.operator_webhook_url
-            else None
-        )
+    """This dispatcher's poll of the gateway's operational outbox: each event is acted on once per
+    process (``_acted``) and sent until the operator endpoint takes it (``_attempts``)."""
+
+    settings: DispatcherSettings
+    directory: PartnerDirectory
+    session: aiohttp.ClientSession
+    pool: asyncpg.Pool
+    _acted: set[UUID] = field(default_factory=set, init=False)  # side effects done (sending may be retried)
+    _attempts: dict[UUID, int] = field(default_factory=dict, init=False)
+    _operator: Target | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        url = self.settings.operator_webhook_url
+        secret = self.settings.operator_webhook_secret.get_secret_value()
+        self._operator = Target(OPERATOR_ID, url, (secret_key(secret),)) if url else None
 
     async def run(self, stopped: asyncio.Event) -> None:
         while not stopped.is_set():
@@ -71,11 +69,11 @@ class OperationalEvents:
             except Exception:
                 logger.exception("unexpected error processing operational events")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopped.wait(), self._settings.operational_poll_seconds)
+                await asyncio.wait_for(stopped.wait(), self.settings.operational_poll_seconds)
 
     async def process_once(self) -> int:
         """Process what the gateway has; how many events were marked processed."""
-        events = await self._directory.operational_events()
+        events = await self.directory.operational_events()
         done = []
         for event in events:
             if event.id not in self._acted:
@@ -84,7 +82,7 @@ class OperationalEvents:
             if await self._deliver(event):
                 done.append(event.id)
         if done:
-            await self._directory.operational_events_processed(done)
+            await self.directory.operational_events_processed(done)
             for event_id in done:
                 self._acted.discard(event_id)
                 self._attempts.pop(event_id, None)
@@ -101,13 +99,13 @@ class OperationalEvents:
             event.data.get("reason", ""),
             extra={"event_type": event.type, "partner_id": str(event.partner_id), "event_id": str(event.id)},
         )
-        async with self._pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             if event.type == "endpoint.enabled":
                 resumed = await repo.resume_partner(conn, event.partner_id)
                 logger.info("partner %s enabled: %d waiting deliveries resumed", event.partner_id, resumed)
             elif event.type == "endpoint.disabled":
                 await repo.hold_partner(conn, event.partner_id)
-        self._directory.invalidate()  # the partner's state or secrets changed: ask again
+        self.directory.invalidate()  # the partner's state or secrets changed: ask again
 
     async def _deliver(self, event: OperationalEvent) -> bool:
         """True when the event is done with: sent, or nowhere to send it, or given up on."""
@@ -122,10 +120,10 @@ class OperationalEvents:
             msg_id=str(event.id),
             event=FixedBody(operational_body(event)),
             attempt_number=self._attempts.get(event.id, 0) + 1,
-            lease_deadline=time.monotonic() + self._settings.request_timeout_seconds,
+            lease_deadline=time.monotonic() + self.settings.request_timeout_seconds,
         )
-        timeout = aiohttp.ClientTimeout(total=self._settings.request_timeout_seconds)
-        result = await send(self._session, None, claimed, self._operator, timeout)
+        timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout_seconds)
+        result = await send(self.session, None, claimed, self._operator, timeout)
         if result.status_code is not None and 200 <= result.status_code < 300:
             metrics.OPERATIONAL_EVENTS.labels(event.type, "sent").inc()
             return True
