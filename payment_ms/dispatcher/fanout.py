@@ -59,7 +59,8 @@ async def fan_out_once(
         lists = await partner_lists(directory, sorted({event["type"] for event in events}))
         rows, ordered_rows = delivery_rows(events, lists)
         await repo.insert_deliveries(conn, rows)
-        await repo.insert_ordered_deliveries(conn, ordered_rows)
+        waiting = await repo.insert_ordered_deliveries(conn, ordered_rows)
         await repo.mark_fanned_out(conn, [e["id"] for e in events if e["type"] in lists])
         await repo.postpone_fan_out(conn, [e["id"] for e in events if e["type"] not in lists], max_backoff)
+    await repo.release_if_unblocked(conn, waiting)  # after the commit: a predecessor finished meanwhile
     return len(events) == batch_size and bool(lists)

@@ -145,8 +145,11 @@ async def write_batch(conn: repo.Connection, worker_id: str, batch: Batch) -> li
         for reason, ids in batch.cancels.items():
             await repo.cancel(conn, worker_id, ids, reason)
         await repo.hold(conn, worker_id, batch.holds)
-        await repo.release_next_in_order(conn, batch.finished_in_order)
-        return await repo.health_failed(conn, batch.health_failures())
+        failed = await repo.health_failed(conn, batch.health_failures())
+    # After the commit, so that it sees every waiting successor whose insert committed before it (a
+    # fan-out still in flight checks for itself once committed: ``release_if_unblocked``).
+    await repo.release_next_in_order(conn, batch.finished_in_order)
+    return failed
 
 
 class OutcomeRecorder:

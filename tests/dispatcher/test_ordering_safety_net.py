@@ -60,3 +60,71 @@ async def test_the_safety_net_releases_exactly_the_waiting_deliveries_nothing_ea
     found = await fetch(db_engine, "SELECT event_id, partner_id, held FROM webhook_deliveries")
     waiting = {(r["event_id"], r["partner_id"]) for r in found if r["held"] == "ordering"}
     assert waiting == {(a3, partner), (b2, partner)}
+
+
+async def test_a_fan_out_racing_its_predecessors_release_leaves_nothing_to_the_safety_net(
+    db_engine: AsyncEngine, database_url: str
+) -> None:
+    """The interleaving the safety net used to catch (a successor waited up to a maintenance interval):
+    the fan-out inserts e2's delivery while e1's is pending, e1's outcome and its release run before
+    that insert is committed (so the release cannot see it), then the insert commits. The fan-out's
+    own check after its commit makes it due."""
+    partner = uuid.uuid4()
+    payment, e1 = await add_event(db_engine, "payment.created")
+    _, e2 = await add_event(db_engine, "payment.succeeded", payment)
+    async with db_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (event_id, partner_id, url) VALUES (:e, :p, 'https://example.test/h')"
+            ),
+            {"e": e1, "p": partner},
+        )
+    [first] = await fetch(db_engine, "SELECT id FROM webhook_deliveries WHERE event_id = :e", e=e1)
+    [sequence] = await fetch(db_engine, "SELECT sequence FROM payment_events WHERE id = :e", e=e2)
+    fanning = await asyncpg.connect(asyncpg_dsn(database_url))
+    recording = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with fanning.transaction():
+            waiting = await repo.insert_ordered_deliveries(
+                fanning, [(e2, partner, "https://example.test/h", payment, sequence["sequence"])]
+            )
+            assert len(waiting) == 1  # e1 is pending: e2 waits
+            await recording.execute(
+                "UPDATE webhook_deliveries SET status = 'succeeded' WHERE id = $1", first["id"]
+            )
+            await repo.release_next_in_order(recording, [first["id"]])  # e2's row is not visible yet
+        held = await fetch(db_engine, "SELECT held FROM webhook_deliveries WHERE event_id = :e", e=e2)
+        assert held == [{"held": "ordering"}]  # what the race left behind before the check below
+        await repo.release_if_unblocked(fanning, waiting)
+    finally:
+        await fanning.close()
+        await recording.close()
+    [second] = await fetch(
+        db_engine,
+        "SELECT held, status, due_at <= now() AS due FROM webhook_deliveries WHERE event_id = :e",
+        e=e2,
+    )
+    assert second == {"held": None, "status": "pending", "due": True}
+
+
+async def test_the_check_after_the_fan_out_leaves_a_successor_of_a_pending_delivery_waiting(
+    db_engine: AsyncEngine, database_url: str
+) -> None:
+    """The same check does not release what must still wait: e1 is still pending after the commit."""
+    partner = uuid.uuid4()
+    payment, e1 = await add_event(db_engine, "payment.created")
+    _, e2 = await add_event(db_engine, "payment.succeeded", payment)
+    [sequence] = await fetch(db_engine, "SELECT sequence FROM payment_events WHERE id = :e", e=e2)
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with conn.transaction():
+            rows = [(e1, partner, "https://example.test/h", payment, sequence["sequence"] - 1)]
+            rows.append((e2, partner, "https://example.test/h", payment, sequence["sequence"]))
+            waiting = await repo.insert_ordered_deliveries(conn, rows)
+        await repo.release_if_unblocked(conn, waiting)
+    finally:
+        await conn.close()
+    found = await fetch(
+        db_engine, "SELECT event_id, held FROM webhook_deliveries WHERE partner_id = :p", p=partner
+    )
+    assert {r["event_id"]: r["held"] for r in found} == {e1: None, e2: "ordering"}

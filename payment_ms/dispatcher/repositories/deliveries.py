@@ -67,6 +67,25 @@ SELECT event_id, partner_id, url, CASE WHEN waits THEN 'ordering' END,
        CASE WHEN waits THEN $6::timestamptz ELSE now() END
 FROM w
 ON CONFLICT (event_id, partner_id) DO NOTHING
+RETURNING id, held
+"""
+
+
+# After the ordered insert committed: a row it made wait whose earlier events are all finished by now is
+# due. Its predecessor's release may have run before the insert was visible to it and the insert may
+# have seen the predecessor still pending; this statement sees both commits (the release, after its own
+# commit, covers the opposite order), so no waiting delivery is left to the maintenance pass.
+_RELEASE_IF_UNBLOCKED = """
+UPDATE webhook_deliveries d SET held = NULL, due_at = now(), updated_at = now()
+FROM payment_events e
+WHERE d.id = ANY($1::uuid[]) AND d.held = 'ordering' AND d.status = 'pending' AND e.id = d.event_id
+  AND NOT EXISTS (
+      SELECT 1 FROM payment_events pe, LATERAL (
+          SELECT w.status FROM webhook_deliveries w
+          WHERE w.event_id = pe.id AND w.partner_id = d.partner_id OFFSET 0
+      ) w
+      WHERE pe.payment_id = e.payment_id AND pe.sequence < e.sequence AND w.status = 'pending'
+  )
 """
 
 
@@ -280,11 +299,19 @@ async def insert_deliveries(conn: Connection, rows: Sequence[tuple[UUID, UUID, s
 
 async def insert_ordered_deliveries(
     conn: Connection, rows: Sequence[tuple[UUID, UUID, str, UUID, int]]
-) -> None:
-    """``rows``: (event id, partner id, url, payment id, sequence) for ordered partners."""
-    if rows:
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        await conn.execute(_INSERT_ORDERED_DELIVERIES, *columns, HELD_UNTIL)
+) -> list[UUID]:
+    """``rows``: (event id, partner id, url, payment id, sequence) for ordered partners; the ids of the
+    deliveries it made wait (for ``release_if_unblocked`` once committed)."""
+    if not rows:
+        return []
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    inserted = await conn.fetch(_INSERT_ORDERED_DELIVERIES, *columns, HELD_UNTIL)
+    return [row["id"] for row in inserted if row["held"] == "ordering"]
+
+
+async def release_if_unblocked(conn: Connection, waiting: Sequence[UUID]) -> None:
+    if waiting:
+        await conn.execute(_RELEASE_IF_UNBLOCKED, list(waiting))
 
 
 async def release_next_in_order(conn: Connection, finished: Sequence[UUID]) -> None:
