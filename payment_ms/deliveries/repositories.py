@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_ms.pagination import Cursor, keyset_page, matching
+from shared.contracts import SendTestEventResult
 from shared.models import LATENCY_BOUNDS_MS, Base
 from shared.queries import DeliveryFilter, EventFilter
 
@@ -113,24 +114,20 @@ async def record_test_send(
     conn: AsyncConnection,
     *,
     event_id: uuid.UUID,
-    event_type: str,
     data: dict[str, Any],
     request_id: str | None,
     partner_id: uuid.UUID,
-    url: str,
     started_at: datetime,
-    delivered: bool,
-    duration_ms: int,
-    status_code: int | None,
-    excerpt: str | None,
-    error: str | None,
+    result: SendTestEventResult,
 ) -> uuid.UUID:
-    """A test send's event (no payment, already fanned out), its finished delivery and its attempt."""
+    """A test send's event (no payment, already fanned out), its finished delivery and its attempt
+    (``result``: what the send got)."""
+    delivered, status_code, error = result.delivered, result.status_code, result.error
     await conn.execute(
         insert(events).values(
             id=event_id,
             payment_id=None,
-            type=event_type,
+            type=result.type,
             sequence=1,
             data=data,
             request_id=request_id,
@@ -142,7 +139,7 @@ async def record_test_send(
         .values(
             event_id=event_id,
             partner_id=partner_id,
-            url=url,
+            url=result.url,
             status="succeeded" if delivered else "failed",
             attempt_count=1,
             last_status_code=status_code,
@@ -157,9 +154,9 @@ async def record_test_send(
             delivery_id=delivery_id,
             attempt_number=1,
             started_at=started_at,
-            duration_ms=duration_ms,
+            duration_ms=result.duration_ms,
             status_code=status_code,
-            response_excerpt=excerpt,
+            response_excerpt=result.response_excerpt,
             error=error[:1000] if error else None,
         )
     )

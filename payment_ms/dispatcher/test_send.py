@@ -63,17 +63,11 @@ async def record_test_send(engine: AsyncEngine, partner_id: uuid.UUID, sent: Tes
         delivery_id = await repo.record_test_send(
             conn,
             event_id=sent.event_id,
-            event_type=result.type,
             data=json.loads(sent.data),
             request_id=current_request_id(),
             partner_id=partner_id,
-            url=result.url,
             started_at=sent.started_at,
-            delivered=result.delivered,
-            duration_ms=result.duration_ms,
-            status_code=result.status_code,
-            excerpt=result.response_excerpt,
-            error=result.error,
+            result=result,
         )
     result.delivery_id = delivery_id
     return result
@@ -117,11 +111,11 @@ async def send_test_event(
     answer = SendTestEventResult(
         webhook_id=msg_id,
         type=event_type,
+        duration_ms=result.duration_ms,
+        response_excerpt=result.excerpt,
         url=url,
         delivered=delivered,
         status_code=code,
-        duration_ms=result.duration_ms,
-        response_excerpt=result.excerpt,
         error=error,
     )
     return TestSend(event_id, data, result.started_at, answer)
