@@ -37,6 +37,7 @@ _OLD_EVENTS = tuple(
         "refunded",
     )
 )
+# The old ones with the refund and dispute events, in the catalog's order (refunded stays after pending).
 _NEW_EVENTS = (
     *_OLD_EVENTS[:7],
     "payment.refund_pending",

@@ -7,6 +7,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import redirect_stdout
+from hashlib import sha256
 
 import asyncpg
 import pytest
@@ -270,3 +271,21 @@ def test_offline_sql_needs_no_database(monkeypatch: pytest.MonkeyPatch) -> None:
         "CREATE INDEX ix_webhook_deliveries_due ON webhook_deliveries (due_at) WHERE status = 'pending'"
         in sql
     )
+
+
+# What revisions 0001-0013 say, offline, up and down: a released revision is frozen (ARCHITECTURE.md),
+# and a refactor of one must keep its SQL to the byte. A new revision adds to head and changes neither.
+RELEASED = "0013"
+RELEASED_UPGRADE_SHA256 = "562d43ed62b7d6af44375846c4488fb3eaf79ef927f2a0cc7272e6ee5e711e0f"
+RELEASED_DOWNGRADE_SHA256 = "0b67837996020f5c05a84841fe3b69ab7c934c22b8ce87f27689d181c225a4e5"
+
+
+def test_released_revisions_say_exactly_what_they_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYGATE_DATABASE_URL", raising=False)
+    digests = []
+    for run, target in ((command.upgrade, RELEASED), (command.downgrade, f"{RELEASED}:base")):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            run(alembic_config(), target, sql=True)
+        digests.append(sha256(out.getvalue().encode()).hexdigest())
+    assert digests == [RELEASED_UPGRADE_SHA256, RELEASED_DOWNGRADE_SHA256]
