@@ -111,7 +111,7 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         """Production settings with strong random secrets; access logs off, no debug, no reload."""
-        internal, payment_ms = self.url("gateway-internal"), self.url("payment-ms")
+        payment_ms = self.url("payment-ms")
         return {
             "PAYGATE_ENV": "prod",
             "PAYGATE_DATABASE_URL": self.database_url,
@@ -125,7 +125,6 @@ class Stack:
             "GATEWAY_INTERNAL_EVENTS_URL": "off",
             "GATEWAY_INTERNAL_PORT": str(self.ports["gateway-internal"]),
             "PAYMENT_MS_PUBLIC_BASE_URL": payment_ms,
-            "PAYMENT_MS_GATEWAY_URL": internal,
             "PAYMENT_MS_ALLOW_MOCK_PROVIDER": "true",  # the benchmark pays with the mock, outside dev
             "BENCH_FLOOR_DATABASE_URL": self.database_url,
             "BENCH_FLOOR_PAYMENT_MS_URL": payment_ms,

@@ -138,7 +138,7 @@ def dev_processes(
     url: str, ports: DevPorts, host: str, log_dir: Path, roles: dict[str, str] | None = None
 ) -> list[ManagedProcess]:
     gateway_url = f"http://{host}:{ports.gateway}"
-    internal_url = f"http://{host}:{ports.gateway_internal}"  # what payment_ms and the dispatcher call
+    internal_url = f"http://{host}:{ports.gateway_internal}"  # what the dispatcher calls
     payment_url = f"http://{host}:{ports.payment_ms}"
     env = {
         "PAYGATE_ENV": "dev",
@@ -146,7 +146,6 @@ def dev_processes(
         **(roles or {}),
         "GATEWAY_PAYMENT_MS_URL": payment_url,
         "PAYMENT_MS_PUBLIC_BASE_URL": payment_url,
-        "PAYMENT_MS_GATEWAY_URL": internal_url,
         # The dispatcher delivers payment events to the gateway too (reservations follow payments).
         "GATEWAY_INTERNAL_EVENTS_URL": f"{internal_url}/internal/payment-events",
         "DISPATCHER_GATEWAY_URL": internal_url,

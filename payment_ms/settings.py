@@ -28,7 +28,6 @@ class PaymentSettings(ServiceSettings):
         default="http://127.0.0.1:8001",
         description="Where payers' browsers reach payment_ms's hosted mock checkout page.",
     )
-    gateway_url: str = Field(default="http://127.0.0.1:8000", description="Internal URL of the gateway.")
 
     default_provider: Literal["mock", "stripe", "cash"] = Field(
         default="mock",
