@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from litestar.datastructures import State
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from gateway.auth.tokens import AuthUser
 from gateway.settings import GatewaySettings
 from shared.jsonbody import strictly as strictly  # the gateway's controllers import it from here
+
+# A handler's parameter of one of these types names the dependency it is given (Litestar 3 will not
+# infer it from the parameter's name).
+DbSession = NamedDependency[AsyncSession]
+DbEngine = NamedDependency[AsyncEngine]
+Settings = NamedDependency[GatewaySettings]
+CurrentUser = NamedDependency[AuthUser]
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:

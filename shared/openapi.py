@@ -29,6 +29,7 @@ from litestar.openapi.plugins import (
     YamlRenderPlugin,
 )
 from litestar.openapi.spec import Components, Reference, SecurityRequirement, SecurityScheme
+from litestar.params import FromPath
 from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
@@ -186,7 +187,7 @@ def api_docs(
     )
 
     @get(f"{ASSETS_PATH}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
-    def docs_asset(name: str) -> File:
+    def docs_asset(name: FromPath[str]) -> File:
         """One of the docs UI's files; cached for a day (the package version pins their content)."""
         media_type = ASSET_FILES.get(name)
         if media_type is None:

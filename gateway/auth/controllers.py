@@ -6,17 +6,16 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader, ResponseHeader
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import services
 from gateway.auth.audiences import UserController
 from gateway.auth.schemas import AccessToken, LoginRequest, Me
-from gateway.auth.tokens import AuthUser, can_issue_tokens
-from gateway.dependencies import strictly
+from gateway.auth.tokens import can_issue_tokens
+from gateway.dependencies import CurrentUser, DbSession, Settings, strictly
 from gateway.metrics.definitions import LOGINS
 from gateway.openapi import DATABASE, INPUT, USER
-from gateway.settings import GatewaySettings
 from gateway.users.services import get_user
 from shared.operations import operation
 from shared.problems import AuthenticationError, NotFoundError, TooManyRequestsError
@@ -40,9 +39,9 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        data: LoginRequest,
-        db_session: AsyncSession,
-        gateway_settings: GatewaySettings,
+        data: JSONBody[LoginRequest],
+        db_session: DbSession,
+        gateway_settings: Settings,
     ) -> AccessToken:
         """Exchange email and password for a short-lived access token"""
         data = await strictly(request, data)
@@ -68,7 +67,7 @@ class MeController(UserController):
     tags = ["auth"]
 
     @operation(get, "/", "me", USER)
-    async def me(self, current_user: AuthUser, db_session: AsyncSession) -> Me:
+    async def me(self, current_user: CurrentUser, db_session: DbSession) -> Me:
         """The authenticated user"""
         async with db_session.begin():
             user = await get_user(db_session, current_user.id)

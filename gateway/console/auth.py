@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.services import authenticate
-from gateway.settings import GatewaySettings
+from gateway.dependencies import DbSession, Settings
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import (
     CONSOLE_COOKIE,
@@ -73,7 +73,7 @@ class ConsoleAuthController(Controller):
 
     @post("/login", operation_id="consoleLogin", status_code=303)
     async def login(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, gateway_settings: GatewaySettings
+        self, request: Request[Any, Any, Any], db_session: DbSession, gateway_settings: Settings
     ) -> Response[Any]:
         form = await checked_presession_form(request)
         email, password = form.get("email", ""), form.get("password", "")

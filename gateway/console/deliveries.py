@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,7 +57,7 @@ class ConsoleDeliveriesController(ConsolePages):
 
     @get("/{delivery_id:uuid}", operation_id="consoleDelivery")
     async def detail(
-        self, visit: NamedDependency[ConsoleVisit], delivery_id: uuid.UUID, done: Done = None
+        self, visit: NamedDependency[ConsoleVisit], delivery_id: FromPath[uuid.UUID], done: Done = None
     ) -> Template:
         delivery = await visit.payment_ms.get_delivery(delivery_id)
         return await delivery_page(
@@ -70,7 +70,9 @@ class ConsoleDeliveriesController(ConsolePages):
         )
 
     @post("/{delivery_id:uuid}/replay", operation_id="consoleReplayDelivery", status_code=303)
-    async def replay(self, visit: NamedDependency[ConsoleVisit], delivery_id: uuid.UUID) -> Response[Any]:
+    async def replay(
+        self, visit: NamedDependency[ConsoleVisit], delivery_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         await visit.form()
         await visit.payment_ms.replay_delivery(delivery_id)
         return visit.back(f"/console/deliveries/{delivery_id}", "replayed")

@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from gateway.console.access import ConsolePages
@@ -88,9 +89,9 @@ class ConsolePartnersController(ConsolePages):
     async def detail(
         self,
         visit: NamedDependency[ConsoleVisit],
-        partner_id: uuid.UUID,
-        done: str | None = None,
-        replayed: int | None = None,
+        partner_id: FromPath[uuid.UUID],
+        done: FromQuery[str | None] = None,
+        replayed: FromQuery[int | None] = None,
     ) -> Template:
         async with visit.db.begin():
             partner = await partners.get_partner(visit.db, partner_id)
@@ -112,7 +113,9 @@ class ConsolePartnersController(ConsolePages):
         )
 
     @post("/{partner_id:uuid}/event-types", operation_id="consolePartnerEventTypes", status_code=303)
-    async def event_types(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Response[Any]:
+    async def event_types(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         await visit.form()
         chosen = _event_types(await form_list(visit.request, "event_types"))
         async with visit.db.begin():
@@ -120,7 +123,7 @@ class ConsolePartnersController(ConsolePages):
         return _back(partner_id, "event-types")
 
     @post("/{partner_id:uuid}/rotate", operation_id="consolePartnerRotate")
-    async def rotate(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Template:
+    async def rotate(self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]) -> Template:
         await visit.form()
         async with visit.db.begin():
             partner = await partners.rotate_secret(visit.db, partner_id, settings=visit.settings)
@@ -128,7 +131,9 @@ class ConsolePartnersController(ConsolePages):
         return _secret_page(visit, partner, secret, "Secret rotated", "rotated")
 
     @post("/{partner_id:uuid}/disable", operation_id="consolePartnerDisable", status_code=303)
-    async def disable(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Response[Any]:
+    async def disable(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         form = await visit.form()
         reason = form.get("reason", "").strip() or f"disabled by {visit.session.email}"
         async with visit.db.begin():
@@ -136,7 +141,9 @@ class ConsolePartnersController(ConsolePages):
         return _back(partner_id, "disabled")
 
     @post("/{partner_id:uuid}/enable", operation_id="consolePartnerEnable", status_code=303)
-    async def enable(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Response[Any]:
+    async def enable(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         await visit.form()
         async with visit.db.begin():
             await partners.update_partner(visit.db, partner_id, enabled=True, settings=visit.settings)
@@ -149,7 +156,9 @@ class ConsolePartnerLinksController(ConsolePages):
     path = "/partners"
 
     @post("/{partner_id:uuid}/test", operation_id="consolePartnerTest")
-    async def test_send(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Template:
+    async def test_send(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Template:
         form = await visit.form()
         event_type = form.get("type", "payment.succeeded")
         if event_type not in EVENT_TYPES:
@@ -168,7 +177,9 @@ class ConsolePartnerLinksController(ConsolePages):
         )
 
     @post("/{partner_id:uuid}/portal-links", operation_id="consolePortalLink")
-    async def portal_link(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Template:
+    async def portal_link(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Template:
         await visit.form()
         async with visit.db.begin():
             partner = await partners.get_partner(visit.db, partner_id)
@@ -184,7 +195,10 @@ class ConsolePartnerLinksController(ConsolePages):
         status_code=303,
     )
     async def revoke_link(
-        self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID, link_id: uuid.UUID
+        self,
+        visit: NamedDependency[ConsoleVisit],
+        partner_id: FromPath[uuid.UUID],
+        link_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await visit.form()
         async with visit.engine.begin() as conn:
@@ -192,7 +206,9 @@ class ConsolePartnerLinksController(ConsolePages):
         return _back(partner_id, "link-revoked")
 
     @post("/{partner_id:uuid}/replay", operation_id="consolePartnerReplay")
-    async def replay(self, visit: NamedDependency[ConsoleVisit], partner_id: uuid.UUID) -> Response[Any]:
+    async def replay(
+        self, visit: NamedDependency[ConsoleVisit], partner_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         form = await visit.form()
         since = parse_time(form.get("since"))
         if since is None:

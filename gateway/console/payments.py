@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -134,7 +134,7 @@ class ConsolePaymentsController(ConsolePages):
 
     @get("/{payment_id:uuid}", operation_id="consolePayment")
     async def detail(
-        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, done: Done = None
+        self, visit: NamedDependency[ConsoleVisit], payment_id: FromPath[uuid.UUID], done: Done = None
     ) -> Template:
         payment_ms = visit.payment_ms
         payment, events, deliveries = await asyncio.gather(
@@ -162,7 +162,7 @@ class ConsolePaymentsController(ConsolePages):
 
     @get("/{payment_id:uuid}/{action:str}", operation_id="consoleConfirmAction")
     async def confirm(
-        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, action: str
+        self, visit: NamedDependency[ConsoleVisit], payment_id: FromPath[uuid.UUID], action: FromPath[str]
     ) -> Template:
         label = _action(action)[0]
         payment = await visit.payment_ms.get_payment(payment_id)
@@ -179,7 +179,7 @@ class ConsolePaymentsController(ConsolePages):
 
     @post("/{payment_id:uuid}/{action:str}", operation_id="consoleRunAction", status_code=303)
     async def run(
-        self, visit: NamedDependency[ConsoleVisit], payment_id: uuid.UUID, action: str
+        self, visit: NamedDependency[ConsoleVisit], payment_id: FromPath[uuid.UUID], action: FromPath[str]
     ) -> Response[Any]:
         _action(action)
         form = await visit.form()

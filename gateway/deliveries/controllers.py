@@ -8,14 +8,13 @@ from uuid import UUID
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import JSONBody, PathParameter
 
 from gateway.auth.audiences import AdminController
 from gateway.deliveries.schemas import ReplayWindow
-from gateway.dependencies import strictly
+from gateway.dependencies import DbSession, strictly
 from gateway.partners.services import test_send_request
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.dependencies import PaymentMs
 from gateway.payments.params import ADMIN_ERRORS, LIST_ERRORS
 from shared.contracts import (
     Delivery,
@@ -30,8 +29,8 @@ from shared.contracts import (
 from shared.operations import operation
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
 
-DeliveryId = Annotated[UUID, Parameter(description="Delivery id")]
-PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
+PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
 REPLAY_DELIVERY = "/deliveries/{delivery_id:uuid}/replay"
 REPLAY_PARTNER = "/partners/{partner_id:uuid}/deliveries/replay"
 
@@ -45,34 +44,30 @@ class AdminDeliveriesController(AdminController):
     }
 
     @operation(get, "/events", "adminListEvents", LIST_ERRORS)
-    async def events(self, payment_ms: PaymentMsClient, filters: NamedDependency[EventFilter]) -> EventList:
+    async def events(self, payment_ms: PaymentMs, filters: NamedDependency[EventFilter]) -> EventList:
         """Outbox events, newest first (cursor pagination)"""
         return await payment_ms.list_events(filters)
 
     @operation(get, "/deliveries", "adminListDeliveries", LIST_ERRORS)
     async def deliveries(
-        self, payment_ms: PaymentMsClient, delivery_filters: NamedDependency[DeliveryFilter]
+        self, payment_ms: PaymentMs, delivery_filters: NamedDependency[DeliveryFilter]
     ) -> DeliveryList:
         """Webhook deliveries, newest first (cursor pagination)"""
         return await payment_ms.list_deliveries(delivery_filters)
 
     @operation(get, "/deliveries/{delivery_id:uuid}", "adminGetDelivery", ADMIN_ERRORS)
-    async def delivery(self, delivery_id: DeliveryId, payment_ms: PaymentMsClient) -> DeliveryDetail:
+    async def delivery(self, delivery_id: DeliveryId, payment_ms: PaymentMs) -> DeliveryDetail:
         """One delivery with its attempts"""
         return await payment_ms.get_delivery(delivery_id)
 
     @operation(post, REPLAY_DELIVERY, "adminReplayDelivery", (*ADMIN_ERRORS, 409), status_code=202)
-    async def replay(self, delivery_id: DeliveryId, payment_ms: PaymentMsClient) -> Delivery:
+    async def replay(self, delivery_id: DeliveryId, payment_ms: PaymentMs) -> Delivery:
         """Deliver again now (409 while a dispatcher is sending it)"""
         return await payment_ms.replay_delivery(delivery_id)
 
     @operation(post, REPLAY_PARTNER, "adminReplayPartnerDeliveries", ADMIN_ERRORS, status_code=202)
     async def replay_partner(
-        self,
-        request: Request,
-        partner_id: PartnerId,
-        data: ReplayWindow,
-        payment_ms: PaymentMsClient,
+        self, request: Request, partner_id: PartnerId, data: JSONBody[ReplayWindow], payment_ms: PaymentMs
     ) -> ReplayCount:
         """Deliver again a partner's failed and canceled deliveries created in [since, until)
 
@@ -88,9 +83,9 @@ class AdminDeliveriesController(AdminController):
         self,
         request: Request,
         partner_id: PartnerId,
-        db_session: AsyncSession,
-        payment_ms: PaymentMsClient,
-        data: SendTestEvent | None = None,
+        db_session: DbSession,
+        payment_ms: PaymentMs,
+        data: JSONBody[SendTestEvent | None] = None,
     ) -> SendTestEventResult:
         """Send the partner a signed example event now; the answer is the attempt
 

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.dependencies import PaymentMs
 from shared.health import database_is_reachable
 from shared.problems import ApplicationError, problem_response, problem_responses
 
@@ -25,9 +25,7 @@ class GatewayHealthController(Controller):
         summary="The gateway, payment_ms and the database",
         responses=problem_responses(503),
     )
-    async def health_check(
-        self, request: Request[Any, Any, Any], payment_ms: PaymentMsClient
-    ) -> Response[Any]:
+    async def health_check(self, request: Request[Any, Any, Any], payment_ms: PaymentMs) -> Response[Any]:
         async def payment_ms_ready() -> bool:
             try:
                 async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):

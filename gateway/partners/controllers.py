@@ -7,12 +7,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, delete, get, patch, post
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, Parameter, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.audiences import AdminController
-from gateway.dependencies import strictly
+from gateway.dependencies import DbSession, Settings, strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE
 from gateway.partners import services
 from gateway.partners.schemas import (
@@ -23,7 +22,6 @@ from gateway.partners.schemas import (
     PartnerView,
     PartnerWithSecret,
 )
-from gateway.settings import GatewaySettings
 from shared.contracts import (
     EventType,
     OperationalEvent,
@@ -35,7 +33,7 @@ from shared.models import Partner
 from shared.operations import ServiceTokenController, operation
 from shared.queries import Cursor, Limit
 
-PartnerId = Annotated[UUID, Parameter(description="Partner id")]
+PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
 # 409: a partner with this name exists; 422: the url or the event types are refused
 WRITE_ERRORS = (409, 422)
 
@@ -67,9 +65,9 @@ class PartnerAdminController(AdminController):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: PartnerCreate,
-        db_session: AsyncSession,
-        gateway_settings: GatewaySettings,
+        data: JSONBody[PartnerCreate],
+        db_session: DbSession,
+        gateway_settings: Settings,
     ) -> PartnerWithSecret:
         """Register a partner (its secret is shown once)"""
         data = await strictly(request, data)
@@ -85,9 +83,9 @@ class PartnerAdminController(AdminController):
     @operation(get, "/", "listPartners", (*INPUT, *ADMIN))
     async def list_(
         self,
-        db_session: AsyncSession,
+        db_session: DbSession,
         event_type: Annotated[EventType | None, QueryParameter(name="event_type")] = None,
-        enabled: bool | None = None,
+        enabled: FromQuery[bool | None] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> PartnerList:
@@ -99,7 +97,7 @@ class PartnerAdminController(AdminController):
         return PartnerList(items=[_view(p) for p in partners], next_cursor=next_cursor)
 
     @operation(get, "/{partner_id:uuid}", "getPartner", (*INPUT, *ADMIN, 404))
-    async def get_(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+    async def get_(self, partner_id: PartnerId, db_session: DbSession) -> PartnerView:
         """One partner (without its secret)"""
         async with db_session.begin():
             return _view(await services.get_partner(db_session, partner_id))
@@ -109,9 +107,9 @@ class PartnerAdminController(AdminController):
         self,
         partner_id: PartnerId,
         request: Request[Any, Any, Any],
-        data: PartnerUpdate,
-        db_session: AsyncSession,
-        gateway_settings: GatewaySettings,
+        data: JSONBody[PartnerUpdate],
+        db_session: DbSession,
+        gateway_settings: Settings,
     ) -> PartnerView:
         """Change name, url, events, enabled (with a reason), payer details, ordering, rate limit"""
         data = await strictly(request, data)
@@ -131,7 +129,7 @@ class PartnerAdminController(AdminController):
     @operation(
         delete, "/{partner_id:uuid}", "deletePartner", (*INPUT, *ADMIN, 404), status_code=HTTP_204_NO_CONTENT
     )
-    async def delete_(self, partner_id: PartnerId, db_session: AsyncSession) -> None:
+    async def delete_(self, partner_id: PartnerId, db_session: DbSession) -> None:
         """Remove a partner"""
         async with db_session.begin():
             await services.delete_partner(db_session, partner_id)
@@ -144,7 +142,7 @@ class PartnerAdminController(AdminController):
         status_code=HTTP_200_OK,
     )
     async def rotate_secret(
-        self, partner_id: PartnerId, db_session: AsyncSession, gateway_settings: GatewaySettings
+        self, partner_id: PartnerId, db_session: DbSession, gateway_settings: Settings
     ) -> PartnerWithSecret:
         """New signing secret; every replaced one keeps signing for 24 h after its rotation
 
@@ -161,7 +159,7 @@ class PartnerAdminController(AdminController):
         (*INPUT, *ADMIN, 404),
         status_code=HTTP_200_OK,
     )
-    async def finish_rotation(self, partner_id: PartnerId, db_session: AsyncSession) -> PartnerView:
+    async def finish_rotation(self, partner_id: PartnerId, db_session: DbSession) -> PartnerView:
         """Finish a rotation early: only the current secret signs from now on"""
         async with db_session.begin():
             return _view(await services.finish_rotation(db_session, partner_id))
@@ -176,8 +174,8 @@ class PartnerInternalController(ServiceTokenController):
     @operation(get, "/", "internalDeliveryTargets", (*INPUT, *SERVICE))
     async def targets(
         self,
-        db_session: AsyncSession,
-        gateway_settings: GatewaySettings,
+        db_session: DbSession,
+        gateway_settings: Settings,
         event_type: Annotated[EventType, QueryParameter(name="event_type")],
         include_disabled: Annotated[
             bool,
@@ -206,8 +204,8 @@ class PartnerInternalController(ServiceTokenController):
         self,
         request: Request[Any, Any, Any],
         partner_id: PartnerId,
-        data: PartnerDisable,
-        db_session: AsyncSession,
+        data: JSONBody[PartnerDisable],
+        db_session: DbSession,
     ) -> PartnerView:
         """Disable a partner's endpoint (the dispatcher got 410 Gone)"""
         data = await strictly(request, data)
@@ -223,7 +221,7 @@ class OperationalEventInternalController(ServiceTokenController):
 
     @operation(get, "/", "internalOperationalEvents", (*INPUT, *SERVICE))
     async def pending(
-        self, db_session: AsyncSession, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
+        self, db_session: DbSession, limit: Annotated[int, Parameter(ge=1, le=500)] = 100
     ) -> OperationalEventList:
         """endpoint.* events not processed yet, oldest first"""
         async with db_session.begin():
@@ -238,7 +236,10 @@ class OperationalEventInternalController(ServiceTokenController):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def processed(
-        self, request: Request[Any, Any, Any], data: OperationalEventsProcessed, db_session: AsyncSession
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OperationalEventsProcessed],
+        db_session: DbSession,
     ) -> None:
         """Mark endpoint.* events processed (sent or given up, logged)"""
         data = await strictly(request, data)

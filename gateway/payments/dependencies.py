@@ -7,6 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.guards import authenticate_user
@@ -36,13 +37,13 @@ class Caller:
         return PaymentCommands(self.engine, self.payment_ms, actor=self.actor)
 
 
-class Payer(Caller):
+class PayingUser(Caller):
     """A user paying for their own reservations."""
 
     actor = "payer"
 
 
-class Operator(Caller):
+class OperatingAdmin(Caller):
     """An admin acting on any payment."""
 
     actor = "operator"
@@ -56,9 +57,15 @@ def _caller(request: Request[Any, Any, Any], kind: type[CallerT]) -> CallerT:
     return kind(authenticate_user(request), state.db_engine, state.payment_ms)
 
 
-def provide_payer(request: Request[Any, Any, Any]) -> Payer:
-    return _caller(request, Payer)
+def provide_payer(request: Request[Any, Any, Any]) -> PayingUser:
+    return _caller(request, PayingUser)
 
 
-def provide_operator(request: Request[Any, Any, Any]) -> Operator:
-    return _caller(request, Operator)
+def provide_operator(request: Request[Any, Any, Any]) -> OperatingAdmin:
+    return _caller(request, OperatingAdmin)
+
+
+# What handlers declare: the parameter names the dependency (``payer``, ``operator``, ``payment_ms``).
+Payer = NamedDependency[PayingUser]
+Operator = NamedDependency[OperatingAdmin]
+PaymentMs = NamedDependency[PaymentMsClient]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, PathParameter
 
 from gateway.openapi import ADMIN, INPUT, UPSTREAM, USER
 
-PaymentId = Annotated[UUID, Parameter(description="Payment id")]
-RequiredKey = Annotated[str, Parameter(header="Idempotency-Key", min_length=1, max_length=255)]
-OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)]
+PaymentId = Annotated[UUID, PathParameter(description="Payment id")]
+RequiredKey = Annotated[str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)]
+OptionalKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)]
 
 USER_ERRORS = (*INPUT, *USER, 404, *UPSTREAM)
 ADMIN_ERRORS = (*INPUT, *ADMIN, 404, *UPSTREAM)

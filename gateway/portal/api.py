@@ -9,22 +9,21 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth.audiences import AdminController
-from gateway.auth.tokens import AuthUser
+from gateway.dependencies import CurrentUser, DbEngine, Settings
 from gateway.openapi import ADMIN, INPUT, UPSTREAM
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.dependencies import PaymentMs
 from gateway.portal import services
-from gateway.settings import GatewaySettings
 from shared.contracts import EventFeed
 from shared.events import public_data
 from shared.operations import operation
 from shared.queries import FeedQuery
 
-PartnerId = Annotated[UUID, Parameter(description="Partner id")]
-LinkId = Annotated[UUID, Parameter(description="Portal link id")]
+PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
+LinkId = Annotated[UUID, PathParameter(description="Portal link id")]
 LINK_ERRORS = (*INPUT, *ADMIN, 404)  # 404: no such partner, or no such link of it
 
 
@@ -56,8 +55,8 @@ class PartnerFeedController(Controller):
     async def events(
         self,
         request: Request[Any, Any, Any],
-        payment_ms: PaymentMsClient,
-        gateway_settings: GatewaySettings,
+        payment_ms: PaymentMs,
+        gateway_settings: Settings,
         after: Annotated[
             str | None, QueryParameter(max_length=200, description="next_cursor of the last page")
         ] = None,
@@ -96,9 +95,9 @@ class PortalLinkAdminController(AdminController):
     async def issue(
         self,
         partner_id: PartnerId,
-        current_user: AuthUser,
-        db_engine: AsyncEngine,
-        gateway_settings: GatewaySettings,
+        current_user: CurrentUser,
+        db_engine: DbEngine,
+        gateway_settings: Settings,
     ) -> PortalLink:
         """Issue a single-use link into the partner's portal (its URL is shown once)"""
         async with db_engine.begin() as conn:
@@ -114,14 +113,14 @@ class PortalLinkAdminController(AdminController):
         LINK_ERRORS,
         status_code=200,
     )
-    async def revoke(self, partner_id: PartnerId, link_id: LinkId, db_engine: AsyncEngine) -> PortalLinkState:
+    async def revoke(self, partner_id: PartnerId, link_id: LinkId, db_engine: DbEngine) -> PortalLinkState:
         """Revoke a portal link: it no longer opens, and the session it opened ends"""
         async with db_engine.begin() as conn:
             row = await services.revoke_link(conn, partner_id, link_id)
         return PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__})
 
     @operation(get, "/{partner_id:uuid}/portal-links", "adminListPortalLinks", LINK_ERRORS)
-    async def list_(self, partner_id: PartnerId, db_engine: AsyncEngine) -> list[PortalLinkState]:
+    async def list_(self, partner_id: PartnerId, db_engine: DbEngine) -> list[PortalLinkState]:
         """The partner's latest portal links and their state (never their URLs)"""
         rows = await services.list_links(db_engine, partner_id)
         return [PortalLinkState(**{f: row[f] for f in PortalLinkState.__struct_fields__}) for row in rows]

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.dependencies import Settings
 from gateway.portal import services as portal
 from gateway.portal.access import requires_portal_session
-from gateway.settings import GatewaySettings
 from gateway.web.pages import PAGE_HEADERS, page
 from gateway.web.sessions import (
     PORTAL_COOKIE,
@@ -33,7 +34,7 @@ class PortalEntryController(Controller):
     include_in_schema = False
 
     @get("/enter/{token:str}", operation_id="portalEnterPage")
-    async def enter_page(self, request: Request[Any, Any, Any], token: str) -> Template:
+    async def enter_page(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
         form_token = presession_token(request)
         response = page(
             "portal/enter.html", title="Open the portal", session=None, token=token, form_token=form_token
@@ -43,7 +44,7 @@ class PortalEntryController(Controller):
 
     @post("/enter/{token:str}", operation_id="portalEnter", status_code=303)
     async def enter(
-        self, request: Request[Any, Any, Any], token: str, gateway_settings: GatewaySettings
+        self, request: Request[Any, Any, Any], token: FromPath[str], gateway_settings: Settings
     ) -> Response[Any]:
         await checked_presession_form(request)
         engine: AsyncEngine = request.app.state.db_engine

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from gateway.partners import services as partners
@@ -187,7 +187,7 @@ class PortalReadsController(PortalPages):
 
     @get("/deliveries/{delivery_id:uuid}", operation_id="portalDelivery")
     async def delivery(
-        self, visit: NamedDependency[PortalVisit], delivery_id: uuid.UUID, done: Done = None
+        self, visit: NamedDependency[PortalVisit], delivery_id: FromPath[uuid.UUID], done: Done = None
     ) -> Template:
         delivery = await _own_delivery(visit, delivery_id)
         partner = await _own_partner(visit)
@@ -201,7 +201,9 @@ class PortalReadsController(PortalPages):
         )
 
     @post("/deliveries/{delivery_id:uuid}/replay", operation_id="portalReplay", status_code=303)
-    async def replay(self, visit: NamedDependency[PortalVisit], delivery_id: uuid.UUID) -> Response[Any]:
+    async def replay(
+        self, visit: NamedDependency[PortalVisit], delivery_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         await visit.form()
         await _own_delivery(visit, delivery_id)
         await visit.payment_ms.replay_delivery(delivery_id)
@@ -230,7 +232,9 @@ class PortalReadsController(PortalPages):
         return await _tokens(visit, new_token=token)
 
     @post("/tokens/{token_id:uuid}/revoke", operation_id="portalRevokeToken", status_code=303)
-    async def revoke_token(self, visit: NamedDependency[PortalVisit], token_id: uuid.UUID) -> Response[Any]:
+    async def revoke_token(
+        self, visit: NamedDependency[PortalVisit], token_id: FromPath[uuid.UUID]
+    ) -> Response[Any]:
         await visit.form()
         await portal.revoke_api_token(visit.engine, visit.session.partner_id, token_id)
         return visit.back("/portal/tokens", "revoked")

@@ -7,13 +7,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.audiences import AdminController, UserController
-from gateway.auth.tokens import AuthUser
-from gateway.dependencies import strictly
+from gateway.dependencies import CurrentUser, DbEngine, DbSession, strictly
 from gateway.openapi import ADMIN, INPUT, SERVICE, USER
 from gateway.partners.services import GATEWAY_SUBSCRIBER_PURPOSE
 from gateway.reservations import services
@@ -33,7 +32,7 @@ from shared.webhooks import WebhookVerificationError, derived_secret, verify
 
 logger = logging.getLogger("gateway.reservations")
 
-ReservationId = Annotated[UUID, Parameter(description="Reservation id")]
+ReservationId = Annotated[UUID, PathParameter(description="Reservation id")]
 
 
 def to_view(reservation: Reservation) -> ReservationView:
@@ -61,9 +60,9 @@ class ReservationController(UserController):
     @operation(get, "/", "listMyReservations", (*INPUT, *USER))
     async def list_(
         self,
-        current_user: AuthUser,
-        db_session: AsyncSession,
-        status: ReservationStatus | None = None,
+        current_user: CurrentUser,
+        db_session: DbSession,
+        status: FromQuery[ReservationStatus | None] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReservationList:
@@ -72,7 +71,7 @@ class ReservationController(UserController):
 
     @operation(get, "/{reservation_id:uuid}", "getMyReservation", (*INPUT, *USER, 404))
     async def get_(
-        self, reservation_id: ReservationId, current_user: AuthUser, db_session: AsyncSession
+        self, reservation_id: ReservationId, current_user: CurrentUser, db_session: DbSession
     ) -> ReservationView:
         """One of the caller's reservations"""
         async with db_session.begin():
@@ -88,7 +87,7 @@ class ReservationAdminController(AdminController):
     # 404: no such user; 422: the amount is above the maximum
     @operation(post, "/", "createReservation", (*INPUT, *ADMIN, 404, 422))
     async def create(
-        self, request: Request[Any, Any, Any], data: ReservationCreate, db_session: AsyncSession
+        self, request: Request[Any, Any, Any], data: JSONBody[ReservationCreate], db_session: DbSession
     ) -> ReservationView:
         """Create a reservation for a user"""
         data = await strictly(request, data)
@@ -100,9 +99,9 @@ class ReservationAdminController(AdminController):
     @operation(get, "/", "listReservations", (*INPUT, *ADMIN))
     async def list_(
         self,
-        db_session: AsyncSession,
-        user_id: UUID | None = None,
-        status: ReservationStatus | None = None,
+        db_session: DbSession,
+        user_id: FromQuery[UUID | None] = None,
+        status: FromQuery[ReservationStatus | None] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReservationList:
@@ -110,7 +109,7 @@ class ReservationAdminController(AdminController):
         return await _page(db_session, user_id=user_id, status=status, cursor=cursor, limit=limit)
 
     @operation(get, "/{reservation_id:uuid}", "getReservation", (*INPUT, *ADMIN, 404))
-    async def get_(self, reservation_id: ReservationId, db_session: AsyncSession) -> ReservationView:
+    async def get_(self, reservation_id: ReservationId, db_session: DbSession) -> ReservationView:
         """Any reservation"""
         async with db_session.begin():
             return to_view(await services.get_reservation(db_session, reservation_id))
@@ -134,7 +133,7 @@ class PaymentEventsController(Controller):
         status_code=HTTP_200_OK,
         security=[{"WebhookSignature": []}],
     )
-    async def receive(self, request: Request[Any, Any, Any], db_engine: AsyncEngine) -> dict[str, bool]:
+    async def receive(self, request: Request[Any, Any, Any], db_engine: DbEngine) -> dict[str, bool]:
         """A signed payment event
 
         The dispatcher's Standard Webhooks POST (a 401 when the signature does not verify).

@@ -1,6 +1,6 @@
 """What a console or portal page needs, as ONE dependency: the request, the signed-in session its area's
 guard found, a database session, and the CSRF check, rendering and "back with a flash" every page does
-the same way (``gateway.payments.dependencies.Payer`` says why one dependency rather than several)."""
+the same way (``gateway.payments.dependencies.Caller`` says why one dependency rather than several)."""
 
 from __future__ import annotations
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from gateway.auth.audiences import AdminController
 from gateway.dependencies import strictly
 from gateway.payments import services
-from gateway.payments.client import PaymentMsClient
-from gateway.payments.dependencies import Operator, provide_operator
+from gateway.payments.dependencies import Operator, PaymentMs, provide_operator
 from gateway.payments.params import ADMIN_COMMAND_ERRORS, ADMIN_ERRORS, LIST_ERRORS, OptionalKey, PaymentId
 from shared.contracts import (
     CaptureCreate,
@@ -33,15 +33,13 @@ class AdminPaymentsController(AdminController):
     }
 
     @operation(get, "/", "adminListPayments", LIST_ERRORS)
-    async def list_(
-        self, payment_ms: PaymentMsClient, filters: NamedDependency[PaymentFilter]
-    ) -> PaymentList:
+    async def list_(self, payment_ms: PaymentMs, filters: NamedDependency[PaymentFilter]) -> PaymentList:
         """All payments, newest first (cursor pagination)"""
         return await payment_ms.list_payments(filters)
 
     @operation(get, "/stats/daily", "adminDailyStats", LIST_ERRORS)
     async def daily_stats(
-        self, payment_ms: PaymentMsClient, period: NamedDependency[StatsPeriod]
+        self, payment_ms: PaymentMs, period: NamedDependency[StatsPeriod]
     ) -> DailyPaymentStats:
         """Count and sum per UTC day, provider, status and currency"""
         return await payment_ms.daily_stats(period)
@@ -56,7 +54,7 @@ class AdminPaymentsController(AdminController):
         self,
         request: Request,
         payment_id: PaymentId,
-        data: RefundCreate,
+        data: JSONBody[RefundCreate],
         operator: Operator,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
@@ -70,7 +68,7 @@ class AdminPaymentsController(AdminController):
         request: Request,
         payment_id: PaymentId,
         operator: Operator,
-        data: CaptureCreate | None = None,
+        data: JSONBody[CaptureCreate | None] = None,
         idempotency_key: OptionalKey = None,
     ) -> Payment:
         """Capture an authorized payment: all of it, or `amount` (the rest is released)

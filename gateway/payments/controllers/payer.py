@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.di import Provide
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from gateway.auth.audiences import UserController
@@ -24,11 +25,7 @@ class PaymentGatewayController(UserController):
 
     @operation(post, "/reservations/checkout", "checkout", USER_COMMAND_ERRORS, status_code=HTTP_201_CREATED)
     async def checkout(
-        self,
-        request: Request,
-        data: CheckoutRequest,
-        idempotency_key: RequiredKey,
-        payer: Payer,
+        self, request: Request, data: JSONBody[CheckoutRequest], idempotency_key: RequiredKey, payer: Payer
     ) -> CheckoutResponse:
         """Start paying for one of the caller's reservations
 

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, post
 
 from gateway.openapi import INPUT, UPSTREAM
-from gateway.payments.client import PaymentMsClient
+from gateway.payments.dependencies import PaymentMs
 from shared.contracts import StripeSignature, StripeWebhookReceipt
 from shared.operations import operation
 
@@ -20,10 +20,7 @@ class ProviderWebhookController(Controller):
     # 400: no signature, or an event payment_ms cannot read; 401: the signature does not verify
     @operation(post, "/stripe", "stripeWebhook", (*INPUT, 401, *UPSTREAM), status_code=200)
     async def stripe_webhook(
-        self,
-        request: Request[Any, Any, Any],
-        payment_ms: PaymentMsClient,
-        stripe_signature: StripeSignature,
+        self, request: Request[Any, Any, Any], payment_ms: PaymentMs, stripe_signature: StripeSignature
     ) -> StripeWebhookReceipt:
         """Stripe's events, forwarded to payment_ms byte for byte with their Stripe-Signature"""
         return await payment_ms.stripe_webhook(
