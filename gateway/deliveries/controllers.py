@@ -13,6 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from gateway.auth.audiences import AdminController
 from gateway.deliveries.schemas import ReplayWindow
 from gateway.dependencies import DbSession, strictly
+from gateway.partners.schemas import PartnerId
 from gateway.partners.services import test_send_request
 from gateway.payments.dependencies import PaymentMs
 from gateway.payments.params import ADMIN_ERRORS, LIST_ERRORS
@@ -30,7 +31,6 @@ from shared.operations import operation
 from shared.queries import DeliveryFilter, EventFilter, query_dependency
 
 DeliveryId = Annotated[UUID, PathParameter(description="Delivery id")]
-PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
 REPLAY_DELIVERY = "/deliveries/{delivery_id:uuid}/replay"
 REPLAY_PARTNER = "/partners/{partner_id:uuid}/deliveries/replay"
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Request, delete, get, patch, post
-from litestar.params import FromQuery, JSONBody, Parameter, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from gateway.auth.audiences import AdminController
@@ -17,6 +16,7 @@ from gateway.partners import services
 from gateway.partners.schemas import (
     PartnerCreate,
     PartnerDisable,
+    PartnerId,
     PartnerList,
     PartnerUpdate,
     PartnerView,
@@ -33,7 +33,6 @@ from shared.models import Partner
 from shared.operations import ServiceTokenController, operation
 from shared.queries import Cursor, Limit
 
-PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
 # 409: a partner with this name exists; 422: the url or the event types are refused
 WRITE_ERRORS = (409, 422)
 

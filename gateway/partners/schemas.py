@@ -7,9 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
+from litestar.params import PathParameter
 
 from shared.contracts import SINGLE_LINE_PATTERN, TEXT_PATTERN, EventType, Url
 
+PartnerId = Annotated[UUID, PathParameter(description="Partner id")]  # in every /…/{partner_id} route
 PartnerName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SINGLE_LINE_PATTERN)]
 EventTypes = Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=16)]
 RequestRate = Annotated[

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.auth.audiences import AdminController
 from gateway.dependencies import CurrentUser, DbEngine, Settings
 from gateway.openapi import ADMIN, INPUT, UPSTREAM
+from gateway.partners.schemas import PartnerId
 from gateway.payments.dependencies import PaymentMs
 from gateway.portal import services
 from shared.contracts import EventFeed
@@ -22,7 +23,6 @@ from shared.events import public_data
 from shared.operations import operation
 from shared.queries import FeedQuery
 
-PartnerId = Annotated[UUID, PathParameter(description="Partner id")]
 LinkId = Annotated[UUID, PathParameter(description="Portal link id")]
 LINK_ERRORS = (*INPUT, *ADMIN, 404)  # 404: no such partner, or no such link of it
 
